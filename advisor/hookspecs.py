@@ -1,0 +1,52 @@
+"""The plugin hooks. Each hook receives a ``register`` callable and registers objects; the objects do the work.
+
+Contracts of the registered objects live in the core: backends in ``advisor.backends``, task sources in
+``advisor.tasks``, metrics in ``advisor.metrics_registry``, executors in ``advisor.executors``, report writers in
+``advisor.reporting``, raters in ``advisor.raters``. ``register_commands`` receives the click group instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("advisor")
+hookimpl = pluggy.HookimplMarker("advisor")
+
+Register = Callable[[Any], None]
+
+
+@hookspec
+def register_backends(register: Register) -> None:
+    """Register ``advisor.backends.Backend`` objects (how a model is loaded and run)."""
+
+
+@hookspec
+def register_task_sources(register: Register) -> None:
+    """Register ``advisor.tasks.TaskSource`` objects (how a dataset path or name becomes a Task)."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register ``advisor.metrics_registry.Metric`` objects (extra quality figures computed per task type)."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register ``advisor.executors.Executor`` objects (where run specs are executed: local, ray, ...)."""
+
+
+@hookspec
+def register_report_writers(register: Register) -> None:
+    """Register ``advisor.reporting.ReportWriter`` objects (markdown, html, json, csv, ...)."""
+
+
+@hookspec
+def register_raters(register: Register) -> None:
+    """Register ``advisor.raters.Rater`` objects (score query-document pairs when there are no qrels)."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``advisor`` command group."""

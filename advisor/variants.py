@@ -1,0 +1,34 @@
+"""The variant axes: weight precision and device (how the model runs), output dimension and vector precision
+(what is derived from its embeddings without running it again)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+VECTOR_PRECISIONS = ("float32", "float16", "int8", "binary")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True, order=True)
+class Variant:
+    """One way to ship a model. ``dim=None`` means the model's full output size."""
+
+    device: str = "cpu"
+    weight_precision: str = "fp32"
+    dim: int | None = None
+    vector_precision: str = "float32"
+
+    def label(self) -> str:
+        dim = "full" if self.dim is None else str(self.dim)
+        return f"{self.device}/{self.weight_precision}/dim={dim}/{self.vector_precision}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bytes_per_vector(dim: int, vector_precision: str) -> int:
+    """Storage of one vector: 4, 2 or 1 byte per component, or one bit per component packed into bytes."""
+    if vector_precision == "binary":
+        return (dim + 7) // 8
+    return dim * {"float32": 4, "float16": 2, "int8": 1}[vector_precision]
