@@ -18,7 +18,7 @@ from .yamlfile import line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
 WEIGHT_FORMATS = ("safetensors", "pickle", "onnx", "native")
-SOURCE_SCHEMES = ("package", "hub", "path")
+SOURCE_SCHEMES = ("package", "hub", "path", "builtin")  # builtin: nothing to load from disk
 
 ENTRY_FIELDS = (
     "name", "source", "backend", "revision", "license", "languages", "domains", "n_parameters", "embed_dim",
@@ -29,7 +29,7 @@ ENTRY_FIELDS = (
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One candidate model. ``source`` is ``package:MODULE[/SUBPATH]``, ``hub:ORG/NAME`` or a local path
+    """One candidate model. ``source`` is ``package:MODULE[/SUBPATH]``, ``hub:ORG/NAME``, ``builtin:NAME`` or a path
     (a relative path is resolved against the catalog file's folder when loading)."""
 
     name: str
