@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,19 @@ def stsb_dir() -> Path:
         if (candidate / "sts-test.csv").exists():
             return candidate
     pytest.skip("STS Benchmark not found")
+
+
+def run_advisor(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed ``advisor`` command in a fresh process, as a user would."""
+    script = Path(sys.executable).parent / "advisor"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "advisor.cli"]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(command + list(args), capture_output=True, text=True, env=full_env, cwd=cwd or REPO,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def advisor_cli():
+    """``advisor_cli("catalog", "list", "--json")`` -> CompletedProcess of the real command."""
+    return run_advisor
