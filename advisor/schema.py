@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import builtins
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import ConfigError
@@ -71,7 +73,7 @@ class Fields:
         return value
 
     def list(self, field: str, item: Callable[[Any], Any] = lambda x: x, *, required: bool = False,
-             item_type: type | tuple[type, ...] = str) -> list[Any]:
+             item_type: type | tuple[type, ...] = builtins.str) -> list[Any]:
         if not self.has(field):
             if required:
                 raise self.error(field, "is required (a list)")
