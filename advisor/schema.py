@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import builtins
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import ConfigError
