@@ -49,3 +49,52 @@ def check_metadata(entry: ModelEntry, policy: Policy) -> list[Rejection]:
         out.append(Rejection("pickle_weights", "weights are pickle files, which can run code on load; the policy "
                                                "does not allow them (set 'pickle_weights: true' to accept)"))
     return out
+
+
+def check_measured(policy: Policy, *, p95_latency_ms: float | None = None,
+                   throughput_docs_per_s: float | None = None, peak_memory_mb: float | None = None,
+                   bytes_per_vector: int | None = None,
+                   quality: dict[str, dict[str, float]] | None = None) -> list[Rejection]:
+    """Every limit of the policy that measured figures break. ``quality`` maps task name -> metric -> value for
+    the tasks that were evaluated; a floor on a task absent from ``quality`` is not applied here (the ranking
+    notes it once), and a limit whose figure was not measured rejects, because it cannot be shown to hold."""
+    lim = policy.limits
+    out: list[Rejection] = []
+
+    def missing(rule: str, what: str) -> None:
+        out.append(Rejection(rule, f"{what} was not measured, so the limit cannot be checked"))
+
+    if lim.max_p95_latency_ms is not None:
+        if p95_latency_ms is None:
+            missing("limits.max_p95_latency_ms", "p95 query latency")
+        elif p95_latency_ms > lim.max_p95_latency_ms:
+            out.append(Rejection("limits.max_p95_latency_ms", f"p95 query latency {p95_latency_ms:.3g} ms is "
+                                                              f"over the limit of {lim.max_p95_latency_ms:g} ms"))
+    if lim.min_throughput_docs_per_s is not None:
+        if throughput_docs_per_s is None:
+            missing("limits.min_throughput_docs_per_s", "throughput")
+        elif throughput_docs_per_s < lim.min_throughput_docs_per_s:
+            out.append(Rejection("limits.min_throughput_docs_per_s",
+                                 f"throughput {throughput_docs_per_s:.3g} docs/s is under the minimum of "
+                                 f"{lim.min_throughput_docs_per_s:g} docs/s"))
+    if lim.max_peak_memory_mb is not None:
+        if peak_memory_mb is None:
+            missing("limits.max_peak_memory_mb", "peak memory")
+        elif peak_memory_mb > lim.max_peak_memory_mb:
+            out.append(Rejection("limits.max_peak_memory_mb", f"peak memory {peak_memory_mb:.4g} MB is over the "
+                                                              f"limit of {lim.max_peak_memory_mb:g} MB"))
+    if lim.max_bytes_per_vector is not None and bytes_per_vector is not None \
+            and bytes_per_vector > lim.max_bytes_per_vector:
+        out.append(Rejection("limits.max_bytes_per_vector", f"{bytes_per_vector} bytes per vector is over the "
+                                                            f"limit of {lim.max_bytes_per_vector}"))
+    for floor in lim.min_quality:
+        if quality is None or floor.task not in quality:
+            continue
+        value = quality[floor.task].get(floor.metric)
+        if value is None:
+            out.append(Rejection("limits.min_quality", f"no {floor.metric} figure on {floor.task}, so its "
+                                                       f"quality floor cannot be checked"))
+        elif value < floor.minimum:
+            out.append(Rejection("limits.min_quality", f"below the quality floor on {floor.task}: "
+                                                       f"{floor.metric} {value:.4f} < {floor.minimum:g}"))
+    return out
