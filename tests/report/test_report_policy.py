@@ -122,3 +122,21 @@ limits:
     assert [r.rule for r in unmeasured] == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s",
                                             "limits.max_peak_memory_mb"]
     assert all("not measured" in r.reason for r in unmeasured)
+
+
+def test_offline_catalog_under_shipped_policies(repo):
+    """The shipped catalog judged by the shipped policies: the model without a stated licence is out for
+    commercial use, English-only models are out when German is required, and the reasons say why."""
+    entries = {e.name: e for e in load_catalog(repo / "catalogs" / "offline.yaml")}
+    default = load_policy(POLICIES / "default.yaml")
+    verdicts = {name: check_metadata(e, default) for name, e in entries.items()}
+    assert [r.rule for r in verdicts["tokenlearn-static-64"]] == ["licenses.commercial_use"]
+    assert "no stated licence" in verdicts["tokenlearn-static-64"][0].reason
+    assert verdicts["all-MiniLM-L6-v2"] == [] and verdicts["wordllama-l2-supercat-256"] == []
+
+    euro = load_policy(POLICIES / "multilingual-european-search.yaml")
+    minilm = check_metadata(entries["all-MiniLM-L6-v2"], euro)
+    assert [r.rule for r in minilm] == ["languages.require"]
+    assert "deu-Latn" in minilm[0].reason and "covers eng-Latn" in minilm[0].reason
+    assert check_metadata(entries["multilingual-e5-small-q4"], euro) == []
+    assert check_metadata(entries["use-multilingual-v3"], euro) == []
