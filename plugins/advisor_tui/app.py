@@ -1,0 +1,105 @@
+"""The Textual app: one screen (mode) per step of the choice, app-wide key bindings, a palette entry per action.
+
+The app holds no logic of its own: the catalog and policy come from ``advisor.catalog``/``advisor.policy``, the
+screening from ``advisor.screening``, the run from ``advisor.runner`` (in a thread worker), the figures from
+``advisor.store``, the ranking from ``advisor.ranking`` and the report from ``advisor.reporting``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from .commands import AdvisorCommands
+from .screens.catalog import CatalogScreen
+from .screens.datasets import DatasetsScreen
+from .screens.plot import PlotScreen
+from .screens.policy import PolicyScreen
+from .screens.recommend import RecommendScreen
+from .screens.results import ResultsScreen
+from .screens.run import RunScreen
+from .session import Session
+from .sweep import SweepController
+
+
+class AdvisorApp(App):
+    """``advisor tui``."""
+
+    CSS_PATH = "advisor.tcss"
+    TITLE = "embedding-advisor"
+    MODES = {"catalog": CatalogScreen, "policy": PolicyScreen, "datasets": DatasetsScreen, "run": RunScreen,
+             "results": ResultsScreen, "plot": PlotScreen, "recommend": RecommendScreen}
+    DEFAULT_MODE = "catalog"
+    COMMANDS = App.COMMANDS | {AdvisorCommands}
+    BINDINGS = [
+        Binding("1", "show('catalog')", "Catalog"),
+        Binding("2", "show('policy')", "Policy"),
+        Binding("3", "show('datasets')", "Data"),
+        Binding("4", "show('run')", "Run"),
+        Binding("5", "show('results')", "Results"),
+        Binding("6", "show('plot')", "Plot"),
+        Binding("7", "show('recommend')", "Why"),
+        Binding("ctrl+e", "export_report", "Export"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, session: Session, *, out_dir: str | Path = "advisor-report") -> None:
+        super().__init__()
+        self.session = session
+        self.out_dir = Path(out_dir)
+        self.sweep = SweepController(self, session)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.session.policy.name
+
+    # ---- navigation ----------------------------------------------------------------------------------------
+    def action_show(self, mode: str) -> None:
+        self.switch_mode(mode)
+
+    # ---- actions reachable from any screen (and the palette) -----------------------------------------------
+    def action_select_admitted(self) -> None:
+        self.session.selected = [s.entry.name for s in self.session.screened if s.admitted]
+        self._refresh_screen()
+        self.notify(f"{len(self.session.selected)} admitted candidate(s) selected")
+
+    def action_clear_selection(self) -> None:
+        self.session.selected = []
+        self._refresh_screen()
+
+    async def action_save_policy(self) -> None:
+        await self.switch_mode("policy")
+        self.screen.query_one("#save-name").focus()
+
+    def action_add_examples(self) -> None:
+        examples = self.session.example_datasets()
+        if not examples:
+            self.notify("no example datasets found in data/", severity="warning")
+            return
+        for spec in examples:
+            self.session.add_dataset(spec)
+        self.switch_mode("datasets")
+        self.call_after_refresh(self._refresh_screen)
+
+    def action_start_run(self) -> None:
+        self.switch_mode("run")
+        self.sweep.start()
+
+    def action_cancel_run(self) -> None:
+        self.sweep.cancel()
+
+    def action_reload_results(self) -> None:
+        self._refresh_screen()
+
+    def action_export_report(self) -> None:
+        self.sweep.export(self.out_dir)
+
+    def policy_changed(self) -> None:
+        """After a new policy is picked or saved: the title and every screen that shows screening follow."""
+        self.sub_title = self.session.policy.name
+
+    def _refresh_screen(self) -> None:
+        refresh = getattr(self.screen, "refresh_view", None)
+        if refresh is not None:
+            refresh()

@@ -1,0 +1,1 @@
+"""One screen per step: catalog, policy, datasets, run, results, plot, recommendation."""

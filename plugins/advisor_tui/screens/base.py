@@ -1,0 +1,47 @@
+"""The frame every screen shares: header, a one-line hint, the body and the footer with the key bindings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+
+if TYPE_CHECKING:
+    from ..app import AdvisorApp
+    from ..session import Session
+
+
+class AdvisorScreen(Screen):
+    """Subclasses give ``HINT``, ``body()`` and ``refresh_view()``; the view is refreshed whenever the screen is
+    shown again, so each screen reads the session as it is now."""
+
+    HINT = ""
+
+    @property
+    def advisor(self) -> "AdvisorApp":
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> "Session":
+        return self.advisor.session
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.HINT, classes="hint")
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> Iterable[Widget]:
+        return ()
+
+    def refresh_view(self) -> None:
+        """Re-read the session (and store) into the widgets."""
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()

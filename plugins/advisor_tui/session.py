@@ -1,0 +1,225 @@
+"""What the TUI is looking at: the catalogs, the policy, the datasets and the store, held between screens.
+
+A thin adapter over the core (catalog, policy, screening, tasks); it imports no Textual, so it is tested and used
+without a terminal. The run, the ranking and the report live in ``advisor.runner``, ``advisor.ranking`` and
+``advisor.reporting``; see ``sweep.py`` for how the TUI calls them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from advisor.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.errors import UserError
+from advisor.languages import covers, normalize_language
+from advisor.policy import LIMIT_FIELDS, RANKING_WEIGHT_NAMES, Policy, load_policy, permissive_policy
+from advisor.screening import ScreenedEntry, screen
+from advisor.tasks import Task
+from advisor.yamlfile import load_yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+# The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
+NUMERIC_LIMITS = tuple(name for name in LIMIT_FIELDS if name != "min_quality")
+SIZE_BUCKETS: tuple[tuple[str, int], ...] = (("≤ 10 M params", 10_000_000), ("≤ 50 M params", 50_000_000),
+                                             ("≤ 150 M params", 150_000_000), ("≤ 500 M params", 500_000_000))
+
+
+@dataclass
+class Filters:
+    """The catalog screen's filters; None / empty means 'any'."""
+
+    license: str | None = None
+    language: str = ""
+    max_params: int | None = None
+    backend: str | None = None
+
+    def accepts(self, entry: ModelEntry) -> bool:
+        if self.license and entry.license != self.license:
+            return False
+        if self.backend and entry.backend != self.backend:
+            return False
+        if self.max_params is not None and (entry.n_parameters is None or entry.n_parameters > self.max_params):
+            return False
+        if self.language.strip():
+            try:
+                wanted = normalize_language(self.language.strip())
+            except ValueError:
+                wanted = self.language.strip()
+            if not covers(list(entry.languages), wanted):
+                return False
+        return True
+
+
+@dataclass
+class DatasetState:
+    spec: str
+    task: Task | None = None
+    error: str | None = None
+    loading: bool = False
+
+
+@dataclass
+class Session:
+    catalog_paths: list[Path]
+    policy: Policy
+    store_path: Path
+    entries: list[ModelEntry] = field(default_factory=list)
+    screened: list[ScreenedEntry] = field(default_factory=list)
+    selected: list[str] = field(default_factory=list)
+    datasets: list[DatasetState] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, *, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,
+             datasets: Sequence[str] = (), store: str | Path = ".advisor/results.sqlite") -> "Session":
+        """Load and validate the inputs; a bad file raises the same ConfigError as the CLI."""
+        paths = [Path(p) for p in catalogs] or default_catalog_paths()
+        session = cls(catalog_paths=paths, policy=load_policy(policy) if policy else permissive_policy(),
+                      store_path=Path(store), entries=load_catalogs(paths))
+        session.datasets = [DatasetState(str(spec)) for spec in datasets]
+        session.rescreen()
+        return session
+
+    # ---- catalog -------------------------------------------------------------------------------------------
+    def rescreen(self) -> None:
+        """Screen the catalog against the current policy (advisor.screening), keeping the selection admitted."""
+        self.screened = screen(self.entries, self.policy)
+        admitted = {s.entry.name for s in self.screened if s.admitted}
+        self.selected = [name for name in self.selected if name in admitted]
+
+    def visible(self, filters: Filters) -> list[ScreenedEntry]:
+        return [s for s in self.screened if filters.accepts(s.entry)]
+
+    def toggle(self, name: str) -> bool:
+        """Select or unselect a candidate; a rejected one cannot be selected (returns False)."""
+        row = next((s for s in self.screened if s.entry.name == name), None)
+        if row is None or not row.admitted:
+            return False
+        if name in self.selected:
+            self.selected.remove(name)
+        else:
+            self.selected.append(name)
+        return True
+
+    def selected_entries(self) -> list[ModelEntry]:
+        by_name = {e.name: e for e in self.entries}
+        return [by_name[n] for n in self.selected if n in by_name]
+
+    def licenses(self) -> list[str]:
+        return sorted({e.license for e in self.entries})
+
+    def backends(self) -> list[str]:
+        return sorted({e.backend for e in self.entries})
+
+    # ---- policy --------------------------------------------------------------------------------------------
+    def policy_files(self) -> list[Path]:
+        """Policies to pick from: the current one's folder, ./policies and the shipped policies/ folder."""
+        folders = [Path("policies"), REPO_ROOT / "policies"]
+        if self.policy.file:
+            folders.insert(0, Path(self.policy.file).parent)
+        seen: dict[Path, Path] = {}
+        for folder in folders:
+            if folder.is_dir():
+                for path in sorted(folder.glob("*.y*ml")):
+                    seen.setdefault(path.resolve(), path)
+        if self.policy.file:
+            seen.setdefault(Path(self.policy.file).resolve(), Path(self.policy.file))
+        return list(seen.values())
+
+    def use_policy(self, path: str | Path | None) -> Policy:
+        self.policy = load_policy(path) if path else permissive_policy()
+        self.rescreen()
+        return self.policy
+
+    def save_policy_as(self, dest: str | Path, limits: dict[str, float | None],
+                       weights: dict[str, float]) -> Policy:
+        """Write the current policy with new limits and weights to a NEW file, validate it with
+        ``advisor.policy.load_policy`` and switch to it. An invalid value removes the file and raises the
+        ConfigError naming the field."""
+        dest = Path(dest)
+        if dest.suffix not in (".yaml", ".yml"):
+            raise UserError(f"{dest}: a policy file name ends in .yaml")
+        if dest.exists():
+            raise UserError(f"{dest} already exists; save the adjusted policy under a new name")
+        unknown = set(limits) - set(NUMERIC_LIMITS) or set(weights) - set(RANKING_WEIGHT_NAMES)
+        if unknown:
+            raise UserError(f"unknown policy field(s) {sorted(unknown)}")
+        raw = _plain(load_yaml(self.policy.file)) if self.policy.file else {}
+        raw = raw if isinstance(raw, dict) else {}
+        section = dict(raw.get("limits") or {})
+        for name, value in limits.items():
+            if value is None:
+                section.pop(name, None)
+            else:
+                section[name] = value
+        raw["limits"] = section
+        ranking = dict(raw.get("ranking") or {})
+        ranking["weights"] = dict(weights)
+        raw["ranking"] = ranking
+        raw["name"] = dest.stem
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        try:
+            policy = load_policy(dest)
+        except UserError:
+            dest.unlink(missing_ok=True)
+            raise
+        self.policy = policy
+        self.rescreen()
+        return policy
+
+    # ---- datasets ------------------------------------------------------------------------------------------
+    def add_dataset(self, spec: str) -> DatasetState:
+        spec = spec.strip()
+        if not spec:
+            raise UserError("type a dataset path (a folder or file) or an MTEB task name")
+        for state in self.datasets:
+            if state.spec == spec:
+                return state
+        state = DatasetState(spec)
+        self.datasets.append(state)
+        return state
+
+    def remove_dataset(self, spec: str) -> None:
+        self.datasets = [d for d in self.datasets if d.spec != spec]
+
+    def load_dataset(self, state: DatasetState) -> DatasetState:
+        """Load through the registered task sources (advisor.tasks.load_task); errors are kept, not raised."""
+        from advisor.tasks import load_task
+
+        state.loading = True
+        try:
+            state.task, state.error = load_task(state.spec), None
+        except UserError as exc:
+            state.task, state.error = None, str(exc)
+        finally:
+            state.loading = False
+        return state
+
+    def tasks(self) -> list[Task]:
+        return [d.task for d in self.datasets if d.task is not None]
+
+    def example_datasets(self) -> list[str]:
+        """The example tasks shipped in the repository's data/ folder, to offer when none was given."""
+        root = REPO_ROOT / "data"
+        if not root.is_dir():
+            return []
+        return [str(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+
+
+def task_size(task: Task) -> str:
+    """A short size line for the datasets table."""
+    sizes = {name: len(ts.texts) for name, ts in task.text_sets().items()}
+    return ", ".join(f"{n} {name}" for name, n in sizes.items())
+
+
+def _plain(value: Any) -> Any:
+    """LineDicts from advisor.yamlfile as plain dicts (yaml.safe_dump rejects dict subclasses)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
