@@ -19,7 +19,7 @@ LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_mem
                 "min_quality")
 RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector")
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-                           "pair_classification": "max_ap", "unlabeled_retrieval": "rated_score"}
+                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {
 }
 COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
                 "peak_memory_mb", "load_time_s")
+# The evaluation's main metric per task type (advisor.evaluation.MAIN_METRIC), read backwards: a quality cell
+# names its main metric, and the policy picks its ranking metric by task type.
+_TYPE_OF_MAIN_METRIC = {"ndcg_at_10": "retrieval", "cosine_spearman": "sts", "accuracy": "classification",
+                        "cosine_ap": "pair_classification", "rated_score_at_10": "unlabeled_retrieval"}
 STATUSES = ("recommended", "pareto", "dominated", "rejected", "failed", "incomplete")
 
 
@@ -221,11 +225,11 @@ def _latest(results: Iterable[CellResult]) -> list[CellResult]:
 def _task_metric(result: CellResult, policy: Policy) -> tuple[str | None, str | None]:
     """The metric the ranking uses for this quality cell (the policy's choice for the task type, else the cell's
     main metric) and the task type."""
-    task_type = result.details.get("task_type")
+    main = result.details.get("main_metric")
+    task_type = result.details.get("task_type") or _TYPE_OF_MAIN_METRIC.get(main or "")
     wanted = policy.ranking.quality_metrics.get(task_type) if task_type else None
     if wanted and wanted in result.metrics:
         return wanted, task_type
-    main = result.details.get("main_metric")
     if main and main in result.metrics:
         return main, task_type
     return (next(iter(result.metrics)) if result.metrics else None), task_type

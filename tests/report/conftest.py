@@ -27,7 +27,7 @@ def quality(model: str, per_item, *, task: str = "reviews", dim=None, vp: str = 
     metrics = {"ndcg_at_10": float(np.mean(items)), "recall_at_10": min(1.0, float(np.mean(items)) + 0.1)} \
         if status == "ok" else {}
     return CellResult(key, status=status, metrics=metrics,
-                      details={"task_type": "retrieval", "main_metric": "ndcg_at_10", "per_item": items},
+                      details={"main_metric": "ndcg_at_10", "per_item": items},
                       error=error, finished_at=finished_at)
 
 

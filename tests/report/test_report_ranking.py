@@ -213,3 +213,14 @@ def test_untrained_truncation_and_quality_retained(tmp_path, cells):
     assert find(rec, "m").trained_dim and find(rec, "m", 128).trained_dim and not find(rec, "m", 64).trained_dim
     assert find(rec, "m", 128).quality_retained == pytest.approx(0.54 / 0.6)
     assert find(rec, "m", 64).bytes_per_vector == 256
+
+
+def test_policy_picks_the_ranking_metric_by_task_type(tmp_path, sweep):
+    """The task type is read from the cell's main metric; a policy may rank retrieval on another figure (then
+    no per-query scores back it, so no tie is claimed)."""
+    entries, results = sweep
+    rec = rank(results, entries, policy(tmp_path, "ranking:\n  quality_metrics: {retrieval: recall_at_10}\n"))
+    assert rec.tasks[0].type == "retrieval" and rec.tasks[0].metric == "recall_at_10"
+    big = find(rec, "big")
+    assert big.quality["reviews"] == pytest.approx(big.metrics["reviews"]["recall_at_10"])
+    assert all(not c.tied_with for c in rec.candidates())
