@@ -1,1 +1,183 @@
-"""Built-in plugin: sweep."""
+"""Built-in plugin: sweeps. Registers the ``local`` and ``ray`` executors and the ``advisor run`` and
+``advisor runs list|show|export`` commands. The work is in ``advisor.planner``, ``advisor.runner``,
+``advisor.executors`` and ``advisor.store``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from advisor.hookspecs import hookimpl
+
+STORE_HELP = "Results database (SQLite). Default: .advisor/results.sqlite"
+
+
+@hookimpl
+def register_executors(register):
+    from advisor.executors import LocalExecutor, RayExecutor
+
+    register(LocalExecutor())
+    register(RayExecutor())
+
+
+def _store(path: Path):
+    from advisor.store import ResultStore
+
+    return ResultStore(path)
+
+
+def _when(ts: float | None) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+@click.command("run")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
+              help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file (rules and the variant grid).")
+@click.option("--dataset", "datasets", multiple=True, required=True, help="Dataset folder or name (repeatable).")
+@click.option("--dataset-type", default=None, help="Dataset type when it cannot be detected.")
+@click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder; repeatable).")
+@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--executor", default="local", show_default=True, help="Where to run: local, ray, or a plugin's.")
+@click.option("--address", default=None, help="Ray cluster address for --executor ray (default: start a local one).")
+@click.option("--force", is_flag=True, help="Recompute cells that are already in the store.")
+@click.option("--no-cost", is_flag=True, help="Quality only: skip throughput, latency and memory measurements.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Encoding batch size.")
+@click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def run_command(catalogs, policy, datasets, dataset_type, models, store, executor, address, force, no_cost,
+                batch_size, dry_run, as_json):
+    """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
+    running the same command again after a crash or Ctrl-C resumes where it stopped."""
+    from advisor.executors import get_executor
+    from advisor.planner import plan_from_files
+    from advisor.runner import pending_groups, run_plan
+
+    get_executor(executor)  # a wrong name fails before any loading
+    plan, _ = plan_from_files(list(catalogs), policy, list(datasets), dataset_type=dataset_type, models=models,
+                              measure_cost=not no_cost, batch_size=batch_size)
+    results = _store(store)
+    for skip in plan.skipped:
+        click.echo(f"skipped {skip.model} {skip.variant}: {skip.reason}", err=True)
+    for rejected in plan.rejected:
+        click.echo(f"rejected {rejected['name']}: {'; '.join(r['reason'] for r in rejected['rejections'])}",
+                   err=True)
+    if dry_run:
+        groups, done = pending_groups(plan.groups, results, force)
+        data = {"groups": [g.to_dict() for g in plan.groups], "cells": len(plan.cells), "already_done": done,
+                "model_loads": len(groups), "skipped": [s.__dict__ for s in plan.skipped]}
+        if as_json:
+            click.echo(json.dumps(data, indent=2, default=str))
+        else:
+            for g in plan.groups:
+                click.echo(f"{g.label}: {len(g.cells)} cells over {len(g.tasks)} task(s)")
+            click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, {len(groups)} model load(s)")
+        return
+    from advisor.sweep_progress import SweepProgress
+
+    command = " ".join(["advisor", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("advisor") else None
+    with SweepProgress(enabled=not as_json) as progress:
+        summary = run_plan(plan, results, executor=executor, executor_options={"address": address}, force=force,
+                           command=command, on_event=progress.on_event)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        click.echo(f"run {summary.run_id} {summary.status}: {summary.planned} cells planned, "
+                   f"{summary.already_done} already done, {summary.computed} computed, {summary.failed} failed "
+                   f"(store: {store})")
+    if summary.status == "interrupted":
+        click.echo("interrupted: finished cells are kept; run the same command again to resume", err=True)
+        sys.exit(130)
+    if summary.failed:
+        sys.exit(1)
+
+
+@click.group("runs")
+def runs_group():
+    """Runs recorded in the results store: list them, show one, export cells."""
+
+
+@runs_group.command("list")
+@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_list(store, as_json):
+    """Every run, newest first, with how many of its cells are done, failed or missing."""
+    runs = _store(store).runs()
+    if as_json:
+        click.echo(json.dumps(runs, indent=2, default=str))
+        return
+    if not runs:
+        click.echo(f"no runs in {store}")
+    for r in runs:
+        click.echo(f"{r['run_id']}  {r['status']:<11} {_when(r['created_at'])}  {r['executor'] or '-':<6} "
+                   f"cells {r['cells']}: ok {r['ok']}, failed {r['failed']}, missing {r['missing']} "
+                   f"(computed here {r['computed']})")
+
+
+@runs_group.command("show")
+@click.argument("run_id", default="latest")
+@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--cells", "show_cells", is_flag=True, help="List every planned cell with its state.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_show(run_id, store, show_cells, as_json):
+    """One run (RUN_ID, a unique prefix, or 'latest'): its plan, status, skipped variants and failures."""
+    db = _store(store)
+    run = db.run(run_id)
+    cells = db.run_cells(run["run_id"])
+    if as_json:
+        click.echo(json.dumps({**run, "cell_states": cells}, indent=2, default=str))
+        return
+    plan = run["plan"]
+    click.echo(f"run {run['run_id']}: {run['status']}, started {_when(run['created_at'])}, "
+               f"finished {_when(run['finished_at'])}, executor {run['executor']}")
+    if run["command"]:
+        click.echo(f"  command: {run['command']}")
+    click.echo(f"  policy {plan.get('policy')}; tasks: {', '.join(t['name'] for t in plan.get('tasks', []))}")
+    click.echo(f"  cells {run['cells']}: ok {run['ok']}, failed {run['failed']}, missing {run['missing']}; "
+               f"computed by this run: {run['computed']}")
+    for g in plan.get("groups", []):
+        click.echo(f"  {g['model']} [{g['device']}/{g['weight_precision']}]: "
+                   f"{sum(len(t['cells']) for t in g['tasks'])} cells")
+    for s in plan.get("skipped", []):
+        click.echo(f"  skipped {s['model']} {s['variant']}: {s['reason']}")
+    for r in plan.get("rejected", []):
+        click.echo(f"  rejected {r['name']}: {'; '.join(x['reason'] for x in r['rejections'])}")
+    for c in cells:
+        if show_cells or c["state"] == "failed":
+            click.echo(f"  {c['state']:<7} {c['label']}" + (f": {c['error']}" if c["error"] else ""))
+
+
+@runs_group.command("export")
+@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Output file (.csv, .parquet or .json) or a folder (results.csv is written in it).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
+              help="Format; default from the --out suffix.")
+@click.option("--run", "run_id", default=None, help="Only the cells planned by this run (id, prefix or 'latest').")
+@click.option("--model", "models", multiple=True, help="Only these models (repeatable).")
+@click.option("--kind", type=click.Choice(["quality", "cost"]), default=None, help="Only quality or cost cells.")
+def runs_export(store, out, fmt, run_id, models, kind):
+    """Export cells (one row each: key, status, metrics, details as JSON) to CSV, Parquet or JSON."""
+    db = _store(store)
+    filters: dict = {}
+    if run_id:
+        filters["fingerprint"] = [c["fingerprint"] for c in db.run_cells(db.run(run_id)["run_id"])]
+    if models:
+        filters["model"] = list(models)
+    if kind:
+        filters["kind"] = kind
+    if out.is_dir() or (not out.suffix and fmt is None):
+        out = out / "results.csv"
+    path = db.export(out, fmt, **filters)
+    click.echo(f"wrote {len(db.results(**filters))} cells to {path}")
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(run_command)
+    cli.add_command(runs_group)

@@ -1,0 +1,310 @@
+"""The runner: executes one ``GroupSpec`` (one model load) and yields finished cells.
+
+Why this shape: loading a model and encoding texts is the whole cost of a cell; deriving a smaller output size or a
+cheaper vector precision is arithmetic on the same embeddings. So a group loads its model once, encodes each text
+set of each task once, and derives every (dim, vector precision) cell from those arrays via
+``advisor.evaluation.evaluate_embeddings``; cost figures come from ``advisor.cost.measure_cost`` on the same loaded
+encoder. Cells already finished (an ``ok`` result under the same fingerprint) are skipped before anything is
+loaded. Any failure (load, dataset, encode, evaluation) becomes a ``failed`` cell carrying the error, and the group
+goes on with what it can still do. An out-of-memory error halves the batch size and retries; the cell's details say
+so.
+
+``run_group`` is a generator, so the same code serves a local subprocess (which writes each cell to the store as it
+comes) and a Ray task (which streams cells back to the driver).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .planner import CellSpec, GroupSpec, TaskCells, with_hardware
+from .results import CellResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .backends import Encoder
+    from .tasks import Task
+
+
+@dataclass
+class Event:
+    """What a worker tells the driver. ``kind``: start (total = cells to compute), encode (n texts done of
+    total), cell (a finished ``result``; ``stored`` says whether the worker already wrote it), end, error."""
+
+    kind: str
+    group: str
+    n: int = 0
+    total: int = 0
+    result: CellResult | None = None
+    stored: bool = False
+    message: str = ""
+
+
+Emit = Callable[[Event], None]
+
+
+def is_oom(exc: BaseException) -> bool:
+    """A CUDA (or host) out-of-memory error, whatever library raised it."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return "out of memory" in str(exc).lower()
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def encode_with_retry(encoder: "Encoder", texts: tuple[str, ...], *, kind: str, batch_size: int,
+                      notes: list[str], progress: Callable[[int], None] | None = None) -> tuple["np.ndarray", int]:
+    """Encode, halving the batch after an out-of-memory error until it fits (or batch size 1 still fails).
+    Returns the embeddings and the batch size that worked; each halving is noted in ``notes``."""
+    import numpy as np
+
+    while True:
+        try:
+            vectors = encoder.encode(list(texts), kind=kind, batch_size=batch_size, progress=progress)
+            return np.asarray(vectors, dtype=np.float32), batch_size
+        except Exception as exc:  # noqa: BLE001 - only OOM is retried; anything else propagates
+            if not is_oom(exc) or batch_size <= 1:
+                raise
+            notes.append(f"out of memory at batch size {batch_size} ({type(exc).__name__}); retried with "
+                         f"batch size {batch_size // 2}")
+            batch_size //= 2
+            _free_accelerator_memory()
+
+
+def _error_text(exc: BaseException, stage: str) -> str:
+    return f"{stage}: {type(exc).__name__}: {exc}"
+
+
+def _failed(cell: CellSpec, key_of: Callable[[CellSpec], Any], error: str, started: float, **details: Any) -> Event:
+    result = CellResult(key=key_of(cell), status="failed", error=error, started_at=started,
+                        finished_at=time.time(), details={"flags": list(cell.flags), **details})
+    return Event("cell", "", result=result)
+
+
+def _load_task(tc: TaskCells, preloaded: dict[str, "Task"] | None) -> "Task":
+    from .errors import UserError
+    from .tasks import load_task
+
+    task = (preloaded or {}).get(tc.task.name) or load_task(tc.task.spec, tc.task.source)
+    if task.content_hash != tc.task.content_hash:
+        raise UserError(f"dataset {tc.task.spec} changed since the run was planned (content hash "
+                        f"{task.content_hash}, planned {tc.task.content_hash}); run 'advisor run' again")
+    return task
+
+
+def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool = False,
+              preloaded: dict[str, "Task"] | None = None, progress: Emit | None = None) -> Iterator[Event]:
+    """Compute the group's unfinished cells, yielding one ``cell`` event per finished (ok or failed) cell.
+    ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway."""
+    from .backends import get_backend
+    from .environment import hardware_id, hardware_manifest, library_versions, versions_id
+
+    label = group.label
+    pending = {c.fingerprint for c in group.cells if force or not is_done(c.fingerprint)}
+    yield Event("start", label, total=len(pending))
+    if not pending:
+        yield Event("end", label)
+        return
+    started = time.time()
+    entry = group.entry
+    keys: dict[str, Any] = {}
+    key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731 - the key as measured here
+    try:
+        backend = get_backend(entry.backend)
+        t0 = time.perf_counter()
+        encoder = backend.load(entry, device=group.device, weight_precision=group.weight_precision)
+        load_time = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - a model that cannot load is a failed cell, not a dead sweep
+        error = _error_text(exc, f"loading {entry.name} on {group.device}/{group.weight_precision}")
+        for cell in group.cells:
+            if cell.fingerprint in pending:
+                yield _with_group(_failed(cell, key_of, error, started, traceback=traceback.format_exc(limit=8)),
+                                  label)
+        yield Event("end", label)
+        return
+    hardware, versions = hardware_id(group.device), versions_id()
+    environment = {"hardware": hardware_manifest(group.device), "versions": library_versions()}
+    try:
+        for tc in group.tasks:
+            todo = []
+            for cell in tc.cells:
+                if cell.fingerprint not in pending:
+                    continue
+                actual = with_hardware(cell.key, hardware, versions)
+                keys[cell.fingerprint] = actual
+                # planned on other hardware (a Ray node): the cell may be done here already
+                if actual != cell.key and not force and is_done(actual.fingerprint()):
+                    continue
+                todo.append(cell)
+            if todo:
+                yield from (_with_group(e, label) for e in _run_task(group, tc, todo, encoder, key_of, preloaded,
+                                                                      load_time, environment, progress))
+    finally:
+        try:
+            encoder.close()
+        except Exception:  # noqa: BLE001 - closing must not hide the results
+            pass
+    yield Event("end", label)
+
+
+def _with_group(event: Event, label: str) -> Event:
+    event.group = label
+    return event
+
+
+def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "Encoder",
+              key_of: Callable[[CellSpec], Any], preloaded: dict[str, "Task"] | None, load_time: float,
+              environment: dict, progress: Emit | None) -> Iterator[Event]:
+    started = time.time()
+    try:
+        task = _load_task(tc, preloaded)
+    except Exception as exc:  # noqa: BLE001
+        for cell in todo:
+            yield _failed(cell, key_of, _error_text(exc, f"loading dataset {tc.task.spec}"), started)
+        return
+    if tc.cost is not None and tc.cost in todo:
+        yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment)
+    quality = [c for c in todo if c.key.kind == "quality"]
+    if not quality:
+        return
+    notes: list[str] = []
+    embeddings: dict[str, Any] = {}
+    encode_s: dict[str, float] = {}
+    batch_size = group.batch_size
+    sets = task.text_sets()
+    total = sum(len(s.texts) for s in sets.values())
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(Event("encode", group.label, n=done, total=total, message=f"{group.entry.name} {task.name}"))
+
+    try:
+        for name, text_set in sets.items():
+            t0 = time.perf_counter()
+            embeddings[name], batch_size = encode_with_retry(encoder, text_set.texts, kind=text_set.kind,
+                                                             batch_size=batch_size, notes=notes, progress=tick)
+            encode_s[name] = round(time.perf_counter() - t0, 4)
+    except Exception as exc:  # noqa: BLE001
+        error = _error_text(exc, f"encoding {task.name}")
+        for cell in quality:
+            yield _failed(cell, key_of, error, started, notes=notes, traceback=traceback.format_exc(limit=8))
+        return
+    from .evaluation import evaluate_embeddings
+
+    for cell in quality:
+        t0 = time.time()
+        try:
+            q = evaluate_embeddings(task, embeddings, cell.variant, rescore_multiplier=group.rescore_multiplier)
+        except Exception as exc:  # noqa: BLE001
+            yield _failed(cell, key_of, _error_text(exc, f"evaluating {cell.variant.label()}"), t0,
+                          traceback=traceback.format_exc(limit=8))
+            continue
+        details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
+                   "flags": list(cell.flags), "notes": list(notes), "batch_size": batch_size,
+                   "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment}
+        yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=dict(q.metrics),
+                                                           details=details, started_at=t0, finished_at=time.time()))
+
+
+def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder",
+               key_of: Callable[[CellSpec], Any], load_time: float, environment: dict) -> Event:
+    started = time.time()
+    try:
+        from .cost import measure_cost
+
+        figures = measure_cost(encoder, task, device=group.device, weight_precision=group.weight_precision)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
+                       traceback=traceback.format_exc(limit=8))
+    metrics = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    metrics.setdefault("load_time_s", load_time)
+    details = {k: v for k, v in figures.items() if k not in metrics}
+    details["environment"] = environment
+    return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
+                                                        details=details, started_at=started,
+                                                        finished_at=time.time()))
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str = "running"
+    planned: int = 0
+    already_done: int = 0
+    computed: int = 0
+    failed: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pending_groups(groups: list[GroupSpec], store: Any, force: bool) -> tuple[list[GroupSpec], int]:
+    """Groups with at least one unfinished cell, and how many planned cells are already finished."""
+    out, done = [], 0
+    for group in groups:
+        finished = 0 if force else sum(store.has(c.fingerprint) for c in group.cells)
+        done += finished
+        if finished < len(group.cells):
+            out.append(group)
+    return out, done
+
+
+def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options: dict | None = None,
+             force: bool = False, command: str | None = None, on_event: Emit | None = None,
+             stop: Any = None) -> RunSummary:
+    """Run a plan through a registered executor, recording the run in the store. Finished cells are skipped
+    (``force`` recomputes them). Ctrl-C (KeyboardInterrupt) or ``stop.set()`` ends the run as 'interrupted'
+    with every finished cell kept; running the same plan again resumes it."""
+    from .executors import get_executor
+
+    runner = get_executor(executor)
+    cells = plan.cells
+    run_id = store.start_run(plan.to_dict(), cells=[(c.fingerprint, c.label) for c in cells], executor=executor,
+                             command=command)
+    summary = RunSummary(run_id, planned=len(cells), skipped=[s.__dict__ for s in plan.skipped])
+    groups, summary.already_done = pending_groups(plan.groups, store, force)
+
+    def handle(event: Event) -> None:
+        if event.kind == "cell" and event.result is not None:
+            if not event.stored:
+                store.put(event.result, run_id=run_id)
+            summary.computed += 1
+            if event.result.status != "ok":
+                summary.failed += 1
+                summary.errors.append(f"{event.result.key.model}: {event.result.error}")
+        if on_event is not None:
+            on_event(event)
+
+    if on_event is not None:
+        on_event(Event("plan", run_id, total=len(cells) - summary.already_done, n=summary.already_done,
+                       message=f"{len(groups)} model load(s)"))
+    try:
+        runner.execute(groups, store_path=store.path, run_id=run_id, force=force, on_event=handle,
+                       options=executor_options or {}, stop=stop)
+        summary.status = "interrupted" if stop is not None and stop.is_set() else "finished"
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+    except BaseException as exc:
+        summary.status = "failed"
+        summary.errors.append(f"{type(exc).__name__}: {exc}")
+        store.finish_run(run_id, summary.status, summary.to_dict())
+        raise
+    store.finish_run(run_id, summary.status, summary.to_dict())
+    return summary
