@@ -14,6 +14,7 @@ from .errors import ConfigError
 from .languages import normalize_language
 from .licenses import normalize_license
 from .schema import Fields
+from .variants import WEIGHT_PRECISIONS
 from .yamlfile import line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
@@ -23,7 +24,7 @@ SOURCE_SCHEMES = ("package", "hub", "path", "builtin")  # builtin: nothing to lo
 ENTRY_FIELDS = (
     "name", "source", "backend", "revision", "license", "languages", "domains", "n_parameters", "embed_dim",
     "matryoshka_dims", "max_tokens", "pooling", "normalize", "query_prompt", "document_prompt", "trust_remote_code",
-    "weights_format", "tokenizer", "options", "notes", "reference",
+    "weights_format", "tokenizer", "options", "notes", "reference", "weight_precision",
 )
 
 
@@ -53,6 +54,9 @@ class ModelEntry:
     options: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     reference: str | None = None
+    # The precision the weights ship in when it is fixed (a pre-quantized file or engine): the only weight
+    # precision the model can run at. None: full-precision weights the backend may convert.
+    weight_precision: str | None = None
     catalog: str | None = None  # the file it came from, for messages
 
     @property
@@ -124,7 +128,8 @@ def parse_entry(data: Any, file: str, index: int) -> ModelEntry:
         document_prompt=f.raw("document_prompt") or "", trust_remote_code=f.bool("trust_remote_code"),
         weights_format=f.str("weights_format", "safetensors", choices=WEIGHT_FORMATS),
         tokenizer=_resolve_source(t, Path(file).parent) if (t := f.str("tokenizer")) else None,
-        options=options, notes=f.str("notes", "") or "", reference=f.str("reference"), catalog=file,
+        options=options, notes=f.str("notes", "") or "", reference=f.str("reference"),
+        weight_precision=f.str("weight_precision", choices=WEIGHT_PRECISIONS), catalog=file,
     )
 
 

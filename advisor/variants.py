@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")  # int4: only engines that ship 4-bit weights
 VECTOR_PRECISIONS = ("float32", "float16", "int8", "binary")
 DEVICES = ("cpu", "cuda")
 

