@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .catalog import ModelEntry
+    from .policy import Policy
 
 TextKind = Literal["query", "document"]
 Progress = Callable[[int], None]
@@ -95,3 +96,24 @@ def get_backend(name: str) -> Backend:
         raise UserError(f"backend '{name}' is not registered (installed: {', '.join(sorted(backends)) or 'none'}); "
                         f"run 'advisor plugins' to see which plugins loaded or failed")
     return backends[name]
+
+
+def load_encoder(entry: "ModelEntry", *, device: str = "cpu", weight_precision: str = "fp32",
+                 policy: "Policy | None" = None, allow_network: bool = False) -> Encoder:
+    """Load ``entry`` for one (device, weight precision), refusing an impossible variant with its reason.
+
+    The policy's safety switches reach the backend only when they grant something: ``allow_remote_code`` when the
+    entry needs trust_remote_code and the policy allows it, ``allow_pickle`` likewise for pickle weights. Built-in
+    backends take those keywords; a backend without them simply never gets them (safe models load everywhere).
+    """
+    backend = get_backend(entry.backend)
+    reason = backend.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
+    if reason:
+        raise UserError(f"cannot run {entry.name} on {device} at {weight_precision}: {reason}")
+    grants: dict[str, bool] = {}
+    if policy is not None and entry.trust_remote_code and policy.allow_remote_code:
+        grants["allow_remote_code"] = True
+    if policy is not None and entry.weights_format == "pickle" and policy.allow_pickle_weights:
+        grants["allow_pickle"] = True
+    return backend.load(entry, device=device, weight_precision=weight_precision, allow_network=allow_network,
+                        **grants)

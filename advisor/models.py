@@ -113,9 +113,12 @@ def _st_entry(folder: Path, name: str, source: str) -> ModelEntry:
         sub = folder / m.get("path", "")
         if m.get("type", "").endswith("Pooling") and (sub / "config.json").exists():
             cfg = _read_json(sub / "config.json")
-            embed_dim = cfg.get("word_embedding_dimension", embed_dim)
-            pooling = ("cls" if cfg.get("pooling_mode_cls_token") else "max" if cfg.get("pooling_mode_max_tokens")
-                       else "lasttoken" if cfg.get("pooling_mode_lasttoken") else "mean")
+            embed_dim = cfg.get("word_embedding_dimension", cfg.get("embedding_dimension", embed_dim))
+            mode = cfg.get("pooling_mode")  # sentence-transformers >= 6 writes one mode name
+            mode = mode[0] if isinstance(mode, list) and mode else mode
+            pooling = ("cls" if cfg.get("pooling_mode_cls_token") or mode == "cls" else
+                       "max" if cfg.get("pooling_mode_max_tokens") or mode == "max" else
+                       "lasttoken" if cfg.get("pooling_mode_lasttoken") or mode == "lasttoken" else "mean")
         if m.get("type", "").endswith("Dense") and (sub / "config.json").exists():
             embed_dim = _read_json(sub / "config.json").get("out_features", embed_dim)
     if embed_dim is None and (folder / "config.json").exists():
@@ -124,10 +127,14 @@ def _st_entry(folder: Path, name: str, source: str) -> ModelEntry:
     cst = (_read_json(folder / "config_sentence_transformers.json")
            if (folder / "config_sentence_transformers.json").exists() else {})
     prompts = cst.get("prompts") or {}
+    max_tokens = st_cfg.get("max_seq_length")
+    if max_tokens is None and (folder / "tokenizer_config.json").exists():  # sentence-transformers >= 6
+        limit = _read_json(folder / "tokenizer_config.json").get("model_max_length")
+        max_tokens = limit if isinstance(limit, int) and limit < 1_000_000 else None
     remote = bool((folder / "config.json").exists() and _read_json(folder / "config.json").get("auto_map"))
     return ModelEntry(
         name=name, source=source, backend="torch", embed_dim=int(embed_dim or 0), license=_readme_license(folder),
-        max_tokens=st_cfg.get("max_seq_length"), pooling=pooling,
+        max_tokens=max_tokens, pooling=pooling,
         normalize=any(t.endswith("Normalize") for t in types),
         query_prompt=prompts.get("query", "") or "",
         document_prompt=prompts.get("document", prompts.get("passage", prompts.get("corpus", ""))) or "",
