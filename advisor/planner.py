@@ -39,7 +39,16 @@ class TaskRef:
 
     @classmethod
     def of(cls, task: "Task", spec: str | None = None, source: str | None = None) -> "TaskRef":
-        return cls(spec or task.source, source, task.name, task.type, task.content_hash)
+        """``spec`` defaults to the path the task was read from (made absolute: workers may run elsewhere) and
+        ``source`` to the task source that read it, so a worker reads it the same way."""
+        from .plugins import registered
+
+        spec = str(spec or task.meta.get("path") or task.name)
+        if Path(spec).exists():
+            spec = str(Path(spec).resolve())
+        if source is None and task.source in registered("task_sources"):
+            source = task.source
+        return cls(spec, source, task.name, task.type, task.content_hash)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,8 @@ class GroupSpec:
     tasks: tuple[TaskCells, ...]
     rescore_multiplier: int = 0
     batch_size: int = 32
+    allow_remote_code: bool = False  # the policy's permissions, passed to backends that take them
+    allow_pickle: bool = False
 
     @property
     def label(self) -> str:
@@ -186,13 +197,17 @@ def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
         dims, dropped = dims_for(entry, grid, backend.capabilities.can_truncate)
         for dim_label, reason in dropped:
             plan.skipped.append(Skip(entry.name, f"dim={dim_label}", reason))
+        # a model that ships fixed weights (a pre-quantized file or engine) runs at that precision only, whatever
+        # precisions the grid tries for convertible models
+        fixed = getattr(entry, "weight_precision", None)
+        precisions = (fixed,) if fixed else grid.weight_precisions
         for device in grid.devices:
-            hardware = _hardware(device)
-            for wp in grid.weight_precisions:
+            for wp in precisions:
                 reason = backend.unsupported_reason(entry, Variant(device, wp, None, "float32"))
                 if reason:
                     plan.skipped.append(Skip(entry.name, f"{device}/{wp}", reason))
                     continue
+                hardware = _hardware(device)
                 task_cells = []
                 for ref in refs:
                     quality = []
@@ -209,7 +224,7 @@ def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
                         cost = CellSpec(key, f"{entry.name} {ref.name} {device}/{wp} cost")
                     task_cells.append(TaskCells(ref, tuple(quality), cost))
                 plan.groups.append(GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier,
-                                             batch_size))
+                                             batch_size, policy.allow_remote_code, policy.allow_pickle_weights))
     return plan
 
 
@@ -256,8 +271,7 @@ def plan_from_files(catalogs: Sequence[Path], policy_path: Path | None, datasets
     for spec in datasets:
         task = load_task(spec, dataset_type)
         tasks.append(task)
-        where = Path(spec).resolve() if Path(spec).exists() else spec  # workers may run in another folder
-        refs.append(TaskRef.of(task, str(where), dataset_type))
+        refs.append(TaskRef.of(task, str(spec), dataset_type))
     names = [t.name for t in tasks]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:

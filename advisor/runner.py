@@ -124,7 +124,8 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
     try:
         backend = get_backend(entry.backend)
         t0 = time.perf_counter()
-        encoder = backend.load(entry, device=group.device, weight_precision=group.weight_precision)
+        encoder = backend.load(entry, device=group.device, weight_precision=group.weight_precision,
+                               **_permissions(backend, group))
         load_time = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - a model that cannot load is a failed cell, not a dead sweep
         error = _error_text(exc, f"loading {entry.name} on {group.device}/{group.weight_precision}")
@@ -157,6 +158,15 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
         except Exception:  # noqa: BLE001 - closing must not hide the results
             pass
     yield Event("end", label)
+
+
+def _permissions(backend: Any, group: GroupSpec) -> dict[str, bool]:
+    """The policy's remote-code and pickle permissions, for backends whose ``load`` accepts them."""
+    import inspect
+
+    params = inspect.signature(backend.load).parameters
+    wanted = {"allow_remote_code": group.allow_remote_code, "allow_pickle": group.allow_pickle}
+    return {k: v for k, v in wanted.items() if k in params}
 
 
 def _with_group(event: Event, label: str) -> Event:

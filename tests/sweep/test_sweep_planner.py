@@ -1,0 +1,87 @@
+"""The planner on real catalogs and policies: groups per model load, every invalid variant dropped with its reason,
+untrained truncations flagged, fingerprints unique and stable, specs picklable."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from advisor.catalog import load_catalog, load_catalogs
+from advisor.planner import UNTRAINED, build_plan, plan_from_files
+from advisor.policy import load_policy
+from advisor.tasks import load_task
+
+from .conftest import grid_policy, hashing_catalog
+
+
+def test_groups_cells_and_skips(tmp_path, hashing_plugin, retrieval_dir, repo):
+    entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [256, 512], {512: [128]}))
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", dims="[full, 512, 384, 128, 64]",
+                                     extra="  weight_precisions: [fp32, int8]\n  devices: [cpu, cuda]\n"))
+    task = load_task(retrieval_dir)
+    plan = build_plan(entries, policy, [task])
+    # hashing runs fp32 on cpu only: one group (one load) per model
+    assert [(g.entry.name, g.device, g.weight_precision) for g in plan.groups] == [
+        ("hash-256", "cpu", "fp32"), ("hash-512", "cpu", "fp32")]
+    skipped = {(s.model, s.variant): s.reason for s in plan.skipped}
+    assert "larger than the model's output size 256" in skipped[("hash-256", "dim=512")]
+    assert "larger than the model's output size 256" in skipped[("hash-256", "dim=384")]
+    assert "does not support int8" in skipped[("hash-256", "cpu/int8")]
+    assert "runs on cpu only, not cuda" in skipped[("hash-512", "cuda/fp32")]
+    g256, g512 = plan.groups
+    # dim 512 on the 512 model is its full size: one cell set, not two
+    assert sorted({c.key.dim or 0 for c in g512.tasks[0].quality}) == [0, 64, 128, 384]
+    assert len(g512.tasks[0].quality) == 4 * 3 and g512.tasks[0].cost is not None
+    flags = {c.key.dim: c.flags for c in g512.tasks[0].quality}
+    assert flags[None] == () and flags[128] == () and flags[384] == (UNTRAINED,) and flags[64] == (UNTRAINED,)
+    fingerprints = [c.fingerprint for c in plan.cells]
+    assert len(fingerprints) == len(set(fingerprints)) == (3 * 3 + 1) + (4 * 3 + 1)
+    again = build_plan(entries, policy, [task])
+    assert [c.fingerprint for c in again.cells] == fingerprints
+    assert all(c.key.task_hash == task.content_hash for c in plan.cells)
+    back = pickle.loads(pickle.dumps(plan.groups))
+    assert [c.fingerprint for g in back for c in g.cells] == fingerprints
+
+
+def test_trained_dims_only_and_no_cost(tmp_path, hashing_plugin, retrieval_dir):
+    entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [512], {512: [256, 128]}))
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", dims="[full, 256, 100]",
+                                     extra="  trained_dims_only: true\n"))
+    plan = build_plan(entries, policy, [load_task(retrieval_dir)], measure_cost=False)
+    assert {c.key.dim for c in plan.cells} == {None, 256}
+    assert all(c.key.kind == "quality" for c in plan.cells)
+    assert "trained_dims_only" in plan.skipped[0].reason and plan.skipped[0].variant == "dim=100"
+
+
+def test_torch_backend_reasons_and_fixed_precision(tmp_path, repo, retrieval_dir):
+    entries = [e for e in load_catalogs([repo / "catalogs" / "offline.yaml"])
+               if e.name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-int8")]
+    if len(entries) < 2 or entries[1].weight_precision != "int8":
+        pytest.skip("offline catalog without the MiniLM torch and ONNX int8 entries")
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", extra="  weight_precisions: [fp32, fp16, int8]\n"))
+    from advisor.plugins import registered
+
+    if "onnx" not in registered("backends"):
+        entries = entries[:1]
+    plan = build_plan(entries, policy, [load_task(retrieval_dir)])
+    groups = {(g.entry.name, g.weight_precision) for g in plan.groups}
+    assert ("all-MiniLM-L6-v2", "fp32") in groups and ("all-MiniLM-L6-v2", "int8") in groups
+    assert any(s.model == "all-MiniLM-L6-v2" and s.variant == "cpu/fp16" and "fp16" in s.reason
+               for s in plan.skipped)
+    if len(entries) == 2:  # a model that ships int8 weights runs at int8 only, whatever the grid says
+        assert {wp for name, wp in groups if name.endswith("onnx-int8")} == {"int8"}
+
+
+def test_plan_from_files_errors(tmp_path, hashing_plugin, retrieval_dir):
+    from advisor.errors import UserError
+
+    catalog = hashing_catalog(tmp_path / "c.yaml", [128])
+    with pytest.raises(UserError, match="at least one --dataset"):
+        plan_from_files([catalog], None, [])
+    with pytest.raises(UserError, match="nope"):
+        plan_from_files([catalog], None, [str(retrieval_dir)], models=["nope"])
+    with pytest.raises(UserError, match="both named"):
+        plan_from_files([catalog], None, [str(retrieval_dir), str(retrieval_dir)])
+    plan, tasks = plan_from_files([catalog], None, [str(retrieval_dir)], models=["hash-128"])
+    assert [g.entry.name for g in plan.groups] == ["hash-128"] and tasks[0].name == plan.tasks[0].name
