@@ -1,0 +1,218 @@
+"""Where training pairs come from. Every source becomes a retrieval ``Task`` (queries, corpus, qrels), so the same
+held-out split and the same evaluation harness work for all three:
+
+- ``qrels``: a retrieval task (a BEIR folder or anything a task source loads): (query, relevant document) pairs.
+- ``pairs``: the user's file of (anchor, positive[, negative]) rows (TSV, CSV or JSONL); anchors are the queries,
+  positives the corpus, user negatives are kept in ``task.meta["negatives"]``.
+- ``next-sentence``: raw text (one document per line, or JSONL with ``text``); each even-numbered sentence is a
+  query whose relevant document is the sentence after it. Queries and corpus never share a sentence, so a query
+  cannot find itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from ..errors import ConfigError, UserError
+from ..tasks import RetrievalData, Task, content_hash
+
+PAIR_SOURCES = ("qrels", "pairs", "next-sentence")
+ANCHOR_NAMES = ("anchor", "query", "sentence1", "text1", "question")
+POSITIVE_NAMES = ("positive", "document", "sentence2", "text2", "answer", "passage")
+NEGATIVE_NAMES = ("negative", "hard_negative")
+RAW_SUFFIXES = (".txt", ".cor", ".text")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def detect_pair_source(path: str | Path) -> str:
+    """Guess the pair source from the path: a folder is a task (qrels), raw text is next-sentence, a table with an
+    anchor column is a pairs file."""
+    p = Path(path)
+    if p.is_dir():
+        return "qrels"
+    if p.suffix.lower() in RAW_SUFFIXES:
+        return "next-sentence"
+    if p.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json"):
+        header = _first_record_keys(p)
+        if header and any(name in header for name in ANCHOR_NAMES):
+            return "pairs"
+        if header and "text" in header:
+            return "next-sentence"
+    return "qrels"
+
+
+def _first_record_keys(path: Path) -> set[str]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline().strip()
+    except OSError:
+        return set()
+    if path.suffix.lower() in (".jsonl", ".json"):
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError:
+            return set()
+        return set(record) if isinstance(record, dict) else set()
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    return {name.strip().lower() for name in first.split(delimiter)}
+
+
+def _doc_id(text: str) -> str:
+    return "d" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _task(name: str, source: str, queries: dict[str, str], corpus: dict[str, str],
+          qrels: dict[str, dict[str, int]], origin: str, meta: dict | None = None) -> Task:
+    data = RetrievalData(corpus=corpus, queries=queries, qrels=qrels)
+    payload = {"corpus": corpus, "queries": queries, "qrels": qrels, "meta": meta or {}}
+    return Task(name=name, type="retrieval", source=source, content_hash=content_hash(payload), data=data,
+                description=f"training pairs ({origin}) from {source}", meta={"pair_source": origin, **(meta or {})})
+
+
+def _pick(record: dict, names: tuple[str, ...]) -> str | None:
+    lowered = {str(k).strip().lower(): k for k in record}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def read_pairs_file(path: str | Path) -> Task:
+    """A table of (anchor, positive[, negative]) rows. Column names: anchor/query/sentence1/text1/question and
+    positive/document/sentence2/text2/answer/passage, optional negative. A missing or empty cell is a ConfigError
+    naming the line."""
+    p = Path(path)
+    file = str(p)
+    if not p.exists():
+        raise ConfigError(file, "file not found; check the path")
+    rows: list[tuple[int, dict]] = []
+    if p.suffix.lower() in (".jsonl", ".json"):
+        with p.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(file, f"invalid JSON: {exc.msg}", line=line_no) from None
+                if not isinstance(record, dict):
+                    raise ConfigError(file, "each line must be a JSON object with anchor and positive", line=line_no)
+                rows.append((line_no, record))
+    else:
+        delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
+        with p.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t"
+                                    else csv.QUOTE_MINIMAL)
+            for record in reader:
+                rows.append((reader.line_num, record))
+    if not rows:
+        raise ConfigError(file, "no rows; expected columns anchor and positive (optional negative)")
+    anchor_key, positive_key = _pick(rows[0][1], ANCHOR_NAMES), _pick(rows[0][1], POSITIVE_NAMES)
+    negative_key = _pick(rows[0][1], NEGATIVE_NAMES)
+    if anchor_key is None or positive_key is None:
+        missing = "anchor" if anchor_key is None else "positive"
+        raise ConfigError(file, f"no {missing} column; name the columns anchor and positive (or query/document, "
+                                f"sentence1/sentence2)", line=1)
+    queries: dict[str, str] = {}
+    corpus: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    negatives: dict[str, list[str]] = {}
+    for line_no, record in rows:
+        anchor, positive = record.get(anchor_key), record.get(positive_key)
+        for key, value in ((anchor_key, anchor), (positive_key, positive)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(file, "is missing or empty", field=str(key), line=line_no)
+        qid = f"p{line_no}"
+        queries[qid] = anchor.strip()
+        did = _doc_id(positive.strip())
+        corpus[did] = positive.strip()
+        qrels[qid] = {did: 1}
+        negative = record.get(negative_key) if negative_key else None
+        if isinstance(negative, str) and negative.strip():
+            nid = _doc_id(negative.strip())
+            corpus[nid] = negative.strip()
+            negatives[qid] = [nid]
+    return _task(f"pairs-{p.stem}", file, queries, corpus, qrels, "pairs", {"negatives": negatives})
+
+
+def split_sentences(text: str, min_words: int = 3) -> list[str]:
+    """Sentences of a document (punctuation followed by a capital letter or digit); very short ones are merged into
+    the next so a pair is never two fragments."""
+    out: list[str] = []
+    carry = ""
+    for piece in _SENTENCE_END.split(" ".join(text.split())):
+        piece = (carry + " " + piece).strip() if carry else piece.strip()
+        if len(piece.split()) < min_words:
+            carry = piece
+            continue
+        out.append(piece)
+        carry = ""
+    if carry and out:
+        out[-1] = out[-1] + " " + carry
+    return out
+
+
+def read_documents(path: str | Path) -> list[str]:
+    """Raw documents: one per non-empty line of a text file, or the ``text`` field of each JSONL record."""
+    p = Path(path)
+    file = str(p)
+    if not p.exists():
+        raise ConfigError(file, "file not found; check the path")
+    docs: list[str] = []
+    with p.open(encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if p.suffix.lower() in (".jsonl", ".json"):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(file, f"invalid JSON: {exc.msg}", line=line_no) from None
+                text = record.get("text") if isinstance(record, dict) else None
+                if not isinstance(text, str):
+                    raise ConfigError(file, "each record needs a text string", field="text", line=line_no)
+                docs.append(text)
+            else:
+                docs.append(line)
+    return docs
+
+
+def next_sentence_pairs(path: str | Path) -> Task:
+    """Sentence 2k of each document is a query; sentence 2k+1 is its one relevant document (the talk's
+    next-sentence pairs from a raw corpus)."""
+    docs = read_documents(path)
+    queries: dict[str, str] = {}
+    corpus: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for d, doc in enumerate(docs):
+        sentences = split_sentences(doc)
+        for i in range(0, len(sentences) - 1, 2):
+            qid, did = f"s{d}_{i}", f"s{d}_{i + 1}"
+            queries[qid], corpus[did] = sentences[i], sentences[i + 1]
+            qrels[qid] = {did: 1}
+    if len(queries) < 2:
+        raise ConfigError(str(path), f"found {len(queries)} sentence pairs; next-sentence training needs "
+                                     f"documents of at least two sentences (one document per line)")
+    return _task(f"nextsent-{Path(path).stem}", str(path), queries, corpus, qrels, "next-sentence")
+
+
+def load_training_task(dataset: str | Path, pair_source: str | None = None, dataset_type: str | None = None) -> Task:
+    """Turn ``--dataset`` into a retrieval Task of training pairs (see the module docstring)."""
+    source = pair_source or detect_pair_source(dataset)
+    if source not in PAIR_SOURCES:
+        raise UserError(f"--pairs must be one of {', '.join(PAIR_SOURCES)}, got '{source}'")
+    if source == "pairs":
+        return read_pairs_file(dataset)
+    if source == "next-sentence":
+        return next_sentence_pairs(dataset)
+    from ..tasks import load_task
+
+    task = load_task(dataset, dataset_type)
+    if task.type != "retrieval":
+        raise UserError(f"{dataset}: is a {task.type} task; training needs pairs: a retrieval task with qrels, "
+                        f"a pairs file (anchor, positive) or raw text for next-sentence pairs")
+    return task

@@ -1,0 +1,191 @@
+"""Contrastive fine-tuning: MultipleNegativesRankingLoss (in-batch negatives) plus hard negatives mined with the
+model itself, optionally wrapped in MatryoshkaLoss over the sizes the policy wants to ship; trained with
+sentence-transformers' trainer on the training queries only, then evaluated before/after on the held-out ones."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..tasks import RetrievalData, Task
+from .data import load_training_task
+from .mining import MiningStats, mine_negatives
+from .split import HeldOutSplit, split_queries, subset_task
+from .workspace import Workspace
+
+TRAIN_PAIRS = "train_pairs.jsonl"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    model: str
+    dataset: str
+    out: str
+    catalogs: tuple[str, ...] = ()
+    pair_source: str | None = None          # qrels | pairs | next-sentence (detected when None)
+    dataset_type: str | None = None         # passed to the task sources for qrels
+    hard_negatives: int = 1                 # mined negatives per pair (0: in-batch negatives only)
+    mining_depth: int = 50                  # candidates looked at per query
+    max_ratio: float = 0.95                 # false-negative filter: negative score < max_ratio * positive score
+    margin: float = 0.0                     # ... and < positive score - margin
+    matryoshka_dims: tuple[int, ...] = ()
+    heldout: float = 0.2
+    split_seed: int = 0
+    max_pairs: int | None = None            # cap on training pairs (small CPU runs)
+    name: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    save_steps: int | None = None
+    max_seq_length: int | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a resumed run must share with the run it continues."""
+        data = dict(self.__dict__)
+        data.pop("out")
+        return data
+
+
+@dataclass
+class PreparedData:
+    task: Task
+    split: HeldOutSplit
+    rows: list[dict[str, Any]]
+    mining: MiningStats | None = None
+    dropped_leaks: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _prefix(prompt: str, text: str) -> str:
+    return prompt + text if prompt else text
+
+
+def build_rows(task: Task, split: HeldOutSplit, model: Any, config: FinetuneConfig, *, query_prompt: str = "",
+               document_prompt: str = "", progress: Any = None) -> PreparedData:
+    """Training rows (anchor, positive, negative_1..n) from the training queries only. A training query whose text
+    equals a held-out query's text is dropped (a duplicate would leak the held-out split)."""
+    data: RetrievalData = task.data
+    heldout_texts = {data.queries[q].strip().lower() for q in split.heldout_ids}
+    train_ids = [q for q in split.train_ids if data.queries[q].strip().lower() not in heldout_texts]
+    prepared = PreparedData(task, split, [], dropped_leaks=len(split.train_ids) - len(train_ids))
+    doc_ids = list(data.corpus)
+    doc_index = {d: i for i, d in enumerate(doc_ids)}
+    pairs: list[tuple[str, list[int]]] = []
+    for qid in train_ids:
+        rel = sorted(((r, d) for d, r in data.qrels.get(qid, {}).items() if r > 0 and d in doc_index),
+                     key=lambda x: (-x[0], x[1]))
+        if rel:
+            pairs.append((qid, [doc_index[d] for _, d in rel]))
+    if config.max_pairs is not None:
+        pairs = pairs[:config.max_pairs]
+    if not pairs:
+        raise UserError(f"{task.source}: no training pairs left after holding out {len(split.heldout_ids)} queries")
+    negatives: list[list[int]] = [[] for _ in pairs]
+    user_negs = task.meta.get("negatives") or {}
+    for i, (qid, _) in enumerate(pairs):
+        negatives[i] = [doc_index[d] for d in user_negs.get(qid, []) if d in doc_index][:config.hard_negatives]
+    need = [i for i in range(len(pairs)) if len(negatives[i]) < config.hard_negatives]
+    if config.hard_negatives > 0 and need:
+        if progress:
+            progress("mine", 0, None, {"what": "encoding corpus and training queries with the base model"})
+        corpus_texts = [data.corpus[d] for d in doc_ids]
+        corpus_emb = model.encode([_prefix(document_prompt, t) for t in corpus_texts], batch_size=64,
+                                  normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        query_emb = model.encode([_prefix(query_prompt, data.queries[pairs[i][0]]) for i in need], batch_size=64,
+                                 normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        mined, stats = mine_negatives(query_emb, corpus_emb, [pairs[i][1] for i in need],
+                                      num_negatives=config.hard_negatives, depth=config.mining_depth,
+                                      max_ratio=config.max_ratio, margin=config.margin, corpus_texts=corpus_texts,
+                                      seed=config.seed)
+        for i, found in zip(need, mined):
+            have = negatives[i]
+            negatives[i] = have + [j for j in found if j not in have][:config.hard_negatives - len(have)]
+        prepared.mining = stats
+        if progress:
+            progress("mine", len(need), len(need), {"mined": stats.mined, "random": stats.filled_random})
+    for (qid, pos), negs in zip(pairs, negatives):
+        for p in pos:
+            row: dict[str, Any] = {"query_id": qid, "positive_id": doc_ids[p],
+                                   "anchor": _prefix(query_prompt, data.queries[qid]),
+                                   "positive": _prefix(document_prompt, data.corpus[doc_ids[p]])}
+            if config.hard_negatives > 0 and len(negs) < config.hard_negatives:
+                continue  # a corpus too small to give this query enough negatives
+            for k, n in enumerate(negs[:config.hard_negatives]):
+                row[f"negative_{k + 1}"] = _prefix(document_prompt, data.corpus[doc_ids[n]])
+                row[f"negative_{k + 1}_id"] = doc_ids[n]
+            prepared.rows.append(row)
+    return prepared
+
+
+def _text_columns(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    names = ["anchor", "positive"] + sorted((k for k in rows[0] if k.startswith("negative_") and not
+                                             k.endswith("_id")), key=lambda k: int(k.split("_")[1]))
+    return {name: [r[name] for r in rows] for name in names}
+
+
+def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool = False, evaluate: bool = True,
+             measure: bool = False, progress: Any = None) -> dict[str, Any]:
+    """Train, save ``out/model`` (sentence-transformers, safetensors), write ``out/catalog.yaml`` and
+    ``out/report.json``/``report.md`` with before/after figures on the held-out split. Returns the report."""
+    from datasets import Dataset
+    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+
+    from .loading import load_sentence_transformer, pick_device, resolve_trainable
+    from .runner import TrainSettings, quiet_libraries, train
+
+    quiet_libraries(progress is not None)
+    ws = Workspace.open(config.out, "finetune", config.identity(), resume=resume)
+    base = resolve_trainable(config.model, config.catalogs)
+    device = pick_device(device)
+    settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
+                             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
+                             save_steps=config.save_steps, max_seq_length=config.max_seq_length)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
+    split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
+    model = load_sentence_transformer(base.folder, device, config.max_seq_length)
+    dims = tuple(sorted({d for d in config.matryoshka_dims}, reverse=True))
+    bad = [d for d in dims if d <= 0 or d > base.entry.embed_dim]
+    if bad:
+        raise UserError(f"--matryoshka-dims {bad} must be between 1 and the model's size {base.entry.embed_dim}")
+
+    rows_path = ws.path(TRAIN_PAIRS)
+    if resume and rows_path.exists():
+        rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line]
+        prepared = PreparedData(task, split, rows, notes=["training pairs reused from the interrupted run"])
+    else:
+        prepared = build_rows(task, split, model, config, query_prompt=base.entry.query_prompt,
+                              document_prompt=base.entry.document_prompt, progress=progress)
+        rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prepared.rows),
+                             encoding="utf-8")
+    dataset = Dataset.from_dict(_text_columns(prepared.rows))
+    loss: Any = MultipleNegativesRankingLoss(model)
+    if dims:
+        full = base.entry.embed_dim
+        loss = MatryoshkaLoss(model, loss, matryoshka_dims=[full, *[d for d in dims if d != full]])
+    log = train(model, dataset, loss, settings, ws.root, device=device, resume=resume, progress=progress)
+    model_dir = ws.save_model(model)
+
+    training_info = {
+        "kind": "finetune", "base": base.entry.name, "base_source": base.entry.source, "task": task.name,
+        "task_source": task.source, "task_hash": task.content_hash, "pair_source": task.meta.get("pair_source"),
+        "train_queries": len({r["query_id"] for r in prepared.rows}), "train_rows": len(prepared.rows),
+        "heldout_queries": len(split.heldout_ids), "dropped_duplicate_of_heldout": prepared.dropped_leaks,
+        "loss": "MultipleNegativesRankingLoss" + (f" in MatryoshkaLoss{list(dims)}" if dims else ""),
+        "hard_negatives": config.hard_negatives,
+        "mining": prepared.mining.to_dict() if prepared.mining else None, "settings": settings.to_dict(),
+        "log": log.to_dict(), "notes": prepared.notes,
+    }
+    from .outcome import finish
+
+    entry = ws.new_entry(base.entry, model, model_dir, name=config.name or f"{base.entry.name}-ft-{task.name}",
+                         matryoshka_dims=dims, notes=f"fine-tuned from {base.entry.name} on {task.name} "
+                                                     f"({log.steps} steps); held-out split in split.json")
+    heldout = subset_task(task, split.heldout_ids, "heldout")
+    return finish(ws, base.entry, entry, heldout, training_info, device=device, evaluate=evaluate,
+                  measure=measure, progress=progress, dims=dims)

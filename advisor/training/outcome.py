@@ -1,0 +1,141 @@
+"""After training: evaluate the base and the trained model on the held-out split with the same harness as every
+other model (backend encoder -> ``advisor.evaluation.evaluate_model`` -> paired bootstrap), measure their cost when
+asked, and write ``report.json`` / ``report.md`` with a plain verdict, including "training did not help"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..catalog import ModelEntry
+from ..tasks import RetrievalData, Task
+from ..variants import Variant
+from .workspace import Workspace
+
+HELDOUT_DIR = "heldout"
+REPORT_JSON, REPORT_MD = "report.json", "report.md"
+
+
+def write_beir(task: Task, folder: Path) -> Path:
+    """The held-out split as a BEIR folder, so ``advisor evaluate --dataset OUT/heldout`` reproduces the figures."""
+    data: RetrievalData = task.data
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as fh:
+        for did, text in data.corpus.items():
+            fh.write(json.dumps({"_id": did, "title": "", "text": text}, ensure_ascii=False) + "\n")
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as fh:
+        for qid, text in data.queries.items():
+            fh.write(json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n")
+    with (folder / "qrels" / "test.tsv").open("w", encoding="utf-8") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for qid, rel in data.qrels.items():
+            for did, score in rel.items():
+                fh.write(f"{qid}\t{did}\t{score}\n")
+    return folder
+
+
+def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: str, measure: bool,
+              progress: Any) -> tuple[dict[Variant, Any], dict[str, float] | None, str | None]:
+    from ..backends import get_backend
+    from ..evaluation import evaluate_model
+
+    encoder = get_backend(entry.backend).load(entry, device=device, weight_precision="fp32")
+    try:
+        def tick(name: str, done: int, total: int) -> None:
+            if progress:
+                progress("evaluate", done, total, {"model": entry.name, "set": name})
+
+        results = evaluate_model(encoder, task, variants, progress=tick)
+        cost, cost_note = None, None
+        if measure:
+            try:
+                from ..cost import measure_cost
+            except ImportError:
+                cost_note = "the cost module (advisor.cost) is not installed; cost not measured"
+            else:
+                if progress:
+                    progress("measure", 0, None, {"model": entry.name})
+                cost = measure_cost(encoder, task, device=device, weight_precision="fp32")
+        return results, cost, cost_note
+    finally:
+        encoder.close()
+
+
+def verdict(comparison: dict[str, Any], metric: str) -> str:
+    """One plain sentence: helped, hurt, or no difference beyond the paired-bootstrap noise."""
+    diff, lo, hi = comparison["difference"], comparison["ci_low"], comparison["ci_high"]
+    span = f"{metric} {comparison['b']:.4f} -> {comparison['a']:.4f} ({diff:+.4f}, 95% CI {lo:+.4f}..{hi:+.4f})"
+    if comparison["different"] and diff > 0:
+        return f"training helped: {span}"
+    if comparison["different"] and diff < 0:
+        return f"training made it WORSE: {span}"
+    return f"training did not help beyond the noise: {span}; the difference is within the paired bootstrap interval"
+
+
+def finish(ws: Workspace, base: ModelEntry, trained: ModelEntry, heldout: Task, training: dict[str, Any], *,
+           device: str, evaluate: bool, measure: bool, progress: Any = None,
+           dims: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Evaluate before/after and write the report; returns it as a dict."""
+    from .. import bootstrap
+
+    write_beir(heldout, ws.path(HELDOUT_DIR))
+    report: dict[str, Any] = {"kind": ws.kind, "base": base.name, "trained": trained.name,
+                              "catalog": str(ws.path("catalog.yaml")), "model_dir": str(ws.path("model")),
+                              "heldout": {"task": heldout.name, "hash": heldout.content_hash,
+                                          "queries": len(heldout.data.queries), "documents": len(heldout.data.corpus),
+                                          "folder": str(ws.path(HELDOUT_DIR))},
+                              "training": training, "device": device}
+    if evaluate:
+        variants = [Variant(device=device)] + [Variant(device=device, dim=d) for d in dims
+                                                if d < min(base.embed_dim, trained.embed_dim)]
+        before, cost_before, note = _evaluate(base, heldout, variants, device, measure, progress)
+        after, cost_after, _ = _evaluate(trained, heldout, variants, device, measure, progress)
+        rows = []
+        for v in variants:
+            b, a = before[v], after[v]
+            comp = bootstrap.compare(a, b).to_dict()
+            rows.append({"variant": v.label(), "dim": v.dim, "metric": a.main_metric, "before": b.main_score,
+                         "after": a.main_score, "comparison": comp,
+                         "metrics_before": b.metrics, "metrics_after": a.metrics,
+                         "verdict": verdict(comp, a.main_metric)})
+        report["quality"] = rows
+        report["verdict"] = rows[0]["verdict"]
+        if measure:
+            report["cost"] = {"before": cost_before, "after": cost_after, "note": note}
+    ws.path(REPORT_JSON).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    ws.path(REPORT_MD).write_text(render_markdown(report), encoding="utf-8")
+    return report
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    t = report["training"]
+    lines = [f"# {report['kind']}: {report['base']} -> {report['trained']}", ""]
+    if "verdict" in report:
+        lines += [f"**{report['verdict']}**", ""]
+    lines += [f"- held-out split: {report['heldout']['queries']} queries over {report['heldout']['documents']} "
+              f"documents (never used for training; folder `{report['heldout']['folder']}`)",
+              f"- training: {t.get('train_rows')} rows from {t.get('train_queries')} queries, loss {t.get('loss')}, "
+              f"{t['log']['steps']} steps in {t['log']['runtime_s']:.0f} s on {report['device']}",
+              f"- catalog entry: `{report['catalog']}` (model `{report['model_dir']}`)", ""]
+    if report.get("quality"):
+        lines += ["| variant | metric | before | after | difference (95% CI) |", "|---|---|---|---|---|"]
+        for row in report["quality"]:
+            c = row["comparison"]
+            lines.append(f"| {row['variant']} | {row['metric']} | {row['before']:.4f} | {row['after']:.4f} | "
+                         f"{c['difference']:+.4f} ({c['ci_low']:+.4f}..{c['ci_high']:+.4f}) |")
+        lines.append("")
+    cost = report.get("cost")
+    if cost and cost.get("before") and cost.get("after"):
+        keys = [k for k in ("docs_per_s", "latency_p50_ms", "latency_p95_ms", "peak_memory_mb", "load_time_s")
+                if k in cost["before"] and k in cost["after"]]
+        lines += ["| cost | before | after |", "|---|---|---|"]
+        lines += [f"| {k} | {cost['before'][k]:.4g} | {cost['after'][k]:.4g} |" for k in keys]
+        lines.append("")
+    elif cost and cost.get("note"):
+        lines += [f"- cost: {cost['note']}", ""]
+    losses = t["log"]["losses"]
+    if losses:
+        lines.append(f"- training loss: {losses[0][1]:.4f} (step {losses[0][0]}) -> {losses[-1][1]:.4f} "
+                     f"(step {losses[-1][0]})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,103 @@
+"""The ``--out`` folder of a training run: what was asked (``training.json``), the held-out split
+(``split.json``), checkpoints, the trained model (``model/``, sentence-transformers, safetensors) and its catalog
+entry (``catalog.yaml``, valid under the catalog schema, so every other command can use the new model by name)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..catalog import ModelEntry, load_catalog
+from ..errors import UserError
+from ..tasks import Task
+from .split import SPLIT_FILE, HeldOutSplit
+
+CONFIG_FILE = "training.json"
+CATALOG_FILE = "catalog.yaml"
+MODEL_DIR = "model"
+
+
+@dataclass
+class Workspace:
+    root: Path
+    kind: str
+
+    @classmethod
+    def open(cls, out: str | Path, kind: str, identity: dict[str, Any], *, resume: bool) -> "Workspace":
+        """Create the folder, or reopen it for ``--resume``; refuses to overwrite a finished or different run."""
+        root = Path(out).expanduser().resolve()
+        config_path = root / CONFIG_FILE
+        record = {"kind": kind, "config": identity}
+        if resume:
+            if not config_path.exists():
+                raise UserError(f"--resume: {root} holds no training run ({CONFIG_FILE} missing); run without "
+                                f"--resume to start one")
+            stored = json.loads(config_path.read_text(encoding="utf-8"))
+            old = stored.get("config", {})
+            changed = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            if stored.get("kind") != kind or changed:
+                what = f"kind {stored.get('kind')} -> {kind}" if stored.get("kind") != kind else ", ".join(
+                    f"{k}: {old.get(k)!r} -> {identity.get(k)!r}" for k in changed[:4])
+                raise UserError(f"--resume: {root} was started with different settings ({what}); resume with the "
+                                f"same options or choose a new --out")
+        elif root.exists() and any(root.iterdir()):
+            hint = "pass --resume to continue it, or " if config_path.exists() else ""
+            raise UserError(f"--out {root} is not empty; {hint}choose a new --out folder")
+        root.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        return cls(root, kind)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def split(self, task: Task, make: Callable[[], HeldOutSplit]) -> HeldOutSplit:
+        """The recorded split when there is one (resume), else a new one, saved before any training starts."""
+        path = self.root / SPLIT_FILE
+        if path.exists():
+            split = HeldOutSplit.load(path)
+            if split.task_hash != task.content_hash:
+                raise UserError(f"{path}: the split was made from different data (hash {split.task_hash}, now "
+                                f"{task.content_hash}); the dataset changed since the run started")
+            return split
+        split = make()
+        split.save(self.root)
+        return split
+
+    def save_model(self, model: Any) -> Path:
+        folder = self.root / MODEL_DIR
+        model.save(str(folder), safe_serialization=True, create_model_card=False)
+        return folder
+
+    def new_entry(self, base: ModelEntry, model: Any, model_dir: Path, *, name: str,
+                  matryoshka_dims: tuple[int, ...] = (), notes: str = "", license: str | None = None,
+                  languages: tuple[str, ...] | None = None, pooling: str | None = None) -> ModelEntry:
+        """Write ``catalog.yaml`` for the trained model (source relative to the catalog) and validate it by loading
+        it back through the catalog schema."""
+        embed_dim = int(model.get_embedding_dimension())
+        n_params = int(sum(p.numel() for p in model.parameters()))
+        data: dict[str, Any] = {
+            "name": name, "source": f"path:{MODEL_DIR}", "backend": "torch",
+            "license": license or base.license, "languages": list(languages or base.languages or ("eng-Latn",)),
+            "n_parameters": n_params, "embed_dim": embed_dim,
+            "matryoshka_dims": [d for d in matryoshka_dims if d != embed_dim],
+            "max_tokens": int(model.max_seq_length) if model.max_seq_length else None,
+            "pooling": pooling or base.pooling or "mean", "normalize": True,
+            "weights_format": "safetensors", "notes": notes,
+        }
+        if base.domains:
+            data["domains"] = list(base.domains)
+        if base.query_prompt:
+            data["query_prompt"] = base.query_prompt
+        if base.document_prompt:
+            data["document_prompt"] = base.document_prompt
+        data = {k: v for k, v in data.items() if v is not None}
+        path = self.root / CATALOG_FILE
+        header = (f"# Written by 'advisor {self.kind}'. Use it with --catalog {path}\n")
+        path.write_text(header + yaml.safe_dump({"name": f"trained-{name}", "models": [data]}, sort_keys=False,
+                                                allow_unicode=True), encoding="utf-8")
+        (entry,) = load_catalog(path)
+        return entry

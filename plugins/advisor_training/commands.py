@@ -1,0 +1,176 @@
+"""``advisor finetune`` and ``advisor distill``: option parsing and a rich progress display; nothing heavy is
+imported until a command runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from advisor.errors import UserError
+
+
+def _dims(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        dims = tuple(int(x) for x in value.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise UserError(f"--matryoshka-dims takes sizes separated by commas, e.g. 256,128,64; got '{value}'") from None
+    if any(d <= 0 for d in dims):
+        raise UserError(f"--matryoshka-dims sizes must be positive, got '{value}'")
+    return dims
+
+
+def _policy_dims(policy: Path | None) -> tuple[int, ...]:
+    if policy is None:
+        return ()
+    from advisor.policy import load_policy
+
+    return tuple(d for d in load_policy(policy).variants.dims if d is not None)
+
+
+class RichProgress:
+    """One progress bar per stage (mine, train, evaluate, measure); the training bar shows the latest loss."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress, self.tasks = progress, {}
+
+    def __call__(self, stage: str, done: int, total: int | None, info: dict) -> None:
+        label = {"mine": "mining hard negatives", "train": "training", "teacher": "teacher embeddings",
+                 "evaluate": f"evaluating {info.get('model', '')} ({info.get('set', '')})",
+                 "measure": f"measuring {info.get('model', '')}"}.get(stage, stage)
+        key = (stage, info.get("model"), info.get("set"))
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label, total=total)
+        extra = f"  loss {info['loss']:.4f}" if info.get("loss") is not None else ""
+        self.progress.update(self.tasks[key], completed=done, total=total, description=label + extra)
+
+
+def run_with_progress(fn: Callable[[Any], dict], quiet: bool) -> dict:
+    if quiet:
+        return fn(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=False) as progress:
+        return fn(RichProgress(progress))
+
+
+def print_report(report: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    from advisor.training.outcome import render_markdown
+
+    click.echo(render_markdown(report))
+    click.echo(f"Use the new model: --catalog {report['catalog']} --model {report['trained']}")
+
+
+def common_options(f: Any) -> Any:
+    """Options shared by finetune and distill (the same names as everywhere else in the advisor)."""
+    options = [
+        click.option("--dataset", required=True, help="A retrieval task (BEIR folder: qrels), a pairs file "
+                     "(TSV/CSV/JSONL with anchor, positive[, negative]) or raw text (one document per line)."),
+        click.option("--out", required=True, type=click.Path(path_type=Path),
+                     help="Output folder: model/, catalog.yaml, split.json, heldout/, report.md, checkpoints/."),
+        click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
+                     help="Catalog YAML file (repeatable). Default: the shipped catalogs."),
+        click.option("--dataset-type", default=None, help="Task source for a qrels dataset (see 'advisor plugins')."),
+        click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence"]), default=None,
+                     help="Where training pairs come from (detected from --dataset when omitted)."),
+        click.option("--heldout", default=0.2, show_default=True, type=float,
+                     help="Fraction of queries held out (never trained on) for the before/after evaluation."),
+        click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the held-out split."),
+        click.option("--epochs", default=1.0, show_default=True, type=float),
+        click.option("--max-steps", default=None, type=int, help="Stop after this many steps (wins over --epochs)."),
+        click.option("--batch-size", default=32, show_default=True, type=int),
+        click.option("--learning-rate", default=None, type=float,
+                     help="Default 2e-5 for finetune, 1e-4 for distill."),
+        click.option("--warmup-ratio", default=0.1, show_default=True, type=float),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--save-steps", default=None, type=int, help="Checkpoint every N steps (default: ~10 per run)."),
+        click.option("--max-seq-length", default=None, type=int, help="Truncate texts to N tokens while training."),
+        click.option("--max-pairs", default=None, type=int, help="Use at most N training pairs (small CPU runs)."),
+        click.option("--name", default=None, help="Catalog name of the trained model."),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
+                     help="Default: cuda when a GPU is visible, else cpu."),
+        click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
+        click.option("--no-evaluate", "no_evaluate", is_flag=True, help="Skip the before/after evaluation."),
+        click.option("--measure", is_flag=True, help="Also measure cost (throughput, latency, memory) before/after."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
+        click.option("--quiet", is_flag=True, help="No progress display."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.command("finetune")
+@click.option("--model", required=True, help="Model to fine-tune: catalog name or local folder (safetensors).")
+@common_options
+@click.option("--hard-negatives", default=1, show_default=True, type=int,
+              help="Negatives mined per pair with the model itself (0: in-batch negatives only).")
+@click.option("--mining-depth", default=50, show_default=True, type=int, help="Candidates searched per query.")
+@click.option("--max-ratio", default=0.95, show_default=True, type=float,
+              help="False-negative filter: a negative must score below this fraction of the positive's score.")
+@click.option("--margin", default=0.0, show_default=True, type=float,
+              help="False-negative filter: and at least this much below the positive's score.")
+@click.option("--matryoshka-dims", default=None, help="Also train these output sizes (MatryoshkaLoss), e.g. 256,128.")
+@click.option("--policy", type=click.Path(path_type=Path), default=None,
+              help="Take the Matryoshka sizes from this policy's variant dims.")
+def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, ...], dataset_type: str | None,
+                     pair_source: str | None, heldout: float, split_seed: int, epochs: float, max_steps: int | None,
+                     batch_size: int, learning_rate: float | None, warmup_ratio: float, seed: int,
+                     save_steps: int | None, max_seq_length: int | None, max_pairs: int | None, name: str | None,
+                     device: str | None, resume: bool, no_evaluate: bool, measure: bool, as_json: bool, quiet: bool,
+                     hard_negatives: int, mining_depth: int, max_ratio: float, margin: float,
+                     matryoshka_dims: str | None, policy: Path | None) -> None:
+    """Fine-tune an embedding model contrastively (in-batch + mined hard negatives), then evaluate it before/after
+    on a held-out split and register it as a catalog entry."""
+    from advisor.training.finetune import FinetuneConfig, finetune
+
+    dims = _dims(matryoshka_dims) or _policy_dims(policy)
+    config = FinetuneConfig(
+        model=model, dataset=str(dataset), out=str(out), catalogs=tuple(str(c) for c in catalogs),
+        pair_source=pair_source, dataset_type=dataset_type, hard_negatives=hard_negatives,
+        mining_depth=mining_depth, max_ratio=max_ratio, margin=margin, matryoshka_dims=dims, heldout=heldout,
+        split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
+        batch_size=batch_size, learning_rate=learning_rate or 2e-5, warmup_ratio=warmup_ratio, seed=seed,
+        save_steps=save_steps, max_seq_length=max_seq_length)
+    report = run_with_progress(lambda p: finetune(config, device=device, resume=resume, evaluate=not no_evaluate,
+                                                  measure=measure, progress=p), quiet or as_json)
+    print_report(report, as_json)
+
+
+@click.command("distill")
+@click.option("--teacher", required=True, help="Teacher model: catalog name or local folder.")
+@click.option("--student", required=True,
+              help="Student: a catalog name or folder, or a new architecture: 'layers=3' (keep 3 of the teacher's "
+                   "layers) or 'layers=2,width=256,heads=4,dim=128' (new BERT, teacher tokenizer), or a YAML file "
+                   "with those keys.")
+@click.option("--loss", "loss_kind", type=click.Choice(["score", "embedding", "both"]), default="both",
+              show_default=True, help="score: MSE of query-document similarities; embedding: MSE of embeddings "
+              "(learned projection when sizes differ); both: their sum.")
+@common_options
+def distill_command(teacher: str, student: str, loss_kind: str, dataset: str, out: Path,
+                    catalogs: tuple[Path, ...], dataset_type: str | None, pair_source: str | None, heldout: float,
+                    split_seed: int, epochs: float, max_steps: int | None, batch_size: int,
+                    learning_rate: float | None, warmup_ratio: float, seed: int, save_steps: int | None,
+                    max_seq_length: int | None, max_pairs: int | None, name: str | None, device: str | None,
+                    resume: bool, no_evaluate: bool, measure: bool, as_json: bool, quiet: bool) -> None:
+    """Distill a teacher into a smaller student (score and/or embedding distillation), then evaluate both on a
+    held-out split and register the student as a catalog entry."""
+    from advisor.training.distill import DistillConfig, distill
+
+    config = DistillConfig(
+        teacher=teacher, student=student, loss=loss_kind, dataset=str(dataset), out=str(out),
+        catalogs=tuple(str(c) for c in catalogs), pair_source=pair_source, dataset_type=dataset_type,
+        heldout=heldout, split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
+        batch_size=batch_size, learning_rate=learning_rate or 1e-4, warmup_ratio=warmup_ratio, seed=seed,
+        save_steps=save_steps, max_seq_length=max_seq_length)
+    report = run_with_progress(lambda p: distill(config, device=device, resume=resume, evaluate=not no_evaluate,
+                                                 measure=measure, progress=p), quiet or as_json)
+    print_report(report, as_json)
