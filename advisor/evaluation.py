@@ -203,3 +203,13 @@ def evaluate_model(encoder: "Encoder", task: "Task", variants: Iterable[Variant]
         result.details["timing"]["encode_s"] = {k: round(v, 4) for k, v in encode_s.items()}
         results[variant] = result
     return results
+
+
+def quality_key(entry: Any, task: "Task", variant: Variant, *, hardware: str = "", versions: str = "",
+                rescore_multiplier: int = 0) -> Any:
+    """The fingerprint of a quality cell (model + revision, variant, dataset content, hardware, libraries)."""
+    from .results import CellKey
+
+    return CellKey("quality", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
+                   task.name, task.content_hash, variant.dim, variant.vector_precision, hardware, versions,
+                   options=f"rescore={rescore_multiplier}" if rescore_multiplier else "")

@@ -1,1 +1,24 @@
-"""Built-in plugin: quality."""
+"""Built-in plugin: quality. Registers the offline raters and the ``advisor evaluate`` command; the logic lives in
+``advisor.evaluation``, ``advisor.metrics``, ``advisor.search``, ``advisor.vectors``, ``advisor.bootstrap`` and
+``advisor.raters``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_raters(register: Register) -> None:
+    from advisor.raters import builtin_raters
+
+    for rater in builtin_raters():
+        register(rater)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .command import evaluate_command
+
+    cli.add_command(evaluate_command)

@@ -1,0 +1,127 @@
+"""``advisor evaluate``: one model, one or more datasets, any number of (dim, vector precision) variants, each
+derived from a single encoding pass. Presentation only; the work is ``advisor.evaluation``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor.errors import UserError
+from advisor.variants import VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+
+
+@click.command("evaluate")
+@click.option("--model", required=True, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
+@click.option("--dataset", "datasets", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Dataset folder or file (repeatable): BEIR folder, STS/classification/pair table.")
+@click.option("--dataset-type", default=None, help="Name the task source instead of detecting it.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
+              help="Catalog YAML file (repeatable). Default: the shipped catalogs.")
+@click.option("--dim", "dims", multiple=True, type=int, help="Output dimension (repeatable). Default: full size.")
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(VECTOR_PRECISIONS),
+              help="Vector precision (repeatable). Default: float32.")
+@click.option("--weights", "weight_precision", default="fp32", type=click.Choice(WEIGHT_PRECISIONS),
+              show_default=True, help="Weight precision the model runs at.")
+@click.option("--rescore", "rescore_multiplier", default=0, type=click.IntRange(0), show_default=True,
+              help="int8/binary retrieval: rescore k x N candidates with the float query (0: off).")
+@click.option("--rater", default=None, help="Rater for datasets without qrels (default: first available).")
+@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda"]), show_default=True)
+@click.option("--batch-size", default=32, type=click.IntRange(1), show_default=True)
+@click.option("--resamples", default=1000, type=click.IntRange(0), show_default=True,
+              help="Bootstrap resamples for the confidence intervals.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
+                     dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str,
+                     rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
+                     as_json: bool) -> None:
+    """Quality of a model on your datasets, under mteb's metric names, with bootstrap intervals."""
+    from advisor.backends import get_backend
+    from advisor.environment import hardware_id, versions_id
+    from advisor.evaluation import evaluate_model, quality_key
+    from advisor.models import resolve_model
+    from advisor.raters import get_rater
+    from advisor.tasks import load_task
+    from advisor.variants import Variant
+
+    entry = resolve_model(model, list(catalogs) or None)
+    tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before any model runs
+    variants = [Variant(device=device, weight_precision=weight_precision, dim=d, vector_precision=p)
+                for d in (dims or (None,)) for p in (precisions or ("float32",))]
+    backend = get_backend(entry.backend)
+    for v in variants:
+        reason = backend.unsupported_reason(entry, v)
+        if reason:
+            raise UserError(f"{entry.name} cannot run {v.label()}: {reason}")
+    judge = get_rater(rater) if any(t.type == "unlabeled_retrieval" for t in tasks) else None
+    t0 = time.perf_counter()
+    encoder = backend.load(entry, device=device, weight_precision=weight_precision)
+    load_s = time.perf_counter() - t0
+    hardware, versions = hardware_id(device), versions_id()
+    records: list[dict[str, Any]] = []
+    try:
+        for task in tasks:
+            with _progress(True) as tick:
+                results = evaluate_model(encoder, task, variants, batch_size=batch_size,
+                                         rescore_multiplier=rescore_multiplier, progress=tick, resamples=resamples,
+                                         rater=judge)
+            for v, r in results.items():
+                key = quality_key(entry, task, v, hardware=hardware, versions=versions,
+                                  rescore_multiplier=r.details.get("rescore_multiplier", 0))
+                records.append(_record(entry, task, v, r, key))
+    finally:
+        encoder.close()
+    if as_json:
+        click.echo(json.dumps({"model": {"name": entry.name, "revision": entry.revision, "backend": entry.backend,
+                                         "embed_dim": entry.embed_dim, "load_time_s": round(load_s, 3)},
+                               "hardware": hardware, "versions": versions, "results": records},
+                              indent=2, ensure_ascii=False, default=str))
+        return
+    for rec in records:
+        lo, hi = rec["ci"].get(rec["main_metric"], [float("nan")] * 2)
+        click.echo(f"{rec['task']['name']:<24} {rec['variant']['label']:<32} {rec['main_metric']} "
+                   f"{rec['metrics'][rec['main_metric']]:.4f}  95% CI [{lo:.4f}, {hi:.4f}]  "
+                   f"{rec['bytes_per_vector']} B/vector")
+
+
+def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any) -> dict[str, Any]:
+    d = result.details
+    return {"task": {"name": task.name, "type": task.type, "source": task.source, "content_hash": task.content_hash,
+                     "path": task.meta.get("path")},
+            "variant": {**variant.to_dict(), "label": variant.label()},
+            "main_metric": result.main_metric, "metrics": result.metrics, "ci": d.get("ci", {}),
+            "bootstrap": {k: v for k, v in d.get("bootstrap", {}).items() if k != "reference"},
+            "bytes_per_vector": d.get("bytes_per_vector"), "rescore_multiplier": d.get("rescore_multiplier", 0),
+            "fingerprint": key.fingerprint(), "key": key.__dict__,
+            "timing": d.get("timing", {}),
+            "details": {k: d[k] for k in ("n_queries", "n_queries_without_qrels", "n_pairs", "n_test", "classifier",
+                                           "rater", "int8_calibration", "search") if k in d}}
+
+
+class _progress:
+    """A rich progress bar per text set while encoding (stderr, so --json output stays clean)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("encoding {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                                 disable=not self.enabled)
+        self.progress.__enter__()
+        return self.tick
+
+    def tick(self, name: str, done: int, total: int) -> None:
+        if name not in self.bars:
+            self.bars[name] = self.progress.add_task(name, total=total)
+        self.progress.update(self.bars[name], completed=done)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
