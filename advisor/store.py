@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import socket
 import threading
 import time
 import uuid
@@ -50,12 +51,24 @@ CREATE TABLE IF NOT EXISTS computations (
 CREATE INDEX IF NOT EXISTS computations_fp ON computations(fingerprint);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, finished_at REAL, status TEXT NOT NULL,
-    executor TEXT, command TEXT, plan TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}'
+    executor TEXT, command TEXT, plan TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}', pid INTEGER, host TEXT
 );
 CREATE TABLE IF NOT EXISTS run_cells (
     run_id TEXT NOT NULL, fingerprint TEXT NOT NULL, label TEXT, PRIMARY KEY (run_id, fingerprint)
 );
 """
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _row_to_result(row: sqlite3.Row) -> CellResult:
@@ -267,8 +280,9 @@ class ResultStore:
         """Record a new run with its plan (pure data) and the fingerprints it covers; returns the run id."""
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._write() as conn:
-            conn.execute("INSERT INTO runs (run_id, created_at, status, executor, command, plan) "
-                         "VALUES (?, ?, 'running', ?, ?, ?)", (run_id, time.time(), executor, command, _json(plan)))
+            conn.execute("INSERT INTO runs (run_id, created_at, status, executor, command, plan, pid, host) "
+                         "VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                         (run_id, time.time(), executor, command, _json(plan), os.getpid(), socket.gethostname()))
             conn.executemany("INSERT OR IGNORE INTO run_cells (run_id, fingerprint, label) VALUES (?, ?, ?)",
                              [(run_id, fp, label) for fp, label in cells])
         return run_id
@@ -315,7 +329,10 @@ class ResultStore:
             "SELECT COALESCE(c.status, 'missing'), COUNT(*) FROM run_cells rc LEFT JOIN cells c "
             "ON c.fingerprint = rc.fingerprint WHERE rc.run_id = ? GROUP BY 1", (row["run_id"],)).fetchall())
         computed = conn.execute("SELECT COUNT(*) FROM computations WHERE run_id = ?", (row["run_id"],)).fetchone()[0]
-        out = {"run_id": row["run_id"], "status": row["status"], "created_at": row["created_at"],
+        status = row["status"]
+        if status == "running" and row["host"] == socket.gethostname() and not _alive(row["pid"]):
+            status = "killed"  # its process is gone without recording an end (SIGKILL, power loss)
+        out = {"run_id": row["run_id"], "status": status, "created_at": row["created_at"],
                "finished_at": row["finished_at"], "executor": row["executor"], "command": row["command"],
                "cells": sum(counts.values()), "ok": counts.get("ok", 0), "failed": counts.get("failed", 0),
                "missing": counts.get("missing", 0), "computed": computed, "summary": json.loads(row["summary"])}
