@@ -91,9 +91,9 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        dim = "full" if self.variant.dim is None else str(self.variant.dim)
-        return (f"{self.model} @ {self.variant.device}/{self.variant.weight_precision}, dim {dim}, "
-                f"{self.variant.vector_precision}")
+        v = self.variant
+        dim = f"{self.dim} dims" if self.dim else "full size"
+        return f"{self.model} [{v.device} {v.weight_precision}, {dim}, {v.vector_precision} vectors]"
 
     @property
     def dim(self) -> int | None:
@@ -493,40 +493,43 @@ def _why(c: Candidate, best: Candidate | None, by_label: dict[str, Candidate], d
         return text
     if c.status == "dominated":
         other = by_label[c.dominated_by]
-        text = f"dominated by {other.label}: at least as good on quality and every cost figure ({_figures(other)})"
+        qc, qo = c.quality_mean or 0.0, other.quality_mean or 0.0
+        text = (f"dominated by {other.label}: quality {qo:.4f} vs {qc:.4f} and no worse on any cost figure"
+                if qo > qc else f"dominated by {other.label}: same quality ({qc:.4f}) at a lower cost")
         if diff is not None and diff.within_noise:
-            text += f"; the quality difference is within noise ({diff.text()}), the costs decide"
+            text += f"; the quality difference is within noise ({diff.text()})"
         return text
-    text = f"on the Pareto front, score {c.score:.3f} (#{c.position}): {_tradeoff(c, best)}"
+    text = f"Pareto-optimal (#{c.position}, score {c.score:.3f}): {_tradeoff(c, best)}"
     if diff is not None and diff.within_noise and best is not None:
         text += "; " + _tie_text(diff, best)
     return text
 
 
+def _ratio_text(name: str, vc: float, vb: float) -> str:
+    """'3.2x faster p95 latency', '4x more bytes per vector': the ratio always >= 1, the word says which way."""
+    up = vc > vb
+    r = vc / vb if up else vb / vc
+    times = f"{r:.2g}x" if r < 10 else f"{r:.0f}x"
+    word = {"latency": ("slower", "faster"), "throughput": ("more", "less"), "memory": ("more", "less"),
+            "bytes_per_vector": ("more", "fewer")}[name][0 if up else 1]
+    what = {"latency": "p95 latency", "throughput": "throughput", "memory": "memory",
+            "bytes_per_vector": "bytes per vector"}[name]
+    return f"{times} {word} {what}"
+
+
 def _tradeoff(c: Candidate, best: Candidate | None) -> str:
-    """What this front candidate gives up and gains against the recommendation."""
+    """What this front candidate gains and gives up against the recommendation."""
     if best is None:
         return _figures(c)
-    gains: list[str] = []
-    losses: list[str] = []
+    parts = []
     qc, qb = c.quality_mean or 0.0, best.quality_mean or 0.0
     if qc != qb:
-        (gains if qc > qb else losses).append(f"quality {qc - qb:+.4f}")
-    for name, (figure, sign) in COST_OBJECTIVES.items():
+        parts.append(f"quality {qc - qb:+.4f}")
+    for name, (figure, _sign) in COST_OBJECTIVES.items():
         vc, vb = c.figure(figure), best.figure(figure)
-        if not vc or not vb or vc == vb:
-            continue
-        ratio = vc / vb
-        words = {"latency": "p95 latency", "throughput": "throughput", "memory": "memory",
-                 "bytes_per_vector": "bytes per vector"}[name]
-        text = f"{words} x{ratio:.2g}"
-        (gains if sign * (vc - vb) > 0 else losses).append(text)
-    parts = []
-    if gains:
-        parts.append("better on " + ", ".join(gains))
-    if losses:
-        parts.append("worse on " + ", ".join(losses))
-    return ("; ".join(parts) or "same figures") + " than the recommendation"
+        if vc and vb and vc != vb:
+            parts.append(_ratio_text(name, vc, vb))
+    return "against the recommendation: " + (", ".join(parts) if parts else "the same figures")
 
 
 def _rejected_why(c: Candidate) -> str:

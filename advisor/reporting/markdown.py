@@ -1,0 +1,87 @@
+"""The Markdown report: readable in a terminal, a pull request or a wiki; plots are PNG files beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import Report, ReportWriter
+from .content import candidate_columns, candidate_row, counts, headline, hardware_text
+from .plots import all_figures
+
+
+def md(text: object) -> str:
+    """Model-supplied text inside a table cell: no pipes, no line breaks, no raw HTML."""
+    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", " "))
+
+
+def table(columns: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(md(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(md(v) for v in row) + " |" for row in rows]
+    return out
+
+
+def quality_label(report: Report) -> str:
+    tasks = report.recommendation.tasks
+    return tasks[0].metric if len(tasks) == 1 else "mean of the tasks' main metrics"
+
+
+class MarkdownWriter(ReportWriter):
+    name = "markdown"
+    suffix = ".md"
+    description = "A Markdown report with PNG plots in plots/."
+
+    def write(self, report: Report, out_dir: Path) -> Path:
+        rec = report.recommendation
+        lines = [f"# {md(report.title)}", "", f"**{md(headline(rec))}**", ""]
+        policy = rec.policy
+        lines += [f"Policy **{md(policy.name)}**" + (f" ({md(policy.file)})" if policy.file else "")
+                  + (f": {md(policy.description)}" if policy.description else ""), ""]
+        if rec.tasks:
+            lines += ["Tasks: " + "; ".join(f"{md(t.name)} ({md(t.type or '?')}, ranked on {md(t.metric)}"
+                                            + (f", {t.n_items} items" if t.n_items else "") + ")"
+                                            for t in rec.tasks), ""]
+        for note in rec.notes:
+            lines.append(f"> Note: {md(note)}")
+        if rec.notes:
+            lines.append("")
+        plots_dir = out_dir / "plots"
+        for i, group in enumerate(rec.groups):
+            suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"
+            n = counts(group)
+            lines += [f"## Candidates measured on {md(hardware_text(group))}", "",
+                      f"{len(group.candidates)} candidates: " + ", ".join(f"{v} {k}" for k, v in n.items())
+                      + f". Quality is {md(quality_label(report))}; cost figures are the worst over the tasks.", ""]
+            lines += table(candidate_columns(rec.tasks), [candidate_row(c, rec.tasks) for c in group.candidates])
+            lines.append("")
+            figures = all_figures(group, quality_label(report))
+            if figures:
+                plots_dir.mkdir(exist_ok=True)
+            for fig in figures:
+                name = f"{fig.name}{suffix}.png"
+                (plots_dir / name).write_bytes(fig.png)
+                lines += [f"### {fig.title}", "", f"![{fig.title}](plots/{name})", "", fig.caption, ""]
+        lines += ["## Models and the policy's rules", ""]
+        lines += table(["model", "licence", "verdict"],
+                       [[m.name, m.license, m.why] for m in rec.models])
+        lines.append("")
+        if report.skipped:
+            lines += ["## Variants not planned", ""]
+            lines += table(["model", "variant", "reason"],
+                           [[s.get("model", ""), s.get("variant", ""), s.get("reason", "")] for s in report.skipped])
+            lines.append("")
+        lines += ["## How to read this", "",
+                  "Hard rules first (licence, languages, remote code, pickle weights, then the policy's limits on "
+                  "measured figures); then the Pareto front over quality and cost (p95 latency, throughput, peak "
+                  "memory, bytes per vector); then the policy's weighted score orders the front. Two candidates "
+                  "whose quality differs by less than the paired-bootstrap noise are reported as tied. Figures "
+                  "from different machines are never ranked against each other.", ""]
+        meta = [f"Generated {report.generated_at}"]
+        if report.store:
+            meta.append(f"results store {md(report.store)}")
+        if report.command:
+            meta.append(f"command `{report.command}`")
+        lines += ["---", "; ".join(meta) + ".", ""]
+        path = out_dir / "report.md"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
