@@ -90,6 +90,7 @@ class AdvisorApp(App):
         self.sweep.cancel()
 
     def action_reload_results(self) -> None:
+        self.sweep.invalidate()
         self._refresh_screen()
 
     def action_export_report(self) -> None:

@@ -1,26 +1,281 @@
-"""How the TUI runs a sweep and reads its outcome: the real planner and runner in a thread worker, the store,
-the ranking and the report writers. Nothing here computes a figure; it calls the core and forwards progress."""
+"""How the TUI runs a sweep and reads its outcome, through the same code as ``advisor run`` / ``rank`` / ``report``:
+``advisor.planner.plan_from_files`` builds the plan, ``advisor.runner.run_plan`` runs it (here in a Textual thread
+worker, cancelled through its ``stop`` event), ``advisor.store.ResultStore`` keeps every finished cell, and
+``advisor.ranking.rank`` and ``advisor.reporting`` turn the store into the recommendation and the report.
+
+Nothing here computes a figure: it forwards the runner's events to the screens and keeps a per-cell view of them.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+from contextlib import redirect_stderr
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from advisor.errors import UserError
+
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.worker import Worker
+
+    from advisor.planner import Plan
+    from advisor.ranking import Recommendation
+    from advisor.results import CellKey
 
     from .session import Session
 
+# A cell's state in the run table: from the plan (pending, stored), from the runner (running, ok, failed).
+CELL_STATES = ("pending", "stored", "running", "ok", "failed")
+
+
+def cell_id(key: "CellKey") -> tuple:
+    """What identifies a planned cell across machines (the runner may re-key a cell with the hardware it ran on)."""
+    return (key.kind, key.model, key.task, key.device, key.weight_precision, key.dim, key.vector_precision)
+
+
+@dataclass
+class CellRow:
+    fingerprint: str
+    label: str
+    kind: str
+    model: str
+    task: str
+    state: str = "pending"
+    seconds: float | None = None
+    figure: str = ""
+    error: str | None = None
+
+
+@dataclass
+class RunState:
+    """The run screen's model of the sweep, updated on the UI thread from the runner's events."""
+
+    status: str = "idle"           # idle | planning | running | cancelling | finished | interrupted | failed
+    run_id: str | None = None
+    cells: dict[tuple, CellRow] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    encode_done: int = 0
+    encode_total: int = 0
+    encode_label: str = ""
+    message: str = ""
+    started: float | None = None
+
+    def count(self, *states: str) -> int:
+        return sum(row.state in states for row in self.cells.values())
+
+    @property
+    def finished_cells(self) -> int:
+        return self.count("stored", "ok", "failed")
+
+
+def _figure(result: Any) -> str:
+    """The one number worth showing in the run table for a finished cell."""
+    if result.status != "ok":
+        return (result.error or "failed").splitlines()[0][:80]
+    metrics = result.metrics
+    if result.key.kind == "cost":
+        parts = []
+        if "latency_p95_ms" in metrics:
+            parts.append(f"p95 {metrics['latency_p95_ms']:.1f} ms")
+        if "docs_per_s" in metrics:
+            parts.append(f"{metrics['docs_per_s']:.0f} docs/s")
+        return ", ".join(parts)
+    main = result.details.get("main_metric")
+    if main in metrics:
+        return f"{main} {metrics[main]:.4f}"
+    return ""
+
+
+def ensure_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr. The local executor spawns worker processes,
+    and the tracker hands ``sys.stderr.fileno()`` to its own child; under Textual ``sys.stderr`` is a capture
+    object whose fileno is -1, which makes every spawn fail with 'bad value(s) in fds_to_keep'."""
+    from multiprocessing import resource_tracker
+
+    with redirect_stderr(sys.__stderr__):
+        resource_tracker.ensure_running()
+
 
 class SweepController:
+    """Owns the sweep worker; lives on the app so a run goes on while the user looks at other screens."""
+
     def __init__(self, app: "App", session: "Session") -> None:
         self.app, self.session = app, session
+        self.state = RunState()
+        self.worker: "Worker | None" = None
+        self._stop = threading.Event()
+        self._recommendation: "Recommendation | None" = None
+        self._recommendation_at: float = -1.0
 
-    def start(self) -> None:
-        self.app.notify("the runner is not available yet", severity="warning")
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.is_running
+
+    # ---- start / cancel ------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Plan the selected candidates x the policy's variants x the datasets and run it (finished cells are
+        reused, so a second start after a cancel resumes)."""
+        if self.running:
+            self.app.notify("a run is already going; cancel it first", severity="warning")
+            return False
+        if not self.session.selected:
+            self.app.notify("select candidates on the catalog screen first (space, or 'a' for all admitted)",
+                            severity="warning")
+            return False
+        if not self.session.datasets:
+            self.app.notify("add a dataset on the datasets screen first", severity="warning")
+            return False
+        ensure_resource_tracker()
+        self._stop = threading.Event()
+        self.state = RunState(status="planning", message="planning…", started=time.time())
+        self._notify_screens()
+        self.worker = self.app.run_worker(self._run, thread=True, group="sweep", exclusive=True, name="sweep",
+                                          exit_on_error=False)
+        return True
 
     def cancel(self) -> None:
-        pass
+        if not self.running:
+            self.app.notify("no run is going", severity="warning")
+            return
+        self._stop.set()
+        self.state.status = "cancelling"
+        self.state.message = "cancelling: the worker stops; every finished cell stays in the store"
+        self._notify_screens()
 
-    def export(self, out_dir: Path) -> None:
-        self.app.notify("the report writers are not available yet", severity="warning")
+    # ---- the worker (a thread) -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        from advisor.planner import plan_from_files
+        from advisor.runner import run_plan
+        from advisor.store import ResultStore
+
+        session = self.session
+        try:
+            plan, _tasks = plan_from_files(session.catalog_paths, Path(session.policy.file) if session.policy.file
+                                           else None, [d.spec for d in session.datasets],
+                                           models=list(session.selected))
+            store = ResultStore(session.store_path)
+        except UserError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        done = {c.fingerprint for c in plan.cells if store.has(c.fingerprint)}
+        self.app.call_from_thread(self._planned, plan, done)
+        try:
+            summary = run_plan(plan, store, on_event=lambda e: self.app.call_from_thread(self._on_event, e),
+                               stop=self._stop, command="advisor tui")
+        except Exception as exc:  # noqa: BLE001 - the UI reports it; the run record says 'failed'
+            self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._finished, summary)
+
+    # ---- UI-thread handlers --------------------------------------------------------------------------------
+    def _planned(self, plan: "Plan", done: set[str]) -> None:
+        cells = {}
+        for cell in plan.cells:
+            cells[cell_id(cell.key)] = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model,
+                                               cell.key.task, "stored" if cell.fingerprint in done else "pending")
+        self.state.cells = cells
+        self.state.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
+        self.state.status = "running" if not self._stop.is_set() else "cancelling"
+        self.state.message = (f"{len(cells)} cells in {len(plan.groups)} model load(s); {len(done)} already in "
+                              f"the store")
+        self._notify_screens()
+
+    def _on_event(self, event: Any) -> None:
+        state = self.state
+        if event.kind == "plan":
+            state.run_id = event.group
+        elif event.kind == "start":
+            for row in state.cells.values():
+                if row.state == "pending" and event.group.startswith(row.model + " ["):
+                    row.state = "running"
+            state.message = f"{event.group}: {event.total} cell(s) to compute"
+        elif event.kind == "encode":
+            state.encode_done, state.encode_total, state.encode_label = event.n, event.total, event.message
+        elif event.kind == "cell" and event.result is not None:
+            result = event.result
+            row = state.cells.get(cell_id(result.key))
+            if row is not None:
+                row.state = "ok" if result.status == "ok" else "failed"
+                row.error = result.error
+                row.figure = _figure(result)
+                if result.started_at and result.finished_at:
+                    row.seconds = result.finished_at - result.started_at
+        elif event.kind == "error":
+            state.message = event.message
+        self._notify_screens(event.kind == "cell")
+
+    def _finished(self, summary: Any) -> None:
+        state = self.state
+        state.status = summary.status
+        state.run_id = summary.run_id
+        for row in state.cells.values():
+            if row.state == "running":
+                row.state = "pending"
+        state.message = (f"run {summary.run_id} {summary.status}: {summary.computed} computed, "
+                         f"{summary.already_done} reused from the store, {summary.failed} failed")
+        if summary.status == "interrupted":
+            state.message += f"; {state.count('pending')} cell(s) left: press ctrl+r to resume"
+        self.app.notify(state.message, severity="warning" if summary.failed or summary.status != "finished"
+                        else "information")
+        self._notify_screens(True)
+
+    def _failed(self, message: str) -> None:
+        self.state.status = "failed"
+        self.state.message = message
+        self.app.notify(message, severity="error", timeout=10)
+        self._notify_screens()
+
+    def _notify_screens(self, results_changed: bool = False) -> None:
+        if results_changed:
+            self._recommendation = None
+        refresh = getattr(self.app.screen, "refresh_view", None)
+        if refresh is not None:
+            refresh()
+
+    # ---- reading the outcome -------------------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Read the store again on the next look (another process, e.g. 'advisor run', may have written it)."""
+        self._recommendation = None
+
+    def results(self) -> list:
+        """The stored cells of the session's tasks (all stored cells when no dataset is loaded)."""
+        from advisor.store import ResultStore
+
+        if not self.session.store_path.exists():
+            return []
+        names = [t.name for t in self.session.tasks()]
+        with ResultStore(self.session.store_path) as store:
+            return store.results(task=names) if names else store.results()
+
+    def recommendation(self) -> "Recommendation":
+        """``advisor.ranking.rank`` over the stored results under the session's policy (cached until a cell
+        lands or the policy changes)."""
+        from advisor.ranking import rank
+
+        key = (id(self.session.policy), len(self.session.tasks()))
+        if self._recommendation is None or self._recommendation_at != key:
+            self._recommendation = rank(self.results(), self.session.entries, self.session.policy)
+            self._recommendation_at = key
+        return self._recommendation
+
+    def export(self, out_dir: Path) -> list[Path]:
+        """Write the report with the registered report writers (the same as ``advisor report``)."""
+        from advisor.plugins import registered
+
+        writers = registered("report_writers")
+        if not writers:
+            self.app.notify("no report writers are installed (the report plugin did not load)", severity="error")
+            return []
+        rec = self.recommendation()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, writer in writers.items():
+            written.append(writer.write(rec, out_dir))
+        self.app.notify(f"report written to {out_dir}: {', '.join(Path(p).name for p in written)}")
+        return written

@@ -1,9 +1,203 @@
-"""Placeholder until the core code lands."""
+"""Results screen: every (model, variant) the ranking saw, one row per model with its variants expandable, sortable
+by any column. The rows are ``advisor.ranking`` candidates, ranked from the store under the session's policy."""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
 from .base import AdvisorScreen
+
+STATUS_STYLE = {"recommended": "bold green", "pareto": "green", "dominated": "", "rejected": "grey50",
+                "failed": "red", "incomplete": "yellow"}
+# (column title, value of a candidate used to sort, larger is better?)
+FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
+    ("#", lambda c: c.position, False),
+    ("model", lambda c: c.model, False),
+    ("variant", lambda c: variant_label(c), False),
+    ("status", lambda c: c.status, False),
+    ("score", lambda c: c.score, True),
+    ("quality", lambda c: c.quality_mean, True),
+    ("kept", lambda c: c.quality_retained, True),
+    ("p95 ms", lambda c: c.cost.get("latency_p95_ms"), False),
+    ("docs/s", lambda c: c.cost.get("docs_per_s"), True),
+    ("peak MB", lambda c: c.cost.get("peak_memory_mb"), False),
+    ("B/vec", lambda c: c.bytes_per_vector, False),
+)
+
+
+def variant_label(c: Any) -> str:
+    v = c.variant
+    return f"{v.device}/{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}"
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.2f}"
+    return str(value)
 
 
 class ResultsScreen(AdvisorScreen):
-    HINT = "results"
+    AUTO_FOCUS = "#results"
+    HINT = ("enter: expand/collapse a model's variants · x: expand all · s: sort by the next column · r: reverse "
+            "· click a header to sort by it")
+    BINDINGS = [Binding("enter", "expand", "Variants", priority=True),
+                Binding("x", "expand_all", "Expand all"), Binding("s", "sort_next", "Sort"),
+                Binding("r", "reverse", "Reverse")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expanded: set[str] = set()
+        self.sort_column = 0
+        self.descending = False
+        self.candidates: list[Any] = []
+        self.task_names: list[str] = []
+
+    def body(self) -> Iterable[Widget]:
+        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Static(id="results-detail", classes="detail")
+
+    # ---- columns and ordering ------------------------------------------------------------------------------
+    def columns(self) -> list[tuple[str, Callable[[Any], Any], bool]]:
+        per_task = [(name, (lambda c, n=name: c.quality.get(n)), True) for name in self.task_names]
+        fixed = list(FIXED_COLUMNS)
+        return fixed[:6] + per_task + fixed[6:]
+
+    def _sorted(self, items: list[Any]) -> list[Any]:
+        _, key, _ = self.columns()[self.sort_column]
+        present = [c for c in items if key(c) is not None]
+        missing = [c for c in items if key(c) is None]
+        return sorted(present, key=key, reverse=self.descending) + missing  # no value always goes last
+
+    def refresh_view(self) -> None:
+        try:
+            rec = self.advisor.sweep.recommendation()
+        except Exception as exc:  # noqa: BLE001 - an unreadable store is shown, not raised
+            self.query_one("#results-detail", Static).update(Text(f"cannot rank the store: {exc}", style="red"))
+            return
+        self.candidates = rec.candidates()
+        self.task_names = [t.name for t in rec.tasks]
+        self.sort_column = min(self.sort_column, len(self.columns()) - 1)
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one("#results", DataTable)
+        cursor = self._cursor_key()
+        titles = [title for title, _, _ in self.columns()]
+        labels = [title + ((" ▼" if self.descending else " ▲") if i == self.sort_column else "")
+                  for i, title in enumerate(titles)]
+        if len(table.columns) != len(titles) or any(
+                not str(c.label).startswith(t) for c, t in zip(table.columns.values(), titles)):
+            table.clear(columns=True)
+            for i, label in enumerate(labels):
+                table.add_column(label, key=str(i))
+        else:
+            table.clear()
+            for column, label in zip(table.columns.values(), labels):
+                column.label = Text(label)
+        by_model: dict[str, list[Any]] = {}
+        for c in self.candidates:
+            by_model.setdefault(c.model, []).append(c)
+        # each model is shown by its best-placed variant (the ranking's order), and sorted by that row
+        heads = {m: min(cs, key=lambda c: (c.position is None, c.position or 0, -(c.score or 0)))
+                 for m, cs in by_model.items()}
+        for head in self._sorted(list(heads.values())):
+            variants = by_model[head.model]
+            is_open = head.model in self.expanded
+            self._add(table, head, key=f"model:{head.model}", marker=("▾ " if is_open else "▸ ") if
+                      len(variants) > 1 else "  ", count=len(variants))
+            if is_open:
+                for c in self._sorted([c for c in variants if c is not head]):
+                    self._add(table, c, key=f"variant:{c.label}", marker="    ", count=0)
+        if cursor is not None and cursor in table.rows:
+            table.move_cursor(row=table.get_row_index(cursor))
+        self._show_detail()
+
+    def _add(self, table: DataTable, c: Any, *, key: str, marker: str, count: int) -> None:
+        style = STATUS_STYLE.get(c.status, "")
+        cells: list[Any] = []
+        for title, getter, _ in self.columns():
+            value = getter(c)
+            if title == "model":
+                text = marker + c.model + (f" ({count})" if count > 1 else "")
+            elif title == "kept":
+                text = "–" if value is None else f"{value:.1%}"
+            elif title in ("p95 ms", "peak MB"):
+                text = fmt(value, 3)
+            else:
+                text = fmt(value)
+            cells.append(Text(text, style=style if title in ("model", "status") or c.status == "rejected" else ""))
+        table.add_row(*cells, key=key)
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one("#results", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def _cursor_candidate(self) -> Any | None:
+        key = self._cursor_key()
+        if key is None:
+            return None
+        kind, _, name = key.partition(":")
+        if kind == "variant":
+            return next((c for c in self.candidates if c.label == name), None)
+        rows = [c for c in self.candidates if c.model == name]
+        return min(rows, key=lambda c: (c.position is None, c.position or 0)) if rows else None
+
+    def _show_detail(self) -> None:
+        c = self._cursor_candidate()
+        detail = self.query_one("#results-detail", Static)
+        if c is None:
+            detail.update("no results in the store for these datasets yet: run a sweep (4, then ctrl+r)")
+            return
+        text = Text(c.label, style="bold")
+        text.append(f"  [{c.status}]", style=STATUS_STYLE.get(c.status, ""))
+        text.append("\n" + (c.why or ""))
+        detail.update(text)
+
+    # ---- actions -------------------------------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#results")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.HeaderSelected, "#results")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        index = int(event.column_key.value)
+        if index == self.sort_column:
+            self.descending = not self.descending
+        else:
+            self.sort_column, self.descending = index, self.columns()[index][2]
+        self._fill()
+
+    def action_expand(self) -> None:
+        c = self._cursor_candidate()
+        if c is None:
+            return
+        self.expanded.symmetric_difference_update({c.model})
+        self._fill()
+
+    def action_expand_all(self) -> None:
+        models = {c.model for c in self.candidates}
+        self.expanded = set() if self.expanded >= models else models
+        self._fill()
+
+    def action_sort_next(self) -> None:
+        self.sort_column = (self.sort_column + 1) % len(self.columns())
+        self.descending = self.columns()[self.sort_column][2]
+        self._fill()
+
+    def action_reverse(self) -> None:
+        self.descending = not self.descending
+        self._fill()

@@ -1,9 +1,84 @@
-"""Placeholder until the core code lands."""
+"""Run screen: the planned cells and their live state, driven by the runner's events (see ``sweep.py``)."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, ProgressBar, Static
+
 from .base import AdvisorScreen
+
+STATE_STYLE = {"pending": "grey50", "stored": "cyan", "running": "yellow", "ok": "green", "failed": "bold red"}
+STATUS_STYLE = {"running": "yellow", "planning": "yellow", "cancelling": "yellow", "finished": "green",
+                "interrupted": "magenta", "failed": "red", "idle": ""}
 
 
 class RunScreen(AdvisorScreen):
-    HINT = "run"
+    AUTO_FOCUS = "#cells"
+    HINT = ("ctrl+r: start, or resume after a cancel (cells already in the store are reused) · "
+            "c: cancel (finished cells stay in the store)")
+    BINDINGS = [Binding("ctrl+r", "app.start_run", "Run/resume"), Binding("c", "app.cancel_run", "Cancel")]
+
+    def body(self) -> Iterable[Widget]:
+        with Horizontal(id="run-bar"):
+            yield Button("Run / resume", id="run-start", variant="success")
+            yield Button("Cancel", id="run-cancel", variant="error")
+            yield Static(id="run-status")
+        with Horizontal(id="run-progress"):
+            yield Static("cells", classes="progress-label")
+            yield ProgressBar(id="cells-progress", show_eta=False)
+            yield Static("encoding", classes="progress-label")
+            yield ProgressBar(id="encode-progress", show_eta=False)
+            yield Static(id="encode-label")
+        table: DataTable = DataTable(id="cells", cursor_type="row", zebra_stripes=True)
+        table.add_columns("state", "model", "task", "cell", "seconds", "figure")
+        yield table
+        yield Static(id="run-detail", classes="detail")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run-start":
+            self.advisor.action_start_run()
+        elif event.button.id == "run-cancel":
+            self.advisor.action_cancel_run()
+
+    def refresh_view(self) -> None:
+        state = self.advisor.sweep.state
+        status = Text(state.status, style=STATUS_STYLE.get(state.status, ""))
+        status.append(f"  run {state.run_id}" if state.run_id else "")
+        status.append(f"  {state.finished_cells}/{len(state.cells)} cells done", style="bold")
+        self.query_one("#run-status", Static).update(status)
+        cells = self.query_one("#cells-progress", ProgressBar)
+        cells.update(total=max(len(state.cells), 1) if state.cells else None, progress=state.finished_cells)
+        encode = self.query_one("#encode-progress", ProgressBar)
+        encode.update(total=state.encode_total or None, progress=state.encode_done)
+        self.query_one("#encode-label", Static).update(state.encode_label)
+        self._fill_table()
+        detail = Text(state.message)
+        for line in state.skipped[:4]:
+            detail.append(f"\nskipped {line}", style="grey50")
+        if len(state.skipped) > 4:
+            detail.append(f"\n… {len(state.skipped) - 4} more variant(s) skipped", style="grey50")
+        self.query_one("#run-detail", Static).update(detail)
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#cells", DataTable)
+        rows = self.advisor.sweep.state.cells
+        if set(table.rows) != {row.fingerprint for row in rows.values()}:
+            table.clear()
+            for row in rows.values():
+                table.add_row(*self._cells(row), key=row.fingerprint)
+            return
+        for row in rows.values():  # update in place: keeps the cursor and scroll position during a run
+            for column, value in zip(table.columns, self._cells(row)):
+                table.update_cell(row.fingerprint, column, value, update_width=True)
+
+    @staticmethod
+    def _cells(row) -> list:
+        cell = row.label.split(f"{row.model} {row.task} ", 1)[-1]
+        return [Text(row.state, style=STATE_STYLE.get(row.state, "")), row.model, row.task, cell,
+                "" if row.seconds is None else f"{row.seconds:.2f}",
+                Text(row.figure, style="red" if row.state == "failed" else "")]
