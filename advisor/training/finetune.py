@@ -66,7 +66,17 @@ def _prefix(prompt: str, text: str) -> str:
     return prompt + text if prompt else text
 
 
-def build_rows(task: Task, split: HeldOutSplit, model: Any, config: FinetuneConfig, *, query_prompt: str = "",
+@dataclass(frozen=True)
+class MiningOptions:
+    hard_negatives: int = 1
+    depth: int = 50
+    max_ratio: float = 0.95
+    margin: float = 0.0
+    seed: int = 0
+
+
+def build_rows(task: Task, split: HeldOutSplit, model: Any, *, max_pairs: int | None = None,
+               mining: MiningOptions = MiningOptions(hard_negatives=0), query_prompt: str = "",
                document_prompt: str = "", progress: Any = None) -> PreparedData:
     """Training rows (anchor, positive, negative_1..n) from the training queries only. A training query whose text
     equals a held-out query's text is dropped (a duplicate would leak the held-out split)."""
@@ -82,16 +92,16 @@ def build_rows(task: Task, split: HeldOutSplit, model: Any, config: FinetuneConf
                      key=lambda x: (-x[0], x[1]))
         if rel:
             pairs.append((qid, [doc_index[d] for _, d in rel]))
-    if config.max_pairs is not None:
-        pairs = pairs[:config.max_pairs]
+    if max_pairs is not None:
+        pairs = pairs[:max_pairs]
     if not pairs:
         raise UserError(f"{task.source}: no training pairs left after holding out {len(split.heldout_ids)} queries")
     negatives: list[list[int]] = [[] for _ in pairs]
     user_negs = task.meta.get("negatives") or {}
     for i, (qid, _) in enumerate(pairs):
-        negatives[i] = [doc_index[d] for d in user_negs.get(qid, []) if d in doc_index][:config.hard_negatives]
-    need = [i for i in range(len(pairs)) if len(negatives[i]) < config.hard_negatives]
-    if config.hard_negatives > 0 and need:
+        negatives[i] = [doc_index[d] for d in user_negs.get(qid, []) if d in doc_index][:mining.hard_negatives]
+    need = [i for i in range(len(pairs)) if len(negatives[i]) < mining.hard_negatives]
+    if mining.hard_negatives > 0 and need:
         if progress:
             progress("mine", 0, None, {"what": "encoding corpus and training queries with the base model"})
         corpus_texts = [data.corpus[d] for d in doc_ids]
@@ -100,12 +110,12 @@ def build_rows(task: Task, split: HeldOutSplit, model: Any, config: FinetuneConf
         query_emb = model.encode([_prefix(query_prompt, data.queries[pairs[i][0]]) for i in need], batch_size=64,
                                  normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         mined, stats = mine_negatives(query_emb, corpus_emb, [pairs[i][1] for i in need],
-                                      num_negatives=config.hard_negatives, depth=config.mining_depth,
-                                      max_ratio=config.max_ratio, margin=config.margin, corpus_texts=corpus_texts,
-                                      seed=config.seed)
+                                      num_negatives=mining.hard_negatives, depth=mining.depth,
+                                      max_ratio=mining.max_ratio, margin=mining.margin, corpus_texts=corpus_texts,
+                                      seed=mining.seed)
         for i, found in zip(need, mined):
             have = negatives[i]
-            negatives[i] = have + [j for j in found if j not in have][:config.hard_negatives - len(have)]
+            negatives[i] = have + [j for j in found if j not in have][:mining.hard_negatives - len(have)]
         prepared.mining = stats
         if progress:
             progress("mine", len(need), len(need), {"mined": stats.mined, "random": stats.filled_random})
@@ -114,9 +124,9 @@ def build_rows(task: Task, split: HeldOutSplit, model: Any, config: FinetuneConf
             row: dict[str, Any] = {"query_id": qid, "positive_id": doc_ids[p],
                                    "anchor": _prefix(query_prompt, data.queries[qid]),
                                    "positive": _prefix(document_prompt, data.corpus[doc_ids[p]])}
-            if config.hard_negatives > 0 and len(negs) < config.hard_negatives:
+            if mining.hard_negatives > 0 and len(negs) < mining.hard_negatives:
                 continue  # a corpus too small to give this query enough negatives
-            for k, n in enumerate(negs[:config.hard_negatives]):
+            for k, n in enumerate(negs[:mining.hard_negatives]):
                 row[f"negative_{k + 1}"] = _prefix(document_prompt, data.corpus[doc_ids[n]])
                 row[f"negative_{k + 1}_id"] = doc_ids[n]
             prepared.rows.append(row)
@@ -148,7 +158,10 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
                              save_steps=config.save_steps, max_seq_length=config.max_seq_length)
     task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
-    model = load_sentence_transformer(base.folder, device, config.max_seq_length)
+    model = load_sentence_transformer(base.folder, device)
+    native_length = model.max_seq_length
+    if config.max_seq_length:
+        model.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
     dims = tuple(sorted({d for d in config.matryoshka_dims}, reverse=True))
     bad = [d for d in dims if d <= 0 or d > base.entry.embed_dim]
     if bad:
@@ -159,8 +172,11 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
         rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line]
         prepared = PreparedData(task, split, rows, notes=["training pairs reused from the interrupted run"])
     else:
-        prepared = build_rows(task, split, model, config, query_prompt=base.entry.query_prompt,
-                              document_prompt=base.entry.document_prompt, progress=progress)
+        mining = MiningOptions(config.hard_negatives, config.mining_depth, config.max_ratio, config.margin,
+                               config.seed)
+        prepared = build_rows(task, split, model, max_pairs=config.max_pairs, mining=mining,
+                              query_prompt=base.entry.query_prompt, document_prompt=base.entry.document_prompt,
+                              progress=progress)
         rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prepared.rows),
                              encoding="utf-8")
     dataset = Dataset.from_dict(_text_columns(prepared.rows))
@@ -169,6 +185,7 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
         full = base.entry.embed_dim
         loss = MatryoshkaLoss(model, loss, matryoshka_dims=[full, *[d for d in dims if d != full]])
     log = train(model, dataset, loss, settings, ws.root, device=device, resume=resume, progress=progress)
+    model.max_seq_length = native_length
     model_dir = ws.save_model(model)
 
     training_info = {
@@ -187,5 +204,5 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
                          matryoshka_dims=dims, notes=f"fine-tuned from {base.entry.name} on {task.name} "
                                                      f"({log.steps} steps); held-out split in split.json")
     heldout = subset_task(task, split.heldout_ids, "heldout")
-    return finish(ws, base.entry, entry, heldout, training_info, device=device, evaluate=evaluate,
+    return finish(ws, [("base", base.entry)], entry, heldout, training_info, device=device, evaluate=evaluate,
                   measure=measure, progress=progress, dims=dims)

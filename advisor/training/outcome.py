@@ -62,47 +62,60 @@ def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: st
         encoder.close()
 
 
-def verdict(comparison: dict[str, Any], metric: str) -> str:
-    """One plain sentence: helped, hurt, or no difference beyond the paired-bootstrap noise."""
+def verdict(comparison: dict[str, Any], metric: str, reference: str = "base") -> str:
+    """One plain sentence: helped, hurt, or no difference beyond the paired-bootstrap noise. Against a teacher
+    it says how much of the teacher's quality the student keeps."""
     diff, lo, hi = comparison["difference"], comparison["ci_low"], comparison["ci_high"]
     span = f"{metric} {comparison['b']:.4f} -> {comparison['a']:.4f} ({diff:+.4f}, 95% CI {lo:+.4f}..{hi:+.4f})"
+    if reference == "teacher":
+        kept = comparison["a"] / comparison["b"] if comparison["b"] else float("nan")
+        if not comparison["different"]:
+            return f"student vs teacher: no difference beyond the noise, {span}"
+        return (f"student vs teacher: the student {'beats' if diff > 0 else 'keeps ' + format(kept, '.0%') + ' of'} "
+                f"the teacher, {span}")
     if comparison["different"] and diff > 0:
-        return f"training helped: {span}"
+        return f"training helped (vs {reference}): {span}"
     if comparison["different"] and diff < 0:
-        return f"training made it WORSE: {span}"
-    return f"training did not help beyond the noise: {span}; the difference is within the paired bootstrap interval"
+        return f"training made it WORSE (vs {reference}): {span}"
+    return (f"training did not help (vs {reference}): {span}; the difference is within the paired bootstrap "
+            f"interval")
 
 
-def finish(ws: Workspace, base: ModelEntry, trained: ModelEntry, heldout: Task, training: dict[str, Any], *,
-           device: str, evaluate: bool, measure: bool, progress: Any = None,
+def finish(ws: Workspace, references: list[tuple[str, ModelEntry]], trained: ModelEntry, heldout: Task,
+           training: dict[str, Any], *, device: str, evaluate: bool, measure: bool, progress: Any = None,
            dims: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Evaluate before/after and write the report; returns it as a dict."""
+    """Evaluate the trained model and each reference (the base; or the student before training and the teacher)
+    on the held-out split, compare them pairwise per query, and write the report; returns it as a dict."""
     from .. import bootstrap
 
     write_beir(heldout, ws.path(HELDOUT_DIR))
-    report: dict[str, Any] = {"kind": ws.kind, "base": base.name, "trained": trained.name,
+    report: dict[str, Any] = {"kind": ws.kind, "base": references[0][1].name, "trained": trained.name,
+                              "references": {label: e.name for label, e in references},
                               "catalog": str(ws.path("catalog.yaml")), "model_dir": str(ws.path("model")),
                               "heldout": {"task": heldout.name, "hash": heldout.content_hash,
                                           "queries": len(heldout.data.queries), "documents": len(heldout.data.corpus),
                                           "folder": str(ws.path(HELDOUT_DIR))},
                               "training": training, "device": device}
     if evaluate:
-        variants = [Variant(device=device)] + [Variant(device=device, dim=d) for d in dims
-                                                if d < min(base.embed_dim, trained.embed_dim)]
-        before, cost_before, note = _evaluate(base, heldout, variants, device, measure, progress)
-        after, cost_after, _ = _evaluate(trained, heldout, variants, device, measure, progress)
-        rows = []
-        for v in variants:
-            b, a = before[v], after[v]
-            comp = bootstrap.compare(a, b).to_dict()
-            rows.append({"variant": v.label(), "dim": v.dim, "metric": a.main_metric, "before": b.main_score,
-                         "after": a.main_score, "comparison": comp,
-                         "metrics_before": b.metrics, "metrics_after": a.metrics,
-                         "verdict": verdict(comp, a.main_metric)})
+        smallest = min([trained.embed_dim] + [e.embed_dim for _, e in references])
+        variants = [Variant(device=device)] + [Variant(device=device, dim=d) for d in dims if d < smallest]
+        after, cost_after, note = _evaluate(trained, heldout, variants, device, measure, progress)
+        rows, verdicts, costs = [], [], {"trained": cost_after}
+        for label, entry in references:
+            before, cost_before, _ = _evaluate(entry, heldout, variants, device, measure, progress)
+            costs[label] = cost_before
+            for v in variants:
+                b, a = before[v], after[v]
+                comp = bootstrap.compare(a, b).to_dict()
+                rows.append({"reference": label, "reference_model": entry.name, "variant": v.label(), "dim": v.dim,
+                             "metric": a.main_metric, "before": b.main_score, "after": a.main_score,
+                             "comparison": comp, "metrics_before": b.metrics, "metrics_after": a.metrics,
+                             "verdict": verdict(comp, a.main_metric, label)})
+            verdicts.append(next(r["verdict"] for r in rows if r["reference"] == label))
         report["quality"] = rows
-        report["verdict"] = rows[0]["verdict"]
+        report["verdict"] = "; ".join(verdicts)
         if measure:
-            report["cost"] = {"before": cost_before, "after": cost_after, "note": note}
+            report["cost"] = {**costs, "note": note}
     ws.path(REPORT_JSON).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     ws.path(REPORT_MD).write_text(render_markdown(report), encoding="utf-8")
     return report
@@ -110,7 +123,8 @@ def finish(ws: Workspace, base: ModelEntry, trained: ModelEntry, heldout: Task, 
 
 def render_markdown(report: dict[str, Any]) -> str:
     t = report["training"]
-    lines = [f"# {report['kind']}: {report['base']} -> {report['trained']}", ""]
+    refs = ", ".join(f"{label} `{name}`" for label, name in report.get("references", {}).items())
+    lines = [f"# {report['kind']}: `{report['trained']}`", "", f"Compared on the held-out split with: {refs}.", ""]
     if "verdict" in report:
         lines += [f"**{report['verdict']}**", ""]
     lines += [f"- held-out split: {report['heldout']['queries']} queries over {report['heldout']['documents']} "
@@ -119,18 +133,22 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"{t['log']['steps']} steps in {t['log']['runtime_s']:.0f} s on {report['device']}",
               f"- catalog entry: `{report['catalog']}` (model `{report['model_dir']}`)", ""]
     if report.get("quality"):
-        lines += ["| variant | metric | before | after | difference (95% CI) |", "|---|---|---|---|---|"]
+        lines += [f"| variant | metric | reference | reference score | {report['trained']} | difference (95% CI) |",
+                  "|---|---|---|---|---|---|"]
         for row in report["quality"]:
             c = row["comparison"]
-            lines.append(f"| {row['variant']} | {row['metric']} | {row['before']:.4f} | {row['after']:.4f} | "
+            lines.append(f"| {row['variant']} | {row['metric']} | {row['reference']}: {row['reference_model']} | "
+                         f"{row['before']:.4f} | {row['after']:.4f} | "
                          f"{c['difference']:+.4f} ({c['ci_low']:+.4f}..{c['ci_high']:+.4f}) |")
         lines.append("")
     cost = report.get("cost")
-    if cost and cost.get("before") and cost.get("after"):
-        keys = [k for k in ("docs_per_s", "latency_p50_ms", "latency_p95_ms", "peak_memory_mb", "load_time_s")
-                if k in cost["before"] and k in cost["after"]]
-        lines += ["| cost | before | after |", "|---|---|---|"]
-        lines += [f"| {k} | {cost['before'][k]:.4g} | {cost['after'][k]:.4g} |" for k in keys]
+    measured = {label: c for label, c in (cost or {}).items() if isinstance(c, dict) and c}
+    if measured:
+        labels = list(measured)
+        keys = [k for k in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "peak_memory_mb",
+                            "load_time_s") if all(k in measured[label] for label in labels)]
+        lines += ["| cost | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+        lines += [f"| {k} | " + " | ".join(f"{measured[label][k]:.4g}" for label in labels) + " |" for k in keys]
         lines.append("")
     elif cost and cost.get("note"):
         lines += [f"- cost: {cost['note']}", ""]

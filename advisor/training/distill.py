@@ -1,0 +1,191 @@
+"""Distillation: a teacher's similarities (score), embeddings (embedding) or both taught to a smaller student on the
+training queries' (query, document) pairs; teacher embeddings are computed once (cached in ``teacher.npy`` for
+resume). The student is then compared on the held-out split with itself before training and with the teacher."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .data import load_training_task
+from .finetune import PreparedData, build_rows
+from .split import split_queries, subset_task
+from .workspace import Workspace
+
+TEACHER_FILE = "teacher.npy"
+TRAIN_PAIRS = "train_pairs.jsonl"
+STUDENT_INIT = "student_init"
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    teacher: str
+    student: str
+    dataset: str
+    out: str
+    loss: str = "both"
+    catalogs: tuple[str, ...] = ()
+    pair_source: str | None = None
+    dataset_type: str | None = None
+    heldout: float = 0.2
+    split_seed: int = 0
+    max_pairs: int | None = None
+    name: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    save_steps: int | None = None
+    max_seq_length: int | None = None
+
+    def identity(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data.pop("out")
+        return data
+
+
+def _teacher_embeddings(teacher: Any, rows: list[dict], task: Any, query_prompt: str, document_prompt: str,
+                        progress: Any) -> np.ndarray:
+    """(rows, 2, teacher_dim): the teacher's normalized query and positive embeddings, each unique text once."""
+    data = task.data
+    qids = sorted({r["query_id"] for r in rows})
+    dids = sorted({r["positive_id"] for r in rows})
+    if progress:
+        progress("teacher", 0, len(qids) + len(dids), {})
+    q = teacher.encode([query_prompt + data.queries[i] for i in qids], batch_size=64, normalize_embeddings=True,
+                       convert_to_numpy=True, show_progress_bar=False)
+    if progress:
+        progress("teacher", len(qids), len(qids) + len(dids), {})
+    d = teacher.encode([document_prompt + data.corpus[i] for i in dids], batch_size=64, normalize_embeddings=True,
+                       convert_to_numpy=True, show_progress_bar=False)
+    if progress:
+        progress("teacher", len(qids) + len(dids), len(qids) + len(dids), {})
+    qi = {k: n for n, k in enumerate(qids)}
+    di = {k: n for n, k in enumerate(dids)}
+    return np.stack([np.stack([q[qi[r["query_id"]]], d[di[r["positive_id"]]]]) for r in rows]).astype(np.float32)
+
+
+def distill(config: DistillConfig, *, device: str | None = None, resume: bool = False, evaluate: bool = True,
+            measure: bool = False, progress: Any = None) -> dict[str, Any]:
+    """Train the student, save ``out/model`` and ``out/catalog.yaml``, evaluate student (after and before training)
+    and teacher on the held-out split, write ``out/report.json``/``report.md``; returns the report."""
+    import torch
+    from datasets import Dataset
+
+    from .loading import load_sentence_transformer, pick_device, resolve_trainable
+    from .losses import LOSS_KINDS, DistillLoss
+    from .runner import TrainSettings, quiet_libraries, train
+    from .student import build_student, parse_student
+
+    if config.loss not in LOSS_KINDS:
+        raise UserError(f"--loss must be one of {', '.join(LOSS_KINDS)}, got '{config.loss}'")
+    quiet_libraries(progress is not None)
+    spec = parse_student(config.student)
+    ws = Workspace.open(config.out, "distill", config.identity(), resume=resume)
+    teacher = resolve_trainable(config.teacher, config.catalogs)
+    existing = resolve_trainable(spec.model, config.catalogs) if spec.kind == "existing" else None
+    device = pick_device(device)
+    settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
+                             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
+                             save_steps=config.save_steps, max_seq_length=config.max_seq_length)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
+    split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
+
+    rows_path, teacher_path = ws.path(TRAIN_PAIRS), ws.path(TEACHER_FILE)
+    if resume and rows_path.exists() and teacher_path.exists():
+        rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line]
+        prepared = PreparedData(task, split, rows, notes=["training pairs and teacher embeddings reused"])
+        labels = np.load(teacher_path, allow_pickle=False)
+    else:
+        prepared = build_rows(task, split, None, max_pairs=config.max_pairs)
+        teacher_model = load_sentence_transformer(teacher.folder, device, config.max_seq_length)
+        labels = _teacher_embeddings(teacher_model, prepared.rows, task, teacher.entry.query_prompt,
+                                     teacher.entry.document_prompt, progress)
+        del teacher_model
+        rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prepared.rows),
+                             encoding="utf-8")
+        np.save(teacher_path, labels, allow_pickle=False)
+
+    if existing is not None:
+        student = load_sentence_transformer(existing.folder, device)
+        prompts = (existing.entry.query_prompt, existing.entry.document_prompt)
+        init_entry = existing.entry
+        meta_base = existing.entry
+    else:
+        student = build_student(spec, teacher.folder, device, seed=config.seed)
+        prompts = (teacher.entry.query_prompt, teacher.entry.document_prompt)
+        meta_base = teacher.entry
+        init_dir = ws.path(STUDENT_INIT)
+        if not init_dir.exists():
+            student.save(str(init_dir), safe_serialization=True, create_model_card=False)
+        init_entry = None  # written below, once the trained entry's metadata is known
+    native_length = student.max_seq_length
+    if config.max_seq_length:
+        student.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
+    texts = {"anchor": [prompts[0] + task.data.queries[r["query_id"]] for r in prepared.rows],
+             "positive": [prompts[1] + task.data.corpus[r["positive_id"]] for r in prepared.rows],
+             "label": labels.tolist()}
+    dataset = Dataset.from_dict(texts)
+    loss = DistillLoss(student, config.loss, teacher_dim=int(labels.shape[-1]))
+    log = train(student, dataset, loss, settings, ws.root, device=device, resume=resume, progress=progress,
+                save_extra=loss.save_projection, load_extra=loss.load_projection)
+    student.max_seq_length = native_length
+    model_dir = ws.save_model(student)
+    if loss.projection is not None:
+        loss.save_projection(ws.root)
+
+    name = config.name or f"{teacher.entry.name}-distilled-{_short(spec)}"
+    license_note = (f"distilled from {teacher.entry.name} (licence {teacher.entry.license})"
+                    + (f" into {existing.entry.name} (licence {existing.entry.license})" if existing else ""))
+    entry = ws.new_entry(meta_base, student, model_dir, name=name, license=_license(teacher.entry, existing),
+                         notes=f"{license_note}; student {spec.describe()}; loss {config.loss}; {log.steps} steps; "
+                               f"held-out split in split.json")
+    if init_entry is None:
+        init_entry = _init_entry(ws, entry)
+    training_info = {
+        "kind": "distill", "teacher": teacher.entry.name, "student": spec.to_dict(), "loss": f"distill-{config.loss}",
+        "task": task.name, "task_source": task.source, "task_hash": task.content_hash,
+        "pair_source": task.meta.get("pair_source"), "train_queries": len({r["query_id"] for r in prepared.rows}),
+        "train_rows": len(prepared.rows), "heldout_queries": len(split.heldout_ids),
+        "dropped_duplicate_of_heldout": prepared.dropped_leaks, "projection": loss.projection is not None,
+        "teacher_parameters": teacher.entry.n_parameters, "student_parameters": entry.n_parameters,
+        "settings": settings.to_dict(), "log": log.to_dict(), "notes": prepared.notes,
+    }
+    del student, loss
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    from .outcome import finish
+
+    heldout = subset_task(task, split.heldout_ids, "heldout")
+    return finish(ws, [("student before training", init_entry), ("teacher", teacher.entry)], entry, heldout,
+                  training_info, device=device, evaluate=evaluate, measure=measure, progress=progress)
+
+
+def _short(spec: Any) -> str:
+    if spec.kind == "existing":
+        return Path(spec.model).name
+    return "-".join(f"{k[0]}{v}" for k, v in (("layers", spec.layers), ("width", spec.width), ("dim", spec.dim))
+                    if v is not None)
+
+
+def _license(teacher: Any, existing: Any) -> str:
+    """A student trained on the teacher's outputs inherits the teacher's licence terms; with an existing student
+    both apply, so the entry says 'unknown' unless they agree (the notes name both)."""
+    if existing is None or existing.entry.license == teacher.license:
+        return teacher.license
+    return "unknown"
+
+
+def _init_entry(ws: Workspace, trained: Any) -> Any:
+    """The untrained student as an entry (not in the catalog file): the 'before' of a new architecture."""
+    from dataclasses import replace
+
+    return replace(trained, name=trained.name + "-init", source=str(ws.path(STUDENT_INIT)),
+                   notes="the student before distillation")
