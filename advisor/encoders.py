@@ -65,3 +65,13 @@ class BatchedEncoder(Encoder):
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+def fixed_precision_reason(backend: str, entry: "ModelEntry", weight_precision: str) -> str | None:
+    """For backends that run weights as shipped (ONNX files, static tables, packaged engines): the only runnable
+    precision is the entry's ``weight_precision`` (fp32 when unset)."""
+    shipped = entry.weight_precision or "fp32"
+    if weight_precision != shipped:
+        return (f"{entry.name} ships {shipped} weights and backend '{backend}' runs them as shipped; "
+                f"{weight_precision} would need another export of the model")
+    return None
