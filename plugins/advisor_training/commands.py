@@ -49,9 +49,30 @@ class RichProgress:
         self.progress.update(self.tasks[key], completed=done, total=total, description=label + extra)
 
 
+class LineProgress:
+    """For logs (no terminal): one line when a stage starts or ends and one per logged training loss."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None, info: dict) -> None:
+        key = f"{stage} {info.get('model', '')} {info.get('set', '')}".strip()
+        loss = info.get("loss")
+        state = (done == total, loss)
+        if stage == "train" and loss is not None and self.last.get(key) != state:
+            click.echo(f"train step {done}/{total} loss {loss:.4f}", err=True)
+        elif key not in self.last or (done == total and self.last[key][0] is False):
+            click.echo(f"{key}: {done}/{total if total is not None else '?'}", err=True)
+        self.last[key] = state
+
+
 def run_with_progress(fn: Callable[[Any], dict], quiet: bool) -> dict:
     if quiet:
         return fn(None)
+    import sys
+
+    if not sys.stderr.isatty():
+        return fn(LineProgress())
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
