@@ -19,7 +19,7 @@ from .yamlfile import line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
 WEIGHT_FORMATS = ("safetensors", "pickle", "onnx", "native")
-SOURCE_SCHEMES = ("package", "hub", "path", "builtin")  # builtin: nothing to load from disk
+SOURCE_SCHEMES = ("package", "hub", "path", "builtin", "parts")  # builtin: nothing on disk; parts: split zip
 
 ENTRY_FIELDS = (
     "name", "source", "backend", "revision", "license", "languages", "domains", "n_parameters", "embed_dim",

