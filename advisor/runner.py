@@ -108,8 +108,9 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
               preloaded: dict[str, "Task"] | None = None, progress: Emit | None = None) -> Iterator[Event]:
     """Compute the group's unfinished cells, yielding one ``cell`` event per finished (ok or failed) cell.
     ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway."""
-    from .backends import get_backend
+    from .backends import load_encoder
     from .environment import hardware_id, hardware_manifest, library_versions, versions_id
+    from .policy import Policy
 
     label = group.label
     pending = {c.fingerprint for c in group.cells if force or not is_done(c.fingerprint)}
@@ -122,10 +123,10 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
     keys: dict[str, Any] = {}
     key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731 - the key as measured here
     try:
-        backend = get_backend(entry.backend)
         t0 = time.perf_counter()
-        encoder = backend.load(entry, device=group.device, weight_precision=group.weight_precision,
-                               **_permissions(backend, group))
+        encoder = load_encoder(entry, device=group.device, weight_precision=group.weight_precision,
+                               policy=Policy(name="run", allow_remote_code=group.allow_remote_code,
+                                             allow_pickle_weights=group.allow_pickle))
         load_time = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - a model that cannot load is a failed cell, not a dead sweep
         error = _error_text(exc, f"loading {entry.name} on {group.device}/{group.weight_precision}")
@@ -158,15 +159,6 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
         except Exception:  # noqa: BLE001 - closing must not hide the results
             pass
     yield Event("end", label)
-
-
-def _permissions(backend: Any, group: GroupSpec) -> dict[str, bool]:
-    """The policy's remote-code and pickle permissions, for backends whose ``load`` accepts them."""
-    import inspect
-
-    params = inspect.signature(backend.load).parameters
-    wanted = {"allow_remote_code": group.allow_remote_code, "allow_pickle": group.allow_pickle}
-    return {k: v for k, v in wanted.items() if k in params}
 
 
 def _with_group(event: Event, label: str) -> Event:
