@@ -23,9 +23,12 @@ def register_executors(register):
     register(RayExecutor())
 
 
-def _store(path: Path):
+def _store(path: Path, *, must_exist: bool = False):
+    from advisor.errors import UserError
     from advisor.store import ResultStore
 
+    if must_exist and not path.exists():
+        raise UserError(f"no results store at {path}; run 'advisor run ... --store {path}' first or pass --store FILE")
     return ResultStore(path)
 
 
@@ -61,14 +64,14 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
     get_executor(executor)  # a wrong name fails before any loading
     plan, _ = plan_from_files(list(catalogs), policy, list(datasets), dataset_type=dataset_type, models=models,
                               measure_cost=not no_cost, batch_size=batch_size)
-    results = _store(store)
+    results = _store(store) if not dry_run or store.exists() else None  # a dry run creates no store
     for skip in plan.skipped:
         click.echo(f"skipped {skip.model} {skip.variant}: {skip.reason}", err=True)
     for rejected in plan.rejected:
         click.echo(f"rejected {rejected['name']}: {'; '.join(r['reason'] for r in rejected['rejections'])}",
                    err=True)
     if dry_run:
-        groups, done = pending_groups(plan.groups, results, force)
+        groups, done = pending_groups(plan.groups, results, force) if results else (plan.groups, 0)
         data = {"groups": [g.to_dict() for g in plan.groups], "cells": len(plan.cells), "already_done": done,
                 "model_loads": len(groups), "skipped": [s.__dict__ for s in plan.skipped]}
         if as_json:
@@ -107,7 +110,7 @@ def runs_group():
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def runs_list(store, as_json):
     """Every run, newest first, with how many of its cells are done, failed or missing."""
-    runs = _store(store).runs()
+    runs = _store(store, must_exist=True).runs()
     if as_json:
         click.echo(json.dumps(runs, indent=2, default=str))
         return
@@ -126,7 +129,7 @@ def runs_list(store, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def runs_show(run_id, store, show_cells, as_json):
     """One run (RUN_ID, a unique prefix, or 'latest'): its plan, status, skipped variants and failures."""
-    db = _store(store)
+    db = _store(store, must_exist=True)
     run = db.run(run_id)
     cells = db.run_cells(run["run_id"])
     if as_json:
@@ -163,7 +166,7 @@ def runs_show(run_id, store, show_cells, as_json):
 @click.option("--kind", type=click.Choice(["quality", "cost"]), default=None, help="Only quality or cost cells.")
 def runs_export(store, out, fmt, run_id, models, kind):
     """Export cells (one row each: key, status, metrics, details as JSON) to CSV, Parquet or JSON."""
-    db = _store(store)
+    db = _store(store, must_exist=True)
     filters: dict = {}
     if run_id:
         filters["fingerprint"] = [c["fingerprint"] for c in db.run_cells(db.run(run_id)["run_id"])]
