@@ -17,6 +17,7 @@ from .split import HeldOutSplit, split_queries, subset_task
 from .workspace import Workspace
 
 TRAIN_PAIRS = "train_pairs.jsonl"
+MINING_FILE = "mining.json"
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     if resume and rows_path.exists():
         rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line]
         prepared = PreparedData(task, split, rows, notes=["training pairs reused from the interrupted run"])
+        if ws.path(MINING_FILE).exists():
+            prepared.mining = MiningStats(**json.loads(ws.path(MINING_FILE).read_text(encoding="utf-8")))
     else:
         mining = MiningOptions(config.hard_negatives, config.mining_depth, config.max_ratio, config.margin,
                                config.seed)
@@ -179,6 +182,8 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
                               progress=progress)
         rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in prepared.rows),
                              encoding="utf-8")
+        if prepared.mining is not None:
+            ws.path(MINING_FILE).write_text(json.dumps(prepared.mining.to_dict()), encoding="utf-8")
     dataset = Dataset.from_dict(_text_columns(prepared.rows))
     loss: Any = MultipleNegativesRankingLoss(model)
     if dims:

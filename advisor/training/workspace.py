@@ -30,6 +30,7 @@ class Workspace:
     def open(cls, out: str | Path, kind: str, identity: dict[str, Any], *, resume: bool) -> "Workspace":
         """Create the folder, or reopen it for ``--resume``; refuses to overwrite a finished or different run."""
         root = Path(out).expanduser().resolve()
+        identity = json.loads(json.dumps(identity, default=str))  # tuples -> lists, as stored
         config_path = root / CONFIG_FILE
         record = {"kind": kind, "config": identity}
         if resume:
