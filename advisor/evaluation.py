@@ -95,8 +95,12 @@ def _retrieval(task, vecs: dict[str, VectorSet], variant, details, timing, *, re
     t = time.perf_counter()
     query_float = vecs["queries"].unit_float() if rescore_multiplier and vecs["queries"].precision in (
         "int8", "binary") else None
-    res = search(vecs["queries"], vecs["corpus"], max(k_values), rescore_multiplier=rescore_multiplier,
+    # search the corpus in document-id-descending order: the search breaks ties by the lower row, so the top k
+    # is then exactly the head of trec_eval's full ranking (score descending, id descending), ties included
+    order = np.argsort(np.array(doc_ids, dtype=object))[::-1].astype(np.int64)
+    res = search(vecs["queries"], vecs["corpus"].take(order), max(k_values), rescore_multiplier=rescore_multiplier,
                  query_float=query_float, device=_search_device(variant))
+    res.indices = order[res.indices]
     timing["search_s"] = time.perf_counter() - t
     details["search"] = res.details
     details["rescore_multiplier"] = res.details["rescore_multiplier"]
