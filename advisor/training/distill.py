@@ -76,26 +76,29 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
             measure: bool = False, progress: Any = None) -> dict[str, Any]:
     """Train the student, save ``out/model`` and ``out/catalog.yaml``, evaluate student (after and before training)
     and teacher on the held-out split, write ``out/report.json``/``report.md``; returns the report."""
-    import torch
-    from datasets import Dataset
-
     from .loading import load_sentence_transformer, pick_device, resolve_trainable
-    from .losses import LOSS_KINDS, DistillLoss
-    from .runner import TrainSettings, quiet_libraries, train
+    from .settings import TrainSettings, check_settings
     from .student import build_student, parse_student
 
-    if config.loss not in LOSS_KINDS:
-        raise UserError(f"--loss must be one of {', '.join(LOSS_KINDS)}, got '{config.loss}'")
-    quiet_libraries(progress is not None)
+    if config.loss not in ("score", "embedding", "both"):
+        raise UserError(f"--loss must be score, embedding or both, got '{config.loss}'")
     spec = parse_student(config.student)
-    ws = Workspace.open(config.out, "distill", config.identity(), resume=resume)
+    check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
+                   max_steps=config.max_steps, learning_rate=config.learning_rate)
     teacher = resolve_trainable(config.teacher, config.catalogs)
     existing = resolve_trainable(spec.model, config.catalogs) if spec.kind == "existing" else None
+    from datasets import Dataset
+
+    from .losses import DistillLoss
+    from .runner import quiet_libraries, train
+
+    quiet_libraries(progress is not None)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
+    ws = Workspace.open(config.out, "distill", config.identity(), resume=resume)
     device = pick_device(device)
     settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
                              learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
                              save_steps=config.save_steps, max_seq_length=config.max_seq_length)
-    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
 
     rows_path, teacher_path = ws.path(TRAIN_PAIRS), ws.path(TEACHER_FILE)
@@ -160,6 +163,8 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     }
     del student, loss
     if device == "cuda":
+        import torch
+
         torch.cuda.empty_cache()
     from .outcome import finish
 

@@ -144,29 +144,35 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
              measure: bool = False, progress: Any = None) -> dict[str, Any]:
     """Train, save ``out/model`` (sentence-transformers, safetensors), write ``out/catalog.yaml`` and
     ``out/report.json``/``report.md`` with before/after figures on the held-out split. Returns the report."""
+    from .loading import load_sentence_transformer, pick_device, resolve_trainable
+    from .settings import TrainSettings, check_settings
+
+    check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
+                   max_steps=config.max_steps, learning_rate=config.learning_rate)
+    if config.hard_negatives < 0 or not 0 < config.max_ratio <= 1:
+        raise UserError("--hard-negatives must be 0 or more and --max-ratio in (0, 1]")
+    base = resolve_trainable(config.model, config.catalogs)
+    dims = tuple(sorted(set(config.matryoshka_dims), reverse=True))
+    bad = [d for d in dims if d <= 0 or d > base.entry.embed_dim]
+    if bad:
+        raise UserError(f"--matryoshka-dims {bad} must be between 1 and the model's size {base.entry.embed_dim}")
     from datasets import Dataset
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 
-    from .loading import load_sentence_transformer, pick_device, resolve_trainable
-    from .runner import TrainSettings, quiet_libraries, train
+    from .runner import quiet_libraries, train
 
     quiet_libraries(progress is not None)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     ws = Workspace.open(config.out, "finetune", config.identity(), resume=resume)
-    base = resolve_trainable(config.model, config.catalogs)
     device = pick_device(device)
     settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
                              learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
                              save_steps=config.save_steps, max_seq_length=config.max_seq_length)
-    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
     model = load_sentence_transformer(base.folder, device)
     native_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
-    dims = tuple(sorted({d for d in config.matryoshka_dims}, reverse=True))
-    bad = [d for d in dims if d <= 0 or d > base.entry.embed_dim]
-    if bad:
-        raise UserError(f"--matryoshka-dims {bad} must be between 1 and the model's size {base.entry.embed_dim}")
 
     rows_path = ws.path(TRAIN_PAIRS)
     if resume and rows_path.exists():

@@ -27,6 +27,9 @@ def resolve_trainable(name_or_path: str, catalogs: Sequence[str | Path] | None =
     from ..sources import resolve_source
 
     entry = resolve_model(name_or_path, list(catalogs) if catalogs else None)
+    if entry.backend != "torch":
+        raise UserError(f"model '{entry.name}' runs on backend '{entry.backend}' and cannot be trained; training "
+                        f"needs a transformer model with safetensors weights (backend 'torch')")
     if entry.trust_remote_code:
         raise UserError(f"model '{entry.name}' needs trust_remote_code; training refuses to run remote code")
     if entry.weights_format != "safetensors":

@@ -13,30 +13,11 @@ from typing import Any, Callable
 from transformers import TrainerCallback
 
 from ..errors import UserError
+from .settings import TrainSettings
 
 # progress(stage, completed, total, info): stage is e.g. "mine", "train", "evaluate"; info carries e.g. the loss.
 ProgressFn = Callable[[str, int, "int | None", dict], None]
 CHECKPOINTS = "checkpoints"
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How long and how hard to train. ``max_steps`` (when set) wins over ``epochs``; ``save_steps`` None saves
-    about ten checkpoints over the run (two are kept)."""
-
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 0
-    save_steps: int | None = None
-    logging_steps: int | None = None
-    max_seq_length: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

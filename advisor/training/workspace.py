@@ -21,6 +21,23 @@ CATALOG_FILE = "catalog.yaml"
 MODEL_DIR = "model"
 
 
+PREPARED_FILES = (CONFIG_FILE, SPLIT_FILE, "train_pairs.jsonl", "mining.json", "teacher.npy")
+
+
+def _trained_anything(root: Path) -> bool:
+    return (root / MODEL_DIR).exists() or any((root / "checkpoints").glob("checkpoint-*"))
+
+
+def _clear_unstarted(root: Path) -> None:
+    """Remove what a run writes before training starts (nothing else: the folder may hold the user's files)."""
+    import shutil
+
+    for name in PREPARED_FILES:
+        (root / name).unlink(missing_ok=True)
+    if (root / "student_init").is_dir():
+        shutil.rmtree(root / "student_init")
+
+
 @dataclass
 class Workspace:
     root: Path
@@ -46,8 +63,11 @@ class Workspace:
                 raise UserError(f"--resume: {root} was started with different settings ({what}); resume with the "
                                 f"same options or choose a new --out")
         elif root.exists() and any(root.iterdir()):
-            hint = "pass --resume to continue it, or " if config_path.exists() else ""
-            raise UserError(f"--out {root} is not empty; {hint}choose a new --out folder")
+            if config_path.exists() and not _trained_anything(root):
+                _clear_unstarted(root)  # a run that stopped before its first checkpoint: start it again
+            else:
+                hint = "pass --resume to continue it, or " if config_path.exists() else ""
+                raise UserError(f"--out {root} is not empty; {hint}choose a new --out folder")
         root.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         return cls(root, kind)
