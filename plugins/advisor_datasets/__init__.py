@@ -1,1 +1,23 @@
-"""Built-in plugin: datasets."""
+"""Built-in plugin: dataset task sources (beir, unlabeled, sts, classification, pair_classification, mteb).
+The logic lives in ``advisor.datasets``; this module only registers it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_task_sources(register: Register) -> None:
+    from advisor.datasets import task_sources
+
+    for source in task_sources():
+        register(source)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from advisor.datasets.cli import datasets_group
+
+    cli.add_command(datasets_group)

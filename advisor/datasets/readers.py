@@ -1,0 +1,205 @@
+"""Row readers for dataset files (JSONL, TSV, CSV) that keep line numbers, so every malformed row becomes a
+ConfigError naming the file, the line and the field. Readers return whole lists: a task is built only after every
+row of every file has been read and checked, so nothing half-loaded is ever evaluated."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..errors import ConfigError, UserError
+
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record of a data file with the line it starts on."""
+
+    file: str
+    line: int
+    values: dict[str, Any]
+
+    def error(self, field: str | None, message: str) -> ConfigError:
+        return ConfigError(self.file, message, field=field, line=self.line)
+
+    def text(self, field: str, *, allow_empty: bool = False) -> str:
+        """A required text field (JSON strings only; numbers are not silently turned into text)."""
+        if field not in self.values or self.values[field] is None:
+            raise self.error(field, "is missing")
+        value = self.values[field]
+        if not isinstance(value, str):
+            raise self.error(field, f"must be a string, got {type(value).__name__} {value!r}")
+        if not allow_empty and not value.strip():
+            raise self.error(field, "is empty")
+        return value
+
+    def label(self, field: str) -> str:
+        """A class label: a non-empty string, or an integer (stored as its decimal text)."""
+        if field not in self.values or self.values[field] is None:
+            raise self.error(field, "is missing")
+        value = self.values[field]
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self.error(field, f"must be a string or an integer, got {value!r}")
+        value = str(value).strip()
+        if not value:
+            raise self.error(field, "is empty")
+        return value
+
+    def number(self, field: str) -> float:
+        if field not in self.values or self.values[field] is None:
+            raise self.error(field, "is missing")
+        value = self.values[field]
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.error(field, f"must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise self.error(field, f"must be a finite number, got {value!r}")
+        return number
+
+    def binary(self, field: str) -> int:
+        """A 0/1 label (also accepts true/false)."""
+        if field not in self.values or self.values[field] is None:
+            raise self.error(field, "is missing")
+        value = self.values[field]
+        text = str(value).strip().lower()
+        mapping = {"0": 0, "1": 1, "false": 0, "true": 1, "0.0": 0, "1.0": 1}
+        if text not in mapping:
+            raise self.error(field, f"must be 0 or 1, got {value!r}")
+        return mapping[text]
+
+
+def check_path(spec: str | Path) -> Path:
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise UserError(f"{spec}: no such file or folder")
+    return path
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), f"is not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+                          line=line) from None
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only: str.splitlines() would also split inside texts at U+2028, U+0085, ..."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_jsonl(path: Path) -> list[Row]:
+    """Every JSON object of a JSON-lines file; blank lines are skipped."""
+    rows: list[Row] = []
+    for number, line in enumerate(_lines(_decode(path)), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(str(path), f"is not valid JSON ({exc.msg} at column {exc.colno})",
+                              line=number) from None
+        if not isinstance(value, dict):
+            raise ConfigError(str(path), f"each line must be a JSON object, got {type(value).__name__}", line=number)
+        rows.append(Row(str(path), number, value))
+    return rows
+
+
+def _delimiter(path: Path, first_line: str) -> str:
+    if path.suffix.lower() == ".tsv" or "\t" in first_line:
+        return "\t"
+    return ","
+
+
+def read_table(path: Path, required: Sequence[str] = (), *, header: bool = True,
+               columns: Sequence[str] | None = None) -> list[Row]:
+    """Rows of a TSV/CSV (first line = column names) or JSONL file, after checking the required columns.
+
+    TSV files are read unquoted, one row per line (quotes are text); CSV files follow the usual CSV quoting.
+    ``header=False`` with ``columns`` reads a file without a header line (extra trailing columns are ignored)."""
+    if path.suffix.lower() == ".jsonl":
+        rows = read_jsonl(path)
+        if rows:
+            missing = [c for c in required if c not in rows[0].values]
+            if missing:
+                raise rows[0].error(missing[0], f"is missing; each line needs the fields {', '.join(required)}")
+        return rows
+    text = _decode(path)
+    lines = _lines(text)
+    if not any(line.strip() for line in lines):
+        raise ConfigError(str(path), "is empty")
+    delimiter = _delimiter(path, lines[0])
+    if delimiter == "\t":
+        reader: Iterable[list[str]] = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.reader([line + "\n" for line in lines], delimiter=",")
+    records = list(_numbered(reader, path))
+    if header:
+        names = [c.strip() for c in records[0][1]]
+        records = records[1:]
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise ConfigError(str(path), f"the header has no column '{missing[0]}' (it has: {', '.join(names)}); "
+                              f"the first line must name the columns {', '.join(required)}", line=1, field=missing[0])
+    else:
+        names = list(columns or required)
+    rows: list[Row] = []
+    for line, cells in records:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) < len(names):
+            missing_field = names[len(cells)]
+            raise ConfigError(str(path), f"has {len(cells)} column(s), expected {len(names)} "
+                              f"({', '.join(names)}); check the {'tabs' if delimiter == chr(9) else 'commas'}",
+                              line=line, field=missing_field)
+        if header and len(cells) > len(names):
+            raise ConfigError(str(path), f"has {len(cells)} columns but the header names {len(names)}; "
+                              "a text probably contains the delimiter (quote it, or use JSONL)", line=line)
+        rows.append(Row(str(path), line, dict(zip(names, cells))))
+    return rows
+
+
+def _numbered(reader: Any, path: Path) -> Iterable[tuple[int, list[str]]]:
+    """(first line of the record, cells), also for CSV records that span several lines."""
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ConfigError(str(path), f"is not valid CSV ({exc})", line=start) from None
+
+
+def header_fields(path: Path) -> set[str]:
+    """The column names of a table file (or the keys of a JSONL file's first object); empty if unreadable."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                if path.suffix.lower() == ".jsonl":
+                    value = json.loads(line)
+                    return set(value) if isinstance(value, dict) else set()
+                cells = next(csv.reader([line], delimiter=_delimiter(path, line)))
+                return {c.strip() for c in cells}
+    except (OSError, ValueError, StopIteration):
+        return set()
+    return set()
+
+
+def table_files(folder: Path) -> list[Path]:
+    """Data files directly inside a folder, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
