@@ -37,10 +37,10 @@ def write_beir(task: Task, folder: Path) -> Path:
 
 def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: str, measure: bool,
               progress: Any) -> tuple[dict[Variant, Any], dict[str, float] | None, str | None]:
-    from ..backends import get_backend
+    from ..backends import load_encoder
     from ..evaluation import evaluate_model
 
-    encoder = get_backend(entry.backend).load(entry, device=device, weight_precision="fp32")
+    encoder = load_encoder(entry, device=device, weight_precision="fp32")
     try:
         def tick(name: str, done: int, total: int) -> None:
             if progress:

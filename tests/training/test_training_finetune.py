@@ -27,7 +27,8 @@ def run(tmp_path_factory, repo, minilm_dir):
     out = tmp_path_factory.mktemp("ft") / "run"
     config = FinetuneConfig(model="all-MiniLM-L6-v2", dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out),
                             max_pairs=16, batch_size=8, max_steps=8, save_steps=4, max_seq_length=64,
-                            learning_rate=1e-4, hard_negatives=1, heldout=0.2)
+                            learning_rate=1e-4, hard_negatives=1, heldout=0.2,
+                            matryoshka_dims=(128,))
     seen = []
 
     def stop_after_checkpoint(stage, done, total, info):
@@ -77,19 +78,21 @@ def test_loss_goes_down(run):
 
 
 def test_saved_model_loads_through_the_advisor_and_differs_from_base(run, minilm_dir):
-    from advisor.backends import get_backend
+    from advisor.backends import load_encoder
     from advisor.models import resolve_model
 
     _, out, report, _ = run
     (entry,) = load_catalog(out / "catalog.yaml")
     assert entry.name == report["trained"] and entry.embed_dim == 384 and entry.backend == "torch"
+    assert entry.matryoshka_dims == (128,) and "MatryoshkaLoss[128]" in report["training"]["loss"]
+    assert {r["dim"] for r in report["quality"]} == {None, 128}
     assert (out / "model" / "model.safetensors").exists() and not list((out / "model").rglob("*.bin"))
     base = resolve_model("all-MiniLM-L6-v2")
     assert entry.n_parameters == base.n_parameters and entry.max_tokens == base.max_tokens == 256
     texts = ["A gripping thriller with a twist.", "The plot follows a family in rural Ohio."]
     vecs = {}
     for e in (base, entry):
-        encoder = get_backend("torch").load(e, device="cpu")
+        encoder = load_encoder(e, device="cpu")
         vecs[e.name] = encoder.encode(texts, kind="document")
         encoder.close()
     a, b = vecs[base.name], vecs[entry.name]
