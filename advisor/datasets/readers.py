@@ -110,7 +110,7 @@ def read_jsonl(path: Path) -> list[Row]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(str(path), f"is not valid JSON ({exc.msg} at column {exc.colno})",
+            raise ConfigError(str(path), f"is not valid JSON ({exc.msg}, column {exc.colno})",
                               line=number) from None
         if not isinstance(value, dict):
             raise ConfigError(str(path), f"each line must be a JSON object, got {type(value).__name__}", line=number)
