@@ -19,7 +19,7 @@ from .metrics import (K_VALUES, classification_metrics, pair_classification_metr
                       retrieval_metrics, sts_metrics)
 from .search import search
 from .variants import Variant, bytes_per_vector
-from .vectors import VectorSet, derive
+from .vectors import VectorSet, derive, pair_similarity
 
 if TYPE_CHECKING:
     from .backends import Encoder
@@ -126,8 +126,7 @@ def _retrieval(task, vecs: dict[str, VectorSet], variant, details, timing, *, re
 
 def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
     t = time.perf_counter()
-    a, b = vecs["sentence1"].unit_float(), vecs["sentence2"].unit_float()
-    sim = np.einsum("ij,ij->i", a, b).astype(np.float64)
+    sim = pair_similarity(vecs["sentence1"], vecs["sentence2"])
     gold = np.asarray(task.data.scores, dtype=np.float64)
     metrics = sts_metrics(sim, gold)
     timing["metrics_s"] = time.perf_counter() - t

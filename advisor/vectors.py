@@ -135,3 +135,14 @@ def derive(embeddings: dict[str, np.ndarray], dim: int | None, precision: str, *
         basis = unit[calibrate_on] if calibrate_on else np.concatenate(list(unit.values()))
         cal = Int8Calibration.fit(basis)
     return {name: quantize(x, precision, calibration=cal) for name, x in unit.items()}
+
+
+def pair_similarity(a: VectorSet, b: VectorSet) -> np.ndarray:
+    """Cosine similarity of row i of ``a`` with row i of ``b`` in their stored form, in float64. Binary codes get
+    the exact value 1 - 2 * hamming / dim, so equal distances stay exactly tied (rank statistics depend on it)."""
+    if a.precision == "binary":
+        diff = np.unpackbits(a.data ^ b.data, axis=1, count=a.dim).sum(axis=1)
+        return 1.0 - 2.0 * diff.astype(np.float64) / a.dim
+    x, y = a.as_float().astype(np.float64), b.as_float().astype(np.float64)
+    norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    return np.einsum("ij,ij->i", x, y) / np.where(norms > 0, norms, 1.0)
