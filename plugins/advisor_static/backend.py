@@ -35,9 +35,8 @@ class Model2VecEncoder(BatchedEncoder):
         return l2_normalize(out) if self.entry.normalize else out
 
     def count_tokens(self, texts) -> list[int]:
-        limit = self.model.max_length
-        counts = [len(e.ids) for e in self.model.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
-        return [min(c, limit) if limit else c for c in counts]
+        """The tokens the model pools over (model2vec drops unknown tokens and truncates at max_length)."""
+        return [len(ids) for ids in self.model.tokenize(list(texts))]
 
     def close(self) -> None:
         self.model = None
