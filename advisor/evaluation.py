@@ -141,9 +141,14 @@ def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
 
 def _classification(task, vecs, variant, details, timing, *, resamples, seed, **_):
     t = time.perf_counter()
+    # mteb's evaluator with the task's own few-shot settings when it has them (an MTEB task: 8 per label, 10
+    # experiments); a user's dataset trains on all its training rows once, as advisor.datasets.to_mteb_task does
     meta = task.meta or {}
-    opts = {"n_experiments": int(meta.get("n_experiments", 10)),
-            "samples_per_label": int(meta.get("samples_per_label", 8)), "seed": int(meta.get("seed", 42))}
+    labels = list(task.data.train_labels)
+    largest = max(labels.count(x) for x in set(labels))
+    spl = meta.get("samples_per_label")
+    opts = {"n_experiments": int(meta.get("n_experiments", 1 if spl is None else 10)),
+            "samples_per_label": int(spl if spl is not None else largest), "seed": int(meta.get("seed", 42))}
     metrics, per_item = classification_metrics(vecs["train"].unit_float(), task.data.train_labels,
                                                vecs["test"].unit_float(), task.data.test_labels, **opts)
     timing["metrics_s"] = time.perf_counter() - t
