@@ -87,11 +87,15 @@ class TorchEncoder(BatchedEncoder):
         if not isinstance(self.max_tokens, int) or self.max_tokens > 1_000_000:
             self.max_tokens = 512
         self.info = info
+        # sentence-transformers takes the prompt itself, so a Pooling module with include_prompt=False can leave
+        # the prompt's tokens out of the mean, as the model was trained.
+        self.add_prompts = kind != "sentence-transformers"
 
     @torch.inference_mode()
     def _encode_batch(self, texts: list[str], kind: str) -> np.ndarray:
         if self.kind == "sentence-transformers":
-            out = self.model.encode(texts, batch_size=len(texts), convert_to_tensor=True, show_progress_bar=False)
+            out = self.model.encode(texts, prompt=self.prompt(kind) or None, batch_size=len(texts),
+                                    convert_to_tensor=True, show_progress_bar=False)
         else:
             batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
                                    return_tensors="pt").to(self.device)

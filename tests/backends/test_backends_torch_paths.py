@@ -179,3 +179,23 @@ def test_trust_remote_code_needs_entry_and_policy(tiny_bert):
 def test_impossible_variant_is_refused_by_load_encoder_with_its_reason(tiny_bert):
     with pytest.raises(UserError, match="refuses bf16 on cpu: half precision"):
         load_encoder(entry_for(tiny_bert), device="cpu", weight_precision="bf16")
+
+
+def test_prompt_left_out_of_pooling_when_the_model_says_so(tiny_bert, tmp_path):
+    """A Pooling module with include_prompt=False (instruction models) pools only the text's own tokens."""
+    from sentence_transformers import SentenceTransformer, models
+
+    st = SentenceTransformer(modules=[models.Transformer(str(tiny_bert)),
+                                      models.Pooling(32, pooling_mode="mean", include_prompt=False)],
+                             device="cpu", prompts={"query": "represent the question for retrieval: "})
+    st.save(str(tmp_path / "st"))
+    encoder = get_backend("torch").load(resolve_model(str(tmp_path / "st")))
+    ours = encoder.encode(TEXTS, kind="query")
+    ref = st.encode(TEXTS, prompt_name="query")
+    pooled_with_prompt = st.encode(["represent the question for retrieval: " + t for t in TEXTS])
+    assert cosines_min(ours, ref) >= 0.999
+    assert cosines_min(ours, pooled_with_prompt) < 0.999  # the difference is real, so the check above means something
+
+
+def cosines_min(a: np.ndarray, b: np.ndarray) -> float:
+    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
