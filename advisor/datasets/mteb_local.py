@@ -95,7 +95,7 @@ def to_mteb_task(task: Task, *, samples_per_label: int | None = None, n_experime
             split: Dataset.from_dict({"text": list(d.test_texts), "label": [index[x] for x in d.test_labels]}),
         })
         base = AbsTaskClassification
-        attrs = {"samples_per_label": samples_per_label or largest,
+        attrs = {"label_names": names, "samples_per_label": samples_per_label or largest,
                  "n_experiments": n_experiments or (1 if samples_per_label is None else 10)}
     else:
         from mteb.abstasks.pair_classification import AbsTaskPairClassification
@@ -188,8 +188,13 @@ def from_mteb_task(mteb_task: Any, split: str | None = None, subset: str | None 
     elif task_type == "classification":
         train = dataset[mteb_task.train_split]
         col, lab = mteb_task.input_column_name, mteb_task.label_column_name
-        data = ClassificationData(tuple(train[col]), tuple(str(x) for x in train[lab]),
-                                  tuple(part[col]), tuple(str(x) for x in part[lab]))
+        names = getattr(mteb_task, "label_names", None)  # set by to_mteb_task: labels back to their names
+
+        def label(x: Any) -> str:
+            return str(names[x]) if names is not None else str(x)
+
+        data = ClassificationData(tuple(train[col]), tuple(label(x) for x in train[lab]),
+                                  tuple(part[col]), tuple(label(x) for x in part[lab]))
     else:
         data = PairClassificationData(tuple(_column(part, mteb_task.input1_column_name)),
                                       tuple(_column(part, mteb_task.input2_column_name)),

@@ -90,7 +90,7 @@ def test_pair_classification_matches_sklearn(model) -> None:
     assert scores["main_score"] == scores["max_ap"] >= scores["cosine_ap"] - 1e-12
 
 
-@pytest.mark.parametrize("name", ["rt-reviews-plots", "lee-sts", "rt-same-movie"])
+@pytest.mark.parametrize("name", ["rt-reviews-plots", "lee-sts", "rt-same-movie", "rt-sentiment"])
 def test_mteb_task_round_trip_keeps_the_data(name: str) -> None:
     task = load_task(DATA / name)
     mteb_task = to_mteb_task(task)
