@@ -52,6 +52,7 @@ class EmbeddingJudge(Rater):
         self.name, self.model = name, model
         self.description = description or f"cosine similarity under {model} (offline, through the backends)"
         self._encoder: Any = None
+        self._vectors_cache: dict[str, dict[str, np.ndarray]] = {}
 
     def _entry(self) -> Any:
         from .models import resolve_model
@@ -79,11 +80,17 @@ class EmbeddingJudge(Rater):
         x = np.asarray(self._encoder.encode(texts, kind=kind), dtype=np.float32)
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
+    def _vectors(self, texts: set[str], kind: str) -> dict[str, np.ndarray]:
+        """Each distinct text is encoded once per judge: later variants only add the documents they surface."""
+        cache = self._vectors_cache.setdefault(kind, {})
+        todo = sorted(t for t in texts if t not in cache)
+        if todo:
+            cache.update(zip(todo, self._encode(todo, kind)))
+        return cache
+
     def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        queries = sorted({q for q, _ in pairs})
-        docs = sorted({d for _, d in pairs})
-        qv = dict(zip(queries, self._encode(queries, "query")))
-        dv = dict(zip(docs, self._encode(docs, "document")))
+        qv = self._vectors({q for q, _ in pairs}, "query")
+        dv = self._vectors({d for _, d in pairs}, "document")
         return np.clip(np.array([float(qv[q] @ dv[d]) for q, d in pairs]), 0.0, 1.0)
 
     def identity(self) -> dict[str, Any]:
