@@ -1,0 +1,6 @@
+"""Cost measurement: bulk throughput, batch-1 latency, load under concurrency, memory, storage.
+
+Heavy libraries are imported inside functions; ``import advisor.cost`` stays light.
+"""
+
+from __future__ import annotations
