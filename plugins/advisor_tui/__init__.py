@@ -23,15 +23,23 @@ DEFAULT_STORE = Path(".advisor/results.sqlite")
 @click.option("--dataset", "datasets", multiple=True, help="Dataset path or name (repeatable).")
 @click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE, show_default=True,
               help="Results database (SQLite) shared with 'advisor run'.")
-def tui_command(catalogs: tuple[Path, ...], policy: Path | None, datasets: tuple[str, ...], store: Path) -> None:
-    """Browse the catalog, adjust the policy, run a sweep and read the recommendation, interactively."""
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("advisor-report"),
+              show_default=True, help="Folder the report is exported to (ctrl+e).")
+def tui_command(catalogs: tuple[Path, ...], policy: Path | None, datasets: tuple[str, ...], store: Path,
+                out_dir: Path) -> None:
+    """Browse the catalog, adjust the policy, run a sweep and read the recommendation, interactively.
+
+    Runs go through the same planner, runner and store as 'advisor run'; what the model worker processes print
+    goes to a log file beside the store instead of the screen."""
     from .session import Session
 
     # Catalog and policy errors surface here, as the CLI's one-line error, before the terminal is taken over.
     session = Session.open(catalogs=list(catalogs), policy=policy, datasets=list(datasets), store=store)
     from .app import AdvisorApp
+    from .terminal import child_output_to
 
-    AdvisorApp(session).run()
+    with child_output_to(Path(store).parent / "tui-workers.log"):
+        AdvisorApp(session, out_dir=out_dir).run()
 
 
 @hookimpl

@@ -109,7 +109,7 @@ class SweepController:
         self.worker: "Worker | None" = None
         self._stop = threading.Event()
         self._recommendation: "Recommendation | None" = None
-        self._recommendation_at: float = -1.0
+        self._recommendation_at: tuple = ()
 
     @property
     def running(self) -> bool:
@@ -243,39 +243,40 @@ class SweepController:
         """Read the store again on the next look (another process, e.g. 'advisor run', may have written it)."""
         self._recommendation = None
 
-    def results(self) -> list:
-        """The stored cells of the session's tasks (all stored cells when no dataset is loaded)."""
-        from advisor.store import ResultStore
-
-        if not self.session.store_path.exists():
-            return []
-        names = [t.name for t in self.session.tasks()]
-        with ResultStore(self.session.store_path) as store:
-            return store.results(task=names) if names else store.results()
+    def _rank_args(self) -> tuple[Path | None, list[str], list[str]]:
+        session = self.session
+        policy = Path(session.policy.file) if session.policy.file else None
+        return policy, [str(p) for p in session.catalog_paths], [t.name for t in session.tasks()]
 
     def recommendation(self) -> "Recommendation":
-        """``advisor.ranking.rank`` over the stored results under the session's policy (cached until a cell
-        lands or the policy changes)."""
-        from advisor.ranking import rank
+        """What ``advisor rank --store S --policy P --catalog C --task T...`` computes
+        (``advisor.reporting.pipeline.rank_store``): the store's cells in the policy's grid, for the session's
+        tasks, ranked by ``advisor.ranking.rank``. Cached until a cell lands, the policy or the tasks change.
+        Raises UserError when the store holds nothing to rank yet."""
+        from advisor.reporting.pipeline import rank_store
 
-        key = (id(self.session.policy), len(self.session.tasks()))
+        policy, catalogs, tasks = self._rank_args()
+        key = (policy, self.session.policy.name, tuple(tasks))
         if self._recommendation is None or self._recommendation_at != key:
-            self._recommendation = rank(self.results(), self.session.entries, self.session.policy)
+            if not self.session.store_path.exists():
+                raise UserError(f"no results yet in {self.session.store_path}: select candidates, add datasets "
+                                f"and run them (4, then ctrl+r)")
+            self._recommendation = rank_store(self.session.store_path, policy, catalogs,
+                                              tasks=tasks).recommendation
             self._recommendation_at = key
         return self._recommendation
 
-    def export(self, out_dir: Path) -> list[Path]:
-        """Write the report with the registered report writers (the same as ``advisor report``)."""
-        from advisor.plugins import registered
+    def export(self, out_dir: Path) -> dict[str, Path]:
+        """Write the report with every registered writer: what ``advisor report`` writes
+        (``advisor.reporting.pipeline.report_store``)."""
+        from advisor.reporting.pipeline import report_store
 
-        writers = registered("report_writers")
-        if not writers:
-            self.app.notify("no report writers are installed (the report plugin did not load)", severity="error")
-            return []
-        rec = self.recommendation()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, writer in writers.items():
-            written.append(writer.write(rec, out_dir))
-        self.app.notify(f"report written to {out_dir}: {', '.join(Path(p).name for p in written)}")
-        return written
+        policy, catalogs, tasks = self._rank_args()
+        try:
+            paths = report_store(self.session.store_path, policy, out_dir, catalogs, tasks=tasks,
+                                 command="advisor tui")
+        except UserError as exc:
+            self.app.notify(f"cannot export: {exc}", severity="error", timeout=10)
+            return {}
+        self.app.notify(f"report written to {out_dir}: {', '.join(p.name for p in paths.values())}")
+        return paths

@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
+from advisor.errors import UserError
+
 from .base import AdvisorScreen
 
 MARKERS = ("dot", "x", "+", "o", "*", "#", "$", "%")
@@ -48,9 +50,12 @@ class PlotScreen(AdvisorScreen):
     def refresh_view(self) -> None:
         from textual_plotext import PlotextPlot
 
-        rec = self.advisor.sweep.recommendation()
-        self.series = plot_points(rec.candidates(), include_rejected=self.include_rejected)
-        best = rec.recommended
+        try:
+            rec = self.advisor.sweep.recommendation()
+        except UserError as exc:  # nothing stored yet for these tasks
+            rec, message = None, str(exc)
+        self.series = {} if rec is None else plot_points(rec.candidates(), include_rejected=self.include_rejected)
+        best = None if rec is None else rec.recommended
         self.recommended = None
         if best is not None and "latency_p95_ms" in best.cost and best.quality_mean is not None:
             self.recommended = (float(best.cost["latency_p95_ms"]), float(best.quality_mean), best.label)
@@ -71,7 +76,9 @@ class PlotScreen(AdvisorScreen):
             plt.xscale("log")
         widget.refresh()
         detail = Text()
-        if not self.series:
+        if rec is None:
+            detail.append(message, style="yellow")
+        elif not self.series:
             detail.append("nothing to plot: no candidate in the store has both a quality and a latency figure yet")
         else:
             n = sum(len(p) for p in self.series.values())

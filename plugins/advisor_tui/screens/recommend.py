@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from advisor.errors import UserError
+
 from .base import AdvisorScreen
 from .results import STATUS_STYLE
 
@@ -80,7 +82,7 @@ class RecommendScreen(AdvisorScreen):
     def refresh_view(self) -> None:
         try:
             rec = self.advisor.sweep.recommendation()
-        except Exception as exc:  # noqa: BLE001 - shown, not raised
-            self.query_one("#recommendation", Static).update(Text(f"cannot rank the store: {exc}", style="red"))
+        except UserError as exc:  # nothing stored yet for these tasks: say so
+            self.query_one("#recommendation", Static).update(Text(f"No recommendation yet: {exc}", style="yellow"))
             return
         self.query_one("#recommendation", Static).update(recommendation_text(rec))

@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from advisor.errors import UserError
+
 from .base import AdvisorScreen
 
 STATUS_STYLE = {"recommended": "bold green", "pareto": "green", "dominated": "", "rejected": "grey50",
@@ -83,8 +85,10 @@ class ResultsScreen(AdvisorScreen):
     def refresh_view(self) -> None:
         try:
             rec = self.advisor.sweep.recommendation()
-        except Exception as exc:  # noqa: BLE001 - an unreadable store is shown, not raised
-            self.query_one("#results-detail", Static).update(Text(f"cannot rank the store: {exc}", style="red"))
+        except UserError as exc:  # nothing stored yet for these tasks: say so
+            self.candidates, self.task_names = [], []
+            self._fill()
+            self.query_one("#results-detail", Static).update(Text(str(exc), style="yellow"))
             return
         self.candidates = rec.candidates()
         self.task_names = [t.name for t in rec.tasks]
