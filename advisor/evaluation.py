@@ -180,20 +180,28 @@ EncodeProgress = Callable[[str, int, int], None]  # (text set name, texts done, 
 
 def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32,
                 progress: EncodeProgress | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Every text set of ``task`` encoded once at the model's full size; seconds per set."""
+    """Every text set of ``task`` at the model's full size; each distinct text of a kind (query or document) is
+    encoded once, whatever the number of sets and rows it appears in (STS pairs repeat sentences). Seconds per set."""
     embeddings, seconds = {}, {}
+    seen: dict[str, dict[str, np.ndarray]] = {}
     for name, text_set in task.text_sets().items():
+        table = seen.setdefault(text_set.kind, {})
+        todo = list(dict.fromkeys(t for t in text_set.texts if t not in table))
         done = 0
 
-        def step(n: int, name: str = name, total: int = len(text_set.texts)) -> None:
+        def step(n: int, name: str = name, total: int = len(todo)) -> None:
             nonlocal done
             done += n
             if progress is not None:
                 progress(name, done, total)
 
         t = time.perf_counter()
-        embeddings[name] = np.asarray(encoder.encode(list(text_set.texts), kind=text_set.kind,
-                                                     batch_size=batch_size, progress=step), dtype=np.float32)
+        if todo:
+            vectors = np.asarray(encoder.encode(todo, kind=text_set.kind, batch_size=batch_size, progress=step),
+                                 dtype=np.float32)
+            table.update(zip(todo, vectors))
+        embeddings[name] = np.stack([table[t] for t in text_set.texts]) if text_set.texts else \
+            np.zeros((0, encoder.embed_dim), dtype=np.float32)
         seconds[name] = time.perf_counter() - t
     return embeddings, seconds
 
