@@ -79,6 +79,7 @@ class Candidate:
     per_item: dict[str, dict] = field(default_factory=dict)  # task -> details with per-item scores (bootstrap)
     cost: dict[str, float] = field(default_factory=dict)              # worst case over tasks
     latencies_ms: list[float] = field(default_factory=list)           # raw batch-1 samples, when stored
+    cost_errors: list[str] = field(default_factory=list)              # why cost figures are missing
     versions: tuple[str, ...] = ()
     status: str = "pareto"
     rejections: list[Rejection] = field(default_factory=list)
@@ -302,14 +303,13 @@ def _gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], polic
 
     for (model, variant, hardware), c in candidates.items():
         found = cost_cells.get((model, variant.device, variant.weight_precision, hardware), [])
-        failed = [r for r in found if r.status != "ok"]
-        for r in failed:
-            c.rejections.append(Rejection("failed", f"cost measurement failed on {r.key.task}: {r.error}"))
-            c.status = "failed"
+        # A failed cost measurement leaves the figures missing: a limit on them then rejects the candidate
+        # ("not measured"), and without limits it is ranked on quality and bytes per vector only.
+        c.cost_errors = [f"cost measurement failed on {r.key.task}: {r.error}" for r in found if r.status != "ok"]
         ok = [r for r in found if r.status == "ok"]
         c.cost = _worst_case(ok)
         for r in ok:
-            samples = r.details.get("latencies_ms") or r.details.get("latency_samples_ms")
+            samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
             if isinstance(samples, list):
                 c.latencies_ms.extend(float(x) for x in samples)
     return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
@@ -480,6 +480,8 @@ def _rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) -
     for c in cands:
         if c.status in ("rejected", "failed", "incomplete"):
             c.why = _rejected_why(c)
+        if c.cost_errors and c.status != "rejected" or any("not measured" in r.reason for r in c.rejections):
+            c.why += "".join(f" ({e})" for e in c.cost_errors)
     _retained(cands)
     return objectives
 
@@ -586,6 +588,10 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
             c.status = "rejected"
             c.rejections = list(metadata[c.model]) + c.rejections
 
+    cost_failures = sorted({(c.model, c.variant.weight_precision, e) for c in candidates.values()
+                            for e in c.cost_errors})
+    for model, wp, error in cost_failures:
+        notes.append(f"{model} ({wp}): {error}; its latency, throughput and memory are missing")
     for floor in policy.limits.min_quality:
         if floor.task not in {t.name for t in tasks}:
             notes.append(f"quality floor on task '{floor.task}' not applied: that task is not in these results")

@@ -225,3 +225,23 @@ def test_policy_picks_the_ranking_metric_by_task_type(tmp_path, sweep):
     big = find(rec, "big")
     assert big.quality["reviews"] == pytest.approx(big.metrics["reviews"]["recall_at_10"])
     assert all(not c.tied_with for c in rec.candidates())
+
+
+def test_failed_cost_measurement_leaves_figures_missing(tmp_path, cells):
+    """A failed cost cell does not hide the quality: without a cost limit the candidate is ranked on quality and
+    bytes per vector; with one it is rejected because the limit cannot be checked, and the error is shown."""
+    from advisor.results import CellKey, CellResult
+
+    entries = [cells.entry("a"), cells.entry("b")]
+    broken = CellResult(CellKey("cost", "b", None, "torch", "cpu", "fp32", "reviews", "h1", None, None, cells.HW,
+                                "v1"), status="failed", error="measuring cost: RuntimeError: boom")
+    results = [cells.quality("a", cells.scores(0.5)), cells.quality("b", cells.scores(0.6)),
+               cells.cost("a", p95=5, docs=100, mem=100), broken]
+    rec = rank(results, entries, policy(tmp_path))
+    b = find(rec, "b")
+    assert b.status == "recommended" and b.cost == {} and "boom" in b.why
+    assert any("b (fp32)" in n and "boom" in n for n in rec.notes)
+    limited = rank(results, entries, policy(tmp_path, "limits:\n  max_p95_latency_ms: 10\n"))
+    b = find(limited, "b")
+    assert b.status == "rejected" and "not measured" in b.why and "boom" in b.why
+    assert limited.recommended.model == "a"
