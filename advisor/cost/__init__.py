@@ -4,3 +4,7 @@ Heavy libraries are imported inside functions; ``import advisor.cost`` stays lig
 """
 
 from __future__ import annotations
+
+from .measure import CostOptions, measure_cost
+
+__all__ = ["CostOptions", "measure_cost"]

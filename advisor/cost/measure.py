@@ -1,0 +1,198 @@
+"""``measure_cost``: every cost figure of one loaded model on one task, with the manifest it was measured on.
+
+Returns one flat dict. Numbers are figures under stable names (``docs_per_s``, ``tokens_per_s``,
+``latency_p50_ms`` ... ``latency_samples``, ``peak_memory_mb``, ``load_time_s``, ``load_*`` for the concurrent
+load, ``bytes_per_vector``, ``index_size_mb``, ``reembed_*``); everything that is not a number (the environment
+manifest, the per-dim index table, raw latency samples, settings, notes) sits beside them, so a caller can split
+numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.runner`` does).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..backends import Encoder
+from ..environment import hardware_id, hardware_manifest, library_versions, versions_id
+from ..tasks import Task
+from .batcher import run_load
+from .latency import measure_latency, single_query_fn
+from .memory import reload_spec, subprocess_peak_rss
+from .storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
+
+StageProgress = Callable[[str, int, "int | None"], None]
+
+
+@dataclass
+class CostOptions:
+    """How much to measure. ``bulk_docs`` None: 256 documents on CPU, 20,000 on GPU (an even sample of the
+    task's documents, so the length distribution is the dataset's own)."""
+
+    bulk_docs: int | None = None
+    batch_size: int = 32
+    latency_samples: int = 100
+    warmup: int = 10
+    load_test: bool = True
+    load_requests: int | None = None
+    load_clients: int = 16
+    load_overload: float = 1.5      # target rate = this x the unbatched capacity (1000 / p50 ms)
+    max_batch_size: int = 32
+    max_wait_ms: float = 2.0
+    memory: bool = True
+    memory_docs: int = 128
+    dims: tuple[int, ...] | None = None
+    price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
+
+
+def split_texts(task: Task) -> tuple[list[str], list[str], int]:
+    """(documents, queries, corpus size): documents are the texts a bulk job embeds, queries the ones a serving
+    path sees one at a time. Tasks without query sets use their texts for both."""
+    docs: list[str] = []
+    queries: list[str] = []
+    for text_set in task.text_sets().values():
+        (queries if text_set.kind == "query" else docs).extend(text_set.texts)
+    if not docs:
+        docs = list(queries)
+    if not queries:
+        queries = list(docs)
+    return docs, queries, len(docs)
+
+
+def even_sample(texts: Sequence[str], n: int | None) -> list[str]:
+    if n is None or n >= len(texts):
+        return list(texts)
+    idx = np.linspace(0, len(texts) - 1, num=n).round().astype(int)
+    return [texts[i] for i in idx]
+
+
+def _torch_cuda() -> Any:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return torch
+    return None
+
+
+def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_precision: str = "fp32",
+                 options: CostOptions | None = None, load_time_s: float | None = None,
+                 progress: StageProgress | None = None, **overrides: Any) -> dict[str, Any]:
+    """Measure bulk throughput, batch-1 latency, latency under concurrent load (with and without dynamic
+    batching), peak memory and storage figures of ``encoder`` on ``task``. ``overrides`` set CostOptions fields."""
+    opts = options or CostOptions()
+    if overrides:
+        opts = CostOptions(**{**asdict(opts), **overrides})
+    on_gpu = device.startswith("cuda")
+    tell = progress or (lambda stage, done, total: None)
+    docs_all, queries, n_corpus = split_texts(task)
+    docs = even_sample(docs_all, opts.bulk_docs if opts.bulk_docs is not None else (20000 if on_gpu else 256))
+    notes: list[str] = []
+    out: dict[str, Any] = {}
+    torch_cuda = _torch_cuda() if on_gpu else None
+    if torch_cuda is not None:
+        torch_cuda.cuda.synchronize()
+        torch_cuda.cuda.reset_peak_memory_stats()
+
+    # Bulk throughput: warm up on a few texts, then one timed encode of the sample.
+    tell("bulk", 0, len(docs))
+    encoder.encode(docs[: min(8, len(docs))], kind="document", batch_size=opts.batch_size)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        tell("bulk", done[0], len(docs))
+
+    t0 = time.perf_counter()
+    encoder.encode(docs, kind="document", batch_size=opts.batch_size, progress=tick)
+    bulk_s = time.perf_counter() - t0
+    tokens = encoder.count_tokens(docs)
+    out["docs_per_s"] = round(len(docs) / bulk_s, 3)
+    out["bulk_docs"] = len(docs)
+    out["bulk_s"] = round(bulk_s, 4)
+    mean_tokens = None
+    if tokens is not None:
+        total = int(sum(tokens))
+        mean_tokens = total / max(1, len(docs))
+        out["tokens_per_s"] = round(total / bulk_s, 1)
+        out["mean_tokens_per_doc"] = round(mean_tokens, 2)
+    else:
+        notes.append("the encoder cannot count tokens; tokens_per_s not reported")
+
+    # Batch-1 latency after warm-up.
+    tell("latency", 0, opts.latency_samples)
+    lat = measure_latency(encoder, queries, samples=opts.latency_samples, warmup=opts.warmup)
+    out.update(lat.figures("latency"))
+    out["latency_raw_ms"] = [round(x, 4) for x in lat.raw_ms]
+    tell("latency", opts.latency_samples, opts.latency_samples)
+
+    # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching.
+    if opts.load_test:
+        capacity = 1000.0 / max(lat.p50_ms, 1e-3)
+        rate = opts.load_overload * capacity
+        span_s = 3.0 if on_gpu else 2.0
+        requests = opts.load_requests or int(min(2000 if on_gpu else 300, max(40, rate * span_s)))
+        one = single_query_fn(encoder, "query")
+
+        def batch_fn(texts: list[str]) -> np.ndarray:
+            return encoder.encode(texts, kind="query", batch_size=len(texts))
+
+        load: dict[str, Any] = {"target_qps": round(rate, 3), "requests": requests, "clients": opts.load_clients,
+                                "max_wait_ms": opts.max_wait_ms}
+        for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
+            tell(f"load ({label})", 0, requests)
+            res = run_load(batch_fn, queries, rate_qps=rate, requests=requests, clients=opts.load_clients,
+                           max_batch_size=max_batch, max_wait_ms=opts.max_wait_ms, encode_one=one)
+            out.update(res.figures(f"load_{label}"))
+            load[label] = {"max_batch_size": max_batch, "achieved_qps": res.achieved_qps,
+                           "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency")}
+            tell(f"load ({label})", requests, requests)
+        out["load_target_qps"] = round(rate, 3)
+        out["load_test"] = load
+
+    # Peak memory.
+    if torch_cuda is not None:
+        out["peak_memory_mb"] = round(torch_cuda.cuda.max_memory_allocated() / 2**20, 2)
+        out["memory_method"] = "torch.cuda.max_memory_allocated"
+    elif opts.memory and not on_gpu:
+        spec = reload_spec(encoder, device=device, weight_precision=weight_precision)
+        if spec is None:
+            notes.append(f"{type(encoder).__name__} does not say how to reload it; CPU peak memory not measured")
+        else:
+            tell("memory (fresh subprocess)", 0, None)
+            try:
+                import torch
+
+                spec["threads"] = torch.get_num_threads()
+            except ImportError:
+                pass
+            probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
+            out["peak_memory_mb"] = probe["peak_rss_mb"]
+            out["model_memory_mb"] = probe["model_rss_mb"]
+            out["load_time_cold_s"] = probe["load_time_s"]
+            out["memory_method"] = "peak RSS of a fresh subprocess (load + encode)"
+            out["memory_probe"] = probe
+            if load_time_s is None:
+                load_time_s = probe["load_time_s"]
+    if load_time_s is not None:
+        out["load_time_s"] = round(float(load_time_s), 4)
+
+    # Storage and re-embedding.
+    entry = getattr(encoder, "entry", None)
+    dims = list(opts.dims) if opts.dims else default_dims(encoder.embed_dim, getattr(entry, "matryoshka_dims", ()))
+    table = index_table(n_corpus, dims, price_per_gb_month=opts.price_per_gb_month)
+    full = next(r for r in table if r["dim"] == encoder.embed_dim and r["vector_precision"] == "float32")
+    out["bytes_per_vector"] = full["bytes_per_vector"]
+    out["index_size_mb"] = full["index_mb"]
+    out["index_vectors"] = n_corpus
+    out["index"] = table
+    out["storage_price_per_gb_month"] = opts.price_per_gb_month
+    out.update(reembed_estimates(out["docs_per_s"], out.get("tokens_per_s"), n_corpus, mean_tokens))
+
+    out["environment"] = {"hardware": hardware_manifest(device), "libraries": library_versions(),
+                          "hardware_id": hardware_id(device), "versions_id": versions_id()}
+    out["settings"] = {"device": device, "weight_precision": weight_precision, "encoder": type(encoder).__name__,
+                       "task": task.name, "task_hash": task.content_hash, **asdict(opts)}
+    out["notes"] = notes
+    return out

@@ -1,0 +1,108 @@
+"""Peak memory where it is clean. On CPU: the peak RSS of a fresh subprocess that only imports the libraries,
+loads the model and encodes some texts (the parent process has other models, caches and test data in it). On GPU:
+``torch.cuda.max_memory_allocated`` around the measured work (done in ``measure``).
+
+The child is ``python -m advisor.cost.memory`` with a JSON spec on stdin and one JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..backends import Encoder
+from ..errors import UserError
+
+
+def _rss_mb() -> float:
+    """Current resident set size (Linux /proc), MiB."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def reload_spec(encoder: Encoder, *, device: str, weight_precision: str) -> dict[str, Any] | None:
+    """How a fresh process can load the same model: the catalog entry (through its backend) or the fast path's
+    folder. None when the encoder does not say where it came from."""
+    from .fastpath import FastTransformerEncoder
+
+    if isinstance(encoder, FastTransformerEncoder):
+        return {"fast": str(encoder.layout.folder), "prompts": encoder.prompts, "device": device,
+                "weight_precision": weight_precision}
+    entry = getattr(encoder, "entry", None)
+    if entry is not None and hasattr(entry, "to_dict"):
+        return {"entry": entry.to_dict(), "device": device, "weight_precision": weight_precision}
+    return None
+
+
+def subprocess_peak_rss(spec: dict[str, Any], texts: Sequence[str], *, kind: str = "document",
+                        timeout_s: float = 600.0) -> dict[str, float]:
+    """Load and run the model in a fresh interpreter; returns ``peak_rss_mb`` (whole process), ``baseline_rss_mb``
+    (after importing the libraries, before loading), ``model_rss_mb`` (the difference) and a cold
+    ``load_time_s``."""
+    payload = json.dumps({**spec, "texts": list(texts), "kind": kind})
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "advisor.cost.memory"], input=payload, capture_output=True,
+                              text=True, timeout=timeout_s, env=env, cwd=str(Path.cwd()))
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"the memory probe subprocess ran past {timeout_s:.0f} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the memory probe subprocess failed (exit {proc.returncode}): {tail[0]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _child() -> None:
+    spec = json.load(sys.stdin)
+    import numpy  # noqa: F401 - the libraries a serving process holds anyway
+    import torch
+
+    torch.set_num_threads(int(spec.get("threads") or torch.get_num_threads()))
+    baseline = _rss_mb()
+    t0 = time.perf_counter()
+    if "fast" in spec:
+        from .fastpath import FastTransformerEncoder
+
+        encoder: Encoder = FastTransformerEncoder(spec["fast"], device=spec["device"],
+                                                  weight_precision=spec["weight_precision"],
+                                                  prompts=spec.get("prompts"))
+    else:
+        from ..backends import load_encoder
+        from ..catalog import ModelEntry
+
+        encoder = load_encoder(ModelEntry.from_dict(spec["entry"]), device=spec["device"],
+                               weight_precision=spec["weight_precision"])
+    load_s = time.perf_counter() - t0
+    loaded = _rss_mb()
+    if spec["texts"]:
+        encoder.encode(spec["texts"], kind=spec.get("kind", "document"))
+    peak = _peak_rss_mb()
+    print(json.dumps({"peak_rss_mb": round(peak, 2), "baseline_rss_mb": round(baseline, 2),
+                      "loaded_rss_mb": round(loaded, 2), "model_rss_mb": round(peak - baseline, 2),
+                      "load_time_s": round(load_s, 4)}))
+
+
+if __name__ == "__main__":
+    try:
+        _child()
+    except UserError as exc:
+        print(f"advisor: error: {exc}", file=sys.stderr)
+        sys.exit(2)
