@@ -177,7 +177,7 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
             yield _failed(cell, key_of, _error_text(exc, f"loading dataset {tc.task.spec}"), started)
         return
     if tc.cost is not None and tc.cost in todo:
-        yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment)
+        yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment, progress)
     quality = [c for c in todo if c.key.kind == "quality"]
     if not quality:
         return
@@ -224,19 +224,27 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
 
 
 def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder",
-               key_of: Callable[[CellSpec], Any], load_time: float, environment: dict) -> Event:
+               key_of: Callable[[CellSpec], Any], load_time: float, environment: dict,
+               progress: Emit | None = None) -> Event:
     started = time.time()
+
+    def stage(name: str, done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(Event("encode", group.label, n=done, total=total or max(done, 1),
+                           message=f"{group.entry.name} {task.name} cost: {name}"))
+
     try:
         from .cost import measure_cost
 
-        figures = measure_cost(encoder, task, device=group.device, weight_precision=group.weight_precision)
+        figures = measure_cost(encoder, task, device=group.device, weight_precision=group.weight_precision,
+                               load_time_s=load_time, progress=stage)
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
                        traceback=traceback.format_exc(limit=8))
     metrics = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     metrics.setdefault("load_time_s", load_time)
     details = {k: v for k, v in figures.items() if k not in metrics}
-    details["environment"] = environment
+    details.setdefault("environment", environment)
     return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
                                                         details=details, started_at=started,
                                                         finished_at=time.time()))

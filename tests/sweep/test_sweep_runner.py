@@ -127,3 +127,22 @@ def test_finished_cells_are_skipped_and_force_recomputes(tmp_path, hashing_plugi
     assert forced.computed == 2
     assert set(store.compute_counts().values()) == {2}
     assert [r["status"] for r in store.runs()] == ["finished"] * 3
+
+
+def test_cost_cell_measured_once_per_load_and_joins_quality(tmp_path, hashing_plugin, retrieval_dir):
+    catalog = hashing_catalog(tmp_path / "c.yaml", [128])
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", dims="[full, 64]", precisions="[float32, int8]"))
+    plan = build_plan(load_catalog(catalog), policy, [load_task(retrieval_dir)])
+    events = list(run_group(plan.groups[0], is_done=lambda fp: False))
+    cells = [e.result for e in events if e.kind == "cell"]
+    cost = [c for c in cells if c.key.kind == "cost"]
+    quality = [c for c in cells if c.key.kind == "quality"]
+    assert len(cost) == 1 and len(quality) == 4 and cost[0].status == "ok", cost[0].error
+    figures = cost[0].metrics
+    for name in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_samples",
+                 "load_time_s"):
+        assert name in figures and figures[name] >= 0, name
+    assert figures["latency_p50_ms"] <= figures["latency_p95_ms"] <= figures["latency_p99_ms"]
+    assert len(cost[0].details["latency_raw_ms"]) == figures["latency_samples"]
+    # the ranking finds a quality cell's cost figures through CellKey.cost_key()
+    assert all(q.key.cost_key() == cost[0].key for q in quality)
