@@ -84,6 +84,7 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
     from advisor.sweep_progress import SweepProgress
 
     command = " ".join(["advisor", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("advisor") else None
+    _stop_on_sigterm()
     with SweepProgress(enabled=not as_json) as progress:
         summary = run_plan(plan, results, executor=executor, executor_options={"address": address}, force=force,
                            command=command, on_event=progress.on_event)
@@ -98,6 +99,16 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
         sys.exit(130)
     if summary.failed:
         sys.exit(1)
+
+
+def _stop_on_sigterm() -> None:
+    """A scheduler's SIGTERM stops the sweep as cleanly as Ctrl-C (run recorded as interrupted)."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @click.group("runs")

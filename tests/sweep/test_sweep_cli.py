@@ -88,3 +88,28 @@ def test_user_mistakes_are_one_line(files, sweep_env, tmp_path):
         assert done.returncode == 2, (args, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_sigterm_stops_like_ctrl_c(tmp_path, sweep_env, retrieval_dir):
+    import os
+    import signal
+    import time
+
+    catalog = hashing_catalog(tmp_path / "catalog.yaml", [64, 96, 128])
+    policy = grid_policy(tmp_path / "policy.yaml", dims="[full, 32]")
+    store = tmp_path / "r.sqlite"
+    script = Path(sys.executable).parent / "advisor"
+    proc = subprocess.Popen([str(script), "run", "--catalog", str(catalog), "--policy", str(policy), "--dataset",
+                             str(retrieval_dir), "--store", str(store), "--no-cost"], env=sweep_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not store.exists() or not ResultStore(store).results():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished cells are kept" in err
+    db = ResultStore(store)
+    run = db.runs()[0]
+    assert run["status"] == "interrupted" and 0 < run["ok"] < 18 and db.integrity_check() == "ok"
