@@ -249,8 +249,9 @@ def select_models(entries: Sequence[ModelEntry], names: Sequence[str], catalogs:
 
 def plan_from_files(catalogs: Sequence[Path], policy_path: Path | None, datasets: Sequence[str], *,
                     dataset_type: str | None = None, models: Sequence[str] = (), measure_cost: bool = True,
-                    batch_size: int = 32) -> tuple[Plan, list["Task"]]:
-    """Load catalogs, policy and datasets, screen the entries and build the plan (what ``advisor run`` does)."""
+                    batch_size: int = 32, devices: Sequence[str] = ()) -> tuple[Plan, list["Task"]]:
+    """Load catalogs, policy and datasets, screen the entries and build the plan (what ``advisor run`` does).
+    ``devices`` (the ``--device`` option) replaces the devices of the policy's variant grid."""
     from .catalog import default_catalog_paths, load_catalogs
     from .policy import load_policy, permissive_policy
     from .screening import screen
@@ -261,6 +262,8 @@ def plan_from_files(catalogs: Sequence[Path], policy_path: Path | None, datasets
     catalog_paths = list(catalogs) or default_catalog_paths()
     entries = load_catalogs(catalog_paths)
     policy = load_policy(policy_path) if policy_path else permissive_policy()
+    if devices:
+        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
     chosen = select_models(entries, models, catalog_paths)
     screened = screen(chosen, policy)
     admitted = [s.entry for s in screened if s.admitted]

@@ -49,7 +49,12 @@ def hardware_text(group: HardwareGroup) -> str:
 def headline(rec: Recommendation) -> str:
     best = rec.recommended
     if best is None:
-        return "No candidate passes the policy: see the reasons below."
+        rules: dict[str, int] = {}
+        for c in rec.candidates():
+            for r in c.rejections[:1]:
+                rules[r.rule] = rules.get(r.rule, 0) + 1
+        why = ", ".join(f"{n} by {rule}" for rule, n in sorted(rules.items(), key=lambda kv: -kv[1]))
+        return "No candidate passes the policy" + (f" ({why})" if why else "") + ": see the reasons below."
     tasks = ", ".join(f"{t.metric} {best.quality.get(t.name, float('nan')):.4f} on {t.name}" for t in rec.tasks)
     cost = []
     if "latency_p95_ms" in best.cost:
@@ -101,3 +106,25 @@ def counts(group: HardwareGroup) -> dict[str, int]:
     for c in group.candidates:
         out[c.status] = out.get(c.status, 0) + 1
     return out
+
+
+def model_summary(rec: Recommendation) -> list[list[str]]:
+    """One row per catalog model: its best variant (by the ranking's order) or why it has none."""
+    rows = []
+    for m in rec.models:
+        cands = [c for c in rec.candidates() if c.model == m.name]
+        ranked = sorted((c for c in cands if c.position), key=lambda c: (c.status != "recommended", c.position))
+        if ranked:
+            c = ranked[0]
+            q = f"{c.quality_mean:.4f}" if c.quality_mean is not None else "–"
+            rows.append([m.name, STATUS_TEXT[c.status], variant_text(c), q, num(c.cost.get("latency_p95_ms")),
+                         f"{c.bytes_per_vector:,}" if c.bytes_per_vector else "–", c.why])
+        elif cands:
+            c = cands[0]
+            rows.append([m.name, STATUS_TEXT[c.status], "–", "–", "–", "–", c.why])
+        else:
+            rows.append([m.name, "admitted" if m.admitted else "rejected", "–", "–", "–", "–", m.why])
+    return rows
+
+
+MODEL_COLUMNS = ["model", "verdict", "its best variant", "quality", "p95 ms", "bytes/vector", "why"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..ranking import Candidate, HardwareGroup, Recommendation
 from . import Report, ReportWriter
-from .content import STATUS_TEXT, candidate_columns, candidate_row, counts, headline, hardware_text
+from .content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
+                      hardware_text, model_summary)
 from .plots import all_figures
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -119,6 +120,10 @@ def render(report: Report) -> str:
     models = "".join(f"<tr><td>{e(m.name)}</td><td>{e(m.license)}</td>"
                      f"<td>{'admitted' if m.admitted else 'rejected'}</td><td class=\"why\">{e(m.why)}</td></tr>"
                      for m in rec.models)
+    per_model = "".join("<tr>" + "".join(f'<td class="why">{e(v)}</td>' if i == 6 else
+                                         f'<td class="num">{e(v)}</td>' if i in (3, 4, 5) else f"<td>{e(v)}</td>"
+                                         for i, v in enumerate(row)) + "</tr>" for row in model_summary(rec))
+    per_model_head = "".join(f"<th>{e(c)}</th>" for c in MODEL_COLUMNS)
     skipped = ""
     if report.skipped:
         rows = "".join(f"<tr><td>{e(s.get('model', ''))}</td><td>{e(s.get('variant', ''))}</td>"
@@ -141,6 +146,8 @@ def render(report: Report) -> str:
 {card}
 <dl class="facts">{facts_html}</dl>
 {notes}
+<h2>Each model at its best</h2>
+<table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
 {groups}
 <h2>Models and the policy's rules</h2>
 <table><thead><tr><th>model</th><th>licence</th><th>verdict</th><th>why</th></tr></thead><tbody>{models}</tbody></table>

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import Report, ReportWriter
-from .content import candidate_columns, candidate_row, counts, headline, hardware_text
+from .content import MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary
 from .plots import all_figures
 
 
@@ -45,6 +45,7 @@ class MarkdownWriter(ReportWriter):
             lines.append(f"> Note: {md(note)}")
         if rec.notes:
             lines.append("")
+        lines += ["## Each model at its best", ""] + table(MODEL_COLUMNS, model_summary(rec)) + [""]
         plots_dir = out_dir / "plots"
         for i, group in enumerate(rec.groups):
             suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"
@@ -80,7 +81,7 @@ class MarkdownWriter(ReportWriter):
         if report.store:
             meta.append(f"results store {md(report.store)}")
         if report.command:
-            meta.append(f"command `{report.command}`")
+            meta.append(f"command: {md(report.command)}")
         lines += ["---", "; ".join(meta) + ".", ""]
         path = out_dir / "report.md"
         path.write_text("\n".join(lines), encoding="utf-8")

@@ -103,7 +103,7 @@ def report_store(store_path: str | Path, policy_path: str | Path | None, out_dir
 def recommend(catalogs: Sequence[str | Path], policy_path: str | Path | None, datasets: Sequence[str],
               out_dir: str | Path, *, store_path: str | Path = ".advisor/results.sqlite",
               dataset_type: str | None = None, executor: str = "local", models: Sequence[str] = (),
-              command: str | None = None, on_event: Callable[[Any], None] | None = None,
+              devices: Sequence[str] = (), command: str | None = None, on_event: Callable[[Any], None] | None = None,
               formats: Sequence[str] | None = None) -> tuple[dict[str, Path], Any]:
     """Plan, run (the store as a cache), rank the plan's cells, write the report. Returns (paths, run summary)."""
     from ..executors import get_executor
@@ -113,7 +113,7 @@ def recommend(catalogs: Sequence[str | Path], policy_path: str | Path | None, da
 
     get_executor(executor)
     plan, _tasks = plan_from_files([Path(c) for c in catalogs], Path(policy_path) if policy_path else None,
-                                   list(datasets), dataset_type=dataset_type, models=models)
+                                   list(datasets), dataset_type=dataset_type, models=models, devices=devices)
     store = ResultStore(store_path)
     try:
         summary = run_plan(plan, store, executor=executor, command=command, on_event=on_event)
@@ -126,6 +126,8 @@ def recommend(catalogs: Sequence[str | Path], policy_path: str | Path | None, da
         store.close()
     catalog_paths = [Path(c) for c in catalogs] or default_catalog_paths()
     policy = load_policy(policy_path) if policy_path else permissive_policy()
+    if devices:
+        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
     entries = load_catalogs(catalog_paths)
     rec = rank(results, entries, policy)
     report = Report(rec, store=str(store_path), catalogs=[str(p) for p in catalog_paths],

@@ -103,10 +103,12 @@ def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats):
 @click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
 @click.option("--store", default=STORE_DEFAULT, type=click.Path(path_type=Path), help=STORE_HELP)
+@click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
+              help="Run on this device instead of the policy's devices (repeatable).")
 @click.option("--executor", default="local", show_default=True, help="Where to run: local, ray, or a plugin's.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="Report format (repeatable). Default: all of them.")
-def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, executor, formats):
+def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, executor, formats):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
     from advisor.reporting.pipeline import main_path, recommend
@@ -115,7 +117,7 @@ def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir,
     try:
         with SweepProgress() as progress:
             paths, summary = recommend(catalogs, policy, datasets, out_dir, store_path=store,
-                                       dataset_type=dataset_type, executor=executor, models=models,
+                                       dataset_type=dataset_type, executor=executor, models=models, devices=devices,
                                        command=_command(), on_event=progress.on_event, formats=formats or None)
     except KeyboardInterrupt:
         click.echo("interrupted: finished cells are kept in the store; run the same command again to resume",
