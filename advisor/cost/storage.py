@@ -33,7 +33,7 @@ def index_table(n_vectors: int, dims: Iterable[int], *, precisions: Iterable[str
         for precision in precisions:
             bpv = bytes_per_vector(dim, precision)
             rows.append({"dim": dim, "vector_precision": precision, "bytes_per_vector": bpv,
-                         "index_mb": round(n_vectors * bpv / 2**20, 4),
+                         "index_mb": round(n_vectors * bpv / 2**20, 6),
                          "mb_per_million": round(1e6 * bpv / 2**20, 3),
                          "usd_per_month_per_million": round(1e6 * bpv / 1e9 * price_per_gb_month, 6)})
     return rows

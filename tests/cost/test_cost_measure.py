@@ -1,0 +1,147 @@
+"""Cost figures on real runs: latency percentiles equal numpy's over the recorded samples, the dynamic batcher
+hands every client its own vector (equal to the unbatched one), the fresh-subprocess peak RSS exceeds the model
+file, and ``advisor measure --json`` reports every figure with its manifest on a real model and dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from advisor.cost.batcher import DynamicBatcher, run_load
+from advisor.cost.fastpath import FastTransformerEncoder
+from advisor.cost.latency import LatencyStats, measure_latency
+from advisor.cost.memory import reload_spec, subprocess_peak_rss
+from advisor.cost.storage import default_dims, index_table
+from advisor.variants import bytes_per_vector
+
+pytestmark = pytest.mark.slow
+
+QUERIES = ["a gripping thriller with a weak ending", "the cast is wonderful", "boring and far too long",
+           "a family comedy about a dog", "visually stunning but hollow", "the best film of the year",
+           "I laughed, I cried", "a war drama set in 1944"]
+
+
+@pytest.fixture(scope="module")
+def encoder(minilm_dir):
+    enc = FastTransformerEncoder(minilm_dir)
+    yield enc
+    enc.close()
+
+
+def test_latency_percentiles_equal_numpy_on_a_real_run(encoder):
+    t0 = time.perf_counter()
+    stats = measure_latency(encoder, QUERIES, samples=25, warmup=3)
+    wall_ms = (time.perf_counter() - t0) * 1000
+    raw = np.array(stats.raw_ms)
+    assert stats.samples == 25 == raw.size
+    assert np.all(raw > 0) and raw.sum() <= wall_ms  # each sample is a real, positive piece of the run
+    np.testing.assert_allclose([stats.p50_ms, stats.p95_ms, stats.p99_ms], np.percentile(raw, [50, 95, 99]))
+    assert stats.p50_ms <= stats.p95_ms <= stats.p99_ms <= stats.max_ms == raw.max()
+    assert stats.figures()["latency_samples"] == 25
+
+
+def test_latency_stats_reject_empty():
+    with pytest.raises(ValueError):
+        LatencyStats.from_samples([])
+
+
+def test_batcher_gives_each_client_its_own_vector(encoder):
+    reference = {q: encoder.encode([q])[0] for q in QUERIES}
+    calls: list[int] = []
+
+    def encode_batch(texts):
+        calls.append(len(texts))
+        return encoder.encode(texts, kind="document")
+
+    results: dict[int, np.ndarray] = {}
+    with DynamicBatcher(encode_batch, max_batch_size=8, max_wait_ms=50) as batcher:
+        def client(i: int) -> None:
+            results[i] = batcher.submit(QUERIES[i % len(QUERIES)]).result(timeout=120)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(results) == list(range(16)) and sum(calls) == 16
+    assert max(calls) > 1  # requests really were batched together
+    for i, vec in results.items():
+        np.testing.assert_allclose(vec, reference[QUERIES[i % len(QUERIES)]], atol=1e-5)
+
+
+def test_batcher_reports_errors_to_every_waiting_client():
+    def broken(texts):
+        raise RuntimeError("model crashed")
+
+    with DynamicBatcher(broken, max_batch_size=4, max_wait_ms=20) as batcher:
+        futures = [batcher.submit(q) for q in QUERIES[:4]]
+        for f in futures:
+            with pytest.raises(RuntimeError, match="model crashed"):
+                f.result(timeout=10)
+
+
+def test_load_run_batched_and_unbatched_answer_every_request(encoder):
+    def encode_batch(texts):
+        return encoder.encode(texts, kind="query")
+
+    for max_batch in (16, 1):
+        res = run_load(encode_batch, QUERIES, rate_qps=200.0, requests=24, clients=8, max_batch_size=max_batch,
+                       max_wait_ms=5)
+        assert res.latency.samples == 24 and res.achieved_qps > 0
+        assert (res.mean_batch_size == 1.0) if max_batch == 1 else (res.mean_batch_size >= 1.0)
+        for i, vec in enumerate(res.vectors):
+            want = encoder.encode([QUERIES[i % len(QUERIES)]])[0]
+            np.testing.assert_allclose(vec, want, atol=1e-5)
+
+
+def test_subprocess_peak_rss_exceeds_model_file(encoder, minilm_dir):
+    spec = reload_spec(encoder, device="cpu", weight_precision="fp32")
+    probe = subprocess_peak_rss(spec, QUERIES)
+    model_mb = (minilm_dir / "model.safetensors").stat().st_size / 2**20
+    assert probe["peak_rss_mb"] > probe["baseline_rss_mb"] > 0
+    assert probe["model_rss_mb"] > model_mb  # the weights are in memory, plus activations
+    assert probe["load_time_s"] > 0
+
+
+def test_index_table_uses_bytes_per_vector():
+    rows = index_table(1000, default_dims(384))
+    assert {r["dim"] for r in rows} == {384, 192, 96}
+    for r in rows:
+        assert r["bytes_per_vector"] == bytes_per_vector(r["dim"], r["vector_precision"])
+        assert r["index_mb"] == pytest.approx(1000 * r["bytes_per_vector"] / 2**20, rel=1e-3)
+
+
+def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
+    dataset = repo / "data" / "rt-reviews-plots"
+    if not dataset.exists():
+        pytest.skip("data/rt-reviews-plots not built")
+    cmd = [sys.executable, "-m", "advisor.cli", "measure", "--model", str(minilm_dir), "--dataset", str(dataset),
+           "--docs", "24", "--queries", "15", "--load-requests", "16", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["engine"] == "fast" and out["device"] == "cpu"
+    f = out["results"][0]["figures"]
+    for name in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                 "peak_memory_mb", "load_time_s", "load_batched_qps", "load_unbatched_qps", "bytes_per_vector"):
+        assert isinstance(f[name], (int, float)) and f[name] > 0, name
+    assert f["latency_samples"] == 15 == len(f["latency_raw_ms"])
+    assert f["bulk_docs"] == 24
+    assert f["tokens_per_s"] / f["docs_per_s"] == pytest.approx(f["mean_tokens_per_doc"], rel=1e-2)
+    assert f["bytes_per_vector"] == 384 * 4 and f["index_vectors"] == 156
+    env = f["environment"]
+    assert env["hardware"]["device"] == "cpu" and env["libraries"]["torch"] and env["hardware_id"]
+
+
+def test_measure_bad_dataset_is_one_line_error(repo, minilm_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "advisor.cli", "measure", "--model", str(minilm_dir),
+                           "--dataset", str(tmp_path / "missing")], capture_output=True, text=True, cwd=repo,
+                          timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("advisor: error:") and "Traceback" not in proc.stderr
