@@ -122,3 +122,18 @@ def test_int8_variant_shares_corpus_calibration(vectors):
     assert v["queries"].calibration is v["corpus"].calibration
     expected = Int8Calibration.fit(truncate_normalize(d, 32))
     np.testing.assert_array_equal(v["corpus"].calibration.start, expected.start)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["float32", "binary"])
+def test_gpu_search_equals_cpu(vectors, precision):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    q, d = vectors
+    v = derive({"queries": q, "corpus": d}, 64, precision, calibrate_on="corpus")
+    cpu = search(v["queries"], v["corpus"], 50, chunk_bytes=64 * 1024)
+    gpu = search(v["queries"], v["corpus"], 50, device="cuda", chunk_bytes=64 * 1024)
+    np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-5)
+    if precision == "binary":  # integer scores: identical, ties included
+        np.testing.assert_array_equal(gpu.indices, cpu.indices)
