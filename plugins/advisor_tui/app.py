@@ -82,8 +82,8 @@ class AdvisorApp(App):
         self.switch_mode("datasets")
         self.call_after_refresh(self._refresh_screen)
 
-    def action_start_run(self) -> None:
-        self.switch_mode("run")
+    async def action_start_run(self) -> None:
+        await self.switch_mode("run")
         self.sweep.start()
 
     def action_cancel_run(self) -> None:
@@ -101,6 +101,7 @@ class AdvisorApp(App):
         self.sub_title = self.session.policy.name
 
     def _refresh_screen(self) -> None:
+        """Show the session's new state on the current screen (a screen still mounting refreshes itself)."""
         refresh = getattr(self.screen, "refresh_view", None)
-        if refresh is not None:
+        if refresh is not None and self.screen.is_mounted:
             refresh()

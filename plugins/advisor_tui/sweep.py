@@ -113,7 +113,7 @@ class SweepController:
 
     @property
     def running(self) -> bool:
-        return self.worker is not None and self.worker.is_running
+        return self.worker is not None and not self.worker.is_finished
 
     # ---- start / cancel ------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -234,9 +234,7 @@ class SweepController:
     def _notify_screens(self, results_changed: bool = False) -> None:
         if results_changed:
             self._recommendation = None
-        refresh = getattr(self.app.screen, "refresh_view", None)
-        if refresh is not None:
-            refresh()
+        self.app._refresh_screen()  # type: ignore[attr-defined]
 
     # ---- reading the outcome -------------------------------------------------------------------------------
     def invalidate(self) -> None:

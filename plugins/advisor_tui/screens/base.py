@@ -19,6 +19,7 @@ class AdvisorScreen(Screen):
     shown again, so each screen reads the session as it is now."""
 
     HINT = ""
+    BINDINGS = [("escape", "leave_field", "")]
 
     @property
     def advisor(self) -> "AdvisorApp":
@@ -39,6 +40,11 @@ class AdvisorScreen(Screen):
 
     def refresh_view(self) -> None:
         """Re-read the session (and store) into the widgets."""
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text field (where number keys type digits) for the screen's main widget."""
+        target = self.query(self.AUTO_FOCUS).first() if self.AUTO_FOCUS else None
+        self.set_focus(target)
 
     def on_mount(self) -> None:
         self.refresh_view()

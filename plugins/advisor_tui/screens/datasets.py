@@ -65,6 +65,7 @@ class DatasetsScreen(AdvisorScreen):
             return
         field.value = ""
         self.refresh_view()
+        self.query_one("#datasets", DataTable).focus()  # so the number keys switch screens again
 
     def action_remove(self) -> None:
         table = self.query_one("#datasets", DataTable)

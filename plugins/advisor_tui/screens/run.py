@@ -39,9 +39,9 @@ class RunScreen(AdvisorScreen):
         yield table
         yield Static(id="run-detail", classes="detail")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "run-start":
-            self.advisor.action_start_run()
+            await self.app.run_action("start_run")
         elif event.button.id == "run-cancel":
             self.advisor.action_cancel_run()
 
