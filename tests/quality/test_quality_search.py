@@ -137,3 +137,19 @@ def test_gpu_search_equals_cpu(vectors, precision):
     np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-5)
     if precision == "binary":  # integer scores: identical, ties included
         np.testing.assert_array_equal(gpu.indices, cpu.indices)
+
+
+@pytest.mark.parametrize("precision", ["float32", "int8", "binary"])
+def test_torch_block_code_equals_numpy_path(vectors, precision):
+    """The GPU code path, run by torch on the CPU: same keys, so the same top-k as the numpy search."""
+    pytest.importorskip("torch")
+    from advisor._search_torch import torch_topk_keys
+    from advisor.search import _decode_keys
+
+    q, d = vectors
+    v = derive({"queries": q, "corpus": d}, 64, precision, calibrate_on="corpus")
+    keys = np.sort(torch_topk_keys(v["queries"], v["corpus"], 40, 64 * 1024, device="cpu"), axis=1)
+    idx, scores = _decode_keys(keys)
+    ref = search(v["queries"], v["corpus"], 40, chunk_bytes=64 * 1024)
+    np.testing.assert_allclose(scores, ref.scores, atol=1e-5)
+    assert (idx == ref.indices).mean() > (0.999 if precision != "binary" else 1 - 1e-12)
