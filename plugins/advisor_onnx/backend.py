@@ -133,4 +133,7 @@ class OnnxBackend(Backend):
             session = ort.InferenceSession(str(path), sess_options=options, providers=[provider])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise UserError(f"{entry.name}: onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
+        if session.get_providers()[0] != provider:  # onnxruntime falls back silently; a CPU figure is not CUDA's
+            raise UserError(f"{entry.name}: onnxruntime did not start {provider} (got {session.get_providers()}); "
+                            f"check the CUDA/cuDNN libraries onnxruntime-gpu needs")
         return OnnxEncoder(entry, session, tokenizer, provider)
