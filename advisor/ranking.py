@@ -144,7 +144,7 @@ class ModelVerdict:
     def why(self) -> str:
         if self.rejections:
             return "; ".join(f"rejected by rule {r.rule}: {r.reason}" for r in self.rejections)
-        return "admitted" + ("" if self.evaluated else "; no results in the store yet (run it)")
+        return "admitted" + ("" if self.evaluated else "; not in these results (not run yet, or left out with --model)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "license": self.license, "languages": list(self.languages),

@@ -122,9 +122,14 @@ def model_summary(rec: Recommendation) -> list[list[str]]:
         elif cands:
             c = cands[0]
             rows.append([m.name, STATUS_TEXT[c.status], "–", "–", "–", "–", c.why])
-        else:
-            rows.append([m.name, "admitted" if m.admitted else "rejected", "–", "–", "–", "–", m.why])
+        elif not m.admitted:
+            rows.append([m.name, "rejected", "–", "–", "–", "–", m.why])
     return rows
+
+
+def not_evaluated(rec: Recommendation) -> list[str]:
+    """Admitted catalog models that have no results here (not run, or left out with --model)."""
+    return [m.name for m in rec.models if m.admitted and not m.evaluated]
 
 
 MODEL_COLUMNS = ["model", "verdict", "its best variant", "quality", "p95 ms", "bytes/vector", "why"]

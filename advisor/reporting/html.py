@@ -11,7 +11,7 @@ from pathlib import Path
 from ..ranking import Candidate, HardwareGroup, Recommendation
 from . import Report, ReportWriter
 from .content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
-                      hardware_text, model_summary)
+                      hardware_text, model_summary, not_evaluated)
 from .plots import all_figures
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -123,6 +123,9 @@ def render(report: Report) -> str:
     per_model = "".join("<tr>" + "".join(f'<td class="why">{e(v)}</td>' if i == 6 else
                                          f'<td class="num">{e(v)}</td>' if i in (3, 4, 5) else f"<td>{e(v)}</td>"
                                          for i, v in enumerate(row)) + "</tr>" for row in model_summary(rec))
+    absent = not_evaluated(rec)
+    absent = (f"<p>Admitted by the policy but not in these results (not run yet, or left out with --model): "
+              f"{e(', '.join(absent))}.</p>" if absent else "")
     per_model_head = "".join(f"<th>{e(c)}</th>" for c in MODEL_COLUMNS)
     skipped = ""
     if report.skipped:
@@ -148,6 +151,7 @@ def render(report: Report) -> str:
 {notes}
 <h2>Each model at its best</h2>
 <table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
+{absent}
 {groups}
 <h2>Models and the policy's rules</h2>
 <table><thead><tr><th>model</th><th>licence</th><th>verdict</th><th>why</th></tr></thead><tbody>{models}</tbody></table>

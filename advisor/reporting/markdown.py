@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import Report, ReportWriter
-from .content import MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary
+from .content import (MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary,
+                      not_evaluated)
 from .plots import all_figures
 
 
@@ -46,6 +47,9 @@ class MarkdownWriter(ReportWriter):
         if rec.notes:
             lines.append("")
         lines += ["## Each model at its best", ""] + table(MODEL_COLUMNS, model_summary(rec)) + [""]
+        if not_evaluated(rec):
+            lines += ["Admitted by the policy but not in these results (not run yet, or left out with --model): "
+                      + md(", ".join(not_evaluated(rec))) + ".", ""]
         plots_dir = out_dir / "plots"
         for i, group in enumerate(rec.groups):
             suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"

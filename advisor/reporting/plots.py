@@ -59,13 +59,16 @@ def _colors(models: list[str]) -> dict[str, Any]:
 
 def _plain_log_axis(axis: Any) -> None:
     """Log-scale ticks written as plain numbers (1, 10, 100; 64, 128, 1,536), not powers."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     def fmt(value: float, _pos: int) -> str:
         if value >= 1:
             return f"{value:,.0f}"
         return f"{value:.2g}"
+    if axis.get_scale() == "log" and axis.get_transform().base == 10:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(fmt))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _short(name: str, limit: int = 32) -> str:
@@ -225,13 +228,13 @@ def retained(group: HardwareGroup) -> Figure | None:
             for bar, y in zip(bars, ys):
                 if y == y:  # not NaN
                     ax.text(bar.get_x() + bar.get_width() / 2, y + 0.5, f"{y:.0f}", ha="center", fontsize=6.5)
-        ax.set_xticks(range(len(models)), [_short(m, 22) for m in models], rotation=20, ha="right")
+        ax.set_xticks(range(len(models)), [_short(m, 30) for m in models], rotation=20, ha="right")
         low = min(100 * v for d in data.values() for v in d.values())
         ax.set_ylim(max(0, min(80, low - 5)), 104)
         ax.axhline(100, color="0.4", linewidth=0.8)
         ax.set_ylabel("quality retained (%)")
         ax.set_title(f"Quality retained by {title}")
-        ax.legend(fontsize=7.5, loc="lower left", framealpha=0.9)
+        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return Figure("retained", "Quality retained by precision",
                   "100% is the same model with fp32 weights and float32 vectors at its full size, on the same "
                   "data.", _png(fig))
@@ -272,9 +275,10 @@ def latency(group: HardwareGroup) -> Figure | None:
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("query latency, batch 1 (ms, log scale)")
     ax.set_title("Query latency distribution per model load")
-    n = [int(c.cost.get("latency_samples", 0)) for _, c in items]
+    n = sorted({int(c.cost.get("latency_samples", 0)) for _, c in items})
+    count = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
     return Figure("latency", "Query latency", f"{note} Measured after warm-up, one query at a time "
-                                              f"({min(n)}–{max(n)} samples per model).", _png(fig))
+                                              f"({count} samples per model).", _png(fig))
 
 
 def all_figures(group: HardwareGroup, metric: str) -> list[Figure]:

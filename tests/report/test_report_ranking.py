@@ -164,7 +164,7 @@ def test_metadata_rules_and_unknown_models(tmp_path, cells):
     assert rec.recommended.model == "ok"
     verdicts = {m.name: m for m in rec.models}
     assert not verdicts["nolicence"].admitted and verdicts["never-run"].admitted
-    assert not verdicts["never-run"].evaluated and "no results" in verdicts["never-run"].why
+    assert not verdicts["never-run"].evaluated and "not in these results" in verdicts["never-run"].why
 
 
 def test_failed_and_incomplete(tmp_path, cells):

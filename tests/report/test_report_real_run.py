@@ -1,0 +1,137 @@
+"""A report from a real run: ``advisor recommend`` on two real static models of the offline catalog and a real
+retrieval task, then ``advisor report`` on the same store under the shipped policies. Every figure in the report
+is checked against the store, read independently with sqlite3."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MODELS = ("wordllama-l2-supercat-256", "tokenlearn-static-64")
+POLICY = """name: research-english
+description: Research use (no commercial rule), English.
+languages:
+  require: [en]
+variants:
+  dims: [full, 128, 32]
+  vector_precisions: [float32, int8, binary]
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, advisor_cli, repo):
+    base = tmp_path_factory.mktemp("real")
+    policy = base / "research.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    store, out = base / "results.sqlite", base / "report"
+    args = ["recommend", "--catalog", str(repo / "catalogs" / "offline.yaml"), "--policy", str(policy),
+            "--dataset", str(repo / "data" / "rt-reviews-plots"), "--out", str(out), "--store", str(store)]
+    for m in MODELS:
+        args += ["--model", m]
+    proc = advisor_cli(*args, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"base": base, "policy": policy, "store": store, "out": out, "proc": proc, "args": args}
+
+
+def cells(store: Path) -> list[dict]:
+    con = sqlite3.connect(store)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM cells WHERE status = 'ok'")]
+    con.close()
+    for r in rows:
+        r["metrics"] = json.loads(r["metrics"])
+    return rows
+
+
+def test_recommend_writes_every_format_and_ends_with_the_path(run):
+    lines = run["proc"].stdout.strip().splitlines()
+    assert lines[-1] == str(run["out"] / "report.html")
+    for name in ("report.html", "report.md", "report.json", "candidates.csv", "plots/pareto.png"):
+        assert (run["out"] / name).stat().st_size > 0
+
+
+def test_report_figures_equal_the_store(run):
+    data = json.loads((run["out"] / "report.json").read_text(encoding="utf-8"))
+    stored = cells(run["store"])
+    quality = {(c["model"], c["dim"], c["vector_precision"]): c["metrics"]["ndcg_at_10"] for c in stored
+               if c["kind"] == "quality"}
+    cost = {c["model"]: c["metrics"] for c in stored if c["kind"] == "cost"}
+    cands = [c for g in data["groups"] for c in g["candidates"]]
+    assert len(cands) == len(quality) == 15  # wordllama 3 sizes x 3, tokenlearn 2 sizes x 3
+    for c in cands:
+        v = c["variant"]
+        assert c["quality"]["rt-reviews-plots"] == pytest.approx(quality[(c["model"], v["dim"],
+                                                                          v["vector_precision"])])
+        assert c["cost"]["latency_p95_ms"] == pytest.approx(cost[c["model"]]["latency_p95_ms"])
+        assert c["cost"]["docs_per_s"] == pytest.approx(cost[c["model"]]["docs_per_s"])
+        assert c["why"]
+    # The recommendation: best score, and no candidate beats it on every figure.
+    best = data["recommended"]
+    assert best["score"] == max(c["score"] for c in cands)
+    key = lambda c: (c["quality_mean"], -c["cost"]["latency_p95_ms"], c["cost"]["docs_per_s"],  # noqa: E731
+                     -c["cost"]["peak_memory_mb"], -c["bytes_per_vector"])
+    assert not any(all(a >= b for a, b in zip(key(c), key(best))) and key(c) != key(best) for c in cands)
+    # Truncating wordllama below its trained sizes is marked; quality retained is relative to full float32.
+    w32 = next(c for c in cands if c["model"] == MODELS[0] and c["variant"]["dim"] == 32
+               and c["variant"]["vector_precision"] == "float32")
+    full = quality[(MODELS[0], None, "float32")]
+    assert not w32["trained_dim"] and w32["quality_retained"] == pytest.approx(w32["quality_mean"] / full)
+
+
+def test_store_is_a_cache(run, advisor_cli):
+    again = advisor_cli(*run["args"], timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "17 cells planned, 17 already in the store, 0 computed, 0 failed" in again.stderr
+    con = sqlite3.connect(run["store"])
+    counts = [n for (n,) in con.execute("SELECT compute_count FROM cells")]
+    con.close()
+    assert counts and set(counts) == {1}
+
+
+def test_commercial_policy_rejects_the_model_without_a_licence(run, advisor_cli, repo):
+    out = run["base"] / "commercial"
+    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "policies" / "default.yaml"),
+                       "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    cands = [c for g in data["groups"] for c in g["candidates"]]
+    token = [c for c in cands if c["model"] == "tokenlearn-static-64"]
+    assert token and all(c["status"] == "rejected" for c in token)
+    reason = "rejected by rule licenses.commercial_use: licence unknown: no stated licence"
+    assert all(c["why"].startswith(reason) for c in token)
+    assert data["recommended"]["model"] == "wordllama-l2-supercat-256"
+    assert reason in (out / "report.md").read_text(encoding="utf-8")
+    assert reason in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_german_required_rejects_english_only_models(run, advisor_cli, repo):
+    out = run["base"] / "euro"
+    policy = repo / "policies" / "multilingual-european-search.yaml"
+    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(policy), "--out", str(out),
+                       "--format", "markdown", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["recommended"] is None
+    for c in (c for g in data["groups"] for c in g["candidates"]):
+        assert c["status"] == "rejected" and "languages.require" in c["why"] and "deu-Latn" in c["why"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "No candidate passes the policy" in md and "does not cover required language(s) deu-Latn" in md
+    assert not (out / "report.html").exists()
+
+
+def test_rank_command_and_user_errors(run, advisor_cli):
+    proc = advisor_cli("rank", "--store", str(run["store"]), "--policy", str(run["policy"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["recommended"]["status"] == "recommended"
+    text = advisor_cli("rank", "--store", str(run["store"]), "--policy", str(run["policy"]), "--all")
+    assert "recommended" in text.stdout and "dominated by" in text.stdout
+    missing = advisor_cli("report", "--store", str(run["base"] / "nope.sqlite"), "--out", str(run["base"] / "x"))
+    assert missing.returncode == 2 and "no results database" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    bad_task = advisor_cli("rank", "--store", str(run["store"]), "--task", "nope")
+    assert bad_task.returncode == 2 and "--task nope" in bad_task.stderr
