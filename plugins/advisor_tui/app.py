@@ -54,6 +54,9 @@ class AdvisorApp(App):
     def on_mount(self) -> None:
         self.sub_title = self.session.policy.name
 
+    def on_unmount(self) -> None:
+        self.sweep.stop_quietly()
+
     # ---- navigation ----------------------------------------------------------------------------------------
     def action_show(self, mode: str) -> None:
         self.switch_mode(mode)

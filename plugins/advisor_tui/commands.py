@@ -21,7 +21,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Add example datasets", "Add the example tasks shipped in data/", "add_examples"),
     ("Start or resume run", "Run the selected candidates on the datasets; finished cells are reused",
      "start_run"),
-    ("Cancel run", "Stop after the cell in progress; resume later", "cancel_run"),
+    ("Cancel run", "Stop the run now; finished cells stay in the store, start again to resume", "cancel_run"),
     ("Export report", "Write the report (markdown, html, json) to the output folder", "export_report"),
     ("Reload results", "Read the store again", "reload_results"),
 )

@@ -71,6 +71,7 @@ class Session:
     screened: list[ScreenedEntry] = field(default_factory=list)
     selected: list[str] = field(default_factory=list)
     datasets: list[DatasetState] = field(default_factory=list)
+    measure_cost: bool = True  # False: quality only, like 'advisor run --no-cost'
 
     @classmethod
     def open(cls, *, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,

@@ -146,6 +146,10 @@ class SweepController:
         self.state.message = "cancelling: the worker stops; every finished cell stays in the store"
         self._notify_screens()
 
+    def stop_quietly(self) -> None:
+        """On quit: the executor stops its worker process; finished cells are already in the store."""
+        self._stop.set()
+
     # ---- the worker (a thread) -----------------------------------------------------------------------------
     def _run(self) -> None:
         from advisor.planner import plan_from_files
@@ -156,7 +160,7 @@ class SweepController:
         try:
             plan, _tasks = plan_from_files(session.catalog_paths, Path(session.policy.file) if session.policy.file
                                            else None, [d.spec for d in session.datasets],
-                                           models=list(session.selected))
+                                           models=list(session.selected), measure_cost=session.measure_cost)
             store = ResultStore(session.store_path)
         except UserError as exc:
             self.app.call_from_thread(self._failed, str(exc))

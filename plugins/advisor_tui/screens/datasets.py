@@ -47,7 +47,11 @@ class DatasetsScreen(AdvisorScreen):
         detail = f"{len(self.session.tasks())} task(s) ready for the run"
         if examples:
             detail += f" · examples in data/: {', '.join(e.rsplit('/', 1)[-1] for e in examples)}"
-        self.query_one("#datasets-detail", Static).update(detail)
+        failed = [d for d in self.session.datasets if d.error]
+        text = Text(detail)
+        for state in failed:
+            text.append(f"\n{state.error}", style="red")
+        self.query_one("#datasets-detail", Static).update(text)
 
     @work(thread=True, group="datasets")
     def _load(self, state: DatasetState) -> None:

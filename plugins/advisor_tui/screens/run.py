@@ -8,7 +8,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, ProgressBar, Static
+from textual import on
+from textual.widgets import Button, Checkbox, DataTable, ProgressBar, Static
 
 from .base import AdvisorScreen
 
@@ -27,6 +28,9 @@ class RunScreen(AdvisorScreen):
         with Horizontal(id="run-bar"):
             yield Button("Run / resume", id="run-start", variant="success")
             yield Button("Cancel", id="run-cancel", variant="error")
+            yield Checkbox("measure cost", value=self.session.measure_cost, id="run-cost",
+                           tooltip="throughput, batch-1 latency and peak memory (off: quality only, like "
+                                   "'advisor run --no-cost')")
             yield Static(id="run-status")
         with Horizontal(id="run-progress"):
             yield Static("cells", classes="progress-label")
@@ -44,6 +48,10 @@ class RunScreen(AdvisorScreen):
             await self.app.run_action("start_run")
         elif event.button.id == "run-cancel":
             self.advisor.action_cancel_run()
+
+    @on(Checkbox.Changed, "#run-cost")
+    def _cost_toggled(self, event: Checkbox.Changed) -> None:
+        self.session.measure_cost = event.value
 
     def refresh_view(self) -> None:
         state = self.advisor.sweep.state
