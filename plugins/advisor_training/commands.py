@@ -67,8 +67,8 @@ class LineProgress:
 
 
 def run_with_progress(fn: Callable[[Any], dict], quiet: bool) -> dict:
-    if quiet:
-        return fn(None)
+    if quiet:  # a silent progress also silences the trainer's own printing (stdout stays clean for --json)
+        return fn(lambda stage, done, total, info: None)
     import sys
 
     if not sys.stderr.isatty():

@@ -50,15 +50,17 @@ def test_bad_pairs_file_names_the_line(advisor_cli, tmp_path):
 
 @pytest.mark.slow
 def test_distill_end_to_end_through_the_command(advisor_cli, tmp_path):
-    """Next-sentence pairs from gensim's Lee corpus, a 1-layer student, JSON report; then --resume of a finished
+    """Next-sentence pairs from news documents of gensim's Lee corpus, a 1-layer student, JSON report; then --resume of a finished
     run's folder is refused without changes and a second run into the same --out is refused."""
     from ..conftest import package_dir
 
-    lee = package_dir("gensim") / "test" / "test_data" / "lee_background.cor"
+    lee_full = package_dir("gensim") / "test" / "test_data" / "lee_background.cor"
+    lee = tmp_path / "lee20.txt"  # the first 20 news documents: a small real raw corpus
+    lee.write_text("\n".join(lee_full.read_text(encoding="utf-8").splitlines()[:20]) + "\n", encoding="utf-8")
     out = tmp_path / "cli"
     args = ["distill", "--teacher", "all-MiniLM-L6-v2", "--student", "layers=1", "--loss", "score",
             "--dataset", str(lee), "--out", str(out), "--max-pairs", "16", "--batch-size", "8", "--max-steps", "3",
-            "--max-seq-length", "32", "--heldout", "0.05", "--json"]
+            "--max-seq-length", "32", "--heldout", "0.25", "--json"]
     result = advisor_cli(*args, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
@@ -67,5 +69,12 @@ def test_distill_end_to_end_through_the_command(advisor_cli, tmp_path):
     assert {r["reference"] for r in report["quality"]} == {"student before training", "teacher"}
     listed = advisor_cli("catalog", "list", "--catalog", str(out / "catalog.yaml"), "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["name"] == report["trained"]
+    # the advisor's own evaluate command on the written held-out folder reproduces the report's figure
+    evaluated = advisor_cli("evaluate", "--catalog", str(out / "catalog.yaml"), "--model", report["trained"],
+                            "--dataset", str(out / "heldout"), "--json", timeout=900)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    figure = json.loads(evaluated.stdout)["results"][0]["metrics"]["ndcg_at_10"]
+    row = next(r for r in report["quality"] if r["reference"] == "teacher" and r["dim"] is None)
+    assert figure == pytest.approx(row["after"], abs=1e-9)
     again = advisor_cli(*args)
     assert again.returncode == 2 and "not empty" in again.stderr
