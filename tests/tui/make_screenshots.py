@@ -93,6 +93,10 @@ def main() -> None:
         raise SystemExit("rsvg-convert not found: apt-get install librsvg2-bin")
     for svg in asyncio.run(shoot(args.store.resolve(), args.extra_model)):
         png = IMAGES / svg.with_suffix(".png").name
+        # Textual's SVG starts text runs with non-breaking spaces; without xml:space="preserve" librsvg drops
+        # them and the columns slide left
+        svg.write_text(svg.read_text(encoding="utf-8").replace("<svg ", '<svg xml:space="preserve" ', 1),
+                       encoding="utf-8")
         subprocess.run(["rsvg-convert", str(svg), "-o", str(png)], check=True)
         print(png)
 
