@@ -25,6 +25,8 @@ def resample_indices(n: int, resamples: int = DEFAULT_RESAMPLES, seed: int = DEF
 
 
 def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    if values.size == 0 or np.all(np.isnan(values)):  # no resamples asked for (--resamples 0)
+        return float("nan"), float("nan")
     alpha = (1.0 - level) / 2.0
     lo, hi = np.nanquantile(values, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
@@ -45,7 +47,7 @@ def many_mean_ci(per_item: dict[str, np.ndarray], *, resamples: int = DEFAULT_RE
     names = list(per_item)
     matrix = np.stack([np.asarray(per_item[k], dtype=np.float64) for k in names], axis=1)  # (n, m)
     n = len(matrix)
-    if n == 0:
+    if n == 0 or resamples <= 0:
         return {k: (float("nan"), float("nan")) for k in names}
     idx = resample_indices(n, resamples, seed)
     counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)

@@ -81,7 +81,7 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
                "classification": _classification, "pair_classification": _pair}[task.type]
     metrics, per_item, cis = handler(task, vecs, variant, details, timing, rescore_multiplier=rescore_multiplier,
                                      k_values=k_values, resamples=resamples, seed=seed, rater=rater)
-    details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()}
+    details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
     timing["total_s"] = time.perf_counter() - t0
     details["timing"] = {k: round(v, 4) for k, v in timing.items()}
     return QualityResult(metrics=metrics, main_metric=MAIN_METRIC[task.type],
