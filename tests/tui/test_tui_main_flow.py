@@ -1,0 +1,189 @@
+"""The main flow on a real model through the real runner: open, filter, select, add a dataset, run, cancel
+mid-run, resume, watch the run table fill, read the results, the plot and the recommendation, export the report.
+
+all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query slice of the shipped
+rt-reviews-plots retrieval task, through ``advisor.runner.run_plan`` with the local executor (a fresh worker
+process), into a real SQLite store. The TUI's figures are checked against the store and against
+``advisor.reporting.pipeline.rank_store``, i.e. what ``advisor rank`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("textual")
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(1500)]
+SIZE = (160, 44)
+MODEL = "all-MiniLM-L6-v2"
+
+
+def small_retrieval(repo: Path, out: Path, n_queries: int = 30, n_docs: int = 60) -> Path:
+    """The first ``n_queries`` queries of data/rt-reviews-plots with their judgements, over their relevant plots
+    and other plots as distractors (``n_docs`` in all): small enough for a quick run on 2 CPU cores."""
+    src = repo / "data" / "rt-reviews-plots"
+    (out / "qrels").mkdir(parents=True)
+    queries = src.joinpath("queries.jsonl").read_text(encoding="utf-8").splitlines()[:n_queries]
+    ids = {json.loads(q)["_id"] for q in queries}
+    out.joinpath("queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
+    header, *rows = src.joinpath("qrels", "test.tsv").read_text(encoding="utf-8").splitlines()
+    kept = [r for r in rows if r.split("\t")[0] in ids]
+    relevant = {r.split("\t")[1] for r in kept}
+    corpus = src.joinpath("corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    # every relevant plot, then other plots as distractors, up to n_docs
+    docs = [d for d in corpus if json.loads(d)["_id"] in relevant]
+    docs += [d for d in corpus if json.loads(d)["_id"] not in relevant][: max(0, n_docs - len(docs))]
+    out.joinpath("corpus.jsonl").write_text("\n".join(docs) + "\n", encoding="utf-8")
+    out.joinpath("qrels", "test.tsv").write_text("\n".join([header, *kept]) + "\n", encoding="utf-8")
+    return out
+
+
+def small_policy(path: Path) -> Path:
+    path.write_text("name: tui-test\nlicenses: {commercial_use: true}\nlanguages: {require: [en]}\n"
+                    "limits: {max_p95_latency_ms: 5000}\n"
+                    "variants: {dims: [full, 128], vector_precisions: [float32, binary]}\n", encoding="utf-8")
+    return path
+
+
+async def wait_for(pilot, condition, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.2)
+
+
+def rows(app, table_id: str) -> dict[str, list[str]]:
+    from textual.widgets import DataTable
+
+    table = app.screen.query_one(table_id, DataTable)
+    return {key.value: [str(c) for c in table.get_row(key)] for key in table.rows}
+
+
+async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
+    from textual.widgets import DataTable, Input, Select, Static
+
+    from advisor.reporting.pipeline import rank_store
+    from advisor.store import ResultStore
+    from advisor_tui.app import AdvisorApp
+    from advisor_tui.session import Session
+
+    dataset = small_retrieval(repo, tmp_path / "rt-small")
+    policy = small_policy(tmp_path / "policy.yaml")
+    store_path = tmp_path / "results.sqlite"
+    session = Session.open(policy=policy, store=store_path)
+    app = AdvisorApp(session, out_dir=tmp_path / "report")
+
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        # open + filter: English torch models
+        await pilot.pause()
+        app.screen.query_one("#filter-backend", Select).value = "torch"
+        app.screen.query_one("#filter-language", Input).value = "eng"
+        await pilot.pause()
+        shown = rows(app, "#catalog")
+        assert MODEL in shown and all(r[2] == "torch" for r in shown.values())
+        # select the candidate under the cursor
+        table = app.screen.query_one("#catalog", DataTable)
+        table.move_cursor(row=table.get_row_index(MODEL))
+        await pilot.press("space")
+        await pilot.pause()
+        assert session.selected == [MODEL]
+        assert rows(app, "#catalog")[MODEL][0] == "●"
+
+        # add the dataset on the datasets screen; it loads in a worker
+        await pilot.press("3")
+        await pilot.pause()
+        field = app.screen.query_one("#dataset-path", Input)
+        field.focus()
+        field.value = str(dataset)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(session.tasks()), 60, "the dataset to load")
+        await pilot.pause()
+        task = session.tasks()[0]
+        assert rows(app, "#datasets")[str(dataset)][1:4] == [task.name, "retrieval", "30 queries, 60 corpus"]
+
+        # run; cancel as soon as the first cell is stored
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        sweep = app.sweep
+        await wait_for(pilot, lambda: sweep.state.count("ok") >= 1 or not sweep.running, 600, "the first cell")
+        assert sweep.running, (sweep.state.status, sweep.state.message, [str(n.message) for n in app._notifications], sweep.worker)
+        planned = len(sweep.state.cells)
+        assert planned == 5  # 2 dims x 2 vector precisions + 1 cost cell
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not sweep.running, 120, "the cancelled run to stop")
+        assert sweep.state.status == "interrupted", sweep.state.message
+        first = sweep.state.count("ok")
+        assert 1 <= first < planned
+        with ResultStore(store_path) as store:
+            stored = {r.fingerprint for r in store.results(status="ok")}
+            assert len(stored) == first
+            assert store.runs()[0]["status"] == "interrupted"
+        table_states = {r[0] for r in rows(app, "#cells").values()}
+        assert table_states == {"ok", "pending"}
+
+        # resume: the finished cells are reused, the rest computed, and the table fills
+        seen: set[tuple[str, ...]] = set()
+        await pilot.press("ctrl+r")
+
+        def progressed() -> bool:
+            seen.add(tuple(sorted(r[0] for r in rows(app, "#cells").values())))
+            return not sweep.running and sweep.state.status != "planning"
+
+        await wait_for(pilot, progressed, 600, "the resumed run to finish")
+        assert sweep.state.status == "finished", sweep.state.message
+        final = [r[0] for r in rows(app, "#cells").values()]
+        assert sorted(final) == sorted(["stored"] * first + ["ok"] * (planned - first))
+        assert len(seen) >= 2, "the run table changed while the run went on"
+        with ResultStore(store_path) as store:
+            assert set(store.compute_counts().values()) == {1}, "no cell computed twice"
+            results = store.results()
+            assert len(results) == planned and all(r.status == "ok" for r in results)
+
+        # results: the same candidates and figures as 'advisor rank'
+        expected = rank_store(store_path, policy, tasks=[task.name]).recommendation
+        await pilot.press("5")
+        await pilot.pause()
+        await pilot.press("x")  # expand every model's variants
+        await pilot.pause()
+        table = app.screen.query_one("#results", DataTable)
+        assert table.row_count == len(expected.candidates()) == 4
+        headers = [str(c.label).split(" ")[0] for c in table.columns.values()]
+        ndcg = {r.key.dim: r.metrics["ndcg_at_10"] for r in results
+                if r.key.kind == "quality" and r.key.vector_precision == "float32"}
+        shown_rows = rows(app, "#results")
+        full_row = next(v for v in shown_rows.values() if "full float32" in v[2])
+        assert float(full_row[headers.index(task.name)]) == pytest.approx(ndcg[None], abs=5e-5)
+        assert ndcg[None] > 0.1, "MiniLM finds plots for reviews far better than chance"
+        # sort by p95 latency, then reverse
+        await pilot.click("#results", offset=(2, 0))  # the '#' header
+        await pilot.pause()
+
+        # the plot holds every candidate with both figures; the recommendation is starred
+        await pilot.press("6")
+        await pilot.pause()
+        plotted = {label for points in app.screen.series.values() for *_, label in points}
+        placeable = {c.label for c in expected.candidates()
+                     if c.status not in ("rejected", "failed", "incomplete") and "latency_p95_ms" in c.cost}
+        assert plotted == placeable and plotted
+        assert app.screen.recommended is not None and app.screen.recommended[2] == expected.recommended.label
+
+        # the recommendation and its why line, in the ranking's words
+        await pilot.press("7")
+        await pilot.pause()
+        text = str(app.screen.query_one("#recommendation", Static).render())
+        assert f"Recommended: {expected.recommended.label}" in text
+        assert expected.recommended.why.split(";")[0] in text
+
+        # export the report with the report writers
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        written = sorted(p.name for p in (tmp_path / "report").iterdir())
+        assert any(n.endswith(".md") for n in written) and any(n.endswith(".html") for n in written)
+        report_md = next((tmp_path / "report").glob("*.md")).read_text(encoding="utf-8")
+        assert expected.recommended.model in report_md
