@@ -181,8 +181,14 @@ class FastTransformerEncoder(Encoder):
                                               use_safetensors=True, trust_remote_code=False)
             lean = False
         model.eval()
-        if self.weight_precision == "int8":
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        if self.weight_precision == "int8":  # per-channel scales, as the torch backend quantizes
+            import warnings
+
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
         else:
             model = model.to(device=self.device, dtype=self.dtype)
         return model, lean
