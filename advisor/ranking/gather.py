@@ -1,0 +1,137 @@
+"""Stored cells -> candidates: one per (model, variant, machine), with its quality per task, per-item scores for
+the bootstrap and its cost figures (worst case over tasks)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from ..catalog import ModelEntry
+from ..policy import Policy
+from ..results import CellResult
+from ..rules import Rejection
+from ..variants import Variant
+from .model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, Candidate, TaskInfo
+
+def _latest(results: Iterable[CellResult]) -> list[CellResult]:
+    """One result per cell, ignoring library versions: the most recent wins (a re-run after an upgrade)."""
+    best: dict[tuple, CellResult] = {}
+    for r in results:
+        k = r.key
+        ident = (k.kind, k.model, k.revision, k.backend, k.device, k.weight_precision, k.task, k.task_hash, k.dim,
+                 k.vector_precision, k.hardware, k.options)
+        old = best.get(ident)
+        if old is None or (r.finished_at or 0) >= (old.finished_at or 0):
+            best[ident] = r
+    return list(best.values())
+
+
+def _task_metric(result: CellResult, policy: Policy) -> tuple[str | None, str | None]:
+    """The metric the ranking uses for this quality cell (the policy's choice for the task type, else the cell's
+    main metric) and the task type."""
+    main = result.details.get("main_metric")
+    task_type = result.details.get("task_type") or _TYPE_OF_MAIN_METRIC.get(main or "")
+    wanted = policy.ranking.quality_metrics.get(task_type) if task_type else None
+    if wanted and wanted in result.metrics:
+        return wanted, task_type
+    if main and main in result.metrics:
+        return main, task_type
+    return (next(iter(result.metrics)) if result.metrics else None), task_type
+
+
+def _manifest(result: CellResult) -> dict[str, Any]:
+    for key in ("hardware", "environment"):
+        value = result.details.get(key)
+        if isinstance(value, dict):
+            return value.get("hardware", value) if isinstance(value.get("hardware"), dict) else value
+    return {}
+
+
+def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy: Policy
+            ) -> tuple[dict[tuple, Candidate], list[TaskInfo], dict[str, dict], list[str]]:
+    notes: list[str] = []
+    cells = _latest(results)
+    # Data behind a task name may have changed between runs: only the newest content is compared.
+    newest_hash: dict[str, tuple[float, str]] = {}
+    for r in cells:
+        if r.key.kind == "quality":
+            t = r.finished_at or 0
+            if r.key.task not in newest_hash or t > newest_hash[r.key.task][0]:
+                newest_hash[r.key.task] = (t, r.key.task_hash)
+    stale = {r.key.task for r in cells if r.key.kind == "quality" and r.key.task_hash != newest_hash[r.key.task][1]}
+    for task in sorted(stale):
+        notes.append(f"task {task}: the store holds results on older data (another content hash); only the "
+                     f"newest data is ranked")
+    cells = [r for r in cells if r.key.task not in newest_hash or r.key.task_hash == newest_hash[r.key.task][1]]
+
+    cost_cells: dict[tuple, list[CellResult]] = {}
+    for r in cells:
+        if r.key.kind == "cost":
+            cost_cells.setdefault((r.key.model, r.key.device, r.key.weight_precision, r.key.hardware), []).append(r)
+
+    candidates: dict[tuple, Candidate] = {}
+    tasks: dict[str, TaskInfo] = {}
+    manifests: dict[str, dict] = {}
+    for r in cells:
+        k = r.key
+        manifests.setdefault(k.hardware, {}).update(_manifest(r))
+        if k.kind != "quality":
+            continue
+        variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32")
+        ident = (k.model, variant, k.hardware)
+        entry = entries.get(k.model)
+        embed_dim = entry.embed_dim if entry else r.details.get("embed_dim")
+        c = candidates.get(ident)
+        if c is None:
+            trained = k.dim is None or (entry is not None and k.dim in entry.trained_dims())
+            c = candidates[ident] = Candidate(model=k.model, backend=k.backend, variant=variant, hardware=k.hardware,
+                                              embed_dim=embed_dim, trained_dim=trained)
+        c.versions = tuple(sorted({*c.versions, k.versions}))
+        if r.status != "ok":
+            c.status = "failed"
+            c.rejections.append(Rejection("failed", f"failed on {k.task}: {r.error or 'no error recorded'}"))
+            continue
+        metric, task_type = _task_metric(r, policy)
+        if metric is None:
+            continue
+        c.quality[k.task] = float(r.metrics[metric])
+        c.quality_metric[k.task] = metric
+        c.metrics[k.task] = {m: float(v) for m, v in r.metrics.items() if isinstance(v, (int, float))}
+        per_item = r.details.get("per_item")
+        if per_item and metric == r.details.get("main_metric", metric):
+            c.per_item[k.task] = r.details
+        info = tasks.get(k.task)
+        if info is None:
+            tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None)
+
+    for (model, variant, hardware), c in candidates.items():
+        found = cost_cells.get((model, variant.device, variant.weight_precision, hardware), [])
+        # A failed cost measurement leaves the figures missing: a limit on them then rejects the candidate
+        # ("not measured"), and without limits it is ranked on quality and bytes per vector only.
+        c.cost_errors = [f"cost measurement failed on {r.key.task}: {r.error}" for r in found if r.status != "ok"]
+        ok = [r for r in found if r.status == "ok"]
+        c.cost = _worst_case(ok)
+        for r in ok:
+            samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
+            if isinstance(samples, list):
+                c.latencies_ms.extend(float(x) for x in samples)
+    return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
+
+
+def _worst_case(cells: list[CellResult]) -> dict[str, float]:
+    """Cost over several tasks: the slowest latency, the lowest throughput, the highest memory."""
+    out: dict[str, float] = {}
+    for r in cells:
+        for name in COST_FIGURES:
+            value = r.metrics.get(name)
+            if value is None:
+                continue
+            value = float(value)
+            if name not in out:
+                out[name] = value
+            elif name in ("docs_per_s", "tokens_per_s"):
+                out[name] = min(out[name], value)
+            elif name == "latency_samples":
+                out[name] = min(out[name], value)
+            else:
+                out[name] = max(out[name], value)
+    return out

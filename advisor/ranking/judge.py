@@ -1,0 +1,142 @@
+"""Judging one machine's candidates: limits on measured figures, the Pareto front, the weighted score, ties within
+the paired-bootstrap noise, and the quality each variant retains."""
+
+from __future__ import annotations
+
+import math
+
+from ..policy import Policy
+from ..rules import Rejection, check_measured
+from .model import COST_OBJECTIVES, Candidate, Difference, TaskInfo
+from .why import rejected_why, why
+
+def quality_difference(a: Candidate, b: Candidate, *, resamples: int = 1000, seed: int = 0) -> Difference | None:
+    """Paired bootstrap (``advisor.bootstrap.compare``) of a's quality against b's on each task both were evaluated
+    on, over the same resampled queries; None when the per-item scores it needs are missing."""
+    from ..bootstrap import compare
+
+    tasks = sorted(set(a.quality) & set(b.quality))
+    if not tasks or any(t not in a.per_item or t not in b.per_item for t in tasks):
+        return None
+    try:
+        per_task = {t: compare(a.per_item[t], b.per_item[t], resamples=resamples, seed=seed) for t in tasks}
+    except ValueError:  # not the same items (e.g. results from two versions of a task)
+        return None
+    return Difference(sum(c.difference for c in per_task.values()) / len(per_task), per_task)
+
+
+def _dominates(a: Candidate, b: Candidate, objectives: list[str]) -> bool:
+    """a is at least as good as b on quality and every cost figure both have, and better on one."""
+    qa, qb = a.quality_mean, b.quality_mean
+    if qa is None or qb is None or qa < qb:
+        return False
+    strictly = qa > qb
+    for name in objectives:
+        figure, sign = COST_OBJECTIVES[name]
+        va, vb = a.figure(figure), b.figure(figure)
+        if va is None or vb is None:
+            continue
+        if sign * (va - vb) < 0:
+            return False
+        strictly = strictly or sign * (va - vb) > 0
+    return strictly
+
+
+def _scores(cands: list[Candidate], policy: Policy, objectives: list[str]) -> None:
+    """Weighted score in [0, 1]: each criterion scaled to [0, 1] over these candidates (costs on a log scale, since
+    they span orders of magnitude), weighted by the policy and averaged. A missing figure scores 0 on it."""
+    weights = policy.ranking.weights
+    crit: list[tuple[str, float, list[float | None]]] = [
+        ("quality", weights.get("quality", 0.0), [c.quality_mean for c in cands])]
+    for name in objectives:
+        figure, sign = COST_OBJECTIVES[name]
+        values = [c.figure(figure) for c in cands]
+        crit.append((name, weights.get(name, 0.0), [sign * math.log(v) if v and v > 0 else None for v in values]))
+    total = sum(w for _, w, _ in crit) or 1.0
+    for c in cands:
+        c.score = 0.0
+    for _, weight, values in crit:
+        present = [v for v in values if v is not None]
+        if not present or weight == 0:
+            continue
+        lo, hi = min(present), max(present)
+        for c, v in zip(cands, values):
+            if v is not None:
+                c.score += weight * (1.0 if hi == lo else (v - lo) / (hi - lo)) / total
+
+
+def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) -> list[str]:
+    """Judge one machine's candidates in place; returns the cost objectives that were used."""
+    task_names = [t.name for t in tasks]
+    live: list[Candidate] = []
+    for c in cands:
+        if c.status in ("rejected", "failed"):
+            continue
+        missing = [t for t in task_names if t not in c.quality]
+        if missing:
+            c.status = "incomplete"
+            c.rejections.append(Rejection("incomplete", f"not evaluated on {', '.join(missing)}, so it cannot be "
+                                                        f"compared with the others; run it"))
+            continue
+        broken = check_measured(policy, p95_latency_ms=c.cost.get("latency_p95_ms"),
+                                throughput_docs_per_s=c.cost.get("docs_per_s"),
+                                peak_memory_mb=c.cost.get("peak_memory_mb"), bytes_per_vector=c.bytes_per_vector,
+                                quality=c.metrics)
+        if broken:
+            c.status = "rejected"
+            c.rejections.extend(broken)
+            continue
+        live.append(c)
+
+    objectives = [n for n, (fig, _) in COST_OBJECTIVES.items() if any(c.figure(fig) is not None for c in live)]
+    for c in live:
+        better = [o for o in live if o is not c and _dominates(o, c, objectives)]
+        if better:
+            c.status = "dominated"
+            c.dominated_by = max(better, key=lambda o: (o.quality_mean or 0)).label
+        else:
+            c.status = "pareto"
+    _scores(live, policy, objectives)
+    front = sorted((c for c in live if c.status == "pareto"), key=lambda c: -(c.score or 0))
+    rest = sorted((c for c in live if c.status == "dominated"), key=lambda c: -(c.score or 0))
+    for i, c in enumerate(front + rest, start=1):
+        c.position = i
+    best = front[0] if front else None
+    if best is not None:
+        best.status = "recommended"
+    by_label = {c.label: c for c in live}
+    diffs: dict[str, Difference | None] = {}
+    for c in front + rest:
+        ref = best if c is not best else None
+        if c.status == "dominated":
+            ref = by_label[c.dominated_by]
+        diff = quality_difference(c, ref) if ref is not None else None
+        if diff is not None and diff.within_noise:
+            c.tied_with.append(ref.label)
+            ref.tied_with.append(c.label)
+        diffs[c.label] = diff
+    for c in front + rest:
+        c.why = why(c, best, by_label, diffs[c.label])
+    for c in cands:
+        if c.status in ("rejected", "failed", "incomplete"):
+            c.why = rejected_why(c)
+        if c.cost_errors and c.status != "rejected" or any("not measured" in r.reason for r in c.rejections):
+            c.why += "".join(f" ({e})" for e in c.cost_errors)
+    _retained(cands)
+    return objectives
+
+
+def _retained(cands: list[Candidate]) -> None:
+    """Quality kept relative to the same model at full size, float32 vectors and fp32 weights (or the weight
+    precision's own full-size float32 cell when there is no fp32 one)."""
+    base: dict[tuple, float] = {}
+    for c in cands:
+        q = c.quality_mean
+        if q is None or c.variant.dim is not None or c.variant.vector_precision != "float32":
+            continue
+        base[(c.model, c.variant.device, c.variant.weight_precision)] = q
+    for c in cands:
+        ref = base.get((c.model, c.variant.device, "fp32")) or base.get((c.model, c.variant.device,
+                                                                          c.variant.weight_precision))
+        if ref and c.quality_mean is not None:
+            c.quality_retained = c.quality_mean / ref
