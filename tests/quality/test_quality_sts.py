@@ -72,3 +72,37 @@ def test_sts_equals_mteb_evaluator(stsb, mteb_encoder_for, dim, precision):
     ours = evaluate_embeddings(task, emb, Variant(dim=dim, vector_precision=precision), resamples=10).metrics
     for name in ("cosine_spearman", "cosine_pearson"):
         assert abs(ours[name] - scores[name]) <= 1e-4, name
+
+
+def test_evaluate_model_encodes_each_text_once(stsb_dir, minilm_encoder):
+    """Several variants from one pass; a sentence repeated across pairs is encoded once."""
+    import dataclasses
+
+    from advisor.evaluation import evaluate_model
+    from advisor.tasks import STSData
+
+    task = load_task(stsb_dir / "sts-test.csv")
+    d = task.data
+    # 20 more pairs re-using sentences of the first 60 (new pairings, so no exactly tied similarities)
+    small = STSData(d.sentence1[:60] + d.sentence1[:20], d.sentence2[:60] + d.sentence2[20:40],
+                    d.scores[:60] + d.scores[60:80])
+    task = dataclasses.replace(task, data=small)
+    seen: list[str] = []
+
+    class Counting:  # the real encoder, counting what it is asked to encode
+        embed_dim = minilm_encoder.embed_dim
+
+        def encode(self, texts, **kw):
+            seen.extend(texts)
+            return minilm_encoder.encode(texts, **kw)
+
+    variants = [Variant(dim=dm, vector_precision=p) for dm in (None, 128) for p in ("float32", "binary")]
+    results = evaluate_model(Counting(), task, variants)
+    assert sorted(seen) == sorted(set(small.sentence1) | set(small.sentence2))
+    assert list(results) == variants
+    full = results[variants[0]]
+    assert full.details["timing"]["encode_s"]["sentence1"] > 0
+    direct = {name: minilm_encoder.encode(list(ts.texts), kind=ts.kind) for name, ts in task.text_sets().items()}
+    for v in variants:
+        expected = evaluate_embeddings(task, direct, v, resamples=10).metrics
+        assert results[v].metrics == pytest.approx(expected, abs=1e-5)  # batching changes the last float bits
