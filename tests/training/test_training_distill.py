@@ -115,3 +115,19 @@ def test_distill_loss_equals_independent_computation(minilm_dir):
     target = np.concatenate([teacher[:, 0], teacher[:, 1]])
     assert float(parts["embedding"]) == pytest.approx(float(np.mean(np.sum((projected - target) ** 2, axis=1))),
                                                       rel=1e-4)
+
+
+def test_existing_student_folder(truncated, tmp_path, repo):
+    """An existing model as the student (here the folder the truncated run saved, which carries no licence):
+    same size as the teacher, so no projection; the entry's licence is 'unknown' because the two licences are
+    not known to agree, and the notes name both."""
+    student_dir, _ = truncated
+    out = tmp_path / "existing"
+    config = DistillConfig(teacher="all-MiniLM-L6-v2", student=str(student_dir / "model"), loss="embedding",
+                           dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out), max_pairs=8, batch_size=4,
+                           max_steps=2, max_seq_length=32)
+    report = distill(config, evaluate=False)
+    assert report["training"]["student"]["kind"] == "existing" and report["training"]["projection"] is False
+    (entry,) = load_catalog(out / "catalog.yaml")
+    assert entry.license == "unknown" and "licence Apache-2.0" in entry.notes and "licence unknown" in entry.notes
+    assert json.loads((out / "model" / "config.json").read_text())["num_hidden_layers"] == 2
