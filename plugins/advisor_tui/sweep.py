@@ -63,6 +63,7 @@ class RunState:
     encode_label: str = ""
     message: str = ""
     started: float | None = None
+    follow: str | None = None  # the cell the run table shows: the one that started or finished last
 
     def count(self, *states: str) -> int:
         return sum(row.state in states for row in self.cells.values())
@@ -165,7 +166,7 @@ class SweepController:
         except UserError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
-        done = {c.fingerprint for c in plan.cells if store.has(c.fingerprint)}
+        done = {c.fingerprint: store.get(c.fingerprint) for c in plan.cells if store.has(c.fingerprint)}
         self.app.call_from_thread(self._planned, plan, done)
         try:
             summary = run_plan(plan, store, on_event=lambda e: self.app.call_from_thread(self._on_event, e),
@@ -178,11 +179,14 @@ class SweepController:
         self.app.call_from_thread(self._finished, summary)
 
     # ---- UI-thread handlers --------------------------------------------------------------------------------
-    def _planned(self, plan: "Plan", done: set[str]) -> None:
+    def _planned(self, plan: "Plan", done: dict[str, Any]) -> None:
         cells = {}
         for cell in plan.cells:
-            cells[cell_id(cell.key)] = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model,
-                                               cell.key.task, "stored" if cell.fingerprint in done else "pending")
+            row = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model, cell.key.task, "pending")
+            stored = done.get(cell.fingerprint)
+            if stored is not None:
+                row.state, row.figure = "stored", _figure(stored)
+            cells[cell_id(cell.key)] = row
         self.state.cells = cells
         self.state.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
         self.state.status = "running" if not self._stop.is_set() else "cancelling"
@@ -195,9 +199,12 @@ class SweepController:
         if event.kind == "plan":
             state.run_id = event.group
         elif event.kind == "start":
-            for row in state.cells.values():
-                if row.state == "pending" and event.group.startswith(row.model + " ["):
-                    row.state = "running"
+            started = [row for row in state.cells.values()
+                       if row.state == "pending" and event.group.startswith(row.model + " [")]
+            for row in started:
+                row.state = "running"
+            if started:
+                state.follow = started[0].fingerprint
             state.message = f"{event.group}: {event.total} cell(s) to compute"
         elif event.kind == "encode":
             state.encode_done, state.encode_total, state.encode_label = event.n, event.total, event.message
@@ -206,6 +213,7 @@ class SweepController:
             row = state.cells.get(cell_id(result.key))
             if row is not None:
                 row.state = "ok" if result.status == "ok" else "failed"
+                state.follow = row.fingerprint
                 row.error = result.error
                 row.figure = _figure(result)
                 if result.started_at and result.finished_at:

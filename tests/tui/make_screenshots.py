@@ -31,7 +31,7 @@ async def wait_for(pilot, condition, timeout: float) -> None:
         await pilot.pause(0.3)
 
 
-async def shoot(store: Path, extra: str | None) -> list[Path]:
+async def shoot(store: Path, extra: str | None, measure_cost: bool = True) -> list[Path]:
     from advisor.store import ResultStore
     from advisor_tui.app import AdvisorApp
     from advisor_tui.session import Session
@@ -40,6 +40,7 @@ async def shoot(store: Path, extra: str | None) -> list[Path]:
     with ResultStore(store) as s:
         models = sorted({r.key.model for r in s.results()})
     session = Session.open(policy="policies/default.yaml", datasets=["data/rt-reviews-plots"], store=store)
+    session.measure_cost = measure_cost
     app = AdvisorApp(session)
     saved: list[Path] = []
 
@@ -78,6 +79,9 @@ async def shoot(store: Path, extra: str | None) -> list[Path]:
             if name == "results":
                 await pilot.press("enter")  # open the first model's variants
                 await pilot.pause()
+            if name == "plot":
+                await pilot.press("h")  # show the variants the policy rejects on their figures too
+                await pilot.pause()
             save(name)
     return saved
 
@@ -86,12 +90,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", type=Path)
     parser.add_argument("--extra-model", default=None)
+    parser.add_argument("--no-cost", action="store_true", help="run quality cells only (advisor run --no-cost)")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
     SVG_DIR.mkdir(parents=True, exist_ok=True)
     if not shutil.which("rsvg-convert"):
         raise SystemExit("rsvg-convert not found: apt-get install librsvg2-bin")
-    for svg in asyncio.run(shoot(args.store.resolve(), args.extra_model)):
+    for svg in asyncio.run(shoot(args.store.resolve(), args.extra_model, not args.no_cost)):
         png = IMAGES / svg.with_suffix(".png").name
         # Textual's SVG starts text runs with non-breaking spaces; without xml:space="preserve" librsvg drops
         # them and the columns slide left

@@ -65,7 +65,7 @@ def rows(app, table_id: str) -> dict[str, list[str]]:
 
 
 async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
-    from textual.widgets import DataTable, Input, Select, Static
+    from textual.widgets import DataTable, Input, Select
 
     from advisor.reporting.pipeline import rank_store
     from advisor.store import ResultStore
@@ -176,7 +176,7 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         # the recommendation and its why line, in the ranking's words
         await pilot.press("7")
         await pilot.pause()
-        text = str(app.screen.query_one("#recommendation", Static).render())
+        text = app.screen.shown.plain
         assert f"Recommended: {expected.recommended.label}" in text
         assert expected.recommended.why.split(";")[0] in text
 

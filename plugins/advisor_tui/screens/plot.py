@@ -72,8 +72,11 @@ class PlotScreen(AdvisorScreen):
         if self.recommended is not None:
             plt.scatter([self.recommended[0]], [self.recommended[1]], marker="★", color="green",
                         label="recommended")
+        limit = self.session.policy.limits.max_p95_latency_ms
         if self.series:
             plt.xscale("log")
+            if limit is not None:
+                plt.vline(limit, "red")  # the policy's latency limit: variants right of it are rejected
         widget.refresh()
         detail = Text()
         if rec is None:
@@ -84,6 +87,8 @@ class PlotScreen(AdvisorScreen):
             n = sum(len(p) for p in self.series.values())
             detail.append(f"{n} variant(s) of {len(self.series)} model(s)")
             detail.append(" (rejected shown)" if self.include_rejected else " (rejected hidden)", style="grey50")
+            if limit is not None:
+                detail.append(f" · red line: the policy's p95 limit, {limit:g} ms", style="red")
         if self.recommended is not None:
             detail.append("\n★ ", style="green")
             detail.append(f"{self.recommended[2]}: quality {self.recommended[1]:.4f}, p95 "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -19,9 +21,38 @@ from .results import STATUS_STYLE
 MAX_LINES = 12  # of each kind; the report holds all of them
 
 
-def recommendation_text(rec: Any) -> Text:
+class Pieces:
+    """Text with hanging indents: each 'why' line wraps under itself, not under the label above it."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[Text, int]] = [(Text(), 0)]
+
+    def append(self, text: str, style: str = "") -> None:
+        """Append like ``Text.append``; a newline starts a new line, whose indent is its leading spaces."""
+        first, *rest = text.split("\n")
+        line, indent = self.lines[-1]
+        if not line.plain and first.startswith(" "):  # a line's leading spaces become its indent
+            stripped = first.lstrip(" ")
+            self.lines[-1] = (line, indent + len(first) - len(stripped))
+            first = stripped
+        line.append(first, style=style)
+        for part in rest:
+            stripped = part.lstrip(" ")
+            line = Text()  # no base style: each run keeps its own
+            line.append(stripped, style=style)
+            self.lines.append((line, len(part) - len(stripped)))
+
+    def renderable(self) -> Group:
+        return Group(*(Padding(t, (0, 0, 0, indent)) if indent else t for t, indent in self.lines))
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(" " * indent + t.plain for t, indent in self.lines)
+
+
+def recommendation_text(rec: Any) -> Pieces:
     """The recommendation and its 'why' lines, in the ranking's own words."""
-    text = Text()
+    text = Pieces()
     best = rec.recommended
     text.append(f"Policy {rec.policy.name}", style="bold")
     tasks = ", ".join(f"{t.name} ({t.metric})" for t in rec.tasks) or "none"
@@ -83,6 +114,9 @@ class RecommendScreen(AdvisorScreen):
         try:
             rec = self.advisor.sweep.recommendation()
         except UserError as exc:  # nothing stored yet for these tasks: say so
-            self.query_one("#recommendation", Static).update(Text(f"No recommendation yet: {exc}", style="yellow"))
+            self.shown = Pieces()
+            self.shown.append(f"No recommendation yet: {exc}", style="yellow")
+            self.query_one("#recommendation", Static).update(self.shown.renderable())
             return
-        self.query_one("#recommendation", Static).update(recommendation_text(rec))
+        self.shown = recommendation_text(rec)
+        self.query_one("#recommendation", Static).update(self.shown.renderable())

@@ -24,6 +24,11 @@ class RunScreen(AdvisorScreen):
             "c: cancel (finished cells stay in the store)")
     BINDINGS = [Binding("ctrl+r", "app.start_run", "Run/resume"), Binding("c", "app.cancel_run", "Cancel")]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: dict[str, tuple[str, ...]] = {}
+        self._followed: str | None = None
+
     def body(self) -> Iterable[Widget]:
         with Horizontal(id="run-bar"):
             yield Button("Run / resume", id="run-start", variant="success")
@@ -77,12 +82,24 @@ class RunScreen(AdvisorScreen):
         rows = self.advisor.sweep.state.cells
         if set(table.rows) != {row.fingerprint for row in rows.values()}:
             table.clear()
+            self._shown = {}
             for row in rows.values():
-                table.add_row(*self._cells(row), key=row.fingerprint)
+                cells = self._cells(row)
+                self._shown[row.fingerprint] = tuple(str(c) for c in cells)
+                table.add_row(*cells, key=row.fingerprint)
             return
-        for row in rows.values():  # update in place: keeps the cursor and scroll position during a run
-            for column, value in zip(table.columns, self._cells(row)):
+        for row in rows.values():  # update in place, only the rows that changed
+            cells = self._cells(row)
+            shown = tuple(str(c) for c in cells)
+            if self._shown.get(row.fingerprint) == shown:
+                continue
+            self._shown[row.fingerprint] = shown
+            for column, value in zip(table.columns, cells):
                 table.update_cell(row.fingerprint, column, value, update_width=True)
+        last = self.advisor.sweep.state.follow
+        if last is not None and last != self._followed and last in table.rows:
+            self._followed = last  # follow the run
+            table.move_cursor(row=table.get_row_index(last))
 
     @staticmethod
     def _cells(row) -> list:
