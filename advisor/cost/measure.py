@@ -156,18 +156,21 @@ def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_pr
         out["peak_memory_mb"] = round(torch_cuda.cuda.max_memory_allocated() / 2**20, 2)
         out["memory_method"] = "torch.cuda.max_memory_allocated"
     elif opts.memory and not on_gpu:
+        probe = None
         spec = reload_spec(encoder, device=device, weight_precision=weight_precision)
         if spec is None:
             notes.append(f"{type(encoder).__name__} does not say how to reload it; CPU peak memory not measured")
         else:
             tell("memory (fresh subprocess)", 0, None)
-            try:
-                import torch
-
+            torch = sys.modules.get("torch")
+            if torch is not None:
                 spec["threads"] = torch.get_num_threads()
-            except ImportError:
-                pass
-            probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
+            try:
+                probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
+            except RuntimeError as exc:  # e.g. a backend registered only in this process: the rest still counts
+                probe = None
+                notes.append(f"CPU peak memory not measured: {exc}")
+        if probe is not None:
             out["peak_memory_mb"] = probe["peak_rss_mb"]
             out["model_memory_mb"] = probe["model_rss_mb"]
             out["load_time_cold_s"] = probe["load_time_s"]

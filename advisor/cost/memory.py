@@ -53,12 +53,14 @@ def reload_spec(encoder: Encoder, *, device: str, weight_precision: str) -> dict
 def subprocess_peak_rss(spec: dict[str, Any], texts: Sequence[str], *, kind: str = "document",
                         timeout_s: float = 600.0) -> dict[str, float]:
     """Load and run the model in a fresh interpreter; returns ``peak_rss_mb`` (whole process), ``baseline_rss_mb``
-    (after importing the libraries, before loading), ``model_rss_mb`` (the difference) and a cold
-    ``load_time_s``."""
+    (Python, numpy and the advisor core, before the backend imports its libraries), ``model_rss_mb`` (the
+    difference: the backend's libraries, the weights and the activations) and a cold ``load_time_s``."""
     payload = json.dumps({**spec, "texts": list(texts), "kind": kind})
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if spec.get("threads"):  # the same intra-op thread count as the measuring process (torch reads it at start)
+        env["OMP_NUM_THREADS"] = str(spec["threads"])
     try:
         proc = subprocess.run([sys.executable, "-m", "advisor.cost.memory"], input=payload, capture_output=True,
                               text=True, timeout=timeout_s, env=env, cwd=str(Path.cwd()))
@@ -72,10 +74,8 @@ def subprocess_peak_rss(spec: dict[str, Any], texts: Sequence[str], *, kind: str
 
 def _child() -> None:
     spec = json.load(sys.stdin)
-    import numpy  # noqa: F401 - the libraries a serving process holds anyway
-    import torch
+    import numpy  # noqa: F401 - every backend needs it; torch is imported only by backends that use it
 
-    torch.set_num_threads(int(spec.get("threads") or torch.get_num_threads()))
     baseline = _rss_mb()
     t0 = time.perf_counter()
     if "fast" in spec:
