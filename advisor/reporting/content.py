@@ -69,7 +69,7 @@ def headline(rec: Recommendation) -> str:
 
 
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
-    return (["#", "status", "model", "variant (device weights · size · vectors)", "bytes/vector"]
+    return (["#", "status", "model", "variant", "bytes/vector"]
             + [f"{t.name} ({t.metric})" for t in tasks]
             + ["quality retained", "p95 ms", "docs/s", "peak MB", "score", "why"])
 

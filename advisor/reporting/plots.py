@@ -147,7 +147,7 @@ def pareto(group: HardwareGroup, metric: str) -> Figure | None:
     best = group.recommended
     if best is not None:
         ax2.annotate("recommended", (best.bytes_per_vector, best.quality_mean), textcoords="offset points",
-                     xytext=(8, 8), fontsize=8, fontweight="bold")
+                     xytext=(-10, 8), ha="right", fontsize=8, fontweight="bold")
     return Figure("pareto", "Pareto front: quality against cost",
                   "Each point is one model variant (weight precision, output size, vector precision); the dashed "
                   "staircase is the best quality reachable at each cost. Variants of one model share its "
