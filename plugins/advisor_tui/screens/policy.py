@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from rich.text import Text
+from rich.table import Table
 from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -27,13 +27,14 @@ LIMIT_LABELS = {"max_p95_latency_ms": "max p95 query latency (ms)",
                 "max_peak_memory_mb": "max peak memory (MB)", "max_bytes_per_vector": "max bytes per vector"}
 
 
-def policy_summary(policy: Policy) -> Text:
-    """The rules of a policy as a person reads them."""
-    text = Text()
+def policy_summary(policy: Policy) -> Table:
+    """The rules of a policy as a person reads them (a long value wraps beside its label)."""
+    text = Table.grid(padding=(0, 2))
+    text.add_column(style="bold", no_wrap=True)
+    text.add_column()
 
     def line(label: str, value: str) -> None:
-        text.append(f"{label:<18}", style="bold")
-        text.append(value + "\n")
+        text.add_row(label, value)
 
     line("file", policy.file or "(none: permissive defaults)")
     if policy.description:
