@@ -129,8 +129,8 @@ class FastTransformerEncoder(Encoder):
     """An ``advisor.backends.Encoder`` over a local model folder with the fast bulk and batch-1 paths.
 
     ``prompts`` maps "query"/"document" to a prefix added to each text (as sentence-transformers does).
-    ``token_budget`` caps rows x padded length per batch; ``batch_size`` passed to ``encode`` is ignored on
-    purpose (the budget decides), except that it caps nothing: it exists for the Encoder contract.
+    ``token_budget`` caps rows x padded length per batch, so ``encode`` accepts ``batch_size`` for the Encoder
+    contract but lets the budget decide: a fixed row count pads short texts to waste or starves the device.
     """
 
     def __init__(self, folder: str | Path, *, device: str = "cpu", weight_precision: str = "fp32",
@@ -231,6 +231,8 @@ class FastTransformerEncoder(Encoder):
         """Float32 (n, embed_dim) in input order, through the pipelined token-budget path."""
         import torch
 
+        if isinstance(texts, str):
+            raise UserError("encode() takes a list of texts, not a single string")
         texts = self._with_prompt(texts, kind)
         n = len(texts)
         if n == 0:
