@@ -33,6 +33,7 @@ POOLINGS = ("mean", "cls", "max", "mean_sqrt_len")
 DEFAULT_TOKEN_BUDGET = {"cpu": 4096, "cuda": 65536}
 GRAPH_BUCKETS = (16, 32, 64, 128, 256, 512)
 CHUNK_TEXTS = 8192
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class ModelLayout:
                 elif kind != "Transformer":
                     unsupported.append(kind)
         max_length = int(config.get("max_position_embeddings", 512))
+        if config.get("model_type") in OFFSET_POSITIONS:  # positions start after the padding index
+            max_length -= int(config.get("pad_token_id") or 1) + 1
         st_config = folder / "sentence_bert_config.json"
         if st_config.is_file():
             max_seq = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")

@@ -78,3 +78,28 @@ def test_make_batches_respects_budget_and_covers_all():
 
 def test_unsupported_folder_says_why(tmp_path):
     assert "config.json" in fast_path_unsupported(tmp_path)
+
+
+def test_non_bert_folder_runs_through_transformers_with_the_same_vectors(minilm_dir, tmp_path):
+    """A tiny random RoBERTa (not the lean module's architecture) falls back to transformers.AutoModel; padded
+    token-budget batches give the vectors of each text encoded alone."""
+    import shutil
+
+    import torch
+    from transformers import RobertaConfig, RobertaModel
+
+    torch.manual_seed(0)
+    cfg = RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=300, pad_token_id=0)
+    model = RobertaModel(cfg, add_pooling_layer=False).eval()
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    shutil.copy(minilm_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    texts = real_texts(12)[:12]
+    enc = FastTransformerEncoder(tmp_path, token_budget=256)
+    assert not enc.lean
+    got = enc.encode(texts)
+    with torch.inference_mode():
+        for i, text in enumerate(texts):
+            ids = torch.tensor([enc.tokenizer.encode(text).ids])
+            want = model(input_ids=ids).last_hidden_state.mean(1)[0].numpy()  # alone: nothing to mask
+            np.testing.assert_allclose(got[i], want, atol=1e-5)
