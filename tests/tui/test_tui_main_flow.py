@@ -160,9 +160,20 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         full_row = next(v for v in shown_rows.values() if "full float32" in v[2])
         assert float(full_row[headers.index(task.name)]) == pytest.approx(ndcg[None], abs=5e-5)
         assert ndcg[None] > 0.1, "MiniLM finds plots for reviews far better than chance"
-        # sort by p95 latency, then reverse
-        await pilot.click("#results", offset=(2, 0))  # the '#' header
+        # sort by mean quality ('s' moves the sort to the next column; quality sorts best first), then reverse
+        screen = app.screen
+        while screen.columns()[screen.sort_column][0] != "quality":
+            await pilot.press("s")
         await pilot.pause()
+        qualities = [float(r[headers.index("quality")]) for r in rows(app, "#results").values()][1:]  # variants
+        assert qualities == sorted(qualities, reverse=True) and len(set(qualities)) > 1
+        await pilot.press("r")
+        await pilot.pause()
+        qualities = [float(r[headers.index("quality")]) for r in rows(app, "#results").values()][1:]
+        assert qualities == sorted(qualities)
+        await pilot.press("x")  # collapse: one row per model
+        await pilot.pause()
+        assert app.screen.query_one("#results", DataTable).row_count == 1
 
         # the plot holds every candidate with both figures; the recommendation is starred
         await pilot.press("6")
