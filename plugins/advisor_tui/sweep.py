@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
     from .session import Session
 
-# A cell's state in the run table: from the plan (pending, stored), from the runner (running, ok, failed).
-CELL_STATES = ("pending", "stored", "running", "ok", "failed")
-
-
 def cell_id(key: "CellKey") -> tuple:
     """What identifies a planned cell across machines (the runner may re-key a cell with the hardware it ran on)."""
     return (key.kind, key.model, key.task, key.device, key.weight_precision, key.dim, key.vector_precision)
@@ -48,6 +44,7 @@ class CellRow:
     seconds: float | None = None
     figure: str = ""
     error: str | None = None
+    group: str = ""  # the runner's label of the model load this cell belongs to
 
 
 @dataclass
@@ -164,29 +161,39 @@ class SweepController:
                                            models=list(session.selected), measure_cost=session.measure_cost)
             store = ResultStore(session.store_path)
         except UserError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
+            self._to_ui(self._failed, str(exc))
             return
         done = {c.fingerprint: store.get(c.fingerprint) for c in plan.cells if store.has(c.fingerprint)}
-        self.app.call_from_thread(self._planned, plan, done)
+        self._to_ui(self._planned, plan, done)
         try:
-            summary = run_plan(plan, store, on_event=lambda e: self.app.call_from_thread(self._on_event, e),
-                               stop=self._stop, command="advisor tui")
+            summary = run_plan(plan, store, on_event=lambda e: self._to_ui(self._on_event, e), stop=self._stop,
+                               command="advisor tui")
         except Exception as exc:  # noqa: BLE001 - the UI reports it; the run record says 'failed'
-            self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}")
+            self._to_ui(self._failed, f"{type(exc).__name__}: {exc}")
             return
         finally:
             store.close()
-        self.app.call_from_thread(self._finished, summary)
+        self._to_ui(self._finished, summary)
+
+    def _to_ui(self, handler: Any, *args: Any) -> None:
+        """Run ``handler`` on the UI thread; once the app has closed, stop the run instead (what is stored
+        stays, and the run is recorded as interrupted)."""
+        try:
+            self.app.call_from_thread(handler, *args)
+        except RuntimeError:  # the app is no longer running
+            self._stop.set()
 
     # ---- UI-thread handlers --------------------------------------------------------------------------------
     def _planned(self, plan: "Plan", done: dict[str, Any]) -> None:
         cells = {}
-        for cell in plan.cells:
-            row = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model, cell.key.task, "pending")
-            stored = done.get(cell.fingerprint)
-            if stored is not None:
-                row.state, row.figure = "stored", _figure(stored)
-            cells[cell_id(cell.key)] = row
+        for group in plan.groups:
+            for cell in group.cells:
+                row = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model, cell.key.task,
+                              "pending", group=group.label)
+                stored = done.get(cell.fingerprint)
+                if stored is not None:
+                    row.state, row.figure = "stored", _figure(stored)
+                cells[cell_id(cell.key)] = row
         self.state.cells = cells
         self.state.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
         self.state.status = "running" if not self._stop.is_set() else "cancelling"
@@ -200,7 +207,7 @@ class SweepController:
             state.run_id = event.group
         elif event.kind == "start":
             started = [row for row in state.cells.values()
-                       if row.state == "pending" and event.group.startswith(row.model + " [")]
+                       if row.state == "pending" and row.group == event.group]
             for row in started:
                 row.state = "running"
             if started:
