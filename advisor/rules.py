@@ -61,6 +61,9 @@ def check_measured(policy: Policy, *, p95_latency_ms: float | None = None,
     lim = policy.limits
     out: list[Rejection] = []
 
+    def n(value: float) -> str:  # 1,209 ms, 23.5 ms, 1.76 ms: plain, never 1.21e+03
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
     def missing(rule: str, what: str) -> None:
         out.append(Rejection(rule, f"{what} was not measured, so the limit cannot be checked"))
 
@@ -68,20 +71,20 @@ def check_measured(policy: Policy, *, p95_latency_ms: float | None = None,
         if p95_latency_ms is None:
             missing("limits.max_p95_latency_ms", "p95 query latency")
         elif p95_latency_ms > lim.max_p95_latency_ms:
-            out.append(Rejection("limits.max_p95_latency_ms", f"p95 query latency {p95_latency_ms:.3g} ms is "
+            out.append(Rejection("limits.max_p95_latency_ms", f"p95 query latency {n(p95_latency_ms)} ms is "
                                                               f"over the limit of {lim.max_p95_latency_ms:g} ms"))
     if lim.min_throughput_docs_per_s is not None:
         if throughput_docs_per_s is None:
             missing("limits.min_throughput_docs_per_s", "throughput")
         elif throughput_docs_per_s < lim.min_throughput_docs_per_s:
             out.append(Rejection("limits.min_throughput_docs_per_s",
-                                 f"throughput {throughput_docs_per_s:.3g} docs/s is under the minimum of "
+                                 f"throughput {n(throughput_docs_per_s)} docs/s is under the minimum of "
                                  f"{lim.min_throughput_docs_per_s:g} docs/s"))
     if lim.max_peak_memory_mb is not None:
         if peak_memory_mb is None:
             missing("limits.max_peak_memory_mb", "peak memory")
         elif peak_memory_mb > lim.max_peak_memory_mb:
-            out.append(Rejection("limits.max_peak_memory_mb", f"peak memory {peak_memory_mb:.4g} MB is over the "
+            out.append(Rejection("limits.max_peak_memory_mb", f"peak memory {n(peak_memory_mb)} MB is over the "
                                                               f"limit of {lim.max_peak_memory_mb:g} MB"))
     if lim.max_bytes_per_vector is not None and bytes_per_vector is not None \
             and bytes_per_vector > lim.max_bytes_per_vector:
