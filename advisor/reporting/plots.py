@@ -4,6 +4,7 @@ Markdown report links them as files. Each plot returns None when the run holds n
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +67,9 @@ def _plain_log_axis(axis: Any) -> None:
             return f"{value:,.0f}"
         return f"{value:.2g}"
     if axis.get_scale() == "log" and axis.get_transform().base == 10:
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        lo, hi = sorted(axis.get_view_interval())
+        decades = math.log10(max(hi, 1e-9) / max(lo, 1e-9))
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(fmt))
     axis.set_minor_formatter(NullFormatter())
 
@@ -210,7 +213,7 @@ def retained(group: HardwareGroup) -> Figure | None:
     vec_levels = [v for v in VECTOR_ORDER if any(v in d for d in by_vec.values())]
     wp_levels = [w for w in WEIGHT_ORDER if any(w in d for d in by_wp.values())]
     panels = [("vector precision (full size)", by_vec, vec_levels)] if len(vec_levels) > 1 else []
-    if len(wp_levels) > 1:
+    if any(len(d) > 1 for d in by_wp.values()):  # some model was run at several weight precisions
         panels.append(("weight precision (full size, float32 vectors)", by_wp, wp_levels))
     if not panels:
         return None
@@ -226,11 +229,12 @@ def retained(group: HardwareGroup) -> Figure | None:
             bars = ax.bar(xs, ys, width=width * 0.95, color=cmap(i / max(1, len(levels) - 1) * 0.85),
                           label=level)
             for bar, y in zip(bars, ys):
-                if y == y:  # not NaN
+                if y == y and len(models) * len(levels) <= 12:  # label bars while there is room
                     ax.text(bar.get_x() + bar.get_width() / 2, y + 0.5, f"{y:.0f}", ha="center", fontsize=6.5)
         ax.set_xticks(range(len(models)), [_short(m, 30) for m in models], rotation=20, ha="right")
         low = min(100 * v for d in data.values() for v in d.values())
-        ax.set_ylim(max(0, min(80, low - 5)), 104)
+        high = max(100 * v for d in data.values() for v in d.values())
+        ax.set_ylim(max(0, min(80, low - 5)), max(104, high + 4))
         ax.axhline(100, color="0.4", linewidth=0.8)
         ax.set_ylabel("quality retained (%)")
         ax.set_title(f"Quality retained by {title}")
