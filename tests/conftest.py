@@ -39,8 +39,9 @@ def minilm_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def stsb_dir() -> Path:
-    """The STS Benchmark as distributed by its authors (in ../shared, copied into datasets/ for the repo)."""
-    for candidate in (REPO / "datasets" / "stsbenchmark", SHARED / "data" / "stsbenchmark"):
+    """The STS Benchmark as distributed by its authors (read in place from ../shared: its licence terms keep it out
+    of the repo); ADVISOR_STSB_DIR points elsewhere."""
+    for candidate in (Path(os.environ.get("ADVISOR_STSB_DIR", SHARED / "data" / "stsbenchmark")),):
         if (candidate / "sts-test.csv").exists():
             return candidate
     pytest.skip("STS Benchmark not found")
