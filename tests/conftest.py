@@ -41,9 +41,9 @@ def minilm_dir() -> Path:
 def stsb_dir() -> Path:
     """The STS Benchmark as distributed by its authors (read in place from ../shared: its licence terms keep it out
     of the repo); ADVISOR_STSB_DIR points elsewhere."""
-    for candidate in (Path(os.environ.get("ADVISOR_STSB_DIR", SHARED / "data" / "stsbenchmark")),):
-        if (candidate / "sts-test.csv").exists():
-            return candidate
+    folder = Path(os.environ.get("ADVISOR_STSB_DIR", SHARED / "data" / "stsbenchmark"))
+    if (folder / "sts-test.csv").exists():
+        return folder
     pytest.skip("STS Benchmark not found")
 
 
