@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import UserError
+from advisor import __version__
+from advisor.errors import UserError
 
 
 class AdvisorGroup(click.Group):
@@ -24,7 +24,7 @@ class AdvisorGroup(click.Group):
     def _ensure_plugins(self) -> None:
         if not self._plugins_added:
             self._plugins_added = True
-            from .plugins import add_commands
+            from advisor.plugins import add_commands
             add_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -63,7 +63,7 @@ def emit_json(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
     """List plugins: where each came from, what it registers, and each backend's capabilities."""
-    from .plugins import plugin_infos, registered
+    from advisor.plugins import plugin_infos, registered
 
     infos = plugin_infos()
     backends = registered("backends")
@@ -114,7 +114,7 @@ def policy_option(f: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool) -> None:
     """Candidates in the catalogs; with --policy, which are admitted and which rule rejected each other."""
-    from .screening import screen_catalog
+    from advisor.policy.screening import screen_catalog
 
     rows = screen_catalog(list(catalogs), policy)
     if as_json:

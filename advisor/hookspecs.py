@@ -1,8 +1,8 @@
 """The plugin hooks. Each hook receives a ``register`` callable and registers objects; the objects do the work.
 
-Contracts of the registered objects live in the core: backends in ``advisor.backends``, task sources in
-``advisor.tasks``, metrics in ``advisor.metrics_registry``, executors in ``advisor.executors``, report writers in
-``advisor.reporting``, raters in ``advisor.raters``. ``register_commands`` receives the click group instead.
+Contracts of the registered objects live in the core: backends in ``advisor.models.backends``, task sources in
+``advisor.datasets.tasks``, metrics in ``advisor.metrics_registry``, executors in ``advisor.sweep.executors``, report writers in
+``advisor.reporting``, raters in ``advisor.quality.raters``. ``register_commands`` receives the click group instead.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ Register = Callable[[Any], None]
 
 @hookspec
 def register_backends(register: Register) -> None:
-    """Register ``advisor.backends.Backend`` objects (how a model is loaded and run)."""
+    """Register ``advisor.models.backends.Backend`` objects (how a model is loaded and run)."""
 
 
 @hookspec
 def register_task_sources(register: Register) -> None:
-    """Register ``advisor.tasks.TaskSource`` objects (how a dataset path or name becomes a Task)."""
+    """Register ``advisor.datasets.tasks.TaskSource`` objects (how a dataset path or name becomes a Task)."""
 
 
 @hookspec
@@ -34,7 +34,7 @@ def register_metrics(register: Register) -> None:
 
 @hookspec
 def register_executors(register: Register) -> None:
-    """Register ``advisor.executors.Executor`` objects (where run specs are executed: local, ray, ...)."""
+    """Register ``advisor.sweep.executors.Executor`` objects (where run specs are executed: local, ray, ...)."""
 
 
 @hookspec
@@ -44,7 +44,7 @@ def register_report_writers(register: Register) -> None:
 
 @hookspec
 def register_raters(register: Register) -> None:
-    """Register ``advisor.raters.Rater`` objects (score query-document pairs when there are no qrels)."""
+    """Register ``advisor.quality.raters.Rater`` objects (score query-document pairs when there are no qrels)."""
 
 
 @hookspec

@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
+from advisor import hookspecs
+from advisor.errors import PluginError
 
 ENTRY_POINT_GROUP = "advisor"
 BUILTIN_DISTRIBUTION = "embedding-advisor"

@@ -107,7 +107,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from advisor.cost.fastpath import FastTransformerEncoder
+    from advisor.models.fastpath import FastTransformerEncoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -186,8 +186,8 @@ def main() -> None:
 def time_backend(model_dir: str, texts: list[str], n_tokens: int, precision: str, args: argparse.Namespace) -> dict:
     """The advisor's torch backend (whatever path it takes) at one weight precision, if it can load here."""
     try:
-        from advisor.backends import load_encoder
-        from advisor.models import resolve_model
+        from advisor.models.backends import load_encoder
+        from advisor.models.resolve import resolve_model
 
         entry = resolve_model(model_dir)
         enc = load_encoder(entry, device=args.device, weight_precision=precision)

@@ -30,9 +30,9 @@ PRECISIONS = ("float32", "int8", "binary")
 def sweep_seconds(catalogs: list[Path], model: str, dataset: str, dims: tuple, precisions: tuple,
                   workdir: Path) -> tuple[float, list]:
     """Wall time of one whole sweep (plan, worker, load, encode, evaluate, store) into a fresh store."""
-    from advisor.planner import plan_from_files
-    from advisor.runner import run_plan
-    from advisor.store import ResultStore
+    from advisor.sweep.planner import plan_from_files
+    from advisor.sweep.driver import run_plan
+    from advisor.sweep.store import ResultStore
 
     policy = workdir / f"policy-{len(dims)}x{len(precisions)}.yaml"
     policy.write_text(f"name: grid-cost\nvariants:\n  dims: [{', '.join(map(str, dims))}]\n"

@@ -5,7 +5,7 @@ exact search, metrics, bootstrap), on a ~5,000-document corpus on CPU.
                                           [--device cpu] [--out benchmarks/results]
 
 The default dataset is the shipped rt-plots-reviews example: 4,866 Rotten Tomatoes reviews as the corpus and 156
-plot synopses as queries. The model is loaded once and each text set encoded once (advisor.evaluation.encode_task);
+plot synopses as queries. The model is loaded once and each text set encoded once (advisor.quality.evaluation.encode_task);
 then one variant (full size, float32) and a grid of 12 variants (4 dims x float32/int8/binary) are evaluated from
 those embeddings, each with its 1,000-resample bootstrap. Prints the split and writes JSON beside the other results.
 """
@@ -34,12 +34,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
 
-    from advisor.backends import get_backend
+    from advisor.models.backends import get_backend
     from advisor.environment import hardware_manifest
-    from advisor.evaluation import encode_task, evaluate_embeddings
-    from advisor.models import resolve_model
-    from advisor.tasks import load_task
-    from advisor.variants import Variant
+    from advisor.quality.evaluation import encode_task, evaluate_embeddings
+    from advisor.models.resolve import resolve_model
+    from advisor.datasets.tasks import load_task
+    from advisor.models.variants import Variant
 
     task = load_task(args.dataset)
     entry = resolve_model(args.model)

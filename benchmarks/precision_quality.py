@@ -4,7 +4,7 @@
                                            [--out DIR] [--no-half]
 
 Each weight precision loads the model once and encodes every text set once; every vector precision is derived
-from those embeddings by advisor.evaluation (no re-encoding). Half precision (fp16/bf16) runs on CUDA when there
+from those embeddings by advisor.quality.evaluation (no re-encoding). Half precision (fp16/bf16) runs on CUDA when there
 is one; without CUDA it is measured on CPU through the torch loading path directly (the backend refuses it on CPU
 for speed, not for quality: the numbers are what the weights give, the timings are not representative). The int8
 ONNX export of MiniLM is measured beside torch's dynamic int8. Writes a markdown table and JSON to --out.
@@ -29,8 +29,8 @@ VECTOR_PRECISIONS = ("float32", "float16", "int8", "binary")
 
 def encoders(model: str, half: bool):
     """(label, weight precision, loader) for each weight precision worth measuring for ``model``."""
-    from advisor.backends import load_encoder
-    from advisor.models import resolve_model
+    from advisor.models.backends import load_encoder
+    from advisor.models.resolve import resolve_model
 
     entry = resolve_model(model)
     yield "torch fp32", "fp32", lambda: load_encoder(entry, weight_precision="fp32")
@@ -88,11 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     # Small real tasks by default (half precision runs ~8x slower on CPU); pass --dataset for larger ones.
     datasets = args.dataset or [str(REPO / "data" / "rt-reviews-plots"), str(REPO / "data" / "pang-lee-polarity")]
 
-    from advisor.evaluation import evaluate_model
-    from advisor.tasks import load_task
-    from advisor.variants import Variant
+    from advisor.quality.evaluation import evaluate_model
+    from advisor.datasets.tasks import load_task
+    from advisor.models.variants import Variant
 
-    from advisor.bootstrap import compare
+    from advisor.quality.bootstrap import compare
 
     tasks = [load_task(d) for d in datasets]
     rows, baselines = [], {}

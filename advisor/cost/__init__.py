@@ -5,6 +5,6 @@ Heavy libraries are imported inside functions; ``import advisor.cost`` stays lig
 
 from __future__ import annotations
 
-from .measure import CostOptions, measure_cost
+from advisor.cost.measure import CostOptions, measure_cost
 
 __all__ = ["CostOptions", "measure_cost"]

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .latency import LatencyStats
+from advisor.cost.latency import LatencyStats
 
 EncodeBatch = Callable[[list[str]], np.ndarray]
 

@@ -11,19 +11,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import UserError
+from advisor.errors import UserError
 
 if TYPE_CHECKING:
-    from ..backends import Encoder
-    from ..catalog import ModelEntry
+    from advisor.models.backends import Encoder
+    from advisor.models.catalog import ModelEntry
 
 ENGINES = ("auto", "fast", "backend")
 
 
 def fast_path_folder(entry: "ModelEntry") -> tuple[Path | None, str | None]:
     """(folder, None) when the fast path can run ``entry``, else (None, why not)."""
-    from ..sources import resolve_source
-    from .fastpath import fast_path_unsupported
+    from advisor.models.sources import resolve_source
+    from advisor.models.fastpath import fast_path_unsupported
 
     if entry.backend != "torch":
         return None, f"backend '{entry.backend}' is not the torch backend"
@@ -50,7 +50,7 @@ def load_for_cost(entry: "ModelEntry", *, device: str, weight_precision: str,
         if folder is None and engine == "fast":
             raise UserError(f"{entry.name}: the fast path cannot run this model: {why_not}; use --engine backend")
         if folder is not None:
-            from .fastpath import FastTransformerEncoder
+            from advisor.models.fastpath import FastTransformerEncoder
 
             t0 = time.perf_counter()
             enc = FastTransformerEncoder(folder, device=device, weight_precision=weight_precision,
@@ -58,7 +58,7 @@ def load_for_cost(entry: "ModelEntry", *, device: str, weight_precision: str,
                                          max_length=entry.max_tokens, normalize=entry.normalize)
             enc.entry = entry  # lets the memory probe and the storage table read the entry
             return enc, "fast", time.perf_counter() - t0, None
-    from ..backends import load_encoder
+    from advisor.models.backends import load_encoder
 
     t0 = time.perf_counter()
     enc = load_encoder(entry, device=device, weight_precision=weight_precision)

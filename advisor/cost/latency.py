@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backends import Encoder
+from advisor.models.backends import Encoder
 
 
 @dataclass

@@ -4,7 +4,7 @@ Returns one flat dict. Numbers are figures under stable names (``docs_per_s``, `
 ``latency_p50_ms`` ... ``latency_samples``, ``peak_memory_mb``, ``load_time_s``, ``load_*`` for the concurrent
 load, ``bytes_per_vector``, ``index_size_mb``, ``reembed_*``); everything that is not a number (the environment
 manifest, the per-dim index table, raw latency samples, settings, notes) sits beside them, so a caller can split
-numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.runner`` does).
+numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.sweep.worker`` does).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backends import Encoder
-from ..environment import hardware_id, hardware_manifest, library_versions, versions_id
-from ..tasks import Task
-from .batcher import run_load
-from .latency import measure_latency, single_query_fn
-from .memory import reload_spec, subprocess_peak_rss
-from .storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
+from advisor.models.backends import Encoder
+from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
+from advisor.datasets.tasks import Task
+from advisor.cost.batcher import run_load
+from advisor.cost.latency import measure_latency, single_query_fn
+from advisor.cost.memory import reload_spec, subprocess_peak_rss
+from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
 
 StageProgress = Callable[[str, int, "int | None"], None]
 

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..backends import Encoder
-from ..errors import UserError
+from advisor.models.backends import Encoder
+from advisor.errors import UserError
 
 
 def _rss_mb() -> float:
@@ -39,7 +39,7 @@ def _peak_rss_mb() -> float:
 def reload_spec(encoder: Encoder, *, device: str, weight_precision: str) -> dict[str, Any] | None:
     """How a fresh process can load the same model: the catalog entry (through its backend) or the fast path's
     folder. None when the encoder does not say where it came from."""
-    from .fastpath import FastTransformerEncoder
+    from advisor.models.fastpath import FastTransformerEncoder
 
     if isinstance(encoder, FastTransformerEncoder):
         return {"fast": str(encoder.layout.folder), "prompts": encoder.prompts, "device": device,
@@ -79,14 +79,14 @@ def _child() -> None:
     baseline = _rss_mb()
     t0 = time.perf_counter()
     if "fast" in spec:
-        from .fastpath import FastTransformerEncoder
+        from advisor.models.fastpath import FastTransformerEncoder
 
         encoder: Encoder = FastTransformerEncoder(spec["fast"], device=spec["device"],
                                                   weight_precision=spec["weight_precision"],
                                                   prompts=spec.get("prompts"))
     else:
-        from ..backends import load_encoder
-        from ..catalog import ModelEntry
+        from advisor.models.backends import load_encoder
+        from advisor.models.catalog import ModelEntry
 
         encoder = load_encoder(ModelEntry.from_dict(spec["entry"]), device=spec["device"],
                                weight_precision=spec["weight_precision"])

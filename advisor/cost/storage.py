@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..variants import VECTOR_PRECISIONS, bytes_per_vector
+from advisor.models.variants import VECTOR_PRECISIONS, bytes_per_vector
 
 DEFAULT_PRICE_PER_GB_MONTH = 0.10  # an assumption (USD per GB-month of block storage); pass your own
 

@@ -5,14 +5,14 @@ Light at import time: mteb and the HF ``datasets`` library are imported inside t
 
 from __future__ import annotations
 
-from ..tasks import TaskSource
+from advisor.datasets.tasks import TaskSource
 
 
 def task_sources() -> list[TaskSource]:
     """Every built-in task source, in detection order (the most specific layouts first)."""
-    from .beir import BeirSource, UnlabeledSource
-    from .mteb_hub import MtebSource
-    from .tabular import ClassificationSource, PairClassificationSource, STSSource
+    from advisor.datasets.beir import BeirSource, UnlabeledSource
+    from advisor.datasets.mteb_hub import MtebSource
+    from advisor.datasets.tabular import ClassificationSource, PairClassificationSource, STSSource
 
     return [MtebSource(), BeirSource(), UnlabeledSource(), STSSource(), PairClassificationSource(),
             ClassificationSource()]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError, UserError
-from ..tasks import RetrievalData, Task, TaskSource, content_hash
-from .readers import Row, check_path, read_jsonl, read_table
+from advisor.errors import ConfigError, UserError
+from advisor.datasets.tasks import RetrievalData, Task, TaskSource, content_hash
+from advisor.datasets.readers import Row, check_path, read_jsonl, read_table
 
 SPLIT_PREFERENCE = ("test", "dev", "validation", "train")
 

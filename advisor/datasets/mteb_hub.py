@@ -4,8 +4,8 @@ so; the advisor never reaches the network unless the user's environment allows i
 
 from __future__ import annotations
 
-from ..errors import UserError
-from ..tasks import Task, TaskSource
+from advisor.errors import UserError
+from advisor.datasets.tasks import Task, TaskSource
 
 PREFIX = "mteb:"
 
@@ -22,7 +22,7 @@ def get_mteb_task(name: str):  # -> mteb.AbsTask (mteb is imported lazily)
 
 def load_mteb_task(name: str) -> Task:
     """Load an official MTEB task's data and convert its first evaluation split into an advisor Task."""
-    from .mteb_local import from_mteb_task
+    from advisor.datasets.mteb_local import from_mteb_task
 
     if not name:
         raise UserError("mteb: needs a task name, e.g. mteb:STSBenchmark")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
-from .beir import join_title
+from advisor.errors import UserError
+from advisor.datasets.tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
+from advisor.datasets.beir import join_title
 
 MTEB_TYPES = {"retrieval": ("Retrieval", "ndcg_at_10"), "sts": ("STS", "cosine_spearman"),
               "classification": ("Classification", "accuracy"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..errors import ConfigError, UserError
+from advisor.errors import ConfigError, UserError
 
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
 

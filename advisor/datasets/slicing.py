@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
+from advisor.datasets.tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
 
 
 def head(task: Task, n: int, *, corpus_limit: int | None = None) -> Task:

@@ -11,9 +11,9 @@ import hashlib
 import re
 from pathlib import Path
 
-from ..errors import ConfigError, UserError
-from ..tasks import ClassificationData, PairClassificationData, STSData, Task, TaskSource, content_hash
-from .readers import Row, check_path, header_fields, read_table, table_files
+from advisor.errors import ConfigError, UserError
+from advisor.datasets.tasks import ClassificationData, PairClassificationData, STSData, Task, TaskSource, content_hash
+from advisor.datasets.readers import Row, check_path, header_fields, read_table, table_files
 
 STS_FIELDS = ("sentence1", "sentence2", "score")
 CLASSIFICATION_FIELDS = ("text", "label")

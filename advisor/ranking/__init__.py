@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..catalog import ModelEntry
-from ..policy import Policy
-from ..results import CellResult
-from ..rules import Rejection, check_metadata
-from .gather import gather
-from .judge import quality_difference, rank_group
-from .model import (COST_FIGURES, COST_OBJECTIVES, STATUSES, Candidate, Difference, HardwareGroup, ModelVerdict,
+from advisor.models.catalog import ModelEntry
+from advisor.policy.spec import Policy
+from advisor.sweep.results import CellResult
+from advisor.policy.rules import Rejection, check_metadata
+from advisor.ranking.gather import gather
+from advisor.ranking.judge import quality_difference, rank_group
+from advisor.ranking.model import (COST_FIGURES, COST_OBJECTIVES, STATUSES, Candidate, Difference, HardwareGroup, ModelVerdict,
                     Recommendation, TaskInfo)
 
 __all__ = ["COST_FIGURES", "COST_OBJECTIVES", "STATUSES", "Candidate", "Difference", "HardwareGroup", "ModelVerdict",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from ..catalog import ModelEntry
-from ..policy import Policy
-from ..results import CellResult
-from ..rules import Rejection
-from ..variants import Variant
-from .model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, Candidate, TaskInfo
+from advisor.models.catalog import ModelEntry
+from advisor.policy.spec import Policy
+from advisor.sweep.results import CellResult
+from advisor.policy.rules import Rejection
+from advisor.models.variants import Variant
+from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, Candidate, TaskInfo
 
 def _latest(results: Iterable[CellResult]) -> list[CellResult]:
     """One result per cell, ignoring library versions: the most recent wins (a re-run after an upgrade)."""

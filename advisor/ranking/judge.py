@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import math
 
-from ..policy import Policy
-from ..rules import Rejection, check_measured
-from .model import COST_OBJECTIVES, Candidate, Difference, TaskInfo
-from .why import rejected_why, why
+from advisor.policy.spec import Policy
+from advisor.policy.rules import Rejection, check_measured
+from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, TaskInfo
+from advisor.ranking.why import rejected_why, why
 
 def quality_difference(a: Candidate, b: Candidate, *, resamples: int = 1000, seed: int = 0) -> Difference | None:
-    """Paired bootstrap (``advisor.bootstrap.compare``) of a's quality against b's on each task both were evaluated
+    """Paired bootstrap (``advisor.quality.bootstrap.compare``) of a's quality against b's on each task both were evaluated
     on, over the same resampled queries; None when the per-item scores it needs are missing."""
-    from ..bootstrap import compare
+    from advisor.quality.bootstrap import compare
 
     tasks = sorted(set(a.quality) & set(b.quality))
     if not tasks or any(t not in a.per_item or t not in b.per_item for t in tasks):

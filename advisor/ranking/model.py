@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..policy import Policy
-from ..rules import Rejection
-from ..variants import Variant, bytes_per_vector
+from advisor.policy.spec import Policy
+from advisor.policy.rules import Rejection
+from advisor.models.variants import Variant, bytes_per_vector
 
 # Cost objectives: (figure name in CellResult.metrics, +1 when larger is better, -1 when smaller is better).
 COST_OBJECTIVES: dict[str, tuple[str, int]] = {
@@ -19,7 +19,7 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {
 }
 COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
                 "peak_memory_mb", "load_time_s")
-# The evaluation's main metric per task type (advisor.evaluation.MAIN_METRIC), read backwards: a quality cell
+# The evaluation's main metric per task type (advisor.quality.evaluation.MAIN_METRIC), read backwards: a quality cell
 # names its main metric, and the policy picks its ranking metric by task type.
 _TYPE_OF_MAIN_METRIC = {"ndcg_at_10": "retrieval", "cosine_spearman": "sts", "accuracy": "classification",
                         "cosine_ap": "pair_classification", "rated_score_at_10": "unlabeled_retrieval"}
@@ -29,10 +29,10 @@ STATUSES = ("recommended", "pareto", "dominated", "rejected", "failed", "incompl
 @dataclass(frozen=True)
 class Difference:
     """Paired difference in quality between two candidates (a - b): the mean over tasks of each task's difference,
-    and per task the paired-bootstrap interval (``advisor.bootstrap.compare``)."""
+    and per task the paired-bootstrap interval (``advisor.quality.bootstrap.compare``)."""
 
     delta: float
-    per_task: dict[str, Any]  # task -> advisor.bootstrap.Comparison
+    per_task: dict[str, Any]  # task -> advisor.quality.bootstrap.Comparison
 
     @property
     def within_noise(self) -> bool:

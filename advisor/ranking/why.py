@@ -3,7 +3,7 @@ noise, rejected by which rule."""
 
 from __future__ import annotations
 
-from .model import COST_OBJECTIVES, Candidate, Difference
+from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference
 
 def fmt(value: float | None, unit: str = "") -> str:
     """A figure for a sentence: 3 significant digits, thousands separated, no exponent."""

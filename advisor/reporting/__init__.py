@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import UserError
-from ..ranking import Recommendation
+from advisor.errors import UserError
+from advisor.ranking import Recommendation
 
 
 @dataclass
@@ -49,7 +49,7 @@ class ReportWriter(ABC):
 
 
 def report_writers() -> dict[str, ReportWriter]:
-    from ..plugins import registered
+    from advisor.plugins import registered
 
     return registered("report_writers")
 

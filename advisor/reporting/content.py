@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
+from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 
 STATUS_TEXT = {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
                "rejected": "rejected", "failed": "failed", "incomplete": "incomplete"}

@@ -8,11 +8,11 @@ import base64
 from html import escape
 from pathlib import Path
 
-from ..ranking import Candidate, HardwareGroup, Recommendation
-from . import Report, ReportWriter
-from .content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
+from advisor.ranking import Candidate, HardwareGroup, Recommendation
+from advisor.reporting import Report, ReportWriter
+from advisor.reporting.content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
                       hardware_text, model_summary, not_evaluated)
-from .plots import all_figures
+from advisor.reporting.plots import all_figures
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Report, ReportWriter
-from .content import (MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary,
+from advisor.reporting import Report, ReportWriter
+from advisor.reporting.content import (MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary,
                       not_evaluated)
-from .plots import all_figures
+from advisor.reporting.plots import all_figures
 
 
 def md(text: object) -> str:

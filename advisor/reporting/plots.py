@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..ranking import Candidate, HardwareGroup
+from advisor.ranking import Candidate, HardwareGroup
 
 STATUS_STYLE = {  # marker, filled, size, alpha
     "recommended": ("*", True, 260, 1.0),

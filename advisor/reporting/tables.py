@@ -6,8 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from . import Report, ReportWriter
-from .content import csv_row
+from advisor.reporting import Report, ReportWriter
+from advisor.reporting.content import csv_row
 
 
 class JsonWriter(ReportWriter):

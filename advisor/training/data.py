@@ -17,8 +17,8 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import ConfigError, UserError
-from ..tasks import RetrievalData, Task, content_hash
+from advisor.errors import ConfigError, UserError
+from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
 PAIR_SOURCES = ("qrels", "pairs", "next-sentence")
 ANCHOR_NAMES = ("anchor", "query", "sentence1", "text1", "question")
@@ -209,7 +209,7 @@ def load_training_task(dataset: str | Path, pair_source: str | None = None, data
         return read_pairs_file(dataset)
     if source == "next-sentence":
         return next_sentence_pairs(dataset)
-    from ..tasks import load_task
+    from advisor.datasets.tasks import load_task
 
     task = load_task(dataset, dataset_type)
     if task.type != "retrieval":

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from .data import load_training_task
-from .finetune import PreparedData, build_rows
-from .split import split_queries, subset_task
-from .workspace import Workspace
+from advisor.errors import UserError
+from advisor.training.data import load_training_task
+from advisor.training.finetune import PreparedData, build_rows
+from advisor.training.split import split_queries, subset_task
+from advisor.training.workspace import Workspace
 
 TEACHER_FILE = "teacher.npy"
 TRAIN_PAIRS = "train_pairs.jsonl"
@@ -76,9 +76,9 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
             measure: bool = False, progress: Any = None) -> dict[str, Any]:
     """Train the student, save ``out/model`` and ``out/catalog.yaml``, evaluate student (after and before training)
     and teacher on the held-out split, write ``out/report.json``/``report.md``; returns the report."""
-    from .loading import load_sentence_transformer, pick_device, resolve_trainable
-    from .settings import TrainSettings, check_settings
-    from .student import build_student, parse_student
+    from advisor.training.loading import load_sentence_transformer, pick_device, resolve_trainable
+    from advisor.training.settings import TrainSettings, check_settings
+    from advisor.training.student import build_student, parse_student
 
     if config.loss not in ("score", "embedding", "both"):
         raise UserError(f"--loss must be score, embedding or both, got '{config.loss}'")
@@ -89,8 +89,8 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     existing = resolve_trainable(spec.model, config.catalogs) if spec.kind == "existing" else None
     from datasets import Dataset
 
-    from .losses import DistillLoss
-    from .runner import quiet_libraries, train
+    from advisor.training.losses import DistillLoss
+    from advisor.training.runner import quiet_libraries, train
 
     quiet_libraries(progress is not None)
     task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
@@ -166,7 +166,7 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
         import torch
 
         torch.cuda.empty_cache()
-    from .outcome import finish
+    from advisor.training.outcome import finish
 
     heldout = subset_task(task, split.heldout_ids, "heldout")
     return finish(ws, [("student before training", init_entry), ("teacher", teacher.entry)], entry, heldout,

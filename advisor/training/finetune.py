@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UserError
-from ..tasks import RetrievalData, Task
-from .data import load_training_task
-from .mining import MiningStats, mine_negatives
-from .split import HeldOutSplit, split_queries, subset_task
-from .workspace import Workspace
+from advisor.errors import UserError
+from advisor.datasets.tasks import RetrievalData, Task
+from advisor.training.data import load_training_task
+from advisor.training.mining import MiningStats, mine_negatives
+from advisor.training.split import HeldOutSplit, split_queries, subset_task
+from advisor.training.workspace import Workspace
 
 TRAIN_PAIRS = "train_pairs.jsonl"
 MINING_FILE = "mining.json"
@@ -143,8 +143,8 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
              measure: bool = False, progress: Any = None) -> dict[str, Any]:
     """Train, save ``out/model`` (sentence-transformers, safetensors), write ``out/catalog.yaml`` and
     ``out/report.json``/``report.md`` with before/after figures on the held-out split. Returns the report."""
-    from .loading import load_sentence_transformer, pick_device, resolve_trainable
-    from .settings import TrainSettings, check_settings
+    from advisor.training.loading import load_sentence_transformer, pick_device, resolve_trainable
+    from advisor.training.settings import TrainSettings, check_settings
 
     check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
                    max_steps=config.max_steps, learning_rate=config.learning_rate)
@@ -158,7 +158,7 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     from datasets import Dataset
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 
-    from .runner import quiet_libraries, train
+    from advisor.training.runner import quiet_libraries, train
 
     quiet_libraries(progress is not None)
     task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
@@ -208,7 +208,7 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
         "mining": prepared.mining.to_dict() if prepared.mining else None, "settings": settings.to_dict(),
         "log": log.to_dict(), "notes": prepared.notes,
     }
-    from .outcome import finish
+    from advisor.training.outcome import finish
 
     entry = ws.new_entry(base.entry, model, model_dir, name=config.name or f"{base.entry.name}-ft-{task.name}",
                          matryoshka_dims=dims, notes=f"fine-tuned from {base.entry.name} on {task.name} "

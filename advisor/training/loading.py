@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..catalog import ModelEntry
-from ..errors import UserError
+from advisor.models.catalog import ModelEntry
+from advisor.errors import UserError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -23,8 +23,8 @@ class TrainableModel:
 def resolve_trainable(name_or_path: str, catalogs: Sequence[str | Path] | None = None, *,
                       allow_network: bool = False) -> TrainableModel:
     """A catalog name or a local folder -> its entry and folder; refuses what cannot be trained safely."""
-    from ..models import resolve_model
-    from ..sources import resolve_source
+    from advisor.models.resolve import resolve_model
+    from advisor.models.sources import resolve_source
 
     entry = resolve_model(name_or_path, list(catalogs) if catalogs else None)
     if entry.backend != "torch":

@@ -1,5 +1,5 @@
 """After training: evaluate the base and the trained model on the held-out split with the same harness as every
-other model (backend encoder -> ``advisor.evaluation.evaluate_model`` -> paired bootstrap), measure their cost when
+other model (backend encoder -> ``advisor.quality.evaluation.evaluate_model`` -> paired bootstrap), measure their cost when
 asked, and write ``report.json`` / ``report.md`` with a plain verdict, including "training did not help"."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..catalog import ModelEntry
-from ..tasks import RetrievalData, Task
-from ..variants import Variant
-from .workspace import Workspace
+from advisor.models.catalog import ModelEntry
+from advisor.datasets.tasks import RetrievalData, Task
+from advisor.models.variants import Variant
+from advisor.training.workspace import Workspace
 
 HELDOUT_DIR = "heldout"
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
@@ -37,8 +37,8 @@ def write_beir(task: Task, folder: Path) -> Path:
 
 def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: str, measure: bool,
               progress: Any) -> tuple[dict[Variant, Any], dict[str, float] | None, str | None]:
-    from ..backends import load_encoder
-    from ..evaluation import evaluate_model
+    from advisor.models.backends import load_encoder
+    from advisor.quality.evaluation import evaluate_model
 
     encoder = load_encoder(entry, device=device, weight_precision="fp32")
     try:
@@ -50,7 +50,7 @@ def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: st
         cost, cost_note = None, None
         if measure:
             try:
-                from ..cost import measure_cost
+                from advisor.cost import measure_cost
             except ImportError:
                 cost_note = "the cost module (advisor.cost) is not installed; cost not measured"
             else:
@@ -86,7 +86,7 @@ def finish(ws: Workspace, references: list[tuple[str, ModelEntry]], trained: Mod
            dims: tuple[int, ...] = ()) -> dict[str, Any]:
     """Evaluate the trained model and each reference (the base; or the student before training and the teacher)
     on the held-out split, compare them pairwise per query, and write the report; returns it as a dict."""
-    from .. import bootstrap
+    from advisor.quality import bootstrap
 
     write_beir(heldout, ws.path(HELDOUT_DIR))
     report: dict[str, Any] = {"kind": ws.kind, "base": references[0][1].name, "trained": trained.name,

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from transformers import TrainerCallback
 
-from ..errors import UserError
-from .settings import TrainSettings
+from advisor.errors import UserError
+from advisor.training.settings import TrainSettings
 
 # progress(stage, completed, total, info): stage is e.g. "mine", "train", "evaluate"; info carries e.g. the loss.
 ProgressFn = Callable[[str, int, "int | None", dict], None]

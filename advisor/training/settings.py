@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import UserError
+from advisor.errors import UserError
 
 
 @dataclass(frozen=True)

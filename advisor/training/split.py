@@ -8,8 +8,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..errors import UserError
-from ..tasks import RetrievalData, Task, content_hash
+from advisor.errors import UserError
+from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
 SPLIT_FILE = "split.json"
 

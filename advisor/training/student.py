@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, UserError
+from advisor.errors import ConfigError, UserError
 
 SPEC_KEYS = ("layers", "width", "heads", "intermediate", "dim")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
@@ -77,7 +77,7 @@ def parse_student(value: str) -> StudentSpec:
         if path.suffix.lower() == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
         else:
-            from ..yamlfile import load_yaml
+            from advisor.config.yamlfile import load_yaml
             data = load_yaml(path)
         if not isinstance(data, dict):
             raise ConfigError(str(path), f"a student config is a mapping of {', '.join(SPEC_KEYS)}")

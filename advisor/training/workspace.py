@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 import yaml
 
-from ..catalog import ModelEntry, load_catalog
-from ..errors import UserError
-from ..tasks import Task
-from .split import SPLIT_FILE, HeldOutSplit
+from advisor.models.catalog import ModelEntry, load_catalog
+from advisor.errors import UserError
+from advisor.datasets.tasks import Task
+from advisor.training.split import SPLIT_FILE, HeldOutSplit
 
 CONFIG_FILE = "training.json"
 CATALOG_FILE = "catalog.yaml"

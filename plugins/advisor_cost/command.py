@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from advisor.variants import WEIGHT_PRECISIONS
+from advisor.models.variants import WEIGHT_PRECISIONS
 
 
 @click.command("measure")
@@ -46,8 +46,8 @@ def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | 
     """Throughput, batch-1 latency, latency under load, memory and storage cost of a model on your data."""
     from advisor.cost import CostOptions, measure_cost
     from advisor.cost.engines import load_for_cost
-    from advisor.models import resolve_model
-    from advisor.tasks import load_task
+    from advisor.models.resolve import resolve_model
+    from advisor.datasets.tasks import load_task
 
     entry = resolve_model(model, list(catalogs) or None)
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before the model loads

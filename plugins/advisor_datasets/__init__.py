@@ -18,6 +18,6 @@ def register_task_sources(register: Register) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from advisor.datasets.cli import datasets_group
+    from .commands import datasets_group
 
     cli.add_command(datasets_group)

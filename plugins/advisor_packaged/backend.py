@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from advisor.backends import Backend, BackendCapabilities, Encoder
-from advisor.encoders import BatchedEncoder, fixed_precision_reason, l2_normalize
+from advisor.models.backends import Backend, BackendCapabilities, Encoder
+from advisor.models.batching import BatchedEncoder, fixed_precision_reason, l2_normalize
 from advisor.errors import UserError
-from advisor.sources import package_root, split_source
-from advisor.variants import Variant
+from advisor.models.sources import package_root, split_source
+from advisor.models.variants import Variant
 
 if TYPE_CHECKING:
-    from advisor.catalog import ModelEntry
+    from advisor.models.catalog import ModelEntry
 
 
 class EngineEncoder(BatchedEncoder):

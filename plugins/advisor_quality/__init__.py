@@ -1,6 +1,6 @@
 """Built-in plugin: quality. Registers the offline raters and the ``advisor evaluate`` command; the logic lives in
-``advisor.evaluation``, ``advisor.metrics``, ``advisor.search``, ``advisor.vectors``, ``advisor.bootstrap`` and
-``advisor.raters``."""
+``advisor.quality.evaluation``, ``advisor.quality.metrics``, ``advisor.quality.search``, ``advisor.quality.vectors``, ``advisor.quality.bootstrap`` and
+``advisor.quality.raters``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from advisor.hookspecs import Register, hookimpl
 
 @hookimpl
 def register_raters(register: Register) -> None:
-    from advisor.raters import builtin_raters
+    from advisor.quality.raters import builtin_raters
 
     for rater in builtin_raters():
         register(rater)

@@ -1,5 +1,5 @@
 """``advisor evaluate``: one model, one or more datasets, any number of (dim, vector precision) variants, each
-derived from a single encoding pass. Presentation only; the work is ``advisor.evaluation``."""
+derived from a single encoding pass. Presentation only; the work is ``advisor.quality.evaluation``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from advisor.errors import UserError
-from advisor.variants import VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+from advisor.models.variants import VECTOR_PRECISIONS, WEIGHT_PRECISIONS
 
 
 @click.command("evaluate")
@@ -39,13 +39,14 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
                      rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
                      as_json: bool) -> None:
     """Quality of a model on your datasets, under mteb's metric names, with bootstrap intervals."""
-    from advisor.backends import get_backend
+    from advisor.models.backends import get_backend
     from advisor.environment import hardware_id, versions_id
-    from advisor.evaluation import evaluate_model, quality_key
-    from advisor.models import resolve_model
-    from advisor.raters import get_rater
-    from advisor.tasks import load_task
-    from advisor.variants import Variant
+    from advisor.quality.evaluation import evaluate_model
+    from advisor.sweep.results import CellKey
+    from advisor.models.resolve import resolve_model
+    from advisor.quality.raters import get_rater
+    from advisor.datasets.tasks import load_task
+    from advisor.models.variants import Variant
 
     entry = resolve_model(model, list(catalogs) or None)
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before any model runs
@@ -69,8 +70,8 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
                                          rescore_multiplier=rescore_multiplier, progress=tick, resamples=resamples,
                                          rater=judge)
             for v, r in results.items():
-                key = quality_key(entry, task, v, hardware=hardware, versions=versions,
-                                  rescore_multiplier=r.details.get("rescore_multiplier", 0))
+                key = CellKey.quality(entry, task.name, task.content_hash, v, hardware=hardware, versions=versions,
+                                      rescore_multiplier=r.details.get("rescore_multiplier", 0))
                 records.append(_record(entry, task, v, r, key))
     finally:
         encoder.close()

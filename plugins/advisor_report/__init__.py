@@ -51,7 +51,7 @@ def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
     """Rank the results in the store under a policy: hard rules, Pareto front, weighted score, ties within noise.
     Reads the store only."""
     from advisor.reporting.content import STATUS_TEXT, hardware_text, headline
-    from advisor.reporting.pipeline import rank_store
+    from advisor.pipeline import rank_store
 
     rec = rank_store(store, policy, catalogs, run_id=run_id, tasks=tasks).recommendation
     if as_json:
@@ -85,7 +85,7 @@ def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
               help="Report format (repeatable). Default: all of them.")
 def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats):
     """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only."""
-    from advisor.reporting.pipeline import main_path, report_store
+    from advisor.pipeline import main_path, report_store
 
     paths = report_store(store, policy, out_dir, catalogs, run_id=run_id, tasks=tasks, formats=formats or None,
                          command=_command())
@@ -111,8 +111,8 @@ def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats):
 def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, executor, formats):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
-    from advisor.reporting.pipeline import main_path, recommend
-    from advisor.sweep_progress import SweepProgress
+    from advisor.pipeline import main_path, recommend
+    from advisor.sweep.progress import SweepProgress
 
     try:
         with SweepProgress() as progress:

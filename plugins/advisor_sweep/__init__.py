@@ -1,6 +1,6 @@
 """Built-in plugin: sweeps. Registers the ``local`` and ``ray`` executors and the ``advisor run`` and
-``advisor runs list|show|export`` commands. The work is in ``advisor.planner``, ``advisor.runner``,
-``advisor.executors`` and ``advisor.store``."""
+``advisor runs list|show|export`` commands. The work is in ``advisor.sweep.planner``, ``advisor.sweep.worker``,
+``advisor.sweep.executors`` and ``advisor.sweep.store``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ STORE_HELP = "Results database (SQLite). Default: .advisor/results.sqlite"
 
 @hookimpl
 def register_executors(register):
-    from advisor.executors import LocalExecutor, RayExecutor
+    from advisor.sweep.executors import LocalExecutor, RayExecutor
 
     register(LocalExecutor())
     register(RayExecutor())
@@ -25,7 +25,7 @@ def register_executors(register):
 
 def _store(path: Path, *, must_exist: bool = False):
     from advisor.errors import UserError
-    from advisor.store import ResultStore
+    from advisor.sweep.store import ResultStore
 
     if must_exist and not path.exists():
         raise UserError(f"no results store at {path}; run 'advisor run ... --store {path}' first or pass --store FILE")
@@ -57,9 +57,9 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
                 batch_size, dry_run, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
-    from advisor.executors import get_executor
-    from advisor.planner import plan_from_files
-    from advisor.runner import pending_groups, run_plan
+    from advisor.sweep.executors import get_executor
+    from advisor.sweep.planner import plan_from_files
+    from advisor.sweep.driver import pending_groups, run_plan
 
     get_executor(executor)  # a wrong name fails before any loading
     plan, _ = plan_from_files(list(catalogs), policy, list(datasets), dataset_type=dataset_type, models=models,
@@ -81,7 +81,7 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
                 click.echo(f"{g.label}: {len(g.cells)} cells over {len(g.tasks)} task(s)")
             click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, {len(groups)} model load(s)")
         return
-    from advisor.sweep_progress import SweepProgress
+    from advisor.sweep.progress import SweepProgress
 
     command = " ".join(["advisor", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("advisor") else None
     _stop_on_sigterm()

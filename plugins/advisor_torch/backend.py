@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from advisor.backends import Backend, BackendCapabilities, Encoder
+from advisor.models.backends import Backend, BackendCapabilities, Encoder
 from advisor.errors import UserError
-from advisor.variants import Variant
+from advisor.models.variants import Variant
 
 if TYPE_CHECKING:
-    from advisor.catalog import ModelEntry
+    from advisor.models.catalog import ModelEntry
 
 HALF_ON_CPU = ("half precision (fp16/bf16) is not offered on CPU: without AVX512-BF16/AMX it runs about 8x slower "
                "than fp32 with no memory benefit worth that; use int8 (dynamic quantization) on CPU, fp16/bf16 on CUDA")

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from advisor.catalog import ModelEntry
-from advisor.encoders import BatchedEncoder
+from advisor.models.catalog import ModelEntry
+from advisor.models.batching import BatchedEncoder
 from advisor.errors import UserError
-from advisor.sources import resolve_source
+from advisor.models.sources import resolve_source
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")

@@ -27,7 +27,7 @@ def _dims(value: str | None) -> tuple[int, ...]:
 def _policy_dims(policy: Path | None) -> tuple[int, ...]:
     if policy is None:
         return ()
-    from advisor.policy import load_policy
+    from advisor.policy.spec import load_policy
 
     return tuple(d for d in load_policy(policy).variants.dims if d is not None)
 

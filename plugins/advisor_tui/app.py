@@ -1,8 +1,8 @@
 """The Textual app: one screen (mode) per step of the choice, app-wide key bindings, a palette entry per action.
 
-The app holds no logic of its own: the catalog and policy come from ``advisor.catalog``/``advisor.policy``, the
-screening from ``advisor.screening``, the run from ``advisor.runner`` (in a thread worker), the figures from
-``advisor.store``, the ranking from ``advisor.ranking`` and the report from ``advisor.reporting``.
+The app holds no logic of its own: the catalog and policy come from ``advisor.models.catalog``/``advisor.policy.spec``, the
+screening from ``advisor.policy.screening``, the run from ``advisor.sweep.worker`` (in a thread worker), the figures from
+``advisor.sweep.store``, the ranking from ``advisor.ranking`` and the report from ``advisor.reporting``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the TUI is looking at: the catalogs, the policy, the datasets and the store, held between screens.
 
 A thin adapter over the core (catalog, policy, screening, tasks); it imports no Textual, so it is tested and used
-without a terminal. The run, the ranking and the report live in ``advisor.runner``, ``advisor.ranking`` and
+without a terminal. The run, the ranking and the report live in ``advisor.sweep.worker``, ``advisor.ranking`` and
 ``advisor.reporting``; see ``sweep.py`` for how the TUI calls them.
 """
 
@@ -13,13 +13,13 @@ from typing import Any, Sequence
 
 import yaml
 
-from advisor.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
 from advisor.errors import UserError
-from advisor.languages import covers, normalize_language
-from advisor.policy import LIMIT_FIELDS, RANKING_WEIGHT_NAMES, Policy, load_policy, permissive_policy
-from advisor.screening import ScreenedEntry, screen
-from advisor.tasks import Task
-from advisor.yamlfile import load_yaml
+from advisor.config.languages import covers, normalize_language
+from advisor.policy.spec import LIMIT_FIELDS, RANKING_WEIGHT_NAMES, Policy, load_policy, permissive_policy
+from advisor.policy.screening import ScreenedEntry, screen
+from advisor.datasets.tasks import Task
+from advisor.config.yamlfile import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 # The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
@@ -86,7 +86,7 @@ class Session:
 
     # ---- catalog -------------------------------------------------------------------------------------------
     def rescreen(self) -> None:
-        """Screen the catalog against the current policy (advisor.screening), keeping the selection admitted."""
+        """Screen the catalog against the current policy (advisor.policy.screening), keeping the selection admitted."""
         self.screened = screen(self.entries, self.policy)
         admitted = {s.entry.name for s in self.screened if s.admitted}
         self.selected = [name for name in self.selected if name in admitted]
@@ -138,7 +138,7 @@ class Session:
     def save_policy_as(self, dest: str | Path, limits: dict[str, float | None],
                        weights: dict[str, float]) -> Policy:
         """Write the current policy with new limits and weights to a NEW file, validate it with
-        ``advisor.policy.load_policy`` and switch to it. An invalid value removes the file and raises the
+        ``advisor.policy.spec.load_policy`` and switch to it. An invalid value removes the file and raises the
         ConfigError naming the field."""
         dest = Path(dest)
         if dest.suffix not in (".yaml", ".yml"):
@@ -188,8 +188,8 @@ class Session:
         self.datasets = [d for d in self.datasets if d.spec != spec]
 
     def load_dataset(self, state: DatasetState) -> DatasetState:
-        """Load through the registered task sources (advisor.tasks.load_task); errors are kept, not raised."""
-        from advisor.tasks import load_task
+        """Load through the registered task sources (advisor.datasets.tasks.load_task); errors are kept, not raised."""
+        from advisor.datasets.tasks import load_task
 
         state.loading = True
         try:
@@ -218,7 +218,7 @@ def task_size(task: Task) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """LineDicts from advisor.yamlfile as plain dicts (yaml.safe_dump rejects dict subclasses)."""
+    """LineDicts from advisor.config.yamlfile as plain dicts (yaml.safe_dump rejects dict subclasses)."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

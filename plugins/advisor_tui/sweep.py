@@ -1,6 +1,6 @@
 """How the TUI runs a sweep and reads its outcome, through the same code as ``advisor run`` / ``rank`` / ``report``:
-``advisor.planner.plan_from_files`` builds the plan, ``advisor.runner.run_plan`` runs it (here in a Textual thread
-worker, cancelled through its ``stop`` event), ``advisor.store.ResultStore`` keeps every finished cell, and
+``advisor.sweep.planner.plan_from_files`` builds the plan, ``advisor.sweep.driver.run_plan`` runs it (here in a Textual thread
+worker, cancelled through its ``stop`` event), ``advisor.sweep.store.ResultStore`` keeps every finished cell, and
 ``advisor.ranking.rank`` and ``advisor.reporting`` turn the store into the recommendation and the report.
 
 Nothing here computes a figure: it forwards the runner's events to the screens and keeps a per-cell view of them.
@@ -22,16 +22,11 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.worker import Worker
 
-    from advisor.planner import Plan
+    from advisor.sweep.planner import Plan
     from advisor.ranking import Recommendation
-    from advisor.results import CellKey
+    from advisor.sweep.results import CellKey
 
     from .session import Session
-
-def cell_id(key: "CellKey") -> tuple:
-    """What identifies a planned cell across machines (the runner may re-key a cell with the hardware it ran on)."""
-    return (key.kind, key.model, key.task, key.device, key.weight_precision, key.dim, key.vector_precision)
-
 
 @dataclass
 class CellRow:
@@ -150,9 +145,9 @@ class SweepController:
 
     # ---- the worker (a thread) -----------------------------------------------------------------------------
     def _run(self) -> None:
-        from advisor.planner import plan_from_files
-        from advisor.runner import run_plan
-        from advisor.store import ResultStore
+        from advisor.sweep.planner import plan_from_files
+        from advisor.sweep.driver import run_plan
+        from advisor.sweep.store import ResultStore
 
         session = self.session
         try:
@@ -193,7 +188,7 @@ class SweepController:
                 stored = done.get(cell.fingerprint)
                 if stored is not None:
                     row.state, row.figure = "stored", _figure(stored)
-                cells[cell_id(cell.key)] = row
+                cells[cell.key.identity()] = row
         self.state.cells = cells
         self.state.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
         self.state.status = "running" if not self._stop.is_set() else "cancelling"
@@ -217,7 +212,7 @@ class SweepController:
             state.encode_done, state.encode_total, state.encode_label = event.n, event.total, event.message
         elif event.kind == "cell" and event.result is not None:
             result = event.result
-            row = state.cells.get(cell_id(result.key))
+            row = state.cells.get(result.key.identity())
             if row is not None:
                 row.state = "ok" if result.status == "ok" else "failed"
                 state.follow = row.fingerprint
@@ -267,10 +262,10 @@ class SweepController:
 
     def recommendation(self) -> "Recommendation":
         """What ``advisor rank --store S --policy P --catalog C --task T...`` computes
-        (``advisor.reporting.pipeline.rank_store``): the store's cells in the policy's grid, for the session's
+        (``advisor.pipeline.rank_store``): the store's cells in the policy's grid, for the session's
         tasks, ranked by ``advisor.ranking.rank``. Cached until a cell lands, the policy or the tasks change.
         Raises UserError when the store holds nothing to rank yet."""
-        from advisor.reporting.pipeline import rank_store
+        from advisor.pipeline import rank_store
 
         policy, catalogs, tasks = self._rank_args()
         key = (policy, self.session.policy.name, tuple(tasks))
@@ -285,8 +280,8 @@ class SweepController:
 
     def export(self, out_dir: Path) -> dict[str, Path]:
         """Write the report with every registered writer: what ``advisor report`` writes
-        (``advisor.reporting.pipeline.report_store``)."""
-        from advisor.reporting.pipeline import report_store
+        (``advisor.pipeline.report_store``)."""
+        from advisor.pipeline import report_store
 
         policy, catalogs, tasks = self._rank_args()
         try:

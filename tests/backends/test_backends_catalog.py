@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalog import load_catalog
+from advisor.models.catalog import load_catalog
 from advisor.errors import UserError
-from advisor.languages import normalize_language
-from advisor.models import resolve_model, shipped_catalog_paths
-from advisor.sources import resolve_source
+from advisor.config.languages import normalize_language
+from advisor.models.resolve import resolve_model, shipped_catalog_paths
+from advisor.models.sources import resolve_source
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE = REPO / "catalogs" / "offline.yaml"
@@ -136,7 +136,7 @@ def test_hub_ids_resolve_to_catalog_entries_and_to_the_hf_cache(tmp_path, monkey
 
 
 def test_local_model2vec_folder_and_bare_onnx_file():
-    from advisor.sources import package_root
+    from advisor.models.sources import package_root
 
     static = resolve_model(str(package_root("static_model") / "model"))
     assert (static.backend, static.embed_dim, static.options["format"]) == ("static", 64, "model2vec")

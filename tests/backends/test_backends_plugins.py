@@ -8,10 +8,10 @@ import sys
 
 
 def test_backend_plugins_import_no_heavy_library():
-    code = ("import advisor_torch, advisor_onnx, advisor_static, advisor_packaged, advisor.models, advisor.sources;"
+    code = ("import advisor_torch, advisor_onnx, advisor_static, advisor_packaged, advisor.models.resolve, advisor.models.sources;"
             "from advisor.plugins import heavy_modules_loaded, registered;"
             "b = registered('backends'); assert {'torch','onnx','static','packaged'} <= set(b), b;"
-            "from advisor.models import resolve_model; resolve_model('all-MiniLM-L6-v2');"
+            "from advisor.models.resolve import resolve_model; resolve_model('all-MiniLM-L6-v2');"
             "print(heavy_modules_loaded())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.backends import get_backend
-from advisor.models import resolve_model
-from advisor.variants import Variant
+from advisor.models.backends import get_backend
+from advisor.models.resolve import resolve_model
+from advisor.models.variants import Variant
 
 TEXTS = ["A man is playing a guitar.", "The new movie is awesome, I loved the soundtrack.",
          "How do I reset my password after the account was locked?", "short",

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.backends import get_backend, load_encoder
-from advisor.catalog import ModelEntry
+from advisor.models.backends import get_backend, load_encoder
+from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
-from advisor.models import resolve_model
-from advisor.policy import Policy
+from advisor.models.resolve import resolve_model
+from advisor.policy.spec import Policy
 
 TEXTS = ["a tiny model", "another sentence that is quite a bit longer than the first one", "x",
          "padding must not change what a text maps to"]

@@ -45,8 +45,8 @@ def test_example_backend_encodes_through_the_advisor(installed_example, tmp_path
         """))
     code = textwrap.dedent(f"""\
         import json, numpy as np
-        from advisor.catalog import load_catalog
-        from advisor.backends import get_backend
+        from advisor.models.catalog import load_catalog
+        from advisor.models.backends import get_backend
         entry = load_catalog({str(catalog)!r})[0]
         enc = get_backend(entry.backend).load(entry)
         v = enc.encode(["the cat sat on the mat", "the cat sat on a mat", "stock markets fell sharply"])

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from advisor import hookspecs
 from advisor.hookspecs import hookimpl
 from advisor.plugins import add_commands, register_plugin, registered, unregister_plugin
-from advisor.tasks import STSData, Task, TaskSource, content_hash, load_task
+from advisor.datasets.tasks import STSData, Task, TaskSource, content_hash, load_task
 
 
 class Named:
@@ -38,7 +38,7 @@ def plugin():
 
 
 def test_hook_register_backends(plugin):
-    from advisor.backends import Backend, get_backend
+    from advisor.models.backends import Backend, get_backend
 
     class Dummy(Backend):
         name = "dummy-backend"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.backends import Backend, BackendCapabilities
+from advisor.models.backends import Backend, BackendCapabilities
 from advisor.hookspecs import hookimpl
 from advisor.plugins import plugin_infos, register_plugin, registered, unregister_plugin
 
@@ -56,8 +56,8 @@ def test_runtime_plugin_registers_and_is_removed_again(fake_plugin):
 
 
 def test_backend_says_why_it_cannot_run_a_variant(fake_plugin):
-    from advisor.catalog import ModelEntry
-    from advisor.variants import Variant
+    from advisor.models.catalog import ModelEntry
+    from advisor.models.variants import Variant
 
     backend = registered("backends")["null-test"]
     entry = ModelEntry(name="m", source="builtin:m", backend="null-test", embed_dim=64, languages=("eng-Latn",))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.cost.fastpath import FastTransformerEncoder, fast_path_unsupported, make_batches, pad
+from advisor.models.fastpath import FastTransformerEncoder, fast_path_unsupported, make_batches, pad
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_gpu_fast_path_matches_reference(minilm_dir, precision):
     from sentence_transformers import SentenceTransformer
 
-    from advisor.cost.fastpath import FastTransformerEncoder
+    from advisor.models.fastpath import FastTransformerEncoder
 
     ref = SentenceTransformer(str(minilm_dir), device="cuda").encode(TEXTS)
     enc = FastTransformerEncoder(minilm_dir, device="cuda", weight_precision=precision)
@@ -36,8 +36,8 @@ def test_gpu_fast_path_matches_reference(minilm_dir, precision):
 
 def test_gpu_measure_cost_reports_cuda_peak(minilm_dir, repo):
     from advisor.cost import measure_cost
-    from advisor.cost.fastpath import FastTransformerEncoder
-    from advisor.tasks import load_task
+    from advisor.models.fastpath import FastTransformerEncoder
+    from advisor.datasets.tasks import load_task
 
     task = load_task(repo / "data" / "rt-reviews-plots")
     enc = FastTransformerEncoder(minilm_dir, device="cuda", weight_precision="fp16")

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from advisor.cost.batcher import DynamicBatcher, run_load
-from advisor.cost.fastpath import FastTransformerEncoder
+from advisor.models.fastpath import FastTransformerEncoder
 from advisor.cost.latency import LatencyStats, measure_latency
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.storage import default_dims, index_table
-from advisor.variants import bytes_per_vector
+from advisor.models.variants import bytes_per_vector
 
 pytestmark = pytest.mark.slow
 

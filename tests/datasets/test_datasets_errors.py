@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from advisor.cli import cli
 from advisor.errors import ConfigError, UserError
-from advisor.tasks import load_task
+from advisor.datasets.tasks import load_task
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -13,7 +13,7 @@ import pytest
 from advisor.datasets.mteb_local import from_mteb_task, run_mteb, to_mteb_task
 from advisor.datasets.slicing import head
 from advisor.errors import UserError
-from advisor.tasks import ClassificationData, Task, content_hash, load_task
+from advisor.datasets.tasks import ClassificationData, Task, content_hash, load_task
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 pytestmark = pytest.mark.slow

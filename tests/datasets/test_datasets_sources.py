@@ -14,7 +14,7 @@ import pytest
 
 from advisor.datasets.slicing import head
 from advisor.plugins import registered
-from advisor.tasks import load_task
+from advisor.datasets.tasks import load_task
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -173,7 +173,7 @@ def test_head_slices_keep_judged_documents() -> None:
 
 def test_loading_imports_no_heavy_library() -> None:
     """Loading every example through the plugin registry stays light (checked in a fresh interpreter)."""
-    code = ("import sys; from advisor.tasks import load_task; from advisor.plugins import heavy_modules_loaded; "
+    code = ("import sys; from advisor.datasets.tasks import load_task; from advisor.plugins import heavy_modules_loaded; "
             f"[load_task(p) for p in {[str(p) for p in sorted(DATA.iterdir()) if p.is_dir()]!r}]; "
             "print(','.join(heavy_modules_loaded()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

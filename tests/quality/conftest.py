@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def minilm_encoder():
-    from advisor.backends import get_backend
-    from advisor.models import resolve_model
+    from advisor.models.backends import get_backend
+    from advisor.models.resolve import resolve_model
 
     entry = resolve_model("all-MiniLM-L6-v2")
     encoder = get_backend(entry.backend).load(entry, device="cpu", weight_precision="fp32")
@@ -27,7 +27,7 @@ def minilm_encoder():
 @pytest.fixture(scope="session")
 def example_task() -> Callable[[str], Any]:
     """``example_task("rt-reviews-plots")``: a shipped example dataset, loaded through the task sources."""
-    from advisor.tasks import load_task
+    from advisor.datasets.tasks import load_task
 
     def load(name: str) -> Any:
         path = REPO / "data" / name

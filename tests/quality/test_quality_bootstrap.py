@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor import bootstrap
-from advisor.evaluation import evaluate_embeddings
-from advisor.variants import Variant
+from advisor.quality import bootstrap
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.models.variants import Variant
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from advisor.evaluation import evaluate_embeddings
-from advisor.metrics import average_precision, undersample
-from advisor.variants import Variant
-from advisor.vectors import derive
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.quality.metrics import average_precision, undersample
+from advisor.models.variants import Variant
+from advisor.quality.vectors import derive
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from advisor.evaluation import evaluate_embeddings
-from advisor.variants import Variant
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.models.variants import Variant
 
 
 @pytest.fixture(scope="module")

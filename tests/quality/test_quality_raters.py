@@ -8,11 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from advisor.evaluation import evaluate_embeddings
-from advisor.metrics import position_weighted_score
-from advisor.raters import get_rater, rate_results
-from advisor.tasks import RetrievalData
-from advisor.variants import Variant
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.quality.metrics import position_weighted_score
+from advisor.quality.raters import get_rater, rate_results
+from advisor.datasets.tasks import RetrievalData
+from advisor.models.variants import Variant
 
 
 @pytest.fixture(scope="module")

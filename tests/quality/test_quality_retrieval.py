@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from advisor.evaluation import evaluate_embeddings
-from advisor.metrics import K_VALUES, retrieval_metrics
-from advisor.search import search
-from advisor.variants import Variant
-from advisor.vectors import derive
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.quality.metrics import K_VALUES, retrieval_metrics
+from advisor.quality.search import search
+from advisor.models.variants import Variant
+from advisor.quality.vectors import derive
 
 TREC = {"ndcg_at": "ndcg_cut_", "map_at": "map_cut_", "recall_at": "recall_", "precision_at": "P_"}
 

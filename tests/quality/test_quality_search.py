@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.search import brute_force, hamming, search
-from advisor.vectors import Int8Calibration, derive, quantize, truncate_normalize
-from advisor.variants import bytes_per_vector
+from advisor.quality.search import brute_force, hamming, search
+from advisor.quality.vectors import Int8Calibration, derive, quantize, truncate_normalize
+from advisor.models.variants import bytes_per_vector
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,8 @@ def test_gpu_search_equals_cpu(vectors, precision):
 def test_torch_block_code_equals_numpy_path(vectors, precision):
     """The GPU code path, run by torch on the CPU: same keys, so the same top-k as the numpy search."""
     pytest.importorskip("torch")
-    from advisor._search_torch import torch_topk_keys
-    from advisor.search import _decode_keys
+    from advisor.quality._search_torch import torch_topk_keys
+    from advisor.quality.search import _decode_keys
 
     q, d = vectors
     v = derive({"queries": q, "corpus": d}, 64, precision, calibrate_on="corpus")

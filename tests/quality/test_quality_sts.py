@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from advisor.evaluation import evaluate_embeddings
-from advisor.metrics import rankdata, spearman
-from advisor.tasks import load_task
-from advisor.variants import Variant
-from advisor.vectors import derive
+from advisor.quality.evaluation import evaluate_embeddings
+from advisor.quality.metrics import rankdata, spearman
+from advisor.datasets.tasks import load_task
+from advisor.models.variants import Variant
+from advisor.quality.vectors import derive
 
 # SOURCE.md beside the data: the published MTEB result for sentence-transformers/all-MiniLM-L6-v2 (rev 8b3219a9)
 PUBLISHED_SPEARMAN = 0.82032
@@ -78,8 +78,8 @@ def test_evaluate_model_encodes_each_text_once(stsb_dir, minilm_encoder):
     """Several variants from one pass; a sentence repeated across pairs is encoded once."""
     import dataclasses
 
-    from advisor.evaluation import evaluate_model
-    from advisor.tasks import STSData
+    from advisor.quality.evaluation import evaluate_model
+    from advisor.datasets.tasks import STSData
 
     task = load_task(stsb_dir / "sts-test.csv")
     d = task.data

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from advisor.catalog import ModelEntry
-from advisor.results import CellKey, CellResult
+from advisor.models.catalog import ModelEntry
+from advisor.sweep.results import CellKey, CellResult
 
 HW = "hw-laptop"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalog import ModelEntry, load_catalog
+from advisor.models.catalog import ModelEntry, load_catalog
 from advisor.errors import ConfigError
-from advisor.policy import load_policy
-from advisor.rules import check_measured, check_metadata
+from advisor.policy.spec import load_policy
+from advisor.policy.rules import check_measured, check_metadata
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.policy import load_policy
+from advisor.policy.spec import load_policy
 from advisor.ranking import quality_difference, rank
 
 
@@ -230,7 +230,7 @@ def test_policy_picks_the_ranking_metric_by_task_type(tmp_path, sweep):
 def test_failed_cost_measurement_leaves_figures_missing(tmp_path, cells):
     """A failed cost cell does not hide the quality: without a cost limit the candidate is ranked on quality and
     bytes per vector; with one it is rejected because the limit cannot be checked, and the error is shown."""
-    from advisor.results import CellKey, CellResult
+    from advisor.sweep.results import CellKey, CellResult
 
     entries = [cells.entry("a"), cells.entry("b")]
     broken = CellResult(CellKey("cost", "b", None, "torch", "cpu", "fp32", "reviews", "h1", None, None, cells.HW,

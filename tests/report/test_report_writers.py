@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.policy import load_policy
+from advisor.policy.spec import load_policy
 from advisor.ranking import rank
 from advisor.reporting import Report, report_writers, write_reports
 from advisor.errors import UserError

@@ -32,7 +32,7 @@ backend."""
 import os
 import signal
 
-from advisor.backends import Backend, BackendCapabilities
+from advisor.models.backends import Backend, BackendCapabilities
 from advisor.hookspecs import hookimpl
 
 

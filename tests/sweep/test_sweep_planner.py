@@ -7,10 +7,10 @@ import pickle
 
 import pytest
 
-from advisor.catalog import load_catalog, load_catalogs
-from advisor.planner import UNTRAINED, build_plan, plan_from_files
-from advisor.policy import load_policy
-from advisor.tasks import load_task
+from advisor.models.catalog import load_catalog, load_catalogs
+from advisor.sweep.planner import UNTRAINED, build_plan, plan_from_files
+from advisor.policy.spec import load_policy
+from advisor.datasets.tasks import load_task
 
 from .conftest import grid_policy, hashing_catalog
 

@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from advisor.catalog import load_catalog
-from advisor.planner import build_plan
-from advisor.policy import load_policy
-from advisor.runner import run_plan
-from advisor.store import ResultStore
-from advisor.tasks import load_task
+from advisor.models.catalog import load_catalog
+from advisor.sweep.planner import build_plan
+from advisor.policy.spec import load_policy
+from advisor.sweep.driver import run_plan
+from advisor.sweep.store import ResultStore
+from advisor.datasets.tasks import load_task
 
 from .conftest import grid_policy, hashing_catalog
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.store import ResultStore
+from advisor.sweep.store import ResultStore
 
 from .conftest import grid_policy, hashing_catalog
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.backends import Backend, BackendCapabilities
-from advisor.catalog import load_catalog
-from advisor.evaluation import evaluate_embeddings
+from advisor.models.backends import Backend, BackendCapabilities
+from advisor.models.catalog import load_catalog
+from advisor.quality.evaluation import evaluate_embeddings
 from advisor.hookspecs import hookimpl
-from advisor.planner import build_plan
-from advisor.policy import load_policy
-from advisor.runner import encode_with_retry, run_group, run_plan
-from advisor.store import ResultStore
-from advisor.tasks import load_task
+from advisor.sweep.planner import build_plan
+from advisor.policy.spec import load_policy
+from advisor.models.encode import encode_with_retry
+from advisor.sweep.driver import run_plan
+from advisor.sweep.worker import run_group
+from advisor.sweep.store import ResultStore
+from advisor.datasets.tasks import load_task
 
 from .conftest import grid_policy, hashing_catalog
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from advisor.errors import UserError
-from advisor.results import CellKey, CellResult
-from advisor.store import SCHEMA_VERSION, ResultStore
+from advisor.sweep.results import CellKey, CellResult
+from advisor.sweep.store import SCHEMA_VERSION, ResultStore
 
 
 def make_cell(i: int, *, model: str = "m", kind: str = "quality", status: str = "ok") -> CellResult:
@@ -124,7 +124,7 @@ WRITE_N = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_sweep_store import make_cell
-from advisor.store import ResultStore
+from advisor.sweep.store import ResultStore
 store = ResultStore({path!r})
 for i in range({n}):
     store.put(make_cell(i, model="w{worker}"), run_id="w{worker}")
@@ -146,7 +146,7 @@ WRITE_FOREVER = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_sweep_store import make_cell
-from advisor.store import ResultStore
+from advisor.sweep.store import ResultStore
 store = ResultStore({path!r})
 i = 0
 while True:

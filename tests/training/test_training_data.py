@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from advisor.errors import ConfigError, UserError
-from advisor.tasks import RetrievalData
+from advisor.datasets.tasks import RetrievalData
 from advisor.training.data import (detect_pair_source, load_training_task, next_sentence_pairs, read_pairs_file,
                                    split_sentences)
 from advisor.training.mining import mine_negatives, top_k_blocked

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from advisor.catalog import load_catalog
+from advisor.models.catalog import load_catalog
 from advisor.training.distill import DistillConfig, distill
 from advisor.training.split import HeldOutSplit
 
@@ -51,7 +51,7 @@ def test_distilled_student_never_saw_heldout_and_loss_went_down(truncated):
 
 
 def test_distill_report_compares_with_teacher_and_untrained_student(truncated):
-    from advisor.backends import get_backend
+    from advisor.models.backends import get_backend
 
     out, report = truncated
     refs = {r["reference"] for r in report["quality"]}

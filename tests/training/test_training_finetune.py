@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from advisor.catalog import load_catalog
+from advisor.models.catalog import load_catalog
 from advisor.errors import UserError
 from advisor.training.finetune import FinetuneConfig, finetune
 from advisor.training.split import HeldOutSplit
@@ -78,8 +78,8 @@ def test_loss_goes_down(run):
 
 
 def test_saved_model_loads_through_the_advisor_and_differs_from_base(run, minilm_dir):
-    from advisor.backends import load_encoder
-    from advisor.models import resolve_model
+    from advisor.models.backends import load_encoder
+    from advisor.models.resolve import resolve_model
 
     _, out, report, _ = run
     (entry,) = load_catalog(out / "catalog.yaml")

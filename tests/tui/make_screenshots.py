@@ -32,7 +32,7 @@ async def wait_for(pilot, condition, timeout: float) -> None:
 
 
 async def shoot(store: Path, extra: str | None, measure_cost: bool = True) -> list[Path]:
-    from advisor.store import ResultStore
+    from advisor.sweep.store import ResultStore
     from advisor_tui.app import AdvisorApp
     from advisor_tui.session import Session
 

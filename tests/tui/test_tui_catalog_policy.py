@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("textual")
 
-from advisor.catalog import default_catalog_paths, load_catalogs  # noqa: E402
-from advisor.policy import load_policy  # noqa: E402
-from advisor.screening import screen  # noqa: E402
+from advisor.models.catalog import default_catalog_paths, load_catalogs  # noqa: E402
+from advisor.policy.spec import load_policy  # noqa: E402
+from advisor.policy.screening import screen  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 SIZE = (160, 44)
@@ -129,7 +129,7 @@ async def test_policy_adjust_and_save_as_new_file(repo, tmp_path):
         assert app.session.policy.file == str(dest)
         assert app.sub_title == "tighter"
 
-        # saving over an existing file is refused; a negative weight is refused by advisor.policy and not kept
+        # saving over an existing file is refused; a negative weight is refused by advisor.policy.spec and not kept
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert any("already exists" in m for m in messages(app))

@@ -2,9 +2,9 @@
 mid-run, resume, watch the run table fill, read the results, the plot and the recommendation, export the report.
 
 all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query slice of the shipped
-rt-reviews-plots retrieval task, through ``advisor.runner.run_plan`` with the local executor (a fresh worker
+rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
 process), into a real SQLite store. The TUI's figures are checked against the store and against
-``advisor.reporting.pipeline.rank_store``, i.e. what ``advisor rank`` prints.
+``advisor.pipeline.rank_store``, i.e. what ``advisor rank`` prints.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def rows(app, table_id: str) -> dict[str, list[str]]:
 async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
     from textual.widgets import DataTable, Input, Select
 
-    from advisor.reporting.pipeline import rank_store
-    from advisor.store import ResultStore
+    from advisor.pipeline import rank_store
+    from advisor.sweep.store import ResultStore
     from advisor_tui.app import AdvisorApp
     from advisor_tui.session import Session
 

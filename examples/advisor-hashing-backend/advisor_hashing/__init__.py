@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advisor.backends import Backend, BackendCapabilities
+from advisor.models.backends import Backend, BackendCapabilities
 from advisor.hookspecs import hookimpl
 
 

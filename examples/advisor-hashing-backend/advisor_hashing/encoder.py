@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from advisor.backends import Encoder
+from advisor.models.backends import Encoder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -1,6 +1,6 @@
 """Policy screen: pick a policy file, read its rules, adjust limits and ranking weights, save as a new file.
 
-Saving writes YAML and validates it with ``advisor.policy.load_policy`` (the same check as the CLI); a bad value is
+Saving writes YAML and validates it with ``advisor.policy.spec.load_policy`` (the same check as the CLI); a bad value is
 reported with the file and field, and the file is not kept.
 """
 
@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from advisor.errors import UserError
-from advisor.policy import RANKING_WEIGHT_NAMES, Policy
+from advisor.policy.spec import RANKING_WEIGHT_NAMES, Policy
 
 from ..session import NUMERIC_LIMITS
 from .base import AdvisorScreen

@@ -1,0 +1,1 @@
+"""Config files: YAML with line numbers, field validators, language and licence vocabularies."""

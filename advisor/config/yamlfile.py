@@ -1,0 +1,56 @@
+"""YAML loading that remembers line numbers, so a schema error can point at the exact line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advisor.errors import ConfigError
+
+
+class LineDict(dict):
+    """A mapping from a YAML file that knows the line of itself and of each of its keys."""
+
+    line: int | None = None
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+    mapping = LineDict(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file or bad YAML is a ConfigError naming the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found; check the path") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(str(path), f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
+
+
+def line_of(mapping: Any, key: str | None = None) -> int | None:
+    if not isinstance(mapping, LineDict):
+        return None
+    if key is not None and key in getattr(mapping, "key_lines", {}):
+        return mapping.key_lines[key]
+    return mapping.line

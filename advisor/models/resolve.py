@@ -1,0 +1,211 @@
+"""``--model NAME_OR_PATH``: a catalog name, a local model folder or file, or a hub id, turned into a ModelEntry.
+
+A local folder is inspected (sentence-transformers modules, transformers config, model2vec config, ONNX file) so
+an entry can be built for a model that no catalog lists: its pooling, size, prompts and licence come from the
+folder's own files. Nothing is loaded here; backends load.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.errors import UserError
+from advisor.config.licenses import normalize_license
+from advisor.models.sources import hub_cache_dir, resolve_source, split_source
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w.-]+)?$")
+
+
+def shipped_catalog_paths() -> list[Path]:
+    """The offline catalog and the hub catalog shipped with the advisor (those that exist)."""
+    return default_catalog_paths(with_hub=True)
+
+
+def _entries(catalogs: Sequence[str | Path | ModelEntry] | None) -> list[ModelEntry]:
+    if catalogs is None:
+        return load_catalogs(shipped_catalog_paths())
+    paths = [c for c in catalogs if not isinstance(c, ModelEntry)]
+    return [c for c in catalogs if isinstance(c, ModelEntry)] + (load_catalogs(paths) if paths else [])
+
+
+def resolve_model(name_or_path: str, catalogs: Sequence[str | Path | ModelEntry] | None = None) -> ModelEntry:
+    """A catalog entry by name (or by its hub id), else an entry inspected from a local folder/file or from the
+    Hugging Face cache (``hub:ORG/NAME``). A model found nowhere raises a UserError listing where it looked."""
+    entries = _entries(catalogs)
+    for entry in entries:
+        if entry.name == name_or_path:
+            return entry
+    scheme, value = split_source(name_or_path)
+    hub_id = value if scheme == "hub" else None
+    if scheme == "path" and not Path(value).expanduser().exists() and _HUB_ID.match(value):
+        hub_id = value  # a bare ORG/NAME that is not a local path
+    if hub_id is not None:
+        for entry in entries:
+            if entry.source_scheme == "hub" and entry.source_value.split("@")[0] == hub_id.split("@")[0]:
+                return entry
+    looked = (f"catalog names ({len(entries)} entries in "
+              f"{', '.join(sorted({Path(e.catalog).name for e in entries if e.catalog})) or 'no catalog'})")
+    if hub_id is not None:
+        try:
+            path = resolve_source("hub:" + hub_id)
+        except UserError as exc:
+            raise UserError(f"model '{name_or_path}' not found: looked in {looked}, as a local path, and in the "
+                            f"Hugging Face cache {hub_cache_dir()}: {exc}") from None
+        return inspect_folder(path, name=hub_id.split("@")[0], source="hub:" + hub_id)
+    path = Path(value).expanduser()
+    if scheme in ("package", "builtin") or not path.exists():
+        if scheme == "package":
+            path = resolve_source(name_or_path)  # raises with the package name
+            return inspect_folder(path, name=path.name, source=name_or_path)
+        close = [e.name for e in entries if name_or_path.lower() in e.name.lower()][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; 'advisor catalog' lists the known names"
+        raise UserError(f"model '{name_or_path}' not found: looked in {looked} and as a local path "
+                        f"({path.resolve()}){hint}")
+    return inspect_folder(path.resolve())
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read model config ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _readme_license(folder: Path) -> str:
+    """The licence from a model card's YAML front matter (``license: apache-2.0``), else 'unknown'."""
+    readme = folder / "README.md"
+    if not readme.exists():
+        return "unknown"
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    match = re.match(r"^---\s*\n(.*?)\n---", text, re.S)
+    if not match:
+        return "unknown"
+    lic = re.search(r"^license:\s*([^\s#]+)", match.group(1), re.M)
+    if not lic:
+        return "unknown"
+    try:
+        return normalize_license(lic.group(1).strip("'\""))
+    except ValueError:
+        return "unknown"
+
+
+def _weights_format(folder: Path) -> str:
+    if list(folder.glob("*.safetensors")):
+        return "safetensors"
+    if list(folder.glob("*.bin")) or list(folder.glob("*.pt")) or list(folder.glob("*.pth")):
+        return "pickle"
+    if list(folder.glob("*.onnx")):
+        return "onnx"
+    return "safetensors"
+
+
+def _st_entry(folder: Path, name: str, source: str) -> ModelEntry:
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    types = [m.get("type", "") for m in modules]
+    pooling, embed_dim = "mean", None
+    for m in modules:
+        sub = folder / m.get("path", "")
+        if m.get("type", "").endswith("Pooling") and (sub / "config.json").exists():
+            cfg = _read_json(sub / "config.json")
+            embed_dim = cfg.get("word_embedding_dimension", cfg.get("embedding_dimension", embed_dim))
+            mode = cfg.get("pooling_mode")  # sentence-transformers >= 6 writes one mode name
+            mode = mode[0] if isinstance(mode, list) and mode else mode
+            pooling = ("cls" if cfg.get("pooling_mode_cls_token") or mode == "cls" else
+                       "max" if cfg.get("pooling_mode_max_tokens") or mode == "max" else
+                       "lasttoken" if cfg.get("pooling_mode_lasttoken") or mode == "lasttoken" else "mean")
+        if m.get("type", "").endswith("Dense") and (sub / "config.json").exists():
+            embed_dim = _read_json(sub / "config.json").get("out_features", embed_dim)
+    if embed_dim is None and (folder / "config.json").exists():
+        embed_dim = _read_json(folder / "config.json").get("hidden_size")
+    st_cfg = _read_json(folder / "sentence_bert_config.json") if (folder / "sentence_bert_config.json").exists() else {}
+    cst = (_read_json(folder / "config_sentence_transformers.json")
+           if (folder / "config_sentence_transformers.json").exists() else {})
+    prompts = cst.get("prompts") or {}
+    max_tokens = st_cfg.get("max_seq_length")
+    if max_tokens is None and (folder / "tokenizer_config.json").exists():  # sentence-transformers >= 6
+        limit = _read_json(folder / "tokenizer_config.json").get("model_max_length")
+        max_tokens = limit if isinstance(limit, int) and limit < 1_000_000 else None
+    remote = bool((folder / "config.json").exists() and _read_json(folder / "config.json").get("auto_map"))
+    return ModelEntry(
+        name=name, source=source, backend="torch", embed_dim=int(embed_dim or 0), license=_readme_license(folder),
+        max_tokens=max_tokens, pooling=pooling,
+        normalize=any(t.endswith("Normalize") for t in types),
+        query_prompt=prompts.get("query", "") or "",
+        document_prompt=prompts.get("document", prompts.get("passage", prompts.get("corpus", ""))) or "",
+        trust_remote_code=remote, weights_format=_weights_format(folder),
+        notes="inspected from a local sentence-transformers folder (languages unknown: add a catalog entry)",
+    )
+
+
+def _transformers_entry(folder: Path, name: str, source: str, config: dict[str, Any]) -> ModelEntry:
+    dim = config.get("hidden_size") or config.get("d_model") or config.get("dim")
+    if not dim:
+        raise UserError(f"{folder / 'config.json'}: no hidden_size; cannot tell the model's output size")
+    decoder = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or [])
+    return ModelEntry(
+        name=name, source=source, backend="torch", embed_dim=int(dim), license=_readme_license(folder),
+        max_tokens=config.get("max_position_embeddings"), pooling="lasttoken" if decoder else "mean",
+        trust_remote_code=bool(config.get("auto_map")), weights_format=_weights_format(folder),
+        notes="inspected from a local transformers folder; pooling guessed "
+              f"({'last token for a decoder' if decoder else 'mean'}): add a catalog entry to set it",
+    )
+
+
+def inspect_folder(path: Path, *, name: str | None = None, source: str | None = None) -> ModelEntry:
+    """Build an entry from a model folder (or an .onnx file) without loading any weights."""
+    name = name or path.stem
+    source = source or str(path)
+    if path.is_file():
+        if path.suffix == ".onnx":
+            tokenizer = next((p for p in (path.parent, path.parent.parent) if (p / "tokenizer.json").exists()), None)
+            if tokenizer is None:
+                raise UserError(f"{path}: an ONNX model needs a tokenizer.json beside it (or a catalog entry with "
+                                f"'tokenizer: FOLDER')")
+            return ModelEntry(name=name, source=source, backend="onnx", embed_dim=_onnx_dim(path),
+                              tokenizer=str(tokenizer), weights_format="onnx", pooling="mean",
+                              notes="inspected from a local ONNX file")
+        raise UserError(f"{path}: not a model folder or an .onnx file")
+    if (path / "modules.json").exists():
+        return _st_entry(path, name, source)
+    if (path / "config.json").exists():
+        config = _read_json(path / "config.json")
+        if "model_type" in config:
+            return _transformers_entry(path, name, source, config)
+        if (path / "model.safetensors").exists() and (path / "tokenizer.json").exists():
+            return ModelEntry(name=name, source=source, backend="static", embed_dim=_static_dim(path),
+                              pooling="mean", normalize=bool(config.get("normalize", True)),
+                              options={"format": "model2vec"}, notes="inspected from a model2vec folder")
+    onnx = sorted(path.glob("*.onnx")) + sorted(path.glob("onnx/*.onnx"))
+    if onnx:
+        return inspect_folder(onnx[0], name=name, source=str(onnx[0]))
+    raise UserError(f"{path}: not a model folder (no modules.json, config.json with model_type, model2vec "
+                    f"config or .onnx file)")
+
+
+def _static_dim(folder: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "np") as handle:
+        key = "embeddings" if "embeddings" in handle.keys() else next(iter(handle.keys()))
+        return int(handle.get_slice(key).get_shape()[-1])
+
+
+def _onnx_dim(path: Path) -> int:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    shape = session.get_outputs()[0].shape
+    if not isinstance(shape[-1], int):
+        raise UserError(f"{path}: the output size is not fixed in the graph; add a catalog entry with embed_dim")
+    return int(shape[-1])
+
+
+def find_entries(names: Iterable[str], catalogs: Sequence[str | Path | ModelEntry] | None = None
+                 ) -> list[ModelEntry]:
+    """Several ``--model`` values at once."""
+    return [resolve_model(n, catalogs) for n in names]

@@ -1,0 +1,161 @@
+"""Policy files: the user's hard rules, the variant grid to try and the ranking weights, validated on load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import ConfigError
+from advisor.config.languages import normalize_language
+from advisor.config.licenses import normalize_license
+from advisor.config.schema import Fields
+from advisor.models.variants import DEVICES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+from advisor.config.yamlfile import line_of, load_yaml
+
+TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
+              "variants", "ranking")
+LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb", "max_bytes_per_vector",
+                "min_quality")
+RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector")
+DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
+                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
+
+
+@dataclass(frozen=True)
+class QualityFloor:
+    task: str
+    metric: str
+    minimum: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_p95_latency_ms: float | None = None
+    min_throughput_docs_per_s: float | None = None
+    max_peak_memory_mb: float | None = None
+    max_bytes_per_vector: int | None = None
+    min_quality: tuple[QualityFloor, ...] = ()
+
+
+@dataclass(frozen=True)
+class VariantGrid:
+    """The variants to try; ``dims`` holds None for the full size. ``trained_dims_only`` keeps to the sizes each
+    model was trained for (its Matryoshka dims)."""
+
+    devices: tuple[str, ...] = ("cpu",)
+    weight_precisions: tuple[str, ...] = ("fp32",)
+    dims: tuple[int | None, ...] = (None,)
+    vector_precisions: tuple[str, ...] = ("float32",)
+    trained_dims_only: bool = False
+    rescore_multiplier: int = 0
+
+
+@dataclass(frozen=True)
+class Ranking:
+    weights: dict[str, float] = field(default_factory=lambda: {"quality": 1.0, "latency": 0.25, "throughput": 0.1,
+                                                               "memory": 0.1, "bytes_per_vector": 0.1})
+    quality_metrics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUALITY_METRICS))
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    description: str = ""
+    commercial_use: bool = False
+    allow_licenses: tuple[str, ...] = ()
+    deny_licenses: tuple[str, ...] = ()
+    required_languages: tuple[str, ...] = ()
+    allow_domains: tuple[str, ...] = ()
+    deny_domains: tuple[str, ...] = ()
+    allow_remote_code: bool = False
+    allow_pickle_weights: bool = False
+    limits: Limits = Limits()
+    variants: VariantGrid = VariantGrid()
+    ranking: Ranking = Ranking()
+    file: str | None = None
+
+
+def _licenses(f: Fields, key: str) -> list[str]:
+    return f.list(key, normalize_license)
+
+
+def _dim(value: Any) -> int | None:
+    if value in ("full", None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"dims are positive integers or 'full', got {value!r}")
+    return value
+
+
+def _choice(allowed: tuple[str, ...]):
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"'{value}' is not allowed; allowed: {', '.join(allowed)}")
+        return value
+    return check
+
+
+def load_policy(path: str | Path) -> Policy:
+    file = str(path)
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "a policy is a mapping of sections (licenses, languages, limits, variants, ranking)")
+    top = Fields(data, file, None, TOP_FIELDS, what="policy")
+    lic = Fields(top.mapping("licenses"), file, "licenses", ("commercial_use", "allow", "deny"), what="section")
+    langs = Fields(top.mapping("languages"), file, "languages", ("require",), what="section")
+    doms = Fields(top.mapping("domains"), file, "domains", ("allow", "deny"), what="section")
+    lim = Fields(top.mapping("limits"), file, "limits", LIMIT_FIELDS, what="section")
+    var = Fields(top.mapping("variants"), file, "variants",
+                 ("devices", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
+                  "rescore_multiplier"), what="section")
+    rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
+
+    floors = []
+    for i, raw in enumerate(lim.list("min_quality", item_type=dict)):
+        q = Fields(raw, file, f"limits.min_quality[{i}]", ("task", "metric", "min"), what="rule")
+        minimum = q.number("min")
+        if minimum is None:
+            raise q.error("min", "is required (the lowest acceptable value)")
+        floors.append(QualityFloor(q.str("task", required=True), q.str("metric", required=True), minimum))
+    limits = Limits(max_p95_latency_ms=lim.number("max_p95_latency_ms", minimum=0),
+                    min_throughput_docs_per_s=lim.number("min_throughput_docs_per_s", minimum=0),
+                    max_peak_memory_mb=lim.number("max_peak_memory_mb", minimum=0),
+                    max_bytes_per_vector=lim.int("max_bytes_per_vector"), min_quality=tuple(floors))
+
+    grid = VariantGrid(
+        devices=tuple(var.list("devices", _choice(DEVICES))) or ("cpu",),
+        weight_precisions=tuple(var.list("weight_precisions", _choice(WEIGHT_PRECISIONS))) or ("fp32",),
+        dims=tuple(dict.fromkeys(var.list("dims", _dim, item_type=(int, str)))) or (None,),
+        vector_precisions=tuple(var.list("vector_precisions", _choice(VECTOR_PRECISIONS))) or ("float32",),
+        trained_dims_only=var.bool("trained_dims_only"),
+        rescore_multiplier=var.int("rescore_multiplier", 0, minimum=0) or 0,
+    )
+
+    weights = dict(Ranking().weights)
+    w = Fields(rank.mapping("weights"), file, "ranking.weights", RANKING_WEIGHT_NAMES, what="section")
+    for name in RANKING_WEIGHT_NAMES:
+        value = w.number(name, minimum=0)
+        if value is not None:
+            weights[name] = value
+    metrics = dict(DEFAULT_QUALITY_METRICS)
+    qm = Fields(rank.mapping("quality_metrics"), file, "ranking.quality_metrics", DEFAULT_QUALITY_METRICS,
+                what="section")
+    for task_type in DEFAULT_QUALITY_METRICS:
+        metrics[task_type] = qm.str(task_type, metrics[task_type])
+
+    return Policy(
+        name=top.str("name") or Path(file).stem, description=top.str("description", "") or "",
+        commercial_use=lic.bool("commercial_use"), allow_licenses=tuple(_licenses(lic, "allow")),
+        deny_licenses=tuple(_licenses(lic, "deny")),
+        required_languages=tuple(langs.list("require", normalize_language)),
+        allow_domains=tuple(d.lower() for d in doms.list("allow")),
+        deny_domains=tuple(d.lower() for d in doms.list("deny")),
+        allow_remote_code=top.bool("remote_code"), allow_pickle_weights=top.bool("pickle_weights"),
+        limits=limits, variants=grid, ranking=Ranking(weights=weights, quality_metrics=metrics), file=file,
+    )
+
+
+def permissive_policy() -> Policy:
+    """What applies when the user gives no policy: no metadata rule beyond the safe defaults."""
+    return Policy(name="default")

@@ -1,0 +1,1 @@
+"""Quality: vectors of a variant, exact search, metrics under mteb's names, evaluation, bootstrap, raters."""

@@ -1,0 +1,221 @@
+"""Quality of one variant of one model on one task, from embeddings computed once.
+
+``evaluate_embeddings`` is the contract the sweep runner calls: full-size float32 embeddings per text set in,
+every figure under mteb's name out, with the per-item values of the main figure (for the paired bootstrap) and
+a bootstrap interval for every figure. ``evaluate_model`` encodes each text set of a task once and evaluates
+every requested (dim, vector precision) from those same embeddings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import numpy as np
+
+from advisor.quality import bootstrap as boot
+from advisor.quality.metrics import (K_VALUES, classification_metrics, pair_classification_metrics, position_weighted_score,
+                      retrieval_metrics, sts_metrics)
+from advisor.quality.search import search
+from advisor.models.variants import Variant, bytes_per_vector
+from advisor.quality.vectors import VectorSet, derive, pair_similarity
+
+if TYPE_CHECKING:
+    from advisor.models.backends import Encoder
+    from advisor.quality.raters import Rater
+    from advisor.datasets.tasks import Task
+
+MAIN_METRIC = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
+               "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
+
+
+@dataclass
+class QualityResult:
+    """Figures under mteb's names; ``per_item`` holds the main figure's per-query (or per-pair) values: the
+    score itself for mean figures, the similarity for correlation and AP figures (``details['bootstrap']``
+    names the statistic and carries the gold values)."""
+
+    metrics: dict[str, float]
+    main_metric: str
+    per_item: list[float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def main_score(self) -> float:
+        return self.metrics[self.main_metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _search_device(variant: Variant) -> str:
+    if variant.device != "cuda":
+        return "cpu"
+    import sys
+    torch = sys.modules.get("torch")
+    return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+
+
+def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant: Variant, *,
+                        rescore_multiplier: int = 0, k_values: tuple[int, ...] = K_VALUES,
+                        resamples: int = boot.DEFAULT_RESAMPLES, seed: int = boot.DEFAULT_SEED,
+                        rater: "Rater | None" = None) -> QualityResult:
+    """Truncate, re-normalize and quantize per ``variant`` (never re-encode), then score the task."""
+    missing = set(task.text_sets()) - set(embeddings)
+    if missing:
+        raise ValueError(f"embeddings for text set(s) {sorted(missing)} of task {task.name} are missing")
+    t0 = time.perf_counter()
+    vecs = derive(embeddings, variant.dim, variant.vector_precision,
+                  calibrate_on="corpus" if "corpus" in embeddings else None)
+    dim = next(iter(vecs.values())).dim
+    details: dict[str, Any] = {"variant": variant.to_dict(), "dim": dim,
+                               "bytes_per_vector": bytes_per_vector(dim, variant.vector_precision),
+                               "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed,
+                                             "level": boot.DEFAULT_LEVEL}}
+    cal = next(iter(vecs.values())).calibration
+    if cal is not None:
+        details["int8_calibration"] = cal.to_dict()
+    timing: dict[str, float] = {"quantize_s": time.perf_counter() - t0}
+    handler = {"retrieval": _retrieval, "unlabeled_retrieval": _retrieval, "sts": _sts,
+               "classification": _classification, "pair_classification": _pair}[task.type]
+    metrics, per_item, cis = handler(task, vecs, variant, details, timing, rescore_multiplier=rescore_multiplier,
+                                     k_values=k_values, resamples=resamples, seed=seed, rater=rater)
+    details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
+    timing["total_s"] = time.perf_counter() - t0
+    details["timing"] = {k: round(v, 4) for k, v in timing.items()}
+    return QualityResult(metrics=metrics, main_metric=MAIN_METRIC[task.type],
+                         per_item=[float(v) for v in per_item], details=details)
+
+
+def _retrieval(task, vecs: dict[str, VectorSet], variant, details, timing, *, rescore_multiplier, k_values,
+               resamples, seed, rater):
+    data = task.data
+    query_ids, doc_ids = list(data.queries), list(data.corpus)
+    t = time.perf_counter()
+    query_float = vecs["queries"].unit_float() if rescore_multiplier and vecs["queries"].precision in (
+        "int8", "binary") else None
+    # search the corpus in document-id-descending order: the search breaks ties by the lower row, so the top k
+    # is then exactly the head of trec_eval's full ranking (score descending, id descending), ties included
+    order = np.argsort(np.array(doc_ids, dtype=object))[::-1].astype(np.int64)
+    res = search(vecs["queries"], vecs["corpus"].take(order), max(k_values), rescore_multiplier=rescore_multiplier,
+                 query_float=query_float, device=_search_device(variant))
+    res.indices = order[res.indices]
+    timing["search_s"] = time.perf_counter() - t
+    details["search"] = res.details
+    details["rescore_multiplier"] = res.details["rescore_multiplier"]
+    t = time.perf_counter()
+    if task.type == "unlabeled_retrieval":
+        from advisor.quality.raters import rate_results
+        metrics, per_query, rating_details = rate_results(task, res.indices, rater=rater, k_values=k_values)
+        details["rater"] = rating_details
+        main = "rated_score_at_10"
+    else:
+        metrics, per_query, evaluated = retrieval_metrics(res.indices, res.scores, query_ids, doc_ids, data.qrels,
+                                                          k_values)
+        details["n_queries"] = len(evaluated)
+        details["n_queries_without_qrels"] = len(query_ids) - len(evaluated)
+        details["query_ids"] = evaluated
+        main = "ndcg_at_10"
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
+    timing["bootstrap_s"] = time.perf_counter() - t
+    return metrics, per_query[main], cis
+
+
+def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
+    t = time.perf_counter()
+    sim = pair_similarity(vecs["sentence1"], vecs["sentence2"])
+    gold = np.asarray(task.data.scores, dtype=np.float64)
+    metrics = sts_metrics(sim, gold)
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = {"cosine_spearman": boot.main_ci(sim, "spearman", gold, resamples=resamples, seed=seed),
+           "cosine_pearson": boot.main_ci(sim, "pearson", gold, resamples=resamples, seed=seed)}
+    timing["bootstrap_s"] = time.perf_counter() - t
+    details["n_pairs"] = len(sim)
+    details["bootstrap"].update(statistic="spearman", reference=gold.tolist())
+    return metrics, sim, cis
+
+
+def _classification(task, vecs, variant, details, timing, *, resamples, seed, **_):
+    t = time.perf_counter()
+    # mteb's evaluator with the task's own few-shot settings when it has them (an MTEB task: 8 per label, 10
+    # experiments); a user's dataset trains on all its training rows once, as advisor.datasets.to_mteb_task does
+    meta = task.meta or {}
+    labels = list(task.data.train_labels)
+    largest = max(labels.count(x) for x in set(labels))
+    spl = meta.get("samples_per_label")
+    opts = {"n_experiments": int(meta.get("n_experiments", 1 if spl is None else 10)),
+            "samples_per_label": int(spl if spl is not None else largest), "seed": int(meta.get("seed", 42))}
+    metrics, per_item = classification_metrics(vecs["train"].unit_float(), task.data.train_labels,
+                                               vecs["test"].unit_float(), task.data.test_labels, **opts)
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = {"accuracy": boot.mean_ci(per_item, resamples=resamples, seed=seed)}
+    timing["bootstrap_s"] = time.perf_counter() - t
+    details["classifier"] = {"model": "LogisticRegression(max_iter=100)", **opts}
+    details["n_test"] = len(per_item)
+    return metrics, per_item, cis
+
+
+def _pair(task, vecs, variant, details, timing, *, resamples, seed, **_):
+    t = time.perf_counter()
+    labels = np.asarray(task.data.labels, dtype=np.int64)
+    metrics, cos = pair_classification_metrics(vecs["text1"].unit_float(), vecs["text2"].unit_float(), labels)
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed)}
+    timing["bootstrap_s"] = time.perf_counter() - t
+    details["n_pairs"] = len(cos)
+    details["bootstrap"].update(statistic="average_precision", reference=labels.tolist())
+    return metrics, cos, cis
+
+
+# -- encode once, evaluate every variant ---------------------------------------------------------------------------
+
+EncodeProgress = Callable[[str, int, int], None]  # (text set name, texts done, texts in the set)
+
+
+def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32,
+                progress: EncodeProgress | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Every text set of ``task`` at the model's full size; each distinct text of a kind (query or document) is
+    encoded once, whatever the number of sets and rows it appears in (STS pairs repeat sentences). Seconds per set."""
+    embeddings, seconds = {}, {}
+    seen: dict[str, dict[str, np.ndarray]] = {}
+    for name, text_set in task.text_sets().items():
+        table = seen.setdefault(text_set.kind, {})
+        todo = list(dict.fromkeys(t for t in text_set.texts if t not in table))
+        done = 0
+
+        def step(n: int, name: str = name, total: int = len(todo)) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(name, done, total)
+
+        t = time.perf_counter()
+        if todo:
+            vectors = np.asarray(encoder.encode(todo, kind=text_set.kind, batch_size=batch_size, progress=step),
+                                 dtype=np.float32)
+            table.update(zip(todo, vectors))
+        embeddings[name] = np.stack([table[t] for t in text_set.texts]) if text_set.texts else \
+            np.zeros((0, encoder.embed_dim), dtype=np.float32)
+        seconds[name] = time.perf_counter() - t
+    return embeddings, seconds
+
+
+def evaluate_model(encoder: "Encoder", task: "Task", variants: Iterable[Variant], *, batch_size: int = 32,
+                   rescore_multiplier: int = 0, progress: EncodeProgress | None = None,
+                   **kwargs: Any) -> dict[Variant, QualityResult]:
+    """Encode each text set once, then evaluate every variant (dims and vector precisions) from it. The encoder
+    fixes device and weight precision; the variants' other axes are derived. Each result's
+    ``details['timing']`` holds the shared encode seconds beside its own harness seconds."""
+    embeddings, encode_s = encode_task(encoder, task, batch_size=batch_size, progress=progress)
+    results = {}
+    for variant in variants:
+        result = evaluate_embeddings(task, embeddings, variant, rescore_multiplier=rescore_multiplier, **kwargs)
+        result.details["timing"]["encode_s"] = {k: round(v, 4) for k, v in encode_s.items()}
+        results[variant] = result
+    return results

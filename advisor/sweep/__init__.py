@@ -1,0 +1,1 @@
+"""Sweeps: plan cells, run them in workers, store the results."""

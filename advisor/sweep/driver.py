@@ -1,0 +1,83 @@
+"""The driver: runs a plan through an executor, records the run in the store, and hands every event on.
+
+It is the parent side of a sweep (``advisor run``, ``advisor recommend``, the TUI); the worker side, which loads a
+model and computes its cells, is ``advisor.sweep.worker``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.sweep.events import Emit, Event
+from advisor.sweep.planner import GroupSpec
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str = "running"
+    planned: int = 0
+    already_done: int = 0
+    computed: int = 0
+    failed: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pending_groups(groups: list[GroupSpec], store: Any, force: bool) -> tuple[list[GroupSpec], int]:
+    """Groups with at least one unfinished cell, and how many planned cells are already finished."""
+    out, done = [], 0
+    for group in groups:
+        finished = 0 if force else sum(store.has(c.fingerprint) for c in group.cells)
+        done += finished
+        if finished < len(group.cells):
+            out.append(group)
+    return out, done
+
+
+def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options: dict | None = None,
+             force: bool = False, command: str | None = None, on_event: Emit | None = None,
+             stop: Any = None) -> RunSummary:
+    """Run a plan through a registered executor, recording the run in the store. Finished cells are skipped
+    (``force`` recomputes them). Ctrl-C (KeyboardInterrupt) or ``stop.set()`` ends the run as 'interrupted'
+    with every finished cell kept; running the same plan again resumes it."""
+    from advisor.sweep.executors import get_executor
+
+    runner = get_executor(executor)
+    cells = plan.cells
+    run_id = store.start_run(plan.to_dict(), cells=[(c.fingerprint, c.label) for c in cells], executor=executor,
+                             command=command)
+    summary = RunSummary(run_id, planned=len(cells), skipped=[s.__dict__ for s in plan.skipped])
+    groups, summary.already_done = pending_groups(plan.groups, store, force)
+
+    def handle(event: Event) -> None:
+        if event.kind == "cell" and event.result is not None:
+            if not event.stored:
+                store.put(event.result, run_id=run_id)
+            summary.computed += 1
+            if event.result.status != "ok":
+                summary.failed += 1
+                summary.errors.append(f"{event.result.key.model}: {event.result.error}")
+        if on_event is not None:
+            on_event(event)
+
+    if on_event is not None:
+        on_event(Event("plan", run_id, total=len(cells) - summary.already_done, n=summary.already_done,
+                       message=f"{len(groups)} model load(s)"))
+    try:
+        runner.execute(groups, store_path=store.path, run_id=run_id, force=force, on_event=handle,
+                       options=executor_options or {}, stop=stop)
+        summary.status = "interrupted" if stop is not None and stop.is_set() else "finished"
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+    except BaseException as exc:
+        summary.status = "failed"
+        summary.errors.append(f"{type(exc).__name__}: {exc}")
+        store.finish_run(run_id, summary.status, summary.to_dict())
+        raise
+    store.finish_run(run_id, summary.status, summary.to_dict())
+    return summary

@@ -1,0 +1,279 @@
+"""Executors: where the groups of a plan run. Registered by plugins (``register_executors``); built in: ``local``
+(one fresh subprocess per model load) and ``ray`` (Ray tasks on a local or remote Ray cluster).
+
+Why a subprocess per model: a crash, a segfault or an out-of-memory kill stays inside that model's process and
+becomes failed cells, the next model starts with clean memory (so peak memory is measured cleanly), and the
+parent never imports torch. The subprocess writes each finished cell to the store itself, in its own
+transaction, and dies with its parent (a SIGKILLed ``advisor run`` leaves no orphan still writing).
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_module
+import signal
+import threading
+import time
+import traceback
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from advisor.errors import UserError
+from advisor.sweep.planner import GroupSpec
+from advisor.sweep.results import CellResult
+from advisor.sweep.events import Event
+from advisor.sweep.worker import run_group
+
+OnEvent = Callable[[Event], None]
+
+
+class Executor(ABC):
+    """Runs groups and reports every finished cell through ``on_event`` (``Event.stored`` False means the
+    driver must store it). Returns when all groups are done; raises KeyboardInterrupt after a clean stop."""
+
+    name: str
+    description: str = ""
+
+    @abstractmethod
+    def execute(self, groups: Sequence[GroupSpec], *, store_path: Path, run_id: str, force: bool,
+                on_event: OnEvent, options: dict[str, Any], stop: threading.Event | None = None) -> None:
+        ...
+
+
+def get_executor(name: str) -> Executor:
+    from advisor.plugins import registered
+
+    executors = registered("executors")
+    if name not in executors:
+        raise UserError(f"unknown executor '{name}'; available: {', '.join(sorted(executors)) or 'none'} "
+                        f"(see 'advisor plugins')")
+    return executors[name]
+
+
+def crashed_cells(group: GroupSpec, store: Any, error: str) -> list[Event]:
+    """Failed-cell events for the cells of a group whose worker died before finishing them."""
+    now = time.time()
+    return [Event("cell", group.label, result=CellResult(key=c.key, status="failed", error=error, started_at=now,
+                                                         finished_at=now, details={"flags": list(c.flags)}))
+            for c in group.cells if not store.has(c.fingerprint)]
+
+
+# -- local ------------------------------------------------------------------------------------------------------
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies; elsewhere a watchdog thread does it."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, events: Any) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
+    from advisor.sweep.store import ResultStore
+
+    store = ResultStore(store_path)
+    last = 0.0
+
+    def progress(event: Event) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last > 0.1 or event.n >= event.total:
+            last = now
+            events.put(event)
+
+    try:
+        for event in run_group(group, is_done=store.has, force=force, progress=progress):
+            if event.kind == "cell" and event.result is not None:
+                store.put(event.result, run_id=run_id)
+                event.stored = True
+            events.put(event)
+    except BaseException as exc:  # noqa: BLE001 - report, then exit non-zero
+        events.put(Event("error", group.label, message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        events.close()
+        events.join_thread()
+        raise SystemExit(1)
+    events.close()
+    events.join_thread()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+class LocalExecutor(Executor):
+    name = "local"
+    description = "each model load in its own fresh subprocess on this machine, one after another"
+
+    def execute(self, groups: Sequence[GroupSpec], *, store_path: Path, run_id: str, force: bool,
+                on_event: OnEvent, options: dict[str, Any], stop: threading.Event | None = None) -> None:
+        import multiprocessing
+
+        from advisor.sweep.store import ResultStore
+
+        ctx = multiprocessing.get_context("spawn")
+        store = ResultStore(store_path)
+        for group in groups:
+            if stop is not None and stop.is_set():
+                return
+            events = ctx.Queue()
+            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, events),
+                               name=f"advisor-{group.entry.name}", daemon=True)
+            proc.start()
+            error = ""
+            try:
+                while True:
+                    try:
+                        event = events.get(timeout=0.2)
+                    except queue_module.Empty:
+                        if stop is not None and stop.is_set():
+                            raise KeyboardInterrupt
+                        if proc.is_alive():
+                            continue
+                        try:  # the worker is gone: take what it sent before it died
+                            event = events.get(timeout=0.5)
+                        except queue_module.Empty:
+                            break
+                    if event.kind == "error":
+                        error = event.message.splitlines()[0]
+                    on_event(event)
+            except KeyboardInterrupt:
+                proc.terminate()  # SIGTERM: a cell being written commits or rolls back as a whole
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+                if stop is not None and stop.is_set():
+                    return
+                raise
+            proc.join()
+            if proc.exitcode != 0:
+                why = f"worker process for {group.label} died ({_exit_reason(proc.exitcode)})"
+                for event in crashed_cells(group, store, f"{why}: {error}" if error else why):
+                    on_event(event)
+
+
+# -- ray --------------------------------------------------------------------------------------------------------
+
+def _ray_group(group: GroupSpec, done: frozenset[str], force: bool, tasks: dict[str, Any]):
+    """A Ray task: stream the group's finished cells back to the driver, which stores them."""
+    for event in run_group(group, is_done=done.__contains__, force=force, preloaded=tasks):
+        yield event
+
+
+class RayExecutor(Executor):
+    name = "ray"
+    description = "Ray tasks on a Ray cluster (--address), or on a local Ray instance started for the run"
+
+    def execute(self, groups: Sequence[GroupSpec], *, store_path: Path, run_id: str, force: bool,
+                on_event: OnEvent, options: dict[str, Any], stop: threading.Event | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise UserError("the ray executor needs Ray: pip install 'embedding-advisor[ray]'") from None
+        from advisor.sweep.store import ResultStore
+        from advisor.datasets.tasks import load_task
+
+        if not groups:
+            return
+        started = False
+        if not ray.is_initialized():
+            address = options.get("address")
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": bool(options.get("log"))}
+            if address:
+                kwargs["address"] = address
+            else:
+                kwargs["num_cpus"] = int(options.get("num_cpus") or os.cpu_count() or 1)
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UserError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from None
+            started = True
+        store = ResultStore(store_path)
+        try:
+            done = frozenset(r.fingerprint for r in store.results(status="ok",
+                                                                  model=sorted({g.entry.name for g in groups})))
+            tasks: dict[str, Any] = {}
+            for group in groups:  # load each dataset once here and ship it: workers need no shared disk
+                for tc in group.tasks:
+                    if tc.task.name not in tasks:
+                        tasks[tc.task.name] = load_task(tc.task.spec, tc.task.source)
+            tasks_ref = ray.put(tasks)
+            remote = ray.remote(_ray_group)
+            generators = []
+            for group in groups:
+                cuda = group.device.startswith("cuda")
+                generators.append(remote.options(num_returns="streaming", num_cpus=1, num_gpus=1 if cuda else 0,
+                                                 max_retries=0, name=f"advisor:{group.label}")
+                                  .remote(group, done, force, tasks_ref))
+            self._drain(ray, groups, generators, store, on_event, stop)
+        finally:
+            if started:
+                ray.shutdown()
+
+    @staticmethod
+    def _drain(ray: Any, groups: Sequence[GroupSpec], generators: list, store: Any, on_event: OnEvent,
+               stop: threading.Event | None) -> None:
+        """Read every group's stream in its own thread; handle events (and store writes) on this thread."""
+        inbox: queue_module.Queue = queue_module.Queue()
+
+        def pump(group: GroupSpec, gen: Any) -> None:
+            try:
+                for ref in gen:
+                    inbox.put(ray.get(ref))
+            except Exception as exc:  # noqa: BLE001 - a dead worker fails its unfinished cells
+                inbox.put(("crashed", group, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
+            inbox.put(("finished", group, ""))
+
+        threads = [threading.Thread(target=pump, args=(g, gen), daemon=True) for g, gen in zip(groups, generators)]
+        for t in threads:
+            t.start()
+        remaining = len(threads)
+        try:
+            while remaining:
+                try:
+                    item = inbox.get(timeout=0.2)
+                except queue_module.Empty:
+                    if stop is not None and stop.is_set():
+                        raise KeyboardInterrupt
+                    continue
+                if isinstance(item, tuple):
+                    kind, group, message = item
+                    if kind == "finished":
+                        remaining -= 1
+                    else:
+                        for event in crashed_cells(group, store, f"Ray task for {group.label} failed: {message}"):
+                            on_event(event)
+                    continue
+                on_event(item)
+        except KeyboardInterrupt:
+            for gen in generators:
+                try:
+                    ray.cancel(gen, force=True)
+                except Exception:  # noqa: BLE001 - already finished
+                    pass
+            if stop is not None and stop.is_set():
+                return
+            raise

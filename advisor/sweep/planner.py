@@ -1,0 +1,289 @@
+"""The planner: admitted catalog entries x the policy's variant grid x tasks -> picklable run specs.
+
+The plan is pure data (names, options, fingerprints; never a loaded model), so any worker (a subprocess, a Ray
+task on another machine) rebuilds everything from one ``GroupSpec``. Cells are grouped by what must be loaded:
+one group per (model, device, weight precision), holding every task and every (output dim, vector precision) cell
+derived from that one load. A variant that cannot run is not planned; it is listed in ``Plan.skipped`` with the
+reason, so the user sees why it is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from advisor.models.catalog import ModelEntry
+from advisor.errors import UserError
+from advisor.policy.spec import Policy, VariantGrid
+from advisor.sweep.results import CellKey
+from advisor.models.variants import Variant
+
+if TYPE_CHECKING:
+    from advisor.policy.screening import ScreenedEntry
+    from advisor.datasets.tasks import Task
+
+UNTRAINED = "untrained truncation"
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """How a worker finds a task again: the dataset spec (path or name) and source, checked by content hash."""
+
+    spec: str
+    source: str | None
+    name: str
+    type: str
+    content_hash: str
+
+    @classmethod
+    def of(cls, task: "Task", spec: str | None = None, source: str | None = None) -> "TaskRef":
+        """``spec`` defaults to the path the task was read from (made absolute: workers may run elsewhere) and
+        ``source`` to the task source that read it, so a worker reads it the same way."""
+        from advisor.plugins import registered
+
+        spec = str(spec or task.meta.get("path") or task.name)
+        if Path(spec).exists():
+            spec = str(Path(spec).resolve())
+        if source is None and task.source in registered("task_sources"):
+            source = task.source
+        return cls(spec, source, task.name, task.type, task.content_hash)
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One planned cell: its key (fingerprint) and the notes the user should see beside its figures."""
+
+    key: CellKey
+    label: str
+    flags: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.fingerprint()
+
+    @property
+    def variant(self) -> Variant:
+        return Variant(self.key.device, self.key.weight_precision, self.key.dim, self.key.vector_precision or
+                       "float32")
+
+
+@dataclass(frozen=True)
+class TaskCells:
+    """The cells of one task inside a group: derived quality cells and the one cost cell."""
+
+    task: TaskRef
+    quality: tuple[CellSpec, ...]
+    cost: CellSpec | None = None
+
+    @property
+    def cells(self) -> tuple[CellSpec, ...]:
+        return self.quality + ((self.cost,) if self.cost else ())
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Everything one model load serves: one (model, device, weight precision)."""
+
+    entry: ModelEntry
+    device: str
+    weight_precision: str
+    tasks: tuple[TaskCells, ...]
+    rescore_multiplier: int = 0
+    batch_size: int = 32
+    allow_remote_code: bool = False  # the policy's permissions, passed to backends that take them
+    allow_pickle: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.entry.name} [{self.device}/{self.weight_precision}]"
+
+    @property
+    def cells(self) -> tuple[CellSpec, ...]:
+        return tuple(c for t in self.tasks for c in t.cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.entry.name, "device": self.device, "weight_precision": self.weight_precision,
+                "rescore_multiplier": self.rescore_multiplier, "batch_size": self.batch_size,
+                "entry": self.entry.to_dict(),
+                "tasks": [{"task": t.task.__dict__, "cells": [{"fingerprint": c.fingerprint, "label": c.label,
+                                                               "flags": list(c.flags)} for c in t.cells]}
+                          for t in self.tasks]}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A variant left out of the plan and why."""
+
+    model: str
+    variant: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    groups: list[GroupSpec]
+    skipped: list[Skip] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)  # screened-out entries with their rejections
+    policy: str | None = None
+    tasks: list[TaskRef] = field(default_factory=list)
+
+    @property
+    def cells(self) -> list[CellSpec]:
+        return [c for g in self.groups for c in g.cells]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "tasks": [t.__dict__ for t in self.tasks],
+                "groups": [g.to_dict() for g in self.groups],
+                "skipped": [s.__dict__ for s in self.skipped], "rejected": self.rejected,
+                "n_cells": len(self.cells)}
+
+
+def _hardware(device: str) -> str:
+    from advisor.environment import hardware_id
+
+    if device.startswith("cuda") and "torch" not in sys.modules:
+        try:  # the GPU's name is part of the hardware id, and only torch can tell it
+            import torch  # noqa: F401
+        except ImportError:
+            pass
+    return hardware_id(device)
+
+
+def dims_for(entry: ModelEntry, grid: VariantGrid, can_truncate: bool) -> tuple[list[tuple[int | None, tuple]],
+                                                                                 list[tuple[str, str]]]:
+    """The output sizes to derive for ``entry``: (dim, flags) pairs and (dim label, reason) for the ones dropped.
+    A size equal to the model's own is the full size; a size the model was not trained for is allowed but
+    flagged, because truncating a non-Matryoshka model usually costs more quality."""
+    keep: dict[int | None, tuple] = {}
+    dropped: list[tuple[str, str]] = []
+    for dim in grid.dims:
+        if dim is None or dim == entry.embed_dim:
+            keep.setdefault(None, ())
+            continue
+        if dim > entry.embed_dim:
+            dropped.append((str(dim), f"dim {dim} is larger than the model's output size {entry.embed_dim}"))
+        elif not can_truncate:
+            dropped.append((str(dim), f"backend '{entry.backend}' cannot truncate its output to dim {dim}"))
+        elif dim not in entry.matryoshka_dims:
+            if grid.trained_dims_only:
+                dropped.append((str(dim), f"dim {dim} is not one the model was trained for "
+                                          f"({', '.join(map(str, entry.trained_dims()))}) and the policy sets "
+                                          f"trained_dims_only"))
+            else:
+                keep.setdefault(dim, (UNTRAINED,))
+        else:
+            keep.setdefault(dim, ())
+    return list(keep.items()), dropped
+
+
+def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["Task"], *,
+               task_refs: Sequence[TaskRef] | None = None, measure_cost: bool = True,
+               rejected: Iterable["ScreenedEntry"] = (), batch_size: int = 32) -> Plan:
+    """Expand admitted ``entries`` x the policy's variant grid x ``tasks`` into groups of cells."""
+    from advisor.models.backends import get_backend
+    from advisor.environment import versions_id
+
+    grid = policy.variants
+    refs = list(task_refs) if task_refs is not None else [TaskRef.of(t) for t in tasks]
+    versions = versions_id()
+    plan = Plan(groups=[], policy=policy.name, tasks=refs,
+                rejected=[{"name": s.entry.name, "rejections": [r.__dict__ for r in s.rejections]}
+                          for s in rejected])
+    for entry in entries:
+        backend = get_backend(entry.backend)
+        dims, dropped = dims_for(entry, grid, backend.capabilities.can_truncate)
+        for dim_label, reason in dropped:
+            plan.skipped.append(Skip(entry.name, f"dim={dim_label}", reason))
+        # a model that ships fixed weights (a pre-quantized file or engine) runs at that precision only, whatever
+        # precisions the grid tries for convertible models
+        fixed = getattr(entry, "weight_precision", None)
+        precisions = (fixed,) if fixed else grid.weight_precisions
+        for device in grid.devices:
+            for wp in precisions:
+                reason = backend.unsupported_reason(entry, Variant(device, wp, None, "float32"))
+                if reason:
+                    plan.skipped.append(Skip(entry.name, f"{device}/{wp}", reason))
+                    continue
+                hardware = _hardware(device)
+                task_cells = []
+                for ref in refs:
+                    quality = []
+                    for dim, flags in dims:
+                        for vp in grid.vector_precisions:
+                            key = CellKey.quality(entry, ref.name, ref.content_hash, Variant(device, wp, dim, vp),
+                                                  hardware=hardware, versions=versions,
+                                                  rescore_multiplier=grid.rescore_multiplier)
+                            label = f"{entry.name} {ref.name} {Variant(device, wp, dim, vp).label()}"
+                            quality.append(CellSpec(key, label, flags))
+                    cost = None
+                    if measure_cost:
+                        key = CellKey.cost(entry, ref.name, ref.content_hash, device, wp, hardware=hardware,
+                                           versions=versions)
+                        cost = CellSpec(key, f"{entry.name} {ref.name} {device}/{wp} cost")
+                    task_cells.append(TaskCells(ref, tuple(quality), cost))
+                plan.groups.append(GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier,
+                                             batch_size, policy.allow_remote_code, policy.allow_pickle_weights))
+    return plan
+
+
+def select_models(entries: Sequence[ModelEntry], names: Sequence[str], catalogs: Sequence[Path]) -> list[ModelEntry]:
+    """Keep the entries named by ``--model``; a name that is not in the catalogs may be a local model folder or
+    file, resolved by ``advisor.models.resolve.resolve_model`` when the backends plugin provides it."""
+    if not names:
+        return list(entries)
+    by_name = {e.name: e for e in entries}
+    out = []
+    for name in names:
+        if name in by_name:
+            out.append(by_name[name])
+            continue
+        try:
+            from advisor.models.resolve import resolve_model
+        except ImportError:  # the backends area provides it; without it only catalog names work
+            raise UserError(f"--model {name}: not in the catalogs ({', '.join(sorted(by_name)) or 'none'})") from None
+        out.append(resolve_model(name, list(entries)))
+    return out
+
+
+def plan_from_files(catalogs: Sequence[Path], policy_path: Path | None, datasets: Sequence[str], *,
+                    dataset_type: str | None = None, models: Sequence[str] = (), measure_cost: bool = True,
+                    batch_size: int = 32, devices: Sequence[str] = ()) -> tuple[Plan, list["Task"]]:
+    """Load catalogs, policy and datasets, screen the entries and build the plan (what ``advisor run`` does).
+    ``devices`` (the ``--device`` option) replaces the devices of the policy's variant grid."""
+    from advisor.models.catalog import default_catalog_paths, load_catalogs
+    from advisor.policy.spec import load_policy, permissive_policy
+    from advisor.policy.screening import screen
+    from advisor.datasets.tasks import load_task
+
+    if not datasets:
+        raise UserError("advisor run needs at least one --dataset PATH (see data/ for examples)")
+    catalog_paths = list(catalogs) or default_catalog_paths()
+    entries = load_catalogs(catalog_paths)
+    policy = load_policy(policy_path) if policy_path else permissive_policy()
+    if devices:
+        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
+    chosen = select_models(entries, models, catalog_paths)
+    screened = screen(chosen, policy)
+    admitted = [s.entry for s in screened if s.admitted]
+    if not admitted:
+        why = "; ".join(f"{s.entry.name}: {s.rejections[0].reason}" for s in screened[:3])
+        raise UserError(f"no model in the catalogs passes the policy {policy.name} ({why})")
+    tasks, refs = [], []
+    for spec in datasets:
+        task = load_task(spec, dataset_type)
+        tasks.append(task)
+        refs.append(TaskRef.of(task, str(spec), dataset_type))
+    names = [t.name for t in tasks]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UserError(f"two datasets are both named '{duplicate}'; give each --dataset a different folder")
+    plan = build_plan(admitted, policy, tasks, task_refs=refs, measure_cost=measure_cost,
+                      rejected=[s for s in screened if not s.admitted], batch_size=batch_size)
+    return plan, tasks
+
+
+def with_hardware(key: CellKey, hardware: str, versions: str) -> CellKey:
+    """The key of a planned cell as measured where it actually ran (a Ray node may differ from the planner)."""
+    return replace(key, hardware=hardware, versions=versions)

@@ -1,0 +1,94 @@
+"""Measurements as data: the key that fingerprints a cell and the result stored for it.
+
+A *quality* cell is (model, device, weight precision, dim, vector precision, task); a *cost* cell is (model,
+device, weight precision, task): throughput, latency and memory do not depend on how the vectors are stored
+afterwards, so they are measured once per loaded model and task. The store, the ranking, the report and the TUI
+all speak these two classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+CellKind = Literal["quality", "cost"]
+CellStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class CellKey:
+    kind: str                 # "quality" | "cost"
+    model: str
+    revision: str | None
+    backend: str
+    device: str
+    weight_precision: str
+    task: str
+    task_hash: str
+    dim: int | None = None               # quality cells only; None = full size
+    vector_precision: str | None = None  # quality cells only
+    hardware: str = ""                   # advisor.environment.hardware_id()
+    versions: str = ""                   # advisor.environment.versions_id()
+    options: str = ""                    # anything else that changes the figure (e.g. rescore multiplier)
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:24]
+
+    @classmethod
+    def quality(cls, entry: Any, task_name: str, task_hash: str, variant: Any, *, hardware: str = "",
+                versions: str = "", rescore_multiplier: int = 0) -> "CellKey":
+        """The key of a quality cell: one (dim, vector precision) of one loaded model on one task."""
+        return cls("quality", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
+                   task_name, task_hash, variant.dim, variant.vector_precision, hardware, versions,
+                   options=f"rescore={rescore_multiplier}" if rescore_multiplier else "")
+
+    @classmethod
+    def cost(cls, entry: Any, task_name: str, task_hash: str, device: str, weight_precision: str, *,
+             hardware: str = "", versions: str = "", options: str = "") -> "CellKey":
+        """The key of a cost cell: one loaded model (device, weight precision) on one task."""
+        return cls("cost", entry.name, entry.revision, entry.backend, device, weight_precision, task_name, task_hash,
+                   None, None, hardware, versions, options)
+
+    def identity(self) -> tuple:
+        """What the cell is, without where and with what it was measured (machine, library versions): a cell
+        planned here may have been measured on a Ray node or before an upgrade. The one definition of "the same
+        cell" that the pipeline, the TUI and resume share."""
+        return (self.kind, self.model, self.device, self.weight_precision, self.task, self.task_hash, self.dim,
+                self.vector_precision, self.options)
+
+    def cost_key(self) -> "CellKey":
+        """The cost cell that belongs to this quality cell."""
+        return CellKey("cost", self.model, self.revision, self.backend, self.device, self.weight_precision,
+                       self.task, self.task_hash, None, None, self.hardware, self.versions)
+
+
+@dataclass
+class CellResult:
+    """One finished cell. ``metrics`` holds numbers under stable names (mteb names for quality: ndcg_at_10,
+    cosine_spearman, ...; for cost: docs_per_s, tokens_per_s, latency_p50_ms, latency_p95_ms, latency_p99_ms,
+    peak_memory_mb, load_time_s, ...). ``details`` holds the rest: per-query scores of the main metric (for the
+    paired bootstrap), confidence intervals, sample counts, notes such as a halved batch, the environment."""
+
+    key: CellKey
+    status: str = "ok"
+    metrics: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.fingerprint()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CellResult":
+        data = dict(data)
+        data["key"] = CellKey(**data["key"])
+        return cls(**data)

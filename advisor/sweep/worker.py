@@ -1,0 +1,198 @@
+"""The worker side of a sweep: executes one ``GroupSpec`` (one model load) and yields finished cells.
+
+Why this shape: loading a model and encoding texts is the whole cost of a cell; deriving a smaller output size or a
+cheaper vector precision is arithmetic on the same embeddings. So a group loads its model once, encodes each text
+set of each task once, and derives every (dim, vector precision) cell from those arrays via
+``advisor.quality.evaluation.evaluate_embeddings``; cost figures come from ``advisor.cost.measure_cost`` on the same loaded
+encoder. Cells already finished (an ``ok`` result under the same fingerprint) are skipped before anything is
+loaded. Any failure (load, dataset, encode, evaluation) becomes a ``failed`` cell carrying the error, and the group
+goes on with what it can still do. An out-of-memory error halves the batch size and retries; the cell's details say
+so.
+
+``run_group`` is a generator, so the same code serves a local subprocess (which writes each cell to the store as it
+comes) and a Ray task (which streams cells back to the driver).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from advisor.models.encode import encode_with_retry
+from advisor.sweep.events import Emit, Event
+from advisor.sweep.planner import CellSpec, GroupSpec, TaskCells, with_hardware
+from advisor.sweep.results import CellResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from advisor.models.backends import Encoder
+    from advisor.datasets.tasks import Task
+
+
+def _error_text(exc: BaseException, stage: str) -> str:
+    return f"{stage}: {type(exc).__name__}: {exc}"
+
+
+def _failed(cell: CellSpec, key_of: Callable[[CellSpec], Any], error: str, started: float, **details: Any) -> Event:
+    result = CellResult(key=key_of(cell), status="failed", error=error, started_at=started,
+                        finished_at=time.time(), details={"flags": list(cell.flags), **details})
+    return Event("cell", "", result=result)
+
+
+def _load_task(tc: TaskCells, preloaded: dict[str, "Task"] | None) -> "Task":
+    from advisor.errors import UserError
+    from advisor.datasets.tasks import load_task
+
+    task = (preloaded or {}).get(tc.task.name) or load_task(tc.task.spec, tc.task.source)
+    if task.content_hash != tc.task.content_hash:
+        raise UserError(f"dataset {tc.task.spec} changed since the run was planned (content hash "
+                        f"{task.content_hash}, planned {tc.task.content_hash}); run 'advisor run' again")
+    return task
+
+
+def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool = False,
+              preloaded: dict[str, "Task"] | None = None, progress: Emit | None = None) -> Iterator[Event]:
+    """Compute the group's unfinished cells, yielding one ``cell`` event per finished (ok or failed) cell.
+    ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway."""
+    from advisor.models.backends import load_encoder
+    from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
+    from advisor.policy.spec import Policy
+
+    label = group.label
+    pending = {c.fingerprint for c in group.cells if force or not is_done(c.fingerprint)}
+    yield Event("start", label, total=len(pending))
+    if not pending:
+        yield Event("end", label)
+        return
+    started = time.time()
+    entry = group.entry
+    keys: dict[str, Any] = {}
+    key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731 - the key as measured here
+    try:
+        t0 = time.perf_counter()
+        encoder = load_encoder(entry, device=group.device, weight_precision=group.weight_precision,
+                               policy=Policy(name="run", allow_remote_code=group.allow_remote_code,
+                                             allow_pickle_weights=group.allow_pickle))
+        load_time = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - a model that cannot load is a failed cell, not a dead sweep
+        error = _error_text(exc, f"loading {entry.name} on {group.device}/{group.weight_precision}")
+        for cell in group.cells:
+            if cell.fingerprint in pending:
+                yield _with_group(_failed(cell, key_of, error, started, traceback=traceback.format_exc(limit=8)),
+                                  label)
+        yield Event("end", label)
+        return
+    hardware, versions = hardware_id(group.device), versions_id()
+    environment = {"hardware": hardware_manifest(group.device), "versions": library_versions()}
+    try:
+        for tc in group.tasks:
+            todo = []
+            for cell in tc.cells:
+                if cell.fingerprint not in pending:
+                    continue
+                actual = with_hardware(cell.key, hardware, versions)
+                keys[cell.fingerprint] = actual
+                # planned on other hardware (a Ray node): the cell may be done here already
+                if actual != cell.key and not force and is_done(actual.fingerprint()):
+                    continue
+                todo.append(cell)
+            if todo:
+                yield from (_with_group(e, label) for e in _run_task(group, tc, todo, encoder, key_of, preloaded,
+                                                                      load_time, environment, progress))
+    finally:
+        try:
+            encoder.close()
+        except Exception:  # noqa: BLE001 - closing must not hide the results
+            pass
+    yield Event("end", label)
+
+
+def _with_group(event: Event, label: str) -> Event:
+    event.group = label
+    return event
+
+
+def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "Encoder",
+              key_of: Callable[[CellSpec], Any], preloaded: dict[str, "Task"] | None, load_time: float,
+              environment: dict, progress: Emit | None) -> Iterator[Event]:
+    started = time.time()
+    try:
+        task = _load_task(tc, preloaded)
+    except Exception as exc:  # noqa: BLE001
+        for cell in todo:
+            yield _failed(cell, key_of, _error_text(exc, f"loading dataset {tc.task.spec}"), started)
+        return
+    if tc.cost is not None and tc.cost in todo:
+        yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment, progress)
+    quality = [c for c in todo if c.key.kind == "quality"]
+    if not quality:
+        return
+    notes: list[str] = []
+    embeddings: dict[str, Any] = {}
+    encode_s: dict[str, float] = {}
+    batch_size = group.batch_size
+    sets = task.text_sets()
+    total = sum(len(s.texts) for s in sets.values())
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(Event("encode", group.label, n=done, total=total, message=f"{group.entry.name} {task.name}"))
+
+    try:
+        for name, text_set in sets.items():
+            t0 = time.perf_counter()
+            embeddings[name], batch_size = encode_with_retry(encoder, text_set.texts, kind=text_set.kind,
+                                                             batch_size=batch_size, notes=notes, progress=tick)
+            encode_s[name] = round(time.perf_counter() - t0, 4)
+    except Exception as exc:  # noqa: BLE001
+        error = _error_text(exc, f"encoding {task.name}")
+        for cell in quality:
+            yield _failed(cell, key_of, error, started, notes=notes, traceback=traceback.format_exc(limit=8))
+        return
+    from advisor.quality.evaluation import evaluate_embeddings
+
+    for cell in quality:
+        t0 = time.time()
+        try:
+            q = evaluate_embeddings(task, embeddings, cell.variant, rescore_multiplier=group.rescore_multiplier)
+        except Exception as exc:  # noqa: BLE001
+            yield _failed(cell, key_of, _error_text(exc, f"evaluating {cell.variant.label()}"), t0,
+                          traceback=traceback.format_exc(limit=8))
+            continue
+        details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
+                   "flags": list(cell.flags), "notes": list(notes), "batch_size": batch_size,
+                   "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment}
+        yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=dict(q.metrics),
+                                                           details=details, started_at=t0, finished_at=time.time()))
+
+
+def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder",
+               key_of: Callable[[CellSpec], Any], load_time: float, environment: dict,
+               progress: Emit | None = None) -> Event:
+    started = time.time()
+
+    def stage(name: str, done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(Event("encode", group.label, n=done, total=total or max(done, 1),
+                           message=f"{group.entry.name} {task.name} cost: {name}"))
+
+    try:
+        from advisor.cost import measure_cost
+
+        figures = measure_cost(encoder, task, device=group.device, weight_precision=group.weight_precision,
+                               load_time_s=load_time, progress=stage)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
+                       traceback=traceback.format_exc(limit=8))
+    metrics = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    metrics.setdefault("load_time_s", load_time)
+    details = {k: v for k, v in figures.items() if k not in metrics}
+    details.setdefault("environment", environment)
+    return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
+                                                        details=details, started_at=started,
+                                                        finished_at=time.time()))
