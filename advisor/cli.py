@@ -14,6 +14,7 @@ import click
 
 from advisor import __version__
 from advisor.errors import UserError
+from advisor.options import catalog_option, json_option, policy_option
 
 
 class AdvisorGroup(click.Group):
@@ -60,7 +61,7 @@ def emit_json(data: Any) -> None:
 
 
 @cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def plugins_command(as_json: bool) -> None:
     """List plugins: where each came from, what it registers, and each backend's capabilities."""
     from advisor.plugins import plugin_infos, registered
@@ -99,19 +100,10 @@ def catalog_group() -> None:
     """Model catalogs: list candidates and what a policy says about them."""
 
 
-def catalog_option(f: Any) -> Any:
-    return click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-                        help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")(f)
-
-
-def policy_option(f: Any) -> Any:
-    return click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")(f)
-
-
 @catalog_group.command("list")
 @catalog_option
 @policy_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool) -> None:
     """Candidates in the catalogs; with --policy, which are admitted and which rule rejected each other."""
     from advisor.policy.screening import screen_catalog

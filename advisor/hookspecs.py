@@ -1,8 +1,9 @@
 """The plugin hooks. Each hook receives a ``register`` callable and registers objects; the objects do the work.
 
-Contracts of the registered objects live in the core: backends in ``advisor.models.backends``, task sources in
-``advisor.datasets.tasks``, metrics in ``advisor.metrics_registry``, executors in ``advisor.sweep.executors``, report writers in
-``advisor.reporting``, raters in ``advisor.quality.raters``. ``register_commands`` receives the click group instead.
+Contracts of the registered objects are ABCs in the core: ``advisor.models.backends.Backend``,
+``advisor.datasets.tasks.TaskSource``, ``advisor.sweep.executors.Executor``, ``advisor.reporting.ReportWriter``,
+``advisor.quality.raters.Rater``. ``advisor.plugins`` refuses an object that is not an instance of its contract or
+whose ``name`` is taken. ``register_commands`` receives the click group instead. docs/plugins.md documents each.
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ def register_backends(register: Register) -> None:
 @hookspec
 def register_task_sources(register: Register) -> None:
     """Register ``advisor.datasets.tasks.TaskSource`` objects (how a dataset path or name becomes a Task)."""
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register ``advisor.metrics_registry.Metric`` objects (extra quality figures computed per task type)."""
 
 
 @hookspec

@@ -1,22 +1,26 @@
-"""From a results store (and, for ``recommend``, a fresh sweep) to a ranking and report files.
+"""From a results store (and, for ``recommend``, a fresh sweep) to a ranking and report files, on objects.
 
-``advisor rank`` and ``advisor report`` read the store only. ``advisor recommend`` plans the sweep with
-``advisor.sweep.planner``, runs it with ``advisor.sweep.driver.run_plan`` (the store is the cache: finished cells are never
-computed again), then ranks the cells of that plan and writes the report.
+``rank_results`` reads a store only. ``recommend`` runs a plan (from ``advisor.sweep.planner.plan_sweep``) with
+``advisor.sweep.driver.run_plan`` (the store is the cache: finished cells are never computed again), then ranks the
+cells of that plan and writes the report. Reading the user's files is the edges' job (``advisor.inputs``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
-from advisor.policy.spec import Policy, load_policy, permissive_policy
+from advisor.policy.spec import Policy
 from advisor.ranking import Recommendation, rank
 from advisor.sweep.results import CellResult
 from advisor.reporting import Report, write_reports
+
+if TYPE_CHECKING:
+    from advisor.sweep.planner import Plan
+    from advisor.sweep.store import ResultStore
 
 
 def in_grid(result: CellResult, policy: Policy) -> bool:
@@ -30,7 +34,7 @@ def in_grid(result: CellResult, policy: Policy) -> bool:
     return True
 
 
-def _run_identities(store: Any, run_id: str) -> tuple[set[tuple], list[dict], dict]:
+def _run_identities(store: "ResultStore", run_id: str) -> tuple[set[tuple], list[dict], dict]:
     run = store.run(run_id)
     wanted = [c["fingerprint"] for c in store.run_cells(run["run_id"])]
     keys = {r.key.identity() for r in store.results(fingerprint=wanted)}
@@ -44,89 +48,68 @@ class Ranked:
     entries: list[ModelEntry]
     results: list[CellResult]
     skipped: list[dict] = field(default_factory=list)
-    catalogs: list[str] = field(default_factory=list)
+    store: str | None = None  # where the results were read, for the report
 
 
-def rank_store(store_path: str | Path, policy_path: str | Path | None, catalogs: Sequence[str | Path] = (), *,
-               run_id: str | None = None, tasks: Sequence[str] = (), devices: Sequence[str] = ()) -> Ranked:
+def rank_results(store: "ResultStore", entries: Sequence[ModelEntry], policy: Policy, *, run_id: str | None = None,
+                 tasks: Sequence[str] = ()) -> Ranked:
     """Rank what a store holds under a policy: every cell in the policy's grid, or only one run's cells
-    (``run_id``, 'latest' allowed), or only some tasks by name."""
-    from advisor.sweep.store import ResultStore
-
-    path = Path(store_path)
-    if not path.exists():
-        raise UserError(f"--store {path}: no results database there; run 'advisor run' or 'advisor recommend' "
-                        f"first, or pass the right --store FILE")
-    policy = load_policy(policy_path) if policy_path else permissive_policy()
-    if devices:
-        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
-    catalog_paths = [Path(c) for c in catalogs] or default_catalog_paths()
-    entries = load_catalogs(catalog_paths)
-    store = ResultStore(path)
-    try:
-        results = [r for r in store.results() if in_grid(r, policy)]
-        skipped: list[dict] = []
-        if run_id:
-            keys, skipped, _ = _run_identities(store, run_id)
-            results = [r for r in results if r.key.identity() in keys]
-    finally:
-        store.close()
+    (``run_id``, 'latest' allowed), or only some tasks by name. ``entries`` are the catalog entries the metadata
+    rules read."""
+    results = [r for r in store.results() if in_grid(r, policy)]
+    skipped: list[dict] = []
+    if run_id:
+        keys, skipped, _ = _run_identities(store, run_id)
+        results = [r for r in results if r.key.identity() in keys]
     if tasks:
         known = {r.key.task for r in results}
         missing = [t for t in tasks if t not in known]
         if missing:
-            raise UserError(f"--task {missing[0]}: no results for that task in {path} (tasks there: "
+            raise UserError(f"--task {missing[0]}: no results for that task in {store.path} (tasks there: "
                             f"{', '.join(sorted(known)) or 'none'})")
         results = [r for r in results if r.key.task in set(tasks)]
     if not results:
-        raise UserError(f"{path}: no results match policy {policy.name}'s variants"
+        raise UserError(f"{store.path}: no results match policy {policy.name}'s variants"
                         + (f" in run {run_id}" if run_id else "") + "; run 'advisor recommend' or 'advisor run'")
-    return Ranked(rank(results, entries, policy), entries, results, skipped, [str(p) for p in catalog_paths])
+    return Ranked(rank(results, entries, policy), list(entries), results, skipped, str(store.path))
 
 
-def report_store(store_path: str | Path, policy_path: str | Path | None, out_dir: str | Path,
-                 catalogs: Sequence[str | Path] = (), *, run_id: str | None = None, tasks: Sequence[str] = (),
-                 formats: Sequence[str] | None = None, command: str | None = None) -> dict[str, Path]:
-    ranked = rank_store(store_path, policy_path, catalogs, run_id=run_id, tasks=tasks)
-    report = Report(ranked.recommendation, store=str(store_path), catalogs=ranked.catalogs, command=command,
-                    skipped=ranked.skipped)
+def write_report(ranked: Ranked, out_dir: str | Path, formats: Sequence[str] | None = None,
+                 command: str | None = None, *, catalogs: Sequence[str | Path] = (),
+                 datasets: Sequence[str] = ()) -> dict[str, Path]:
+    """Write the ranking as a report in each format (default: every registered writer); ``catalogs`` and
+    ``datasets`` are named in it as where the inputs came from. Returns format -> path."""
+    report = Report(ranked.recommendation, store=ranked.store, catalogs=[str(c) for c in catalogs],
+                    datasets=[str(d) for d in datasets], command=command, skipped=ranked.skipped)
     return write_reports(report, out_dir, formats)
 
 
-def recommend(catalogs: Sequence[str | Path], policy_path: str | Path | None, datasets: Sequence[str],
-              out_dir: str | Path, *, store_path: str | Path = ".advisor/results.sqlite",
-              dataset_type: str | None = None, executor: str = "local", models: Sequence[str] = (),
-              devices: Sequence[str] = (), command: str | None = None, on_event: Callable[[Any], None] | None = None,
-              formats: Sequence[str] | None = None) -> tuple[dict[str, Path], Any]:
-    """Plan, run (the store as a cache), rank the plan's cells, write the report. Returns (paths, run summary)."""
-    from advisor.sweep.executors import get_executor
-    from advisor.sweep.planner import plan_from_files
+def plan_results(store: "ResultStore", plan: "Plan") -> list[CellResult]:
+    """The stored results of a plan's cells, wherever and with whatever versions they were measured."""
+    planned = {c.key.identity() for c in plan.cells}
+    return [r for r in store.results(model=sorted({g.entry.name for g in plan.groups}))
+            if r.key.identity() in planned]
+
+
+def recommend(plan: "Plan", store: "ResultStore", entries: Sequence[ModelEntry], policy: Policy,
+              out_dir: str | Path, *, executor: str = "local", command: str | None = None,
+              on_event: Callable[[Any], None] | None = None, formats: Sequence[str] | None = None,
+              datasets: Sequence[str] = (), catalogs: Sequence[str | Path] = ()) -> tuple[dict[str, Path], Any]:
+    """Run the plan (the store as a cache), rank the plan's cells under ``policy`` (``entries``: the catalog
+    entries the metadata rules read), write the report. Returns (paths, run summary); a Ctrl-C raises
+    KeyboardInterrupt once the run is recorded as interrupted."""
     from advisor.sweep.driver import run_plan
-    from advisor.sweep.store import ResultStore
+    from advisor.sweep.executors import get_executor
 
     get_executor(executor)
-    plan, _tasks = plan_from_files([Path(c) for c in catalogs], Path(policy_path) if policy_path else None,
-                                   list(datasets), dataset_type=dataset_type, models=models, devices=devices)
-    store = ResultStore(store_path)
-    try:
-        summary = run_plan(plan, store, executor=executor, command=command, on_event=on_event)
-        if summary.status == "interrupted":
-            raise KeyboardInterrupt
-        planned = {c.key.identity() for c in plan.cells}
-        results = [r for r in store.results(model=sorted({g.entry.name for g in plan.groups}))
-                   if r.key.identity() in planned]
-    finally:
-        store.close()
-    catalog_paths = [Path(c) for c in catalogs] or default_catalog_paths()
-    policy = load_policy(policy_path) if policy_path else permissive_policy()
-    if devices:
-        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
-    entries = load_catalogs(catalog_paths)
-    rec = rank(results, entries, policy)
-    report = Report(rec, store=str(store_path), catalogs=[str(p) for p in catalog_paths],
-                    datasets=[str(d) for d in datasets], command=command,
-                    skipped=[s.__dict__ for s in plan.skipped])
-    return write_reports(report, out_dir, formats), summary
+    summary = run_plan(plan, store, executor=executor, command=command, on_event=on_event)
+    if summary.status == "interrupted":
+        raise KeyboardInterrupt
+    results = plan_results(store, plan)
+    ranked = Ranked(rank(results, entries, policy), list(entries), results,
+                    [s.__dict__ for s in plan.skipped], str(store.path))
+    paths = write_report(ranked, out_dir, formats, command, catalogs=catalogs, datasets=datasets)
+    return paths, summary
 
 
 def main_path(paths: dict[str, Path]) -> Path:

@@ -30,16 +30,20 @@ PRECISIONS = ("float32", "int8", "binary")
 def sweep_seconds(catalogs: list[Path], model: str, dataset: str, dims: tuple, precisions: tuple,
                   workdir: Path) -> tuple[float, list]:
     """Wall time of one whole sweep (plan, worker, load, encode, evaluate, store) into a fresh store."""
-    from advisor.sweep.planner import plan_from_files
+    from dataclasses import replace
+
+    from advisor.inputs import read_inputs
+    from advisor.policy.spec import VariantGrid
+    from advisor.sweep.planner import plan_sweep
     from advisor.sweep.driver import run_plan
     from advisor.sweep.store import ResultStore
 
-    policy = workdir / f"policy-{len(dims)}x{len(precisions)}.yaml"
-    policy.write_text(f"name: grid-cost\nvariants:\n  dims: [{', '.join(map(str, dims))}]\n"
-                      f"  vector_precisions: [{', '.join(precisions)}]\n")
     store = ResultStore(Path(tempfile.mkdtemp(dir=workdir)) / "results.sqlite")
     start = time.perf_counter()
-    plan, _ = plan_from_files(catalogs, policy, [dataset], models=[model], measure_cost=False)
+    inputs = read_inputs(catalogs=catalogs, datasets=[dataset], models=[model])
+    grid = VariantGrid(dims=tuple(None if d == "full" else d for d in dims), vector_precisions=tuple(precisions))
+    policy = replace(inputs.policy, name="grid-cost", variants=grid)
+    plan = plan_sweep(inputs.entries, policy, inputs.tasks, task_refs=inputs.task_refs, measure_cost=False)
     summary = run_plan(plan, store, executor="local")
     seconds = time.perf_counter() - start
     cells = store.results()

@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
 
-    from advisor.models.backends import get_backend
+    from advisor.models.backends import get_backend, load_encoder
     from advisor.environment import hardware_manifest
     from advisor.quality.evaluation import encode_task, evaluate_embeddings
     from advisor.models.resolve import resolve_model
@@ -44,7 +44,7 @@ def main() -> None:
     task = load_task(args.dataset)
     entry = resolve_model(args.model)
     t = time.perf_counter()
-    encoder = get_backend(entry.backend).load(entry, device=args.device)
+    encoder = load_encoder(entry, device=args.device)
     load_s = time.perf_counter() - t
     sizes = {name: len(ts.texts) for name, ts in task.text_sets().items()}
     print(f"{task.name}: {sizes}; model {entry.name} loaded in {load_s:.1f}s; encoding ...", flush=True)

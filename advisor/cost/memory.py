@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from dataclasses import asdict
 from typing import Any, Sequence
 
 from advisor.models.backends import Encoder
@@ -36,18 +37,9 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def reload_spec(encoder: Encoder, *, device: str, weight_precision: str) -> dict[str, Any] | None:
-    """How a fresh process can load the same model: the catalog entry (through its backend) or the fast path's
-    folder. None when the encoder does not say where it came from."""
-    from advisor.models.fastpath import FastTransformerEncoder
-
-    if isinstance(encoder, FastTransformerEncoder):
-        return {"fast": str(encoder.layout.folder), "prompts": encoder.prompts, "device": device,
-                "weight_precision": weight_precision}
-    entry = getattr(encoder, "entry", None)
-    if entry is not None and hasattr(entry, "to_dict"):
-        return {"entry": entry.to_dict(), "device": device, "weight_precision": weight_precision}
-    return None
+def reload_spec(entry: Any, load: Any) -> dict[str, Any]:
+    """How a fresh process loads the same model the same way: the catalog entry and the ``LoadOptions``."""
+    return {"entry": entry.to_dict(), "load": asdict(load)}
 
 
 def subprocess_peak_rss(spec: dict[str, Any], texts: Sequence[str], *, kind: str = "document",
@@ -78,18 +70,10 @@ def _child() -> None:
 
     baseline = _rss_mb()
     t0 = time.perf_counter()
-    if "fast" in spec:
-        from advisor.models.fastpath import FastTransformerEncoder
+    from advisor.models.backends import LoadOptions, load_encoder
+    from advisor.models.catalog import ModelEntry
 
-        encoder: Encoder = FastTransformerEncoder(spec["fast"], device=spec["device"],
-                                                  weight_precision=spec["weight_precision"],
-                                                  prompts=spec.get("prompts"))
-    else:
-        from advisor.models.backends import load_encoder
-        from advisor.models.catalog import ModelEntry
-
-        encoder = load_encoder(ModelEntry.from_dict(spec["entry"]), device=spec["device"],
-                               weight_precision=spec["weight_precision"])
+    encoder: Encoder = load_encoder(ModelEntry.from_dict(spec["entry"]), LoadOptions(**spec["load"]))
     load_s = time.perf_counter() - t0
     loaded = _rss_mb()
     if spec["texts"]:

@@ -7,8 +7,8 @@ builds variants the backend can run and tells the user why any other was skipped
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from advisor.errors import UserError
 from advisor.models.variants import Variant
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from advisor.models.catalog import ModelEntry
-    from advisor.policy.spec import Policy
 
 TextKind = Literal["query", "document"]
 Progress = Callable[[int], None]
@@ -33,25 +32,63 @@ class BackendCapabilities:
     max_batch_size: int | None = None
     prompts: bool = True
     notes: str = ""
+    runtimes: tuple[str, ...] = ()  # runtimes beside the backend's own (e.g. torch models on onnx)
 
     def to_dict(self) -> dict:
-        return {"devices": list(self.devices),
+        return {"devices": list(self.devices), "runtimes": list(self.runtimes),
                 "weight_precisions": {k: list(v) for k, v in self.weight_precisions.items()},
                 "can_truncate": self.can_truncate, "max_batch_size": self.max_batch_size,
                 "prompts": self.prompts, "notes": self.notes}
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load one model: the variant's device and weights, and what the user allowed.
+
+    ``weight_precision`` None means "as the model ships" (the entry's fixed precision, else fp32), so a model that
+    ships int8 or int4 weights runs without flags. ``runtime`` None lets the backend pick its fastest faithful
+    runtime (and record why in ``Encoder.info``). The grants are only ever True when both the catalog entry and
+    the policy (or the user) allow them; ``load_encoder`` enforces the entry half.
+    """
+
+    device: str = "cpu"
+    weight_precision: str | None = None
+    runtime: str | None = None
+    allow_network: bool = False
+    allow_remote_code: bool = False
+    allow_pickle: bool = False
+
+    def precision_for(self, entry: "ModelEntry") -> str:
+        return self.weight_precision or entry.weight_precision or "fp32"
+
+
 class Encoder(ABC):
     """A loaded model. ``encode`` returns float32 vectors of shape (len(texts), embed_dim); the harness normalizes,
-    truncates and quantizes them, so an encoder never needs to."""
+    truncates and quantizes them, so an encoder never needs to.
+
+    Only ``encode`` is required. ``encode_one`` (the batch-1 serving call whose latency is reported) and
+    ``warmup`` have plain defaults; a backend with a leaner batch-1 path (CUDA graphs, no padding) overrides them.
+    ``info`` says how the model runs (runtime, dtype, why another runtime was not used); it is stored with every
+    cell measured on this encoder.
+    """
 
     embed_dim: int
+    info: dict[str, Any] = {}
 
     @abstractmethod
     def encode(self, texts: Sequence[str], *, kind: TextKind = "document", batch_size: int = 32,
                progress: Progress | None = None) -> "np.ndarray":
         """Embed ``texts`` (adding the query or document prompt of the entry); call ``progress(n)`` after each
         batch of n texts."""
+
+    def encode_one(self, text: str, *, kind: TextKind = "query") -> "np.ndarray":
+        """One text at batch 1, as a server sees a query: float32 (embed_dim,)."""
+        return self.encode([text], kind=kind, batch_size=1)[0]
+
+    def warmup(self, texts: Sequence[str] = ("warm up",)) -> None:
+        """Run once so that measured calls pay no first-call costs (kernel selection, graph capture)."""
+        for text in texts:
+            self.encode_one(text)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
         """Tokens per text as the model sees them (for tokens/s), or None when the backend cannot tell."""
@@ -62,18 +99,23 @@ class Encoder(ABC):
 
 
 class Backend(ABC):
+    """Loads catalog entries of one kind. Declare ``capabilities`` so the planner only builds runnable variants;
+    override ``unsupported_reason`` for rules the capabilities cannot say."""
+
     name: str
     description: str = ""
     capabilities: BackendCapabilities = BackendCapabilities()
 
     @abstractmethod
-    def load(self, entry: "ModelEntry", *, device: str = "cpu", weight_precision: str = "fp32",
-             allow_network: bool = False) -> Encoder:
+    def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
         """Load the model; import heavy libraries here, never at module import time."""
 
     def unsupported_reason(self, entry: "ModelEntry", variant: Variant) -> str | None:
         """Why this backend cannot run ``variant`` of ``entry``, or None when it can."""
         caps = self.capabilities
+        if variant.runtime and variant.runtime not in caps.runtimes:
+            return (f"backend '{self.name}' has no '{variant.runtime}' runtime"
+                    f"{' (runtimes: ' + ', '.join(caps.runtimes) + ')' if caps.runtimes else ''}")
         if variant.device not in caps.devices:
             return f"backend '{self.name}' runs on {', '.join(caps.devices)} only, not {variant.device}"
         precisions = caps.weight_precisions.get(variant.device, ())
@@ -98,22 +140,26 @@ def get_backend(name: str) -> Backend:
     return backends[name]
 
 
-def load_encoder(entry: "ModelEntry", *, device: str = "cpu", weight_precision: str = "fp32",
-                 policy: "Policy | None" = None, allow_network: bool = False) -> Encoder:
-    """Load ``entry`` for one (device, weight precision), refusing an impossible variant with its reason.
+def load_encoder(entry: "ModelEntry", options: LoadOptions | None = None, **fields: Any) -> Encoder:
+    """The one way to load a model (sweep, evaluate, measure, training, raters, serve): ``options`` or its
+    fields as keywords. Refuses an impossible variant with its reason, and grants remote code or pickle weights
+    only when the entry declares them too. ``Encoder.info['load_time_s']`` records how long loading took."""
+    import time
 
-    The policy's safety switches reach the backend only when they grant something: ``allow_remote_code`` when the
-    entry needs trust_remote_code and the policy allows it, ``allow_pickle`` likewise for pickle weights. Built-in
-    backends take those keywords; a backend without them simply never gets them (safe models load everywhere).
-    """
+    options = replace(options, **fields) if options is not None else LoadOptions(**fields)
+    options = replace(options, weight_precision=options.precision_for(entry),
+                      allow_remote_code=options.allow_remote_code and entry.trust_remote_code,
+                      allow_pickle=options.allow_pickle and entry.weights_format == "pickle")
     backend = get_backend(entry.backend)
-    reason = backend.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
+    reason = backend.unsupported_reason(entry, Variant(device=options.device,
+                                                       weight_precision=options.weight_precision,
+                                                       runtime=options.runtime))
     if reason:
-        raise UserError(f"cannot run {entry.name} on {device} at {weight_precision}: {reason}")
-    grants: dict[str, bool] = {}
-    if policy is not None and entry.trust_remote_code and policy.allow_remote_code:
-        grants["allow_remote_code"] = True
-    if policy is not None and entry.weights_format == "pickle" and policy.allow_pickle_weights:
-        grants["allow_pickle"] = True
-    return backend.load(entry, device=device, weight_precision=weight_precision, allow_network=allow_network,
-                        **grants)
+        raise UserError(f"cannot run {entry.name} on {options.device} at {options.weight_precision}: {reason}")
+    t0 = time.perf_counter()
+    encoder = backend.load(entry, options)
+    info = dict(getattr(encoder, "info", None) or {})
+    info.setdefault("backend", backend.name)
+    info["load_time_s"] = round(time.perf_counter() - t0, 4)
+    encoder.info = info
+    return encoder

@@ -49,3 +49,25 @@ def encode_with_retry(encoder: "Encoder", texts: tuple[str, ...], *, kind: str, 
                          f"batch size {batch_size // 2}")
             batch_size //= 2
             _free_accelerator_memory()
+
+
+def encode_texts(encoder: "Encoder", texts: Sequence[str], *, kind: str = "document", batch_size: int = 32,
+                 notes: list[str] | None = None, progress: Callable[[int], None] | None = None
+                 ) -> tuple["np.ndarray", int]:
+    """Float32 (len(texts), embed_dim) in input order: each distinct text encoded once, with the OOM back-off of
+    ``encode_with_retry``. ``progress(n)`` counts distinct texts. Returns the vectors and the batch size that
+    worked (a later call can start from it)."""
+    import numpy as np
+
+    if isinstance(texts, str):
+        raise TypeError("encode_texts() takes a list of texts, not a single string")
+    texts = list(texts)
+    unique = list(dict.fromkeys(texts))
+    if not unique:
+        return np.zeros((0, encoder.embed_dim), dtype=np.float32), batch_size
+    vectors, batch_size = encode_with_retry(encoder, tuple(unique), kind=kind, batch_size=batch_size,
+                                            notes=notes if notes is not None else [], progress=progress)
+    if len(unique) == len(texts):
+        return vectors, batch_size
+    row = {text: i for i, text in enumerate(unique)}
+    return vectors[[row[t] for t in texts]], batch_size

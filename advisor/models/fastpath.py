@@ -27,9 +27,10 @@ import numpy as np
 
 from advisor.models.backends import Encoder, Progress, TextKind
 from advisor.errors import UserError
+from advisor.models.pooling import POOLINGS, pool, read_pooling
+from advisor.models.quantize import quantize_int8
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-POOLINGS = ("mean", "cls", "max", "mean_sqrt_len")
 DEFAULT_TOKEN_BUDGET = {"cpu": 4096, "cuda": 65536}
 GRAPH_BUCKETS = (16, 32, 64, 128, 256, 512)
 CHUNK_TEXTS = 8192
@@ -43,6 +44,7 @@ class ModelLayout:
     folder: Path
     config: dict[str, Any]
     pooling: str = "mean"
+    include_prompt: bool = True
     normalize: bool = False
     max_length: int = 512
     unsupported: tuple[str, ...] = field(default_factory=tuple)
@@ -55,13 +57,14 @@ class ModelLayout:
                 raise UserError(f"{folder}: no {name}; the fast path needs a transformers folder with "
                                 f"config.json, tokenizer.json and model.safetensors")
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        pooling, normalize, unsupported = "mean", False, []
+        pooling, include_prompt, normalize, unsupported = "mean", True, False, []
         modules_file = folder / "modules.json"
         if modules_file.is_file():
             for module in json.loads(modules_file.read_text(encoding="utf-8")):
                 kind = module.get("type", "").rsplit(".", 1)[-1]
                 if kind == "Pooling":
-                    pooling = _read_pooling(folder / module.get("path", "1_Pooling") / "config.json")
+                    cfg = read_pooling(folder / module.get("path", "1_Pooling") / "config.json")
+                    pooling, include_prompt = cfg.mode, cfg.include_prompt
                 elif kind == "Normalize":
                     normalize = True
                 elif kind != "Transformer":
@@ -74,21 +77,7 @@ class ModelLayout:
             max_seq = json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")
             if max_seq:
                 max_length = min(max_length, int(max_seq))
-        return cls(folder, config, pooling, normalize, max_length, tuple(unsupported))
-
-
-def _read_pooling(path: Path) -> str:
-    if not path.is_file():
-        return "mean"
-    cfg = json.loads(path.read_text(encoding="utf-8"))
-    if cfg.get("pooling_mode"):
-        mode = {"mean": "mean", "cls": "cls", "max": "max", "mean_sqrt_len_tokens": "mean_sqrt_len"}
-        return mode.get(cfg["pooling_mode"], cfg["pooling_mode"])
-    for key, name in (("pooling_mode_cls_token", "cls"), ("pooling_mode_max_tokens", "max"),
-                      ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"), ("pooling_mode_mean_tokens", "mean")):
-        if cfg.get(key):
-            return name
-    return "mean"
+        return cls(folder, config, pooling, include_prompt, normalize, max_length, tuple(unsupported))
 
 
 def fast_path_unsupported(folder: str | Path) -> str | None:
@@ -138,7 +127,8 @@ class FastTransformerEncoder(Encoder):
 
     def __init__(self, folder: str | Path, *, device: str = "cpu", weight_precision: str = "fp32",
                  prompts: dict[str, str] | None = None, token_budget: int | None = None,
-                 max_length: int | None = None, cuda_graphs: bool = True, normalize: bool | None = None) -> None:
+                 max_length: int | None = None, cuda_graphs: bool = True, normalize: bool | None = None,
+                 pooling: str | None = None) -> None:
         import torch
         from tokenizers import Tokenizer
 
@@ -158,6 +148,7 @@ class FastTransformerEncoder(Encoder):
         self.prompts = dict(prompts or {})
         self.max_length = min(max_length or self.layout.max_length, self.layout.max_length)
         self.normalize = self.layout.normalize if normalize is None else normalize
+        self.pooling = pooling or self.layout.pooling
         self.token_budget = token_budget or DEFAULT_TOKEN_BUDGET["cuda" if self.device.type == "cuda" else "cpu"]
         self.tokenizer = Tokenizer.from_file(str(self.layout.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -173,7 +164,7 @@ class FastTransformerEncoder(Encoder):
     def _load_model(self) -> tuple[Any, bool]:
         import torch
 
-        from advisor.models.resolve import bert
+        from advisor.models import bert
 
         if bert.supports(self.layout.config) is None:
             model, lean = bert.build(self.layout.folder), True
@@ -184,14 +175,8 @@ class FastTransformerEncoder(Encoder):
                                               use_safetensors=True, trust_remote_code=False)
             lean = False
         model.eval()
-        if self.weight_precision == "int8":  # per-channel scales, as the torch backend quantizes
-            import warnings
-
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        if self.weight_precision == "int8":
+            model = quantize_int8(model)
         else:
             model = model.to(device=self.device, dtype=self.dtype)
         return model, lean
@@ -204,16 +189,7 @@ class FastTransformerEncoder(Encoder):
     def _pool(self, hidden: Any, mask: Any) -> Any:
         import torch
 
-        hidden = hidden.float()
-        if self.layout.pooling == "cls":
-            vec = hidden[:, 0]
-        elif self.layout.pooling == "max":
-            vec = hidden.masked_fill(mask[..., None] == 0, torch.finfo(hidden.dtype).min).amax(1)
-        else:
-            m = mask[..., None].to(hidden.dtype)
-            total = (hidden * m).sum(1)
-            count = m.sum(1).clamp_min(1e-9)
-            vec = total / (count.sqrt() if self.layout.pooling == "mean_sqrt_len" else count)
+        vec = pool(hidden.float(), mask, self.pooling)
         if self.normalize:
             vec = torch.nn.functional.normalize(vec, dim=-1)
         return vec

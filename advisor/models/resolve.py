@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
 from advisor.errors import UserError
 from advisor.config.licenses import normalize_license
+from advisor.models.pooling import read_pooling
 from advisor.models.sources import hub_cache_dir, resolve_source, split_source
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w.-]+)?$")
@@ -111,13 +112,9 @@ def _st_entry(folder: Path, name: str, source: str) -> ModelEntry:
     for m in modules:
         sub = folder / m.get("path", "")
         if m.get("type", "").endswith("Pooling") and (sub / "config.json").exists():
-            cfg = _read_json(sub / "config.json")
-            embed_dim = cfg.get("word_embedding_dimension", cfg.get("embedding_dimension", embed_dim))
-            mode = cfg.get("pooling_mode")  # sentence-transformers >= 6 writes one mode name
-            mode = mode[0] if isinstance(mode, list) and mode else mode
-            pooling = ("cls" if cfg.get("pooling_mode_cls_token") or mode == "cls" else
-                       "max" if cfg.get("pooling_mode_max_tokens") or mode == "max" else
-                       "lasttoken" if cfg.get("pooling_mode_lasttoken") or mode == "lasttoken" else "mean")
+            cfg = read_pooling(sub / "config.json")
+            embed_dim = cfg.dim or embed_dim
+            pooling = cfg.mode
         if m.get("type", "").endswith("Dense") and (sub / "config.json").exists():
             embed_dim = _read_json(sub / "config.json").get("out_features", embed_dim)
     if embed_dim is None and (folder / "config.json").exists():

@@ -1,5 +1,5 @@
-"""The variant axes: weight precision and device (how the model runs), output dimension and vector precision
-(what is derived from its embeddings without running it again)."""
+"""The variant axes: device, runtime and weight precision (how the model runs), output dimension and vector
+precision (what is derived from its embeddings without running it again)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")  # int4: only engines that ship 4-bit weights
 VECTOR_PRECISIONS = ("float32", "float16", "int8", "binary")
 DEVICES = ("cpu", "cuda")
+RUNTIMES = ("torch", "onnx")  # runtimes a backend may offer beside its own (BackendCapabilities.runtimes)
 
 
 @dataclass(frozen=True, order=True)
@@ -18,10 +19,12 @@ class Variant:
     weight_precision: str = "fp32"
     dim: int | None = None
     vector_precision: str = "float32"
+    runtime: str | None = None  # None: the backend's own runtime (torch for torch models)
 
     def label(self) -> str:
         dim = "full" if self.dim is None else str(self.dim)
-        return f"{self.device}/{self.weight_precision}/dim={dim}/{self.vector_precision}"
+        runtime = f"{self.runtime}:" if self.runtime else ""
+        return f"{self.device}/{runtime}{self.weight_precision}/dim={dim}/{self.vector_precision}"
 
     def to_dict(self) -> dict:
         return asdict(self)

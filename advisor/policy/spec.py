@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from advisor.errors import ConfigError
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
-from advisor.models.variants import DEVICES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
 from advisor.config.yamlfile import line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
               "variants", "ranking")
-LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb", "max_bytes_per_vector",
-                "min_quality")
+NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
+                        "max_bytes_per_vector")
+LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
 RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector")
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
                            "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
@@ -36,6 +37,7 @@ class Limits:
     max_peak_memory_mb: float | None = None
     max_bytes_per_vector: int | None = None
     min_quality: tuple[QualityFloor, ...] = ()
+    strict: bool = False  # reject candidates whose measured interval straddles a limit (default: flag them)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class VariantGrid:
 
     devices: tuple[str, ...] = ("cpu",)
     weight_precisions: tuple[str, ...] = ("fp32",)
+    runtimes: tuple[str, ...] = ()  # empty: each backend's own runtime; e.g. (torch, onnx) for transformer models
     dims: tuple[int | None, ...] = (None,)
     vector_precisions: tuple[str, ...] = ("float32",)
     trained_dims_only: bool = False
@@ -74,6 +77,10 @@ class Policy:
     variants: VariantGrid = VariantGrid()
     ranking: Ranking = Ranking()
     file: str | None = None
+
+    def load_grants(self) -> dict[str, bool]:
+        """The ``LoadOptions`` fields this policy grants (``load_encoder`` adds the entry's half of the rule)."""
+        return {"allow_remote_code": self.allow_remote_code, "allow_pickle": self.allow_pickle_weights}
 
 
 def _licenses(f: Fields, key: str) -> list[str]:
@@ -107,7 +114,7 @@ def load_policy(path: str | Path) -> Policy:
     doms = Fields(top.mapping("domains"), file, "domains", ("allow", "deny"), what="section")
     lim = Fields(top.mapping("limits"), file, "limits", LIMIT_FIELDS, what="section")
     var = Fields(top.mapping("variants"), file, "variants",
-                 ("devices", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
+                 ("devices", "runtimes", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
                   "rescore_multiplier"), what="section")
     rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
 
@@ -121,11 +128,13 @@ def load_policy(path: str | Path) -> Policy:
     limits = Limits(max_p95_latency_ms=lim.number("max_p95_latency_ms", minimum=0),
                     min_throughput_docs_per_s=lim.number("min_throughput_docs_per_s", minimum=0),
                     max_peak_memory_mb=lim.number("max_peak_memory_mb", minimum=0),
-                    max_bytes_per_vector=lim.int("max_bytes_per_vector"), min_quality=tuple(floors))
+                    max_bytes_per_vector=lim.int("max_bytes_per_vector"), min_quality=tuple(floors),
+                    strict=lim.bool("strict"))
 
     grid = VariantGrid(
         devices=tuple(var.list("devices", _choice(DEVICES))) or ("cpu",),
         weight_precisions=tuple(var.list("weight_precisions", _choice(WEIGHT_PRECISIONS))) or ("fp32",),
+        runtimes=tuple(dict.fromkeys(var.list("runtimes", _choice(RUNTIMES)))),
         dims=tuple(dict.fromkeys(var.list("dims", _dim, item_type=(int, str)))) or (None,),
         vector_precisions=tuple(var.list("vector_precisions", _choice(VECTOR_PRECISIONS))) or ("float32",),
         trained_dims_only=var.bool("trained_dims_only"),
@@ -159,3 +168,22 @@ def load_policy(path: str | Path) -> Policy:
 def permissive_policy() -> Policy:
     """What applies when the user gives no policy: no metadata rule beyond the safe defaults."""
     return Policy(name="default")
+
+
+def policy_with_limits(policy: Policy, limits: Mapping[str, float | None] | None = None,
+                       weights: Mapping[str, float] | None = None, *, name: str | None = None) -> Policy:
+    """``policy`` with some numeric limits (None: no limit) and ranking weights replaced, checked as
+    ``load_policy`` checks a file, so an edited policy can be run and ranked without writing it anywhere. The result
+    has no ``file``: it is no longer what a file says."""
+    where = f"policy '{policy.name}'"
+    numeric = NUMERIC_LIMIT_FIELDS
+    lim = Fields(dict(limits or {}), where, "limits", numeric, what="section")
+    changed: dict[str, Any] = {}
+    for key in lim.data:
+        changed[key] = lim.int(key) if key == "max_bytes_per_vector" else lim.number(key, minimum=0)
+    new_weights = dict(policy.ranking.weights)
+    w = Fields(dict(weights or {}), where, "ranking.weights", RANKING_WEIGHT_NAMES, what="section")
+    for key in w.data:
+        new_weights[key] = w.number(key, 0.0, minimum=0)
+    return replace(policy, name=name or policy.name, file=None, limits=replace(policy.limits, **changed),
+                   ranking=replace(policy.ranking, weights=new_weights))

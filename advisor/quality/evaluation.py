@@ -178,10 +178,14 @@ def _pair(task, vecs, variant, details, timing, *, resamples, seed, **_):
 EncodeProgress = Callable[[str, int, int], None]  # (text set name, texts done, texts in the set)
 
 
-def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32,
-                progress: EncodeProgress | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Every text set of ``task`` at the model's full size; each distinct text of a kind (query or document) is
-    encoded once, whatever the number of sets and rows it appears in (STS pairs repeat sentences). Seconds per set."""
+def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32, notes: list[str] | None = None,
+                progress: EncodeProgress | None = None) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+    """Every text set of ``task`` at the model's full size, through ``advisor.models.encode.encode_texts``: each
+    distinct text of a kind (query or document) is encoded once, whatever the number of sets and rows it appears
+    in (STS pairs repeat sentences), and an out-of-memory error halves the batch (noted in ``notes``).
+    Returns the embeddings, seconds per set, and the batch size that worked."""
+    from advisor.models.encode import encode_texts
+
     embeddings, seconds = {}, {}
     seen: dict[str, dict[str, np.ndarray]] = {}
     for name, text_set in task.text_sets().items():
@@ -197,13 +201,13 @@ def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32,
 
         t = time.perf_counter()
         if todo:
-            vectors = np.asarray(encoder.encode(todo, kind=text_set.kind, batch_size=batch_size, progress=step),
-                                 dtype=np.float32)
+            vectors, batch_size = encode_texts(encoder, todo, kind=text_set.kind, batch_size=batch_size,
+                                               notes=notes, progress=step)
             table.update(zip(todo, vectors))
         embeddings[name] = np.stack([table[t] for t in text_set.texts]) if text_set.texts else \
             np.zeros((0, encoder.embed_dim), dtype=np.float32)
         seconds[name] = time.perf_counter() - t
-    return embeddings, seconds
+    return embeddings, seconds, batch_size
 
 
 def evaluate_model(encoder: "Encoder", task: "Task", variants: Iterable[Variant], *, batch_size: int = 32,
@@ -212,7 +216,7 @@ def evaluate_model(encoder: "Encoder", task: "Task", variants: Iterable[Variant]
     """Encode each text set once, then evaluate every variant (dims and vector precisions) from it. The encoder
     fixes device and weight precision; the variants' other axes are derived. Each result's
     ``details['timing']`` holds the shared encode seconds beside its own harness seconds."""
-    embeddings, encode_s = encode_task(encoder, task, batch_size=batch_size, progress=progress)
+    embeddings, encode_s, _ = encode_task(encoder, task, batch_size=batch_size, progress=progress)
     results = {}
     for variant in variants:
         result = evaluate_embeddings(task, embeddings, variant, rescore_multiplier=rescore_multiplier, **kwargs)

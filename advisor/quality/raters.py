@@ -73,10 +73,9 @@ class EmbeddingJudge(Rater):
 
     def _encode(self, texts: list[str], kind: str) -> np.ndarray:
         if self._encoder is None:
-            from advisor.models.backends import get_backend
+            from advisor.models.backends import load_encoder
 
-            entry = self._entry()
-            self._encoder = get_backend(entry.backend).load(entry)
+            self._encoder = load_encoder(self._entry())
         x = np.asarray(self._encoder.encode(texts, kind=kind), dtype=np.float32)
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from advisor.formatting import number
 from advisor.ranking import Candidate, HardwareGroup
 
 STATUS_STYLE = {  # marker, filled, size, alpha
@@ -62,15 +63,11 @@ def _plain_log_axis(axis: Any) -> None:
     """Log-scale ticks written as plain numbers (1, 10, 100; 64, 128, 1,536), not powers."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    def fmt(value: float, _pos: int) -> str:
-        if value >= 1:
-            return f"{value:,.0f}"
-        return f"{value:.2g}"
     if axis.get_scale() == "log" and axis.get_transform().base == 10:
         lo, hi = sorted(axis.get_view_interval())
         decades = math.log10(max(hi, 1e-9) / max(lo, 1e-9))
         axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
-    axis.set_major_formatter(FuncFormatter(fmt))
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: number(value, digits=2)))
     axis.set_minor_formatter(NullFormatter())
 
 

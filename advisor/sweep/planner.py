@@ -21,6 +21,7 @@ from advisor.sweep.results import CellKey
 from advisor.models.variants import Variant
 
 if TYPE_CHECKING:
+    from advisor.models.backends import LoadOptions
     from advisor.policy.screening import ScreenedEntry
     from advisor.datasets.tasks import Task
 
@@ -84,7 +85,7 @@ class TaskCells:
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """Everything one model load serves: one (model, device, weight precision)."""
+    """Everything one model load serves: one (model, device, runtime, weight precision)."""
 
     entry: ModelEntry
     device: str
@@ -94,17 +95,27 @@ class GroupSpec:
     batch_size: int = 32
     allow_remote_code: bool = False  # the policy's permissions, passed to backends that take them
     allow_pickle: bool = False
+    runtime: str | None = None       # None: the backend's own runtime
 
     @property
     def label(self) -> str:
-        return f"{self.entry.name} [{self.device}/{self.weight_precision}]"
+        runtime = f"{self.runtime}:" if self.runtime else ""
+        return f"{self.entry.name} [{self.device}/{runtime}{self.weight_precision}]"
+
+    def load_options(self) -> "LoadOptions":
+        """How the worker loads this group's model."""
+        from advisor.models.backends import LoadOptions
+
+        return LoadOptions(device=self.device, weight_precision=self.weight_precision, runtime=self.runtime,
+                           allow_remote_code=self.allow_remote_code, allow_pickle=self.allow_pickle)
 
     @property
     def cells(self) -> tuple[CellSpec, ...]:
         return tuple(c for t in self.tasks for c in t.cells)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.entry.name, "device": self.device, "weight_precision": self.weight_precision,
+        return {"model": self.entry.name, "device": self.device, "runtime": self.runtime,
+                "weight_precision": self.weight_precision,
                 "rescore_multiplier": self.rescore_multiplier, "batch_size": self.batch_size,
                 "entry": self.entry.to_dict(),
                 "tasks": [{"task": t.task.__dict__, "cells": [{"fingerprint": c.fingerprint, "label": c.label,
@@ -178,6 +189,41 @@ def dims_for(entry: ModelEntry, grid: VariantGrid, can_truncate: bool) -> tuple[
     return list(keep.items()), dropped
 
 
+def runtimes_for(backend: Any, grid: VariantGrid) -> list[str | None]:
+    """The runtimes to try for a backend's models: the grid's ``runtimes`` that the backend offers (its own first
+    runtime is None, the default), or just its own when the grid names none or the backend has no others."""
+    offered = backend.capabilities.runtimes
+    if not offered:
+        return [None]
+    wanted = [r for r in (grid.runtimes or offered[:1]) if r in offered]
+    return [None if r == offered[0] else r for r in dict.fromkeys(wanted)] or [None]
+
+
+def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: list, variant: Variant,
+           measure_cost: bool, batch_size: int, hardware: str, versions: str) -> "GroupSpec":
+    """One model load's cells: every (dim, vector precision) of each task, and one cost cell per task."""
+    grid = policy.variants
+    device, wp, runtime = variant.device, variant.weight_precision, variant.runtime
+    task_cells = []
+    for ref in refs:
+        quality = []
+        for dim, flags in dims:
+            for vp in grid.vector_precisions:
+                v = Variant(device, wp, dim, vp, runtime)
+                key = CellKey.quality(entry, ref.name, ref.content_hash, v, hardware=hardware, versions=versions,
+                                      rescore_multiplier=grid.rescore_multiplier)
+                quality.append(CellSpec(key, f"{entry.name} {ref.name} {v.label()}", flags))
+        cost = None
+        if measure_cost:
+            key = CellKey.cost(entry, ref.name, ref.content_hash, device, wp, hardware=hardware, versions=versions,
+                               runtime=runtime)
+            where = f"{device}/{runtime + ':' if runtime else ''}{wp}"
+            cost = CellSpec(key, f"{entry.name} {ref.name} {where} cost")
+        task_cells.append(TaskCells(ref, tuple(quality), cost))
+    return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
+                     policy.allow_remote_code, policy.allow_pickle_weights, runtime)
+
+
 def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["Task"], *,
                task_refs: Sequence[TaskRef] | None = None, measure_cost: bool = True,
                rejected: Iterable["ScreenedEntry"] = (), batch_size: int = 32) -> Plan:
@@ -200,88 +246,44 @@ def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
         # precisions the grid tries for convertible models
         fixed = getattr(entry, "weight_precision", None)
         precisions = (fixed,) if fixed else grid.weight_precisions
+        runtimes = runtimes_for(backend, grid)
+        for runtime in grid.runtimes:
+            if runtime not in backend.capabilities.runtimes and not (runtime == backend.name or
+                                                                     not backend.capabilities.runtimes):
+                plan.skipped.append(Skip(entry.name, f"runtime={runtime}",
+                                         f"backend '{backend.name}' has no {runtime} runtime"))
         for device in grid.devices:
-            for wp in precisions:
-                reason = backend.unsupported_reason(entry, Variant(device, wp, None, "float32"))
-                if reason:
-                    plan.skipped.append(Skip(entry.name, f"{device}/{wp}", reason))
-                    continue
-                hardware = _hardware(device)
-                task_cells = []
-                for ref in refs:
-                    quality = []
-                    for dim, flags in dims:
-                        for vp in grid.vector_precisions:
-                            key = CellKey.quality(entry, ref.name, ref.content_hash, Variant(device, wp, dim, vp),
-                                                  hardware=hardware, versions=versions,
-                                                  rescore_multiplier=grid.rescore_multiplier)
-                            label = f"{entry.name} {ref.name} {Variant(device, wp, dim, vp).label()}"
-                            quality.append(CellSpec(key, label, flags))
-                    cost = None
-                    if measure_cost:
-                        key = CellKey.cost(entry, ref.name, ref.content_hash, device, wp, hardware=hardware,
-                                           versions=versions)
-                        cost = CellSpec(key, f"{entry.name} {ref.name} {device}/{wp} cost")
-                    task_cells.append(TaskCells(ref, tuple(quality), cost))
-                plan.groups.append(GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier,
-                                             batch_size, policy.allow_remote_code, policy.allow_pickle_weights))
+            for runtime in runtimes:
+                for wp in precisions:
+                    variant = Variant(device, wp, None, "float32", runtime)
+                    reason = backend.unsupported_reason(entry, variant)
+                    if reason:
+                        plan.skipped.append(Skip(entry.name, variant.label().rsplit("/dim=", 1)[0], reason))
+                        continue
+                    plan.groups.append(_group(entry, policy, refs, dims, variant, measure_cost, batch_size,
+                                              _hardware(device), versions))
     return plan
 
 
-def select_models(entries: Sequence[ModelEntry], names: Sequence[str], catalogs: Sequence[Path]) -> list[ModelEntry]:
-    """Keep the entries named by ``--model``; a name that is not in the catalogs may be a local model folder or
-    file, resolved by ``advisor.models.resolve.resolve_model`` when the backends plugin provides it."""
-    if not names:
-        return list(entries)
-    by_name = {e.name: e for e in entries}
-    out = []
-    for name in names:
-        if name in by_name:
-            out.append(by_name[name])
-            continue
-        try:
-            from advisor.models.resolve import resolve_model
-        except ImportError:  # the backends area provides it; without it only catalog names work
-            raise UserError(f"--model {name}: not in the catalogs ({', '.join(sorted(by_name)) or 'none'})") from None
-        out.append(resolve_model(name, list(entries)))
-    return out
-
-
-def plan_from_files(catalogs: Sequence[Path], policy_path: Path | None, datasets: Sequence[str], *,
-                    dataset_type: str | None = None, models: Sequence[str] = (), measure_cost: bool = True,
-                    batch_size: int = 32, devices: Sequence[str] = ()) -> tuple[Plan, list["Task"]]:
-    """Load catalogs, policy and datasets, screen the entries and build the plan (what ``advisor run`` does).
-    ``devices`` (the ``--device`` option) replaces the devices of the policy's variant grid."""
-    from advisor.models.catalog import default_catalog_paths, load_catalogs
-    from advisor.policy.spec import load_policy, permissive_policy
+def plan_sweep(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["Task"], *,
+               task_refs: Sequence[TaskRef] | None = None, measure_cost: bool = True, batch_size: int = 32) -> Plan:
+    """Screen ``entries`` by the policy's metadata rules and plan the admitted ones (what ``advisor run`` does once
+    the edge has read its files). The rejected entries are kept in ``Plan.rejected`` with their reasons."""
     from advisor.policy.screening import screen
-    from advisor.datasets.tasks import load_task
 
-    if not datasets:
-        raise UserError("advisor run needs at least one --dataset PATH (see data/ for examples)")
-    catalog_paths = list(catalogs) or default_catalog_paths()
-    entries = load_catalogs(catalog_paths)
-    policy = load_policy(policy_path) if policy_path else permissive_policy()
-    if devices:
-        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
-    chosen = select_models(entries, models, catalog_paths)
-    screened = screen(chosen, policy)
-    admitted = [s.entry for s in screened if s.admitted]
-    if not admitted:
-        why = "; ".join(f"{s.entry.name}: {s.rejections[0].reason}" for s in screened[:3])
-        raise UserError(f"no model in the catalogs passes the policy {policy.name} ({why})")
-    tasks, refs = [], []
-    for spec in datasets:
-        task = load_task(spec, dataset_type)
-        tasks.append(task)
-        refs.append(TaskRef.of(task, str(spec), dataset_type))
+    if not tasks:
+        raise UserError("no dataset to plan for: give at least one (see data/ for examples)")
     names = [t.name for t in tasks]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise UserError(f"two datasets are both named '{duplicate}'; give each --dataset a different folder")
-    plan = build_plan(admitted, policy, tasks, task_refs=refs, measure_cost=measure_cost,
+        raise UserError(f"two datasets are both named '{duplicate}'; give each dataset a different folder")
+    screened = screen(entries, policy)
+    admitted = [s.entry for s in screened if s.admitted]
+    if not admitted:
+        why = "; ".join(f"{s.entry.name}: {s.rejections[0].reason}" for s in screened[:3])
+        raise UserError(f"no model in the catalogs passes the policy {policy.name} ({why or 'no models given'})")
+    return build_plan(admitted, policy, tasks, task_refs=task_refs, measure_cost=measure_cost,
                       rejected=[s for s in screened if not s.admitted], batch_size=batch_size)
-    return plan, tasks
 
 
 def with_hardware(key: CellKey, hardware: str, versions: str) -> CellKey:

@@ -19,7 +19,6 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from advisor.models.encode import encode_with_retry
 from advisor.sweep.events import Emit, Event
 from advisor.sweep.planner import CellSpec, GroupSpec, TaskCells, with_hardware
 from advisor.sweep.results import CellResult
@@ -58,7 +57,6 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
     ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway."""
     from advisor.models.backends import load_encoder
     from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
-    from advisor.policy.spec import Policy
 
     label = group.label
     pending = {c.fingerprint for c in group.cells if force or not is_done(c.fingerprint)}
@@ -72,9 +70,7 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
     key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731 - the key as measured here
     try:
         t0 = time.perf_counter()
-        encoder = load_encoder(entry, device=group.device, weight_precision=group.weight_precision,
-                               policy=Policy(name="run", allow_remote_code=group.allow_remote_code,
-                                             allow_pickle_weights=group.allow_pickle))
+        encoder = load_encoder(entry, group.load_options())
         load_time = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - a model that cannot load is a failed cell, not a dead sweep
         error = _error_text(exc, f"loading {entry.name} on {group.device}/{group.weight_precision}")
@@ -130,25 +126,22 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
     if not quality:
         return
     notes: list[str] = []
-    embeddings: dict[str, Any] = {}
-    encode_s: dict[str, float] = {}
-    batch_size = group.batch_size
     sets = task.text_sets()
-    total = sum(len(s.texts) for s in sets.values())
-    done = 0
+    total = sum(len(set(s.texts)) for s in sets.values())
+    finished: dict[str, int] = {}
 
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
+    def tick(name: str, done: int, _total: int) -> None:
+        finished[name] = done
         if progress is not None:
-            progress(Event("encode", group.label, n=done, total=total, message=f"{group.entry.name} {task.name}"))
+            progress(Event("encode", group.label, n=sum(finished.values()), total=total,
+                           message=f"{group.entry.name} {task.name}"))
+
+    from advisor.quality.evaluation import encode_task
 
     try:
-        for name, text_set in sets.items():
-            t0 = time.perf_counter()
-            embeddings[name], batch_size = encode_with_retry(encoder, text_set.texts, kind=text_set.kind,
-                                                             batch_size=batch_size, notes=notes, progress=tick)
-            encode_s[name] = round(time.perf_counter() - t0, 4)
+        embeddings, seconds, batch_size = encode_task(encoder, task, batch_size=group.batch_size, notes=notes,
+                                                      progress=tick)
+        encode_s = {name: round(s, 4) for name, s in seconds.items()}
     except Exception as exc:  # noqa: BLE001
         error = _error_text(exc, f"encoding {task.name}")
         for cell in quality:
@@ -182,10 +175,10 @@ def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder
                            message=f"{group.entry.name} {task.name} cost: {name}"))
 
     try:
-        from advisor.cost import measure_cost
+        from advisor.cost import CostOptions, measure_cost
 
-        figures = measure_cost(encoder, task, device=group.device, weight_precision=group.weight_precision,
-                               load_time_s=load_time, progress=stage)
+        figures = measure_cost(encoder, task, entry=group.entry, load=group.load_options(),
+                               options=CostOptions(batch_size=group.batch_size), progress=stage)
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
                        traceback=traceback.format_exc(limit=8))

@@ -10,6 +10,7 @@ from typing import Any
 
 from advisor.models.catalog import ModelEntry
 from advisor.datasets.tasks import RetrievalData, Task
+from advisor.formatting import duration, number
 from advisor.models.variants import Variant
 from advisor.training.workspace import Workspace
 
@@ -37,10 +38,11 @@ def write_beir(task: Task, folder: Path) -> Path:
 
 def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: str, measure: bool,
               progress: Any) -> tuple[dict[Variant, Any], dict[str, float] | None, str | None]:
-    from advisor.models.backends import load_encoder
+    from advisor.models.backends import LoadOptions, load_encoder
     from advisor.quality.evaluation import evaluate_model
 
-    encoder = load_encoder(entry, device=device, weight_precision="fp32")
+    load = LoadOptions(device=device, weight_precision="fp32")
+    encoder = load_encoder(entry, load)
     try:
         def tick(name: str, done: int, total: int) -> None:
             if progress:
@@ -56,7 +58,7 @@ def _evaluate(entry: ModelEntry, task: Task, variants: list[Variant], device: st
             else:
                 if progress:
                     progress("measure", 0, None, {"model": entry.name})
-                cost = measure_cost(encoder, task, device=device, weight_precision="fp32")
+                cost = measure_cost(encoder, task, entry=entry, load=load)
         return results, cost, cost_note
     finally:
         encoder.close()
@@ -130,7 +132,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [f"- held-out split: {report['heldout']['queries']} queries over {report['heldout']['documents']} "
               f"documents (never used for training; folder `{report['heldout']['folder']}`)",
               f"- training: {t.get('train_rows')} rows from {t.get('train_queries')} queries, loss {t.get('loss')}, "
-              f"{t['log']['steps']} steps in {t['log']['runtime_s']:.0f} s on {report['device']}",
+              f"{t['log']['steps']} steps in {duration(t['log']['runtime_s'])} on {report['device']}",
               f"- catalog entry: `{report['catalog']}` (model `{report['model_dir']}`)", ""]
     if report.get("quality"):
         lines += [f"| variant | metric | reference | reference score | {report['trained']} | difference (95% CI) |",
@@ -148,7 +150,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         keys = [k for k in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "peak_memory_mb",
                             "load_time_s") if all(k in measured[label] for label in labels)]
         lines += ["| cost | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-        lines += [f"| {k} | " + " | ".join(f"{measured[label][k]:.4g}" for label in labels) + " |" for k in keys]
+        lines += [f"| {k} | " + " | ".join(number(measured[label][k]) for label in labels) + " |" for k in keys]
         lines.append("")
     elif cost and cost.get("note"):
         lines += [f"- cost: {cost['note']}", ""]

@@ -9,25 +9,28 @@ from typing import Any
 
 import click
 
-from advisor.models.variants import WEIGHT_PRECISIONS
+from advisor.formatting import duration, figure, megabytes, money
+from advisor.options import (batch_size_option, catalog_option, dataset_type_option, deprecated_alias, device_option,
+                              ignored_option, json_option, weights_option)
 
 
 @click.command("measure")
 @click.option("--model", required=True, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
 @click.option("--dataset", "datasets", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Dataset folder or file (repeatable); its own texts are what is timed.")
-@click.option("--dataset-type", default=None, help="Name the task source instead of detecting it.")
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-              help="Catalog YAML file (repeatable). Default: the shipped catalogs.")
-@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda"]), show_default=True)
-@click.option("--precision", "--weights", "weight_precision", default="fp32", type=click.Choice(WEIGHT_PRECISIONS),
-              show_default=True, help="Weight precision the model runs at (--weights is the same option).")
-@click.option("--engine", default="auto", type=click.Choice(["auto", "fast", "backend"]), show_default=True,
-              help="fast: the advisor's fast encode path; backend: the entry's backend; auto: fast when it can.")
+@dataset_type_option
+@catalog_option
+@device_option()
+@weights_option
+@deprecated_alias("--precision", "--weights")
+@ignored_option("--engine", "the backend picks its fastest faithful runtime and records it (see 'runtime' in the "
+                            "output)")
+@batch_size_option
 @click.option("--docs", "bulk_docs", default=None, type=click.IntRange(1),
               help="Documents timed in bulk (an even sample). Default: 256 on cpu, 20000 on cuda.")
-@click.option("--queries", "latency_samples", default=100, type=click.IntRange(1), show_default=True,
-              help="Batch-1 latency samples after warm-up.")
+@click.option("--queries", "latency_samples", default=None, type=click.IntRange(1),
+              help="Batch-1 calls per latency round (rounds repeat until their medians agree). Default: the "
+                   "sweep's (40), so the figures equal a sweep's cost cell.")
 @click.option("--load-requests", default=None, type=click.IntRange(1),
               help="Requests in each concurrent-load run (default: about 2-3 s of traffic).")
 @click.option("--no-load", is_flag=True, help="Skip the concurrent-load (dynamic batching) runs.")
@@ -38,30 +41,34 @@ from advisor.models.variants import WEIGHT_PRECISIONS
               help="Dynamic batcher: longest wait for a batch to fill.")
 @click.option("--price-per-gb-month", default=0.10, type=click.FloatRange(0), show_default=True,
               help="Storage price (USD per GB-month) for the storage-cost estimates.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
-                    device: str, weight_precision: str, engine: str, bulk_docs: int | None, latency_samples: int,
+                    device: str, weight_precision: str | None, batch_size: int,
+                    bulk_docs: int | None, latency_samples: int,
                     load_requests: int | None, no_load: bool, no_memory: bool, max_batch_size: int,
                     max_wait_ms: float, price_per_gb_month: float, as_json: bool) -> None:
     """Throughput, batch-1 latency, latency under load, memory and storage cost of a model on your data."""
     from advisor.cost import CostOptions, measure_cost
-    from advisor.cost.engines import load_for_cost
-    from advisor.models.resolve import resolve_model
+    from advisor.cost.stability import StabilityRule
     from advisor.datasets.tasks import load_task
+    from advisor.models.backends import LoadOptions, load_encoder
+    from advisor.models.resolve import resolve_model
 
     entry = resolve_model(model, list(catalogs) or None)
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before the model loads
-    opts = CostOptions(bulk_docs=bulk_docs, latency_samples=latency_samples, load_test=not no_load,
-                       load_requests=load_requests, memory=not no_memory, max_batch_size=max_batch_size,
-                       max_wait_ms=max_wait_ms, price_per_gb_month=price_per_gb_month)
-    encoder, used, load_s, why_not = load_for_cost(entry, device=device, weight_precision=weight_precision,
-                                                   engine=engine)
+    rule = StabilityRule() if latency_samples is None else StabilityRule(round_samples=latency_samples)
+    opts = CostOptions(batch_size=batch_size, bulk_docs=bulk_docs, stability=rule,
+                       load_test=not no_load, load_requests=load_requests, memory=not no_memory,
+                       max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, price_per_gb_month=price_per_gb_month)
+    load = LoadOptions(device=device, weight_precision=weight_precision or entry.weight_precision or "fp32")
+    weight_precision = load.weight_precision
+    encoder = load_encoder(entry, load)
+    runtime = dict(encoder.info)
     records = []
     try:
         for task in tasks:
             with _Stages(not as_json, task.name) as tell:
-                figures = measure_cost(encoder, task, device=device, weight_precision=weight_precision,
-                                       options=opts, load_time_s=load_s, progress=tell)
+                figures = measure_cost(encoder, task, entry=entry, load=load, options=opts, progress=tell)
             records.append({"task": {"name": task.name, "type": task.type, "content_hash": task.content_hash},
                             "figures": figures})
     finally:
@@ -69,42 +76,42 @@ def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | 
     if as_json:
         click.echo(json.dumps({"model": {"name": entry.name, "revision": entry.revision, "backend": entry.backend,
                                          "embed_dim": entry.embed_dim},
-                               "engine": used, "fast_path_not_used_because": why_not, "device": device,
+                               "runtime": runtime, "device": device,
                                "weight_precision": weight_precision, "results": records},
                               indent=2, ensure_ascii=False, default=str))
         return
-    click.echo(f"{entry.name} on {device} at {weight_precision} (engine: {used}"
-               f"{'; fast path not used: ' + why_not if why_not and used == 'backend' else ''})")
+    why_not = runtime.get("fast_path_not_used")
+    click.echo(f"{entry.name} on {device} at {weight_precision} (runtime: {runtime.get('runtime', entry.backend)}, "
+               f"{runtime.get('path', '-')}{'; fast path not used: ' + why_not if why_not else ''})")
     for rec in records:
         click.echo(_summary(rec["task"]["name"], rec["figures"]))
 
 
-def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
-
-
 def _summary(task: str, f: dict[str, Any]) -> str:
+    hours = f.get("reembed_hours_per_million_docs")
     lines = [f"  {task}:",
-             f"    bulk        {_fmt(f.get('docs_per_s'), ' docs/s', 1)}, {_fmt(f.get('tokens_per_s'), ' tokens/s', 0)}"
-             f" ({f.get('bulk_docs')} docs, mean {_fmt(f.get('mean_tokens_per_doc'), ' tokens', 1)})",
-             f"    batch-1     p50 {_fmt(f.get('latency_p50_ms'), ' ms')}, p95 {_fmt(f.get('latency_p95_ms'), ' ms')}, "
-             f"p99 {_fmt(f.get('latency_p99_ms'), ' ms')} ({f.get('latency_samples')} samples after warm-up)"]
+             f"    bulk        {figure(f.get('docs_per_s'), 'docs/s')}, {figure(f.get('tokens_per_s'), 'tokens/s')}"
+             f" ({f.get('bulk_docs')} docs, mean {figure(f.get('mean_tokens_per_doc'), 'tokens')})",
+             f"    batch-1     p50 {figure(f.get('latency_p50_ms'), 'ms')}, "
+             f"p95 {figure(f.get('latency_p95_ms'), 'ms')}, p99 {figure(f.get('latency_p99_ms'), 'ms')} "
+             f"({f.get('latency_samples')} samples after warm-up)"]
     if "load_target_qps" in f:
         for label in ("batched", "unbatched"):
-            lines.append(f"    load {label:<9} {_fmt(f.get(f'load_{label}_qps'), ' qps', 1)} of "
-                         f"{_fmt(f['load_target_qps'], ' target', 1)}, p50 {_fmt(f.get(f'load_{label}_p50_ms'), ' ms')},"
-                         f" p99 {_fmt(f.get(f'load_{label}_p99_ms'), ' ms')}, mean batch "
-                         f"{_fmt(f.get(f'load_{label}_mean_batch'), '', 1)}")
-    lines.append(f"    memory      peak {_fmt(f.get('peak_memory_mb'), ' MB', 1)} ({f.get('memory_method', 'not measured')})"
-                 f"; load {_fmt(f.get('load_time_s'), ' s', 2)}")
-    lines.append(f"    storage     {f.get('bytes_per_vector')} B/vector, {_fmt(f.get('index_size_mb'), ' MB', 3)} for "
-                 f"{f.get('index_vectors')} vectors (float32, full dim); re-embed 1M docs "
-                 f"{_fmt(f.get('reembed_hours_per_million_docs'), ' h', 2)}")
+            lines.append(f"    load {label:<9} {figure(f.get(f'load_{label}_qps'), 'qps')} of "
+                         f"{figure(f['load_target_qps'], 'target')}, p50 {figure(f.get(f'load_{label}_p50_ms'), 'ms')},"
+                         f" p99 {figure(f.get(f'load_{label}_p99_ms'), 'ms')}, mean batch "
+                         f"{figure(f.get(f'load_{label}_mean_batch'))}")
+    lines.append(f"    memory      peak {megabytes(f.get('peak_memory_mb'))} "
+                 f"({f.get('memory_method', 'not measured')}); load {duration(f.get('load_time_s'))}")
+    lines.append(f"    storage     {figure(f.get('bytes_per_vector'), 'B/vector')}, "
+                 f"{megabytes(f.get('index_size_mb'))} for {figure(f.get('index_vectors'), 'vectors')} "
+                 f"(float32, full dim); re-embed 1M docs "
+                 f"{duration(None if hours is None else hours * 3600)}")
     for row in f.get("index", []):
         if row["vector_precision"] in ("float32", "int8", "binary"):
             lines.append(f"      dim {row['dim']:>5} {row['vector_precision']:<8} {row['bytes_per_vector']:>6} B  "
-                         f"{row['mb_per_million']:>9,.1f} MB/1M vectors  "
-                         f"${row['usd_per_month_per_million']:.4f}/month/1M")
+                         f"{megabytes(row['mb_per_million']):>9}/1M vectors  "
+                         f"{money(row['usd_per_month_per_million'])}/month/1M")
     for note in f.get("notes", []):
         lines.append(f"    note: {note}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from advisor.datasets.tasks import Task
+from advisor.options import dataset_type_option, json_option
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def datasets_group() -> None:
 
 
 @datasets_group.command("sources")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def sources_command(as_json: bool) -> None:
     """List the registered task sources (the values of --dataset-type)."""
     from advisor.cli import emit_json
@@ -43,8 +44,8 @@ def sources_command(as_json: bool) -> None:
 
 @datasets_group.command("show")
 @click.argument("datasets", nargs=-1, required=True)
-@click.option("--dataset-type", "dataset_type", default=None, help="Task source to use instead of detecting it.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@dataset_type_option
+@json_option
 def show_command(datasets: tuple[str, ...], dataset_type: str | None, as_json: bool) -> None:
     """Load each DATASET (a path, or mteb:TaskName), check every row, and print its type, sizes and hash."""
     from advisor.cli import emit_json

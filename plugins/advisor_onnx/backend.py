@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from advisor.models.backends import Backend, BackendCapabilities, Encoder
+from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions
 from advisor.models.batching import BatchedEncoder, fixed_precision_reason, l2_normalize
 from advisor.errors import UserError
+from advisor.models.pooling import pool
 from advisor.models.sources import resolve_source
 from advisor.models.variants import Variant
 
@@ -18,21 +19,6 @@ if TYPE_CHECKING:
     from advisor.models.catalog import ModelEntry
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-
-
-def pool_tokens(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
-    """Pool (batch, tokens, dim) outputs over the real tokens of each row."""
-    m = mask[..., None].astype(np.float32)
-    if pooling == "mean":
-        return (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-    if pooling == "cls":
-        return hidden[:, 0]
-    if pooling == "max":
-        return np.where(m > 0, hidden, -np.inf).max(1)
-    if pooling == "lasttoken":
-        last = (np.arange(mask.shape[1])[None, :] * mask).argmax(1)
-        return hidden[np.arange(hidden.shape[0]), last]
-    raise UserError(f"unknown pooling '{pooling}' (mean, cls, max, lasttoken)")
 
 
 class OnnxEncoder(BatchedEncoder):
@@ -58,7 +44,7 @@ class OnnxEncoder(BatchedEncoder):
         feeds, mask = self._feeds(texts)
         out = self.session.run(None, feeds)[0]
         if out.ndim == 3:  # token outputs (last_hidden_state)
-            out = pool_tokens(out.astype(np.float32), mask, self.entry.pooling or "mean")
+            out = pool(out.astype(np.float32), mask, self.entry.pooling or "mean")
         out = out.astype(np.float32)
         return l2_normalize(out) if self.entry.normalize else out
 
@@ -111,9 +97,8 @@ class OnnxBackend(Backend):
                         f"available: {', '.join(ort.get_available_providers())}")
         return reason
 
-    def load(self, entry: "ModelEntry", *, device: str = "cpu", weight_precision: str | None = None,
-             allow_network: bool = False, **_grants: bool) -> Encoder:
-        weight_precision = weight_precision or entry.weight_precision or "fp32"
+    def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
+        device, weight_precision, allow_network = options.device, options.precision_for(entry), options.allow_network
         reason = self.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
         if reason:
             raise UserError(f"cannot load {entry.name}: {reason}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from advisor.models.backends import Backend, BackendCapabilities, Encoder
+from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions
 from advisor.models.batching import BatchedEncoder, fixed_precision_reason, l2_normalize
 from advisor.errors import UserError
 from advisor.models.sources import package_root, split_source
@@ -104,9 +104,8 @@ class PackagedBackend(Backend):
         return super().unsupported_reason(entry, variant) or fixed_precision_reason(self.name, entry,
                                                                                     variant.weight_precision)
 
-    def load(self, entry: "ModelEntry", *, device: str = "cpu", weight_precision: str | None = None,
-             allow_network: bool = False, **_grants: bool) -> Encoder:
-        weight_precision = weight_precision or entry.weight_precision or "fp32"
+    def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
+        device, weight_precision = options.device, options.precision_for(entry)
         reason = self.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
         if reason:
             raise UserError(f"cannot load {entry.name}: {reason}")

@@ -4,42 +4,40 @@ derived from a single encoding pass. Presentation only; the work is ``advisor.qu
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from advisor.errors import UserError
-from advisor.models.variants import VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+from advisor.options import (batch_size_option, catalog_option, dataset_type_option, deprecated_alias, device_option,
+                              dim_option, json_option, vector_precision_option, weights_option)
 
 
 @click.command("evaluate")
 @click.option("--model", required=True, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
 @click.option("--dataset", "datasets", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Dataset folder or file (repeatable): BEIR folder, STS/classification/pair table.")
-@click.option("--dataset-type", default=None, help="Name the task source instead of detecting it.")
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-              help="Catalog YAML file (repeatable). Default: the shipped catalogs.")
-@click.option("--dim", "dims", multiple=True, type=int, help="Output dimension (repeatable). Default: full size.")
-@click.option("--precision", "precisions", multiple=True, type=click.Choice(VECTOR_PRECISIONS),
-              help="Vector precision (repeatable). Default: float32.")
-@click.option("--weights", "weight_precision", default="fp32", type=click.Choice(WEIGHT_PRECISIONS),
-              show_default=True, help="Weight precision the model runs at.")
+@dataset_type_option
+@catalog_option
+@dim_option
+@vector_precision_option
+@deprecated_alias("--precision", "--vector-precision")
+@weights_option
 @click.option("--rescore", "rescore_multiplier", default=0, type=click.IntRange(0), show_default=True,
               help="int8/binary retrieval: rescore k x N candidates with the float query (0: off).")
 @click.option("--rater", default=None, help="Rater for datasets without qrels (default: first available).")
-@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda"]), show_default=True)
-@click.option("--batch-size", default=32, type=click.IntRange(1), show_default=True)
+@device_option()
+@batch_size_option
 @click.option("--resamples", default=1000, type=click.IntRange(0), show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
-                     dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str,
+                     dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str | None,
                      rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
                      as_json: bool) -> None:
     """Quality of a model on your datasets, under mteb's metric names, with bootstrap intervals."""
-    from advisor.models.backends import get_backend
+    from advisor.models.backends import get_backend, load_encoder
     from advisor.environment import hardware_id, versions_id
     from advisor.quality.evaluation import evaluate_model
     from advisor.sweep.results import CellKey
@@ -49,6 +47,7 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
     from advisor.models.variants import Variant
 
     entry = resolve_model(model, list(catalogs) or None)
+    weight_precision = weight_precision or entry.weight_precision or "fp32"
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before any model runs
     variants = [Variant(device=device, weight_precision=weight_precision, dim=d, vector_precision=p)
                 for d in (dims or (None,)) for p in (precisions or ("float32",))]
@@ -58,9 +57,8 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
         if reason:
             raise UserError(f"{entry.name} cannot run {v.label()}: {reason}")
     judge = get_rater(rater) if any(t.type == "unlabeled_retrieval" for t in tasks) else None
-    t0 = time.perf_counter()
-    encoder = backend.load(entry, device=device, weight_precision=weight_precision)
-    load_s = time.perf_counter() - t0
+    encoder = load_encoder(entry, device=device, weight_precision=weight_precision)
+    load_s = encoder.info["load_time_s"]
     hardware, versions = hardware_id(device), versions_id()
     records: list[dict[str, Any]] = []
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
+from advisor.options import (batch_size_option, catalog_option, dataset_type_option, devices_option, executor_option,
+                              json_option, policy_option, store_option)
 
-STORE_DEFAULT = ".advisor/results.sqlite"
-STORE_HELP = "Results database (SQLite). Default: .advisor/results.sqlite"
 FORMATS = ("markdown", "html", "json", "csv")
 
 
@@ -35,25 +35,31 @@ def _options(f):
     f = click.option("--task", "tasks", multiple=True, help="Only these tasks (by name; repeatable).")(f)
     f = click.option("--run", "run_id", default=None,
                      help="Only the cells of this run (an id, a prefix or 'latest').")(f)
-    f = click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-                     help="Catalog YAML file (repeatable); the policy's metadata rules need it. "
-                          "Default: the shipped offline catalog.")(f)
-    f = click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")(f)
-    f = click.option("--store", default=STORE_DEFAULT, type=click.Path(path_type=Path), help=STORE_HELP)(f)
+    for option in (catalog_option, policy_option, store_option):
+        f = option(f)
     return f
+
+
+def _ranked(store, policy, catalogs, run_id, tasks):
+    """The ranking ``rank`` and ``report`` share, and the catalog files it read: (Ranked, catalog paths)."""
+    from advisor.inputs import open_store, read_inputs
+    from advisor.pipeline import rank_results
+
+    with open_store(store) as results:
+        inputs = read_inputs(catalogs=catalogs, policy=policy)
+        return rank_results(results, inputs.catalog, inputs.policy, run_id=run_id, tasks=tasks), inputs.catalog_paths
 
 
 @click.command("rank")
 @_options
 @click.option("--all", "show_all", is_flag=True, help="Also list dominated and rejected candidates.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
     """Rank the results in the store under a policy: hard rules, Pareto front, weighted score, ties within noise.
     Reads the store only."""
     from advisor.reporting.content import STATUS_TEXT, hardware_text, headline
-    from advisor.pipeline import rank_store
 
-    rec = rank_store(store, policy, catalogs, run_id=run_id, tasks=tasks).recommendation
+    rec = _ranked(store, policy, catalogs, run_id, tasks)[0].recommendation
     if as_json:
         click.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False, default=str))
         return
@@ -83,51 +89,74 @@ def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="Report format (repeatable). Default: all of them.")
-def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats):
+@json_option
+def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats, as_json):
     """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only."""
-    from advisor.pipeline import main_path, report_store
+    from advisor.pipeline import main_path, write_report
 
-    paths = report_store(store, policy, out_dir, catalogs, run_id=run_id, tasks=tasks, formats=formats or None,
-                         command=_command())
+    ranked, catalog_paths = _ranked(store, policy, catalogs, run_id, tasks)
+    paths = write_report(ranked, out_dir, formats or None, _command(), catalogs=catalog_paths)
+    if as_json:
+        click.echo(json.dumps(_paths_json(paths), indent=2))
+        return
     for name, path in paths.items():
         click.echo(f"{name:<9} {path}", err=True)
     click.echo(str(main_path(paths)))
 
 
 @click.command("recommend")
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-              help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file (rules, variant grid, weights).")
+@catalog_option
+@policy_option
 @click.option("--dataset", "datasets", multiple=True, required=True, help="Dataset folder or name (repeatable).")
-@click.option("--dataset-type", default=None, help="Dataset type when it cannot be detected.")
+@dataset_type_option
 @click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
-@click.option("--store", default=STORE_DEFAULT, type=click.Path(path_type=Path), help=STORE_HELP)
-@click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
-              help="Run on this device instead of the policy's devices (repeatable).")
-@click.option("--executor", default="local", show_default=True, help="Where to run: local, ray, or a plugin's.")
+@store_option
+@devices_option
+@batch_size_option
+@executor_option
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="Report format (repeatable). Default: all of them.")
-def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, executor, formats):
+@json_option
+def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, batch_size, executor,
+                      formats, as_json):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
+    from advisor.inputs import read_inputs
     from advisor.pipeline import main_path, recommend
+    from advisor.sweep.executors import get_executor
+    from advisor.sweep.planner import plan_sweep
     from advisor.sweep.progress import SweepProgress
+    from advisor.sweep.store import ResultStore
 
     try:
-        with SweepProgress() as progress:
-            paths, summary = recommend(catalogs, policy, datasets, out_dir, store_path=store,
-                                       dataset_type=dataset_type, executor=executor, models=models, devices=devices,
-                                       command=_command(), on_event=progress.on_event, formats=formats or None)
+        get_executor(executor)  # a wrong name fails before any loading
+        inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
+                             models=models, devices=devices)
+        plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
+                          batch_size=batch_size)
+        with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:
+            paths, summary = recommend(plan, results, inputs.catalog, inputs.policy, out_dir, executor=executor,
+                                       command=_command(), on_event=progress.on_event, formats=formats or None,
+                                       datasets=[str(d) for d in datasets], catalogs=inputs.catalog_paths)
     except KeyboardInterrupt:
         click.echo("interrupted: finished cells are kept in the store; run the same command again to resume",
                    err=True)
         sys.exit(130)
+    if as_json:
+        click.echo(json.dumps({"run": summary.to_dict(), **_paths_json(paths)}, indent=2, default=str))
+        return
     click.echo(f"run {summary.run_id}: {summary.planned} cells planned, {summary.already_done} already in the "
                f"store, {summary.computed} computed, {summary.failed} failed", err=True)
     for name, path in paths.items():
         click.echo(f"{name:<9} {path}", err=True)
     click.echo(str(main_path(paths)))
+
+
+def _paths_json(paths: dict) -> dict:
+    from advisor.pipeline import main_path
+
+    return {"report": str(main_path(paths)), "files": {name: str(path) for name, path in paths.items()}}
 
 
 @hookimpl

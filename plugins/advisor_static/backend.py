@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from advisor.models.backends import Backend, BackendCapabilities, Encoder
+from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions
 from advisor.models.batching import BatchedEncoder, fixed_precision_reason, l2_normalize
 from advisor.errors import UserError
 from advisor.models.sources import resolve_source
@@ -108,8 +108,8 @@ class StaticBackend(Backend):
         return super().unsupported_reason(entry, variant) if entry.weight_precision is None else (
             fixed_precision_reason(self.name, entry, variant.weight_precision))
 
-    def load(self, entry: "ModelEntry", *, device: str = "cpu", weight_precision: str = "fp32",
-             allow_network: bool = False, **_grants: bool) -> Encoder:
+    def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
+        device, weight_precision, allow_network = options.device, options.precision_for(entry), options.allow_network
         reason = self.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
         if reason:
             raise UserError(f"cannot load {entry.name}: {reason}")

@@ -11,8 +11,11 @@ import numpy as np
 import torch
 
 from advisor.models.catalog import ModelEntry
+from advisor.models.backends import Encoder, LoadOptions
 from advisor.models.batching import BatchedEncoder
 from advisor.errors import UserError
+from advisor.models.pooling import POOLINGS, pool
+from advisor.models.quantize import quantize_int8
 from advisor.models.sources import resolve_source
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
@@ -41,21 +44,6 @@ def check_weights(entry: ModelEntry, folder: Path, allow_pickle: bool) -> bool:
     if not safe and not pickled:
         raise UserError(f"{entry.name}: no weights (*.safetensors) in {folder}")
     return pickle_ok
-
-
-def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    mask_f = mask.unsqueeze(-1).to(hidden.dtype)
-    if pooling == "mean":
-        return (hidden * mask_f).sum(1) / mask_f.sum(1).clamp(min=1e-9)
-    if pooling == "cls":
-        return hidden[:, 0]
-    if pooling == "max":
-        return hidden.masked_fill(mask_f == 0, torch.finfo(hidden.dtype).min).max(1).values
-    if pooling == "lasttoken":  # the last real token, whatever side the padding is on
-        positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
-        last = (positions * mask).argmax(1)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    raise UserError(f"unknown pooling '{pooling}' (mean, cls, max, lasttoken)")
 
 
 def _load_kwargs(dtype: torch.dtype, pickle_ok: bool, attn: str) -> dict[str, Any]:
@@ -100,7 +88,7 @@ class TorchEncoder(BatchedEncoder):
             batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
                                    return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state
-            out = _pool(hidden, batch["attention_mask"], self.entry.pooling or "mean")
+            out = pool(hidden, batch["attention_mask"], self.entry.pooling or "mean")
         out = out.float()
         if self.entry.normalize:
             out = torch.nn.functional.normalize(out, dim=-1)
@@ -117,22 +105,37 @@ class TorchEncoder(BatchedEncoder):
             torch.cuda.empty_cache()
 
 
-def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 of every Linear layer, per-channel weight scales (per-tensor scales lose far more: cosine to
-    fp32 about 0.94 against 0.97-0.98 for MiniLM on short sentences)."""
-    import warnings
+def fast_path_reason(entry: ModelEntry, folder: Path, pickle_ok: bool) -> str | None:
+    """Why the lean fast path cannot reproduce this model exactly (then sentence-transformers / transformers
+    runs it), or None when it can."""
+    from advisor.models.fastpath import ModelLayout, fast_path_unsupported
 
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    if entry.trust_remote_code:
+        return "the model needs its own code (trust_remote_code)"
+    if pickle_ok:
+        return "the weights are a pickle file, not safetensors"
+    if entry.tokenizer:
+        return "the entry names a separate tokenizer"
+    reason = fast_path_unsupported(folder)
+    if reason:
+        return reason
+    layout = ModelLayout.read(folder)
+    architectures = layout.config.get("architectures") or []
+    if layout.config.get("is_decoder") or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        return "decoder models run through transformers (their tokenizer adds special tokens the fast path does not)"
+    if not (folder / "modules.json").is_file() and (entry.pooling or "mean") not in POOLINGS:
+        return f"pooling '{entry.pooling}' is not supported by the fast path"
+    if (entry.query_prompt or entry.document_prompt) and not layout.include_prompt:
+        return "the Pooling module leaves prompt tokens out of the mean (include_prompt: false)"
+    return None
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
-
-def load_torch_encoder(entry: ModelEntry, *, device: str = "cpu", weight_precision: str = "fp32",
-                       allow_network: bool = False, allow_remote_code: bool = False,
-                       allow_pickle: bool = False) -> TorchEncoder:
-    folder = resolve_source(entry.source, revision=entry.revision, allow_network=allow_network)
+def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
+    """The torch backend's one runtime: the fast path whenever it reproduces the folder exactly, the
+    sentence-transformers (or plain transformers) model otherwise, with the reason in ``info``."""
+    device, weight_precision = options.device, options.precision_for(entry)
+    allow_remote_code, allow_pickle = options.allow_remote_code, options.allow_pickle
+    folder = resolve_source(entry.source, revision=entry.revision, allow_network=options.allow_network)
     if folder is None or not folder.is_dir():
         raise UserError(f"{entry.name}: the torch backend needs a model folder, got {folder}")
     if entry.trust_remote_code and not allow_remote_code:
@@ -142,6 +145,21 @@ def load_torch_encoder(entry: ModelEntry, *, device: str = "cpu", weight_precisi
     pickle_ok = check_weights(entry, folder, allow_pickle)
     dtype = DTYPES[weight_precision]
     torch_device = "cuda" if device == "cuda" else "cpu"
+    why_not_fast = fast_path_reason(entry, folder, pickle_ok)
+    if why_not_fast is None and options.runtime in (None, "torch"):
+        from advisor.models.fastpath import FastTransformerEncoder
+
+        plain = not (folder / "modules.json").is_file()
+        fast = FastTransformerEncoder(folder, device=torch_device, weight_precision=weight_precision,
+                                      prompts={"query": entry.query_prompt, "document": entry.document_prompt},
+                                      max_length=entry.max_tokens, normalize=entry.normalize,
+                                      pooling=(entry.pooling or "mean") if plain else None)
+        fast.info = {"runtime": "torch", "path": "fast (lean BERT)" if fast.lean else "fast (transformers)",
+                     "attn_implementation": "sdpa",
+                     "folder": str(folder), "dtype": str(fast.dtype).replace("torch.", ""), "device": torch_device,
+                     "cuda_graphs": fast.use_graphs, "token_budget": fast.token_budget,
+                     "quantization": "torch.ao dynamic int8 (Linear)" if weight_precision == "int8" else None}
+        return fast
     try:
         if (folder / "modules.json").exists():
             model, attn = _load_sentence_transformers(folder, entry, torch_device, dtype, trust, pickle_ok)
@@ -158,9 +176,10 @@ def load_torch_encoder(entry: ModelEntry, *, device: str = "cpu", weight_precisi
                             f"entry and allow it in the policy after a review") from None
         raise UserError(f"{entry.name}: cannot load {folder}: {msg}") from None
     if weight_precision == "int8":
-        model = _quantize_int8(model)
+        model = quantize_int8(model)
     model.eval()
-    info = {"path": str(folder), "loader": kind, "dtype": str(dtype).replace("torch.", ""),
+    info = {"runtime": "torch", "path": kind, "fast_path_not_used": why_not_fast, "folder": str(folder),
+            "dtype": str(dtype).replace("torch.", ""),
             "attn_implementation": attn, "device": torch_device,
             "quantization": "torch.ao dynamic int8 (Linear)" if weight_precision == "int8" else None}
     return TorchEncoder(entry, model=model, tokenizer=tokenizer, kind=kind, device=torch_device,

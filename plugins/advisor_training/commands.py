@@ -10,6 +10,8 @@ from typing import Any, Callable
 import click
 
 from advisor.errors import UserError
+from advisor.options import (batch_size_option, catalog_option, dataset_type_option, device_option, json_option,
+                              policy_option)
 
 
 def _dims(value: str | None) -> tuple[int, ...]:
@@ -97,9 +99,8 @@ def common_options(f: Any) -> Any:
                      "(TSV/CSV/JSONL with anchor, positive[, negative]) or raw text (one document per line)."),
         click.option("--out", required=True, type=click.Path(path_type=Path),
                      help="Output folder: model/, catalog.yaml, split.json, heldout/, report.md, checkpoints/."),
-        click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-                     help="Catalog YAML file (repeatable). Default: the shipped catalogs."),
-        click.option("--dataset-type", default=None, help="Task source for a qrels dataset (see 'advisor plugins')."),
+        catalog_option,
+        dataset_type_option,
         click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence"]), default=None,
                      help="Where training pairs come from (detected from --dataset when omitted)."),
         click.option("--heldout", default=0.2, show_default=True, type=float,
@@ -107,7 +108,7 @@ def common_options(f: Any) -> Any:
         click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the held-out split."),
         click.option("--epochs", default=1.0, show_default=True, type=float),
         click.option("--max-steps", default=None, type=int, help="Stop after this many steps (wins over --epochs)."),
-        click.option("--batch-size", default=32, show_default=True, type=int),
+        batch_size_option,
         click.option("--learning-rate", default=None, type=float,
                      help="Default 2e-5 for finetune, 1e-4 for distill."),
         click.option("--warmup-ratio", default=0.1, show_default=True, type=float),
@@ -116,12 +117,11 @@ def common_options(f: Any) -> Any:
         click.option("--max-seq-length", default=None, type=int, help="Truncate texts to N tokens while training."),
         click.option("--max-pairs", default=None, type=int, help="Use at most N training pairs (small CPU runs)."),
         click.option("--name", default=None, help="Catalog name of the trained model."),
-        click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
-                     help="Default: cuda when a GPU is visible, else cpu."),
+        device_option(default=None, default_text="cuda when a GPU is visible, else cpu"),
         click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint."),
         click.option("--no-evaluate", "no_evaluate", is_flag=True, help="Skip the before/after evaluation."),
         click.option("--measure", is_flag=True, help="Also measure cost (throughput, latency, memory) before/after."),
-        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
+        json_option,
         click.option("--quiet", is_flag=True, help="No progress display."),
     ]
     for option in reversed(options):
@@ -139,9 +139,9 @@ def common_options(f: Any) -> Any:
               help="False-negative filter: a negative must score below this fraction of the positive's score.")
 @click.option("--margin", default=0.0, show_default=True, type=float,
               help="False-negative filter: and at least this much below the positive's score.")
-@click.option("--matryoshka-dims", default=None, help="Also train these output sizes (MatryoshkaLoss), e.g. 256,128.")
-@click.option("--policy", type=click.Path(path_type=Path), default=None,
-              help="Take the Matryoshka sizes from this policy's variant dims.")
+@click.option("--matryoshka-dims", default=None,
+              help="Also train these output sizes (MatryoshkaLoss), e.g. 256,128. Default: the --policy grid's dims.")
+@policy_option
 def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, ...], dataset_type: str | None,
                      pair_source: str | None, heldout: float, split_seed: int, epochs: float, max_steps: int | None,
                      batch_size: int, learning_rate: float | None, warmup_ratio: float, seed: int,

@@ -12,17 +12,14 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-
-DEFAULT_STORE = Path(".advisor/results.sqlite")
+from advisor.options import catalog_option, policy_option, store_option
 
 
 @click.command("tui")
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-              help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")
+@catalog_option
+@policy_option
 @click.option("--dataset", "datasets", multiple=True, help="Dataset path or name (repeatable).")
-@click.option("--store", type=click.Path(path_type=Path), default=DEFAULT_STORE, show_default=True,
-              help="Results database (SQLite) shared with 'advisor run'.")
+@store_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("advisor-report"),
               show_default=True, help="Folder the report is exported to (ctrl+e).")
 def tui_command(catalogs: tuple[Path, ...], policy: Path | None, datasets: tuple[str, ...], store: Path,

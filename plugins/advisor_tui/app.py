@@ -1,8 +1,9 @@
 """The Textual app: one screen (mode) per step of the choice, app-wide key bindings, a palette entry per action.
 
-The app holds no logic of its own: the catalog and policy come from ``advisor.models.catalog``/``advisor.policy.spec``, the
-screening from ``advisor.policy.screening``, the run from ``advisor.sweep.worker`` (in a thread worker), the figures from
-``advisor.sweep.store``, the ranking from ``advisor.ranking`` and the report from ``advisor.reporting``.
+The app holds no logic of its own: the catalog and policy come from ``advisor.inputs``, the screening from
+``advisor.policy.screening``, the run from ``advisor.sweep.planner.plan_sweep`` + ``advisor.sweep.driver.run_plan`` (in a
+thread worker), the ranking and the report from ``advisor.pipeline`` (in workers too). The workers post the messages
+of ``messages.py``; the ``on_...`` handlers here apply them to the run's state and refresh the screen shown.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
 from .commands import AdvisorCommands
+from .messages import CellFinished, RankingReady, ReportWritten, RunFinished, RunPlanned, RunProgress, SweepFailed
 from .screens.catalog import CatalogScreen
 from .screens.datasets import DatasetsScreen
 from .screens.plot import PlotScreen
@@ -50,6 +53,7 @@ class AdvisorApp(App):
         self.session = session
         self.out_dir = Path(out_dir)
         self.sweep = SweepController(self, session)
+        self.report_paths: dict[str, Path] = {}  # the last report exported
 
     def on_mount(self) -> None:
         self.sub_title = self.session.policy.name
@@ -87,10 +91,12 @@ class AdvisorApp(App):
 
     async def action_start_run(self) -> None:
         await self.switch_mode("run")
-        self.sweep.start()
+        if self.sweep.start():
+            self._refresh_screen()
 
     def action_cancel_run(self) -> None:
-        self.sweep.cancel()
+        if self.sweep.cancel():
+            self._refresh_screen()
 
     def action_reload_results(self) -> None:
         self.sweep.invalidate()
@@ -99,9 +105,57 @@ class AdvisorApp(App):
     def action_export_report(self) -> None:
         self.sweep.export(self.out_dir)
 
+    async def action_apply_policy(self) -> None:
+        await self.switch_mode("policy")
+        self.screen.action_apply()  # type: ignore[attr-defined]
+
     def policy_changed(self) -> None:
-        """After a new policy is picked or saved: the title and every screen that shows screening follow."""
+        """After a new policy is picked, adjusted or saved: the title and every screen that shows screening
+        follow (the ranking follows by itself: the policy is part of what it is cached for)."""
         self.sub_title = self.session.policy.name
+
+    # ---- what the workers post -----------------------------------------------------------------------------
+    def on_run_planned(self, message: RunPlanned) -> None:
+        self.sweep.state.planned(message.plan, message.done, stopping=self.sweep.stopping)
+        self._refresh_screen()
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        self.sweep.state.progress(message.event)
+        self._refresh_screen()
+
+    def on_cell_finished(self, message: CellFinished) -> None:
+        self.sweep.state.cell_finished(message.result)
+        self.sweep.invalidate()
+        self._refresh_screen()
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        summary = message.summary
+        self.sweep.state.finished(summary)
+        self.sweep.invalidate()
+        self.notify(self.sweep.state.message,
+                    severity="warning" if summary.failed or summary.status != "finished" else "information")
+        self._refresh_screen()
+
+    def on_sweep_failed(self, message: SweepFailed) -> None:
+        self.sweep.state.failed(message.message)
+        self.notify(message.message, severity="error", timeout=10)
+        self._refresh_screen()
+
+    def on_ranking_ready(self, message: RankingReady) -> None:
+        if self.sweep.ranking_ready(message):
+            self._refresh_screen()
+
+    def on_report_written(self, message: ReportWritten) -> None:
+        if message.error:
+            self.notify(f"cannot export: {message.error}", severity="error", timeout=10)
+            return
+        self.report_paths = message.paths
+        self.notify(f"report written to {message.out_dir}: {', '.join(p.name for p in message.paths.values())}")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self.sweep.worker and event.state == WorkerState.ERROR:
+            self.sweep.worker_failed(event.worker.error)
+            self._refresh_screen()
 
     def _refresh_screen(self) -> None:
         """Show the session's new state on the current screen (a screen still mounting refreshes itself)."""

@@ -17,6 +17,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Show recommendation", "The ranked recommendation and why", "show('recommend')"),
     ("Select all admitted candidates", "Select every candidate the policy admits", "select_admitted"),
     ("Clear selection", "Unselect all candidates", "clear_selection"),
+    ("Apply policy edits", "Run and rank with the edited limits and weights; no file is written", "apply_policy"),
     ("Save policy as…", "Write the adjusted policy to a new file (validated)", "save_policy"),
     ("Add example datasets", "Add the example tasks shipped in data/", "add_examples"),
     ("Start or resume run", "Run the selected candidates on the datasets; finished cells are reused",

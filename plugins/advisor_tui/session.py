@@ -13,17 +13,19 @@ from typing import Any, Sequence
 
 import yaml
 
-from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
 from advisor.config.languages import covers, normalize_language
-from advisor.policy.spec import LIMIT_FIELDS, RANKING_WEIGHT_NAMES, Policy, load_policy, permissive_policy
+from advisor.inputs import read_catalogs, read_policy
+from advisor.policy.spec import NUMERIC_LIMIT_FIELDS, Policy, load_policy, policy_with_limits
 from advisor.policy.screening import ScreenedEntry, screen
 from advisor.datasets.tasks import Task
 from advisor.config.yamlfile import load_yaml
+from advisor.sweep.planner import TaskRef
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 # The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
-NUMERIC_LIMITS = tuple(name for name in LIMIT_FIELDS if name != "min_quality")
+NUMERIC_LIMITS = NUMERIC_LIMIT_FIELDS
 SIZE_BUCKETS: tuple[tuple[str, int], ...] = (("≤ 10 M params", 10_000_000), ("≤ 50 M params", 50_000_000),
                                              ("≤ 150 M params", 150_000_000), ("≤ 500 M params", 500_000_000))
 
@@ -72,14 +74,19 @@ class Session:
     selected: list[str] = field(default_factory=list)
     datasets: list[DatasetState] = field(default_factory=list)
     measure_cost: bool = True  # False: quality only, like 'advisor run --no-cost'
+    base_policy: Policy | None = None  # the policy as its file says; ``policy`` adds the unsaved edits, if any
+
+    def __post_init__(self) -> None:
+        if self.base_policy is None:
+            self.base_policy = self.policy
 
     @classmethod
     def open(cls, *, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,
              datasets: Sequence[str] = (), store: str | Path = ".advisor/results.sqlite") -> "Session":
-        """Load and validate the inputs; a bad file raises the same ConfigError as the CLI."""
-        paths = [Path(p) for p in catalogs] or default_catalog_paths()
-        session = cls(catalog_paths=paths, policy=load_policy(policy) if policy else permissive_policy(),
-                      store_path=Path(store), entries=load_catalogs(paths))
+        """Read and validate the inputs (``advisor.inputs``, as the CLI does); a bad file raises the same
+        ConfigError as the CLI."""
+        paths, entries = read_catalogs(catalogs)
+        session = cls(catalog_paths=paths, policy=read_policy(policy), store_path=Path(store), entries=entries)
         session.datasets = [DatasetState(str(spec)) for spec in datasets]
         session.rescreen()
         return session
@@ -116,39 +123,59 @@ class Session:
         return sorted({e.backend for e in self.entries})
 
     # ---- policy --------------------------------------------------------------------------------------------
+    @property
+    def policy_source(self) -> str | None:
+        """The policy file the session's policy comes from (None: the permissive default)."""
+        return self.base_policy.file if self.base_policy else None
+
+    @property
+    def policy_edited(self) -> bool:
+        return self.policy is not self.base_policy
+
     def policy_files(self) -> list[Path]:
         """Policies to pick from: the current one's folder, ./policies and the shipped policies/ folder."""
         folders = [Path("policies"), REPO_ROOT / "policies"]
-        if self.policy.file:
-            folders.insert(0, Path(self.policy.file).parent)
+        source = self.policy_source
+        if source:
+            folders.insert(0, Path(source).parent)
         seen: dict[Path, Path] = {}
         for folder in folders:
             if folder.is_dir():
                 for path in sorted(folder.glob("*.y*ml")):
                     seen.setdefault(path.resolve(), path)
-        if self.policy.file:
-            seen.setdefault(Path(self.policy.file).resolve(), Path(self.policy.file))
+        if source:
+            seen.setdefault(Path(source).resolve(), Path(source))
         return list(seen.values())
 
     def use_policy(self, path: str | Path | None) -> Policy:
-        self.policy = load_policy(path) if path else permissive_policy()
+        self.policy = self.base_policy = read_policy(path)
+        self.rescreen()
+        return self.policy
+
+    def adjust_policy(self, limits: dict[str, float | None], weights: dict[str, float]) -> Policy:
+        """Run and rank with the policy file's rules under new limits and weights, without writing a file
+        (``advisor.policy.spec.policy_with_limits`` checks the values as ``load_policy`` would)."""
+        base = self.base_policy or self.policy
+        self.policy = policy_with_limits(base, limits, weights, name=f"{base.name} (adjusted)")
         self.rescreen()
         return self.policy
 
     def save_policy_as(self, dest: str | Path, limits: dict[str, float | None],
                        weights: dict[str, float]) -> Policy:
-        """Write the current policy with new limits and weights to a NEW file, validate it with
-        ``advisor.policy.spec.load_policy`` and switch to it. An invalid value removes the file and raises the
-        ConfigError naming the field."""
+        """Write the policy file's rules with new limits and weights to a NEW file and switch to it. The values
+        are checked first (``policy_with_limits``), so a bad one writes nothing; the file is then read back with
+        ``advisor.policy.spec.load_policy``, as the CLI will read it."""
         dest = Path(dest)
         if dest.suffix not in (".yaml", ".yml"):
             raise UserError(f"{dest}: a policy file name ends in .yaml")
         if dest.exists():
             raise UserError(f"{dest} already exists; save the adjusted policy under a new name")
-        unknown = set(limits) - set(NUMERIC_LIMITS) or set(weights) - set(RANKING_WEIGHT_NAMES)
-        if unknown:
-            raise UserError(f"unknown policy field(s) {sorted(unknown)}")
-        raw = _plain(load_yaml(self.policy.file)) if self.policy.file else {}
+        base = self.base_policy or self.policy
+        try:
+            adjusted = policy_with_limits(base, limits, weights, name=dest.stem)
+        except UserError as exc:
+            raise UserError(f"{dest}: not saved: {exc}") from None
+        raw = _plain(load_yaml(base.file)) if base.file else {}
         raw = raw if isinstance(raw, dict) else {}
         section = dict(raw.get("limits") or {})
         for name, value in limits.items():
@@ -158,7 +185,7 @@ class Session:
                 section[name] = value
         raw["limits"] = section
         ranking = dict(raw.get("ranking") or {})
-        ranking["weights"] = dict(weights)
+        ranking["weights"] = dict(adjusted.ranking.weights)
         raw["ranking"] = ranking
         raw["name"] = dest.stem
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +195,7 @@ class Session:
         except UserError:
             dest.unlink(missing_ok=True)
             raise
-        self.policy = policy
+        self.policy = self.base_policy = policy
         self.rescreen()
         return policy
 
@@ -202,6 +229,18 @@ class Session:
 
     def tasks(self) -> list[Task]:
         return [d.task for d in self.datasets if d.task is not None]
+
+    def task_refs(self) -> list[TaskRef]:
+        """How a sweep worker finds each loaded task again (its spec as typed, made absolute when a path)."""
+        return [TaskRef.of(d.task, d.spec) for d in self.datasets if d.task is not None]
+
+    def load_pending(self) -> list[str]:
+        """Load every dataset not loaded yet (the sweep worker calls it: datasets given on the command line load
+        even if the datasets screen was never opened); returns the loaders' errors."""
+        for state in self.datasets:
+            if state.task is None and state.error is None:
+                self.load_dataset(state)
+        return [d.error for d in self.datasets if d.error]
 
     def example_datasets(self) -> list[str]:
         """The example tasks shipped in the repository's data/ folder, to offer when none was given."""

@@ -1,9 +1,12 @@
-"""How the TUI runs a sweep and reads its outcome, through the same code as ``advisor run`` / ``rank`` / ``report``:
-``advisor.sweep.planner.plan_from_files`` builds the plan, ``advisor.sweep.driver.run_plan`` runs it (here in a Textual thread
-worker, cancelled through its ``stop`` event), ``advisor.sweep.store.ResultStore`` keeps every finished cell, and
-``advisor.ranking.rank`` and ``advisor.reporting`` turn the store into the recommendation and the report.
+"""How the TUI runs a sweep and reads its outcome, through the same core functions as ``advisor run`` / ``rank`` /
+``report``, on the session's objects (its selected entries, its ``Policy`` as edited, its loaded tasks):
+``advisor.sweep.planner.plan_sweep`` builds the plan, ``advisor.sweep.driver.run_plan`` runs it in a Textual thread
+worker (stopped through its ``stop`` event), ``advisor.sweep.store.ResultStore`` keeps every finished cell, and
+``advisor.pipeline.rank_results`` / ``write_report`` turn the store into the recommendation and the report, in
+workers too.
 
-Nothing here computes a figure: it forwards the runner's events to the screens and keeps a per-cell view of them.
+The workers only post messages (``messages.py``); the app's handlers apply them to ``RunState`` on the UI thread.
+Nothing here computes a figure.
 """
 
 from __future__ import annotations
@@ -17,16 +20,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advisor.errors import UserError
+from advisor.formatting import figure
+
+from .messages import CellFinished, RankingReady, ReportWritten, RunFinished, RunPlanned, RunProgress, SweepFailed
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.message import Message
     from textual.worker import Worker
 
-    from advisor.sweep.planner import Plan
+    from advisor.pipeline import Ranked
     from advisor.ranking import Recommendation
-    from advisor.sweep.results import CellKey
+    from advisor.sweep.events import Event
+    from advisor.sweep.planner import Plan
 
     from .session import Session
+
+ACTIVE = ("planning", "running", "cancelling")
+
 
 @dataclass
 class CellRow:
@@ -44,7 +55,7 @@ class CellRow:
 
 @dataclass
 class RunState:
-    """The run screen's model of the sweep, updated on the UI thread from the runner's events."""
+    """The run screen's model of the sweep, changed only on the UI thread by the app's message handlers."""
 
     status: str = "idle"           # idle | planning | running | cancelling | finished | interrupted | failed
     run_id: str | None = None
@@ -64,6 +75,63 @@ class RunState:
     def finished_cells(self) -> int:
         return self.count("stored", "ok", "failed")
 
+    # ---- what the worker's messages do ----------------------------------------------------------------------
+    def planned(self, plan: "Plan", done: dict[str, Any], *, stopping: bool = False) -> None:
+        cells = {}
+        for group in plan.groups:
+            for cell in group.cells:
+                row = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model, cell.key.task,
+                              "pending", group=group.label)
+                stored = done.get(cell.fingerprint)
+                if stored is not None:
+                    row.state, row.figure = "stored", _figure(stored)
+                cells[cell.key.identity()] = row
+        self.cells = cells
+        self.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
+        self.status = "cancelling" if stopping else "running"
+        self.message = f"{len(cells)} cells in {len(plan.groups)} model load(s); {len(done)} already in the store"
+
+    def progress(self, event: "Event") -> None:
+        if event.kind == "plan":
+            self.run_id = event.group
+        elif event.kind == "start":
+            started = [row for row in self.cells.values() if row.state == "pending" and row.group == event.group]
+            for row in started:
+                row.state = "running"
+            if started:
+                self.follow = started[0].fingerprint
+            self.message = f"{event.group}: {event.total} cell(s) to compute"
+        elif event.kind == "encode":
+            self.encode_done, self.encode_total, self.encode_label = event.n, event.total, event.message
+        elif event.kind == "error":
+            self.message = event.message
+
+    def cell_finished(self, result: Any) -> None:
+        row = self.cells.get(result.key.identity())
+        if row is None:
+            return
+        row.state = "ok" if result.status == "ok" else "failed"
+        self.follow = row.fingerprint
+        row.error = result.error
+        row.figure = _figure(result)
+        if result.started_at and result.finished_at:
+            row.seconds = result.finished_at - result.started_at
+
+    def finished(self, summary: Any) -> None:
+        self.status = summary.status
+        self.run_id = summary.run_id
+        for row in self.cells.values():
+            if row.state == "running":
+                row.state = "pending"
+        self.message = (f"run {summary.run_id} {summary.status}: {summary.computed} computed, "
+                        f"{summary.already_done} reused from the store, {summary.failed} failed")
+        if summary.status == "interrupted":
+            self.message += f"; {self.count('pending')} cell(s) left: press ctrl+r to resume"
+
+    def failed(self, message: str) -> None:
+        self.status = "failed"
+        self.message = message
+
 
 def _figure(result: Any) -> str:
     """The one number worth showing in the run table for a finished cell."""
@@ -73,9 +141,9 @@ def _figure(result: Any) -> str:
     if result.key.kind == "cost":
         parts = []
         if "latency_p95_ms" in metrics:
-            parts.append(f"p95 {metrics['latency_p95_ms']:.1f} ms")
+            parts.append(f"p95 {figure(metrics['latency_p95_ms'], 'ms')}")
         if "docs_per_s" in metrics:
-            parts.append(f"{metrics['docs_per_s']:.0f} docs/s")
+            parts.append(figure(metrics["docs_per_s"], "docs/s"))
         return ", ".join(parts)
     main = result.details.get("main_metric")
     if main in metrics:
@@ -94,19 +162,29 @@ def ensure_resource_tracker() -> None:
 
 
 class SweepController:
-    """Owns the sweep worker; lives on the app so a run goes on while the user looks at other screens."""
+    """Owns the sweep, ranking and report workers; lives on the app so a run goes on while the user looks at other
+    screens. It starts workers and keeps their outcome; the app's message handlers feed it (``state``,
+    ``ranking_ready``) and refresh the screens."""
 
     def __init__(self, app: "App", session: "Session") -> None:
         self.app, self.session = app, session
         self.state = RunState()
         self.worker: "Worker | None" = None
         self._stop = threading.Event()
-        self._recommendation: "Recommendation | None" = None
-        self._recommendation_at: tuple = ()
+        self._generation = 0                   # bumped whenever the store may hold new cells
+        self._ranked: "Ranked | None" = None   # the latest ranking that arrived ...
+        self._ranked_key: tuple | None = None  # ... for this (generation, policy, tasks)
+        self._ranking_error: str | None = None
+        self._ranking_for: tuple | None = None  # the key a ranking worker is computing
 
     @property
     def running(self) -> bool:
-        return self.worker is not None and not self.worker.is_finished
+        """A run is planned, going or stopping (until its RunFinished or SweepFailed message is handled)."""
+        return self.state.status in ACTIVE
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     # ---- start / cancel ------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -125,170 +203,167 @@ class SweepController:
         ensure_resource_tracker()
         self._stop = threading.Event()
         self.state = RunState(status="planning", message="planning…", started=time.time())
-        self._notify_screens()
         self.worker = self.app.run_worker(self._run, thread=True, group="sweep", exclusive=True, name="sweep",
                                           exit_on_error=False)
         return True
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """Ask the run to stop: the executor stops its worker process; every finished cell stays in the store."""
         if not self.running:
             self.app.notify("no run is going", severity="warning")
-            return
+            return False
         self._stop.set()
         self.state.status = "cancelling"
         self.state.message = "cancelling: the worker stops; every finished cell stays in the store"
-        self._notify_screens()
+        return True
 
     def stop_quietly(self) -> None:
         """On quit: the executor stops its worker process; finished cells are already in the store."""
         self._stop.set()
 
-    # ---- the worker (a thread) -----------------------------------------------------------------------------
+    # ---- the sweep worker (a thread) -----------------------------------------------------------------------
     def _run(self) -> None:
-        from advisor.sweep.planner import plan_from_files
+        from textual.worker import get_current_worker
+
         from advisor.sweep.driver import run_plan
+        from advisor.sweep.planner import plan_sweep
         from advisor.sweep.store import ResultStore
 
+        worker = get_current_worker()
         session = self.session
         try:
-            plan, _tasks = plan_from_files(session.catalog_paths, Path(session.policy.file) if session.policy.file
-                                           else None, [d.spec for d in session.datasets],
-                                           models=list(session.selected), measure_cost=session.measure_cost)
+            errors = session.load_pending()
+            if errors:
+                raise UserError(errors[0])
+            plan = plan_sweep(session.selected_entries(), session.policy, session.tasks(),
+                              task_refs=session.task_refs(), measure_cost=session.measure_cost)
             store = ResultStore(session.store_path)
         except UserError as exc:
-            self._to_ui(self._failed, str(exc))
+            self._post(SweepFailed(str(exc)))
             return
-        done = {c.fingerprint: store.get(c.fingerprint) for c in plan.cells if store.has(c.fingerprint)}
-        self._to_ui(self._planned, plan, done)
         try:
-            summary = run_plan(plan, store, on_event=lambda e: self._to_ui(self._on_event, e), stop=self._stop,
-                               command="advisor tui")
+            done = {c.fingerprint: store.get(c.fingerprint) for c in plan.cells if store.has(c.fingerprint)}
+            self._post(RunPlanned(plan, done))
+
+            def on_event(event: "Event") -> None:
+                if worker.is_cancelled:  # the app is closing: stop the run (it is recorded as interrupted)
+                    self._stop.set()
+                self._post(CellFinished(event.result) if event.kind == "cell" and event.result is not None
+                           else RunProgress(event))
+
+            summary = run_plan(plan, store, on_event=on_event, stop=self._stop, command="advisor tui")
         except Exception as exc:  # noqa: BLE001 - the UI reports it; the run record says 'failed'
-            self._to_ui(self._failed, f"{type(exc).__name__}: {exc}")
+            self._post(SweepFailed(f"{type(exc).__name__}: {exc}"))
             return
         finally:
             store.close()
-        self._to_ui(self._finished, summary)
+        self._post(RunFinished(summary))
 
-    def _to_ui(self, handler: Any, *args: Any) -> None:
-        """Run ``handler`` on the UI thread; once the app has closed, stop the run instead (what is stored
-        stays, and the run is recorded as interrupted)."""
+    def _post(self, message: "Message") -> None:
+        """Hand a message to the UI thread; once the app has closed, stop the run instead (what is stored stays,
+        and the run is recorded as interrupted)."""
         try:
-            self.app.call_from_thread(handler, *args)
-        except RuntimeError:  # the app is no longer running
+            posted = self.app.post_message(message)
+        except RuntimeError:  # the app's event loop is gone
+            posted = False
+        if not posted:
             self._stop.set()
 
-    # ---- UI-thread handlers --------------------------------------------------------------------------------
-    def _planned(self, plan: "Plan", done: dict[str, Any]) -> None:
-        cells = {}
-        for group in plan.groups:
-            for cell in group.cells:
-                row = CellRow(cell.fingerprint, cell.label, cell.key.kind, cell.key.model, cell.key.task,
-                              "pending", group=group.label)
-                stored = done.get(cell.fingerprint)
-                if stored is not None:
-                    row.state, row.figure = "stored", _figure(stored)
-                cells[cell.key.identity()] = row
-        self.state.cells = cells
-        self.state.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
-        self.state.status = "running" if not self._stop.is_set() else "cancelling"
-        self.state.message = (f"{len(cells)} cells in {len(plan.groups)} model load(s); {len(done)} already in "
-                              f"the store")
-        self._notify_screens()
-
-    def _on_event(self, event: Any) -> None:
-        state = self.state
-        if event.kind == "plan":
-            state.run_id = event.group
-        elif event.kind == "start":
-            started = [row for row in state.cells.values()
-                       if row.state == "pending" and row.group == event.group]
-            for row in started:
-                row.state = "running"
-            if started:
-                state.follow = started[0].fingerprint
-            state.message = f"{event.group}: {event.total} cell(s) to compute"
-        elif event.kind == "encode":
-            state.encode_done, state.encode_total, state.encode_label = event.n, event.total, event.message
-        elif event.kind == "cell" and event.result is not None:
-            result = event.result
-            row = state.cells.get(result.key.identity())
-            if row is not None:
-                row.state = "ok" if result.status == "ok" else "failed"
-                state.follow = row.fingerprint
-                row.error = result.error
-                row.figure = _figure(result)
-                if result.started_at and result.finished_at:
-                    row.seconds = result.finished_at - result.started_at
-        elif event.kind == "error":
-            state.message = event.message
-        self._notify_screens(event.kind == "cell")
-
-    def _finished(self, summary: Any) -> None:
-        state = self.state
-        state.status = summary.status
-        state.run_id = summary.run_id
-        for row in state.cells.values():
-            if row.state == "running":
-                row.state = "pending"
-        state.message = (f"run {summary.run_id} {summary.status}: {summary.computed} computed, "
-                         f"{summary.already_done} reused from the store, {summary.failed} failed")
-        if summary.status == "interrupted":
-            state.message += f"; {state.count('pending')} cell(s) left: press ctrl+r to resume"
-        self.app.notify(state.message, severity="warning" if summary.failed or summary.status != "finished"
-                        else "information")
-        self._notify_screens(True)
-
-    def _failed(self, message: str) -> None:
-        self.state.status = "failed"
-        self.state.message = message
-        self.app.notify(message, severity="error", timeout=10)
-        self._notify_screens()
-
-    def _notify_screens(self, results_changed: bool = False) -> None:
-        if results_changed:
-            self._recommendation = None
-        self.app._refresh_screen()  # type: ignore[attr-defined]
+    def worker_failed(self, error: BaseException | None) -> None:
+        """The sweep worker ended with an exception its own handler did not catch."""
+        if self.running:
+            self.state.failed(f"{type(error).__name__}: {error}" if error else "the sweep worker stopped")
 
     # ---- reading the outcome -------------------------------------------------------------------------------
     def invalidate(self) -> None:
-        """Read the store again on the next look (another process, e.g. 'advisor run', may have written it)."""
-        self._recommendation = None
+        """Rank the store again on the next look (a cell landed, or another process such as 'advisor run' may
+        have written it)."""
+        self._generation += 1
 
-    def _rank_args(self) -> tuple[Path | None, list[str], list[str]]:
-        session = self.session
-        policy = Path(session.policy.file) if session.policy.file else None
-        return policy, [str(p) for p in session.catalog_paths], [t.name for t in session.tasks()]
+    def _ranking_key(self) -> tuple:
+        return (self._generation, self.session.policy, tuple(t.name for t in self.session.tasks()))
 
-    def recommendation(self) -> "Recommendation":
+    @property
+    def ranking_pending(self) -> bool:
+        """A ranking worker is computing a ranking that is not shown yet."""
+        return self._ranking_for is not None and self._ranking_for != self._ranked_key
+
+    def recommendation(self) -> "Recommendation | None":
         """What ``advisor rank --store S --policy P --catalog C --task T...`` computes
-        (``advisor.pipeline.rank_store``): the store's cells in the policy's grid, for the session's
-        tasks, ranked by ``advisor.ranking.rank``. Cached until a cell lands, the policy or the tasks change.
-        Raises UserError when the store holds nothing to rank yet."""
-        from advisor.pipeline import rank_store
+        (``advisor.pipeline.rank_results``): the store's cells in the session policy's grid, for the session's
+        tasks. Ranked in a worker: until its RankingReady message arrives this returns the previous ranking of
+        the same policy and tasks (new cells only add to it), else None. Raises UserError when there is nothing
+        to rank yet."""
+        key = self._ranking_key()
+        if self._ranked_key == key:
+            if self._ranking_error is not None:
+                raise UserError(self._ranking_error)
+            return self._ranked.recommendation if self._ranked else None
+        if not self.session.store_path.exists():
+            raise UserError(f"no results yet in {self.session.store_path}: select candidates, add datasets "
+                            f"and run them (4, then ctrl+r)")
+        if self._ranking_for != key:
+            self._ranking_for = key
+            self.app.run_worker(lambda: self._rank(key), thread=True, group="ranking", exclusive=True,
+                                name="ranking", exit_on_error=False)
+        same = self._ranked_key is not None and self._ranked_key[1:] == key[1:]
+        if same and self._ranking_error is None and self._ranked is not None:
+            return self._ranked.recommendation
+        return None
 
-        policy, catalogs, tasks = self._rank_args()
-        key = (policy, self.session.policy.name, tuple(tasks))
-        if self._recommendation is None or self._recommendation_at != key:
-            if not self.session.store_path.exists():
-                raise UserError(f"no results yet in {self.session.store_path}: select candidates, add datasets "
-                                f"and run them (4, then ctrl+r)")
-            self._recommendation = rank_store(self.session.store_path, policy, catalogs,
-                                              tasks=tasks).recommendation
-            self._recommendation_at = key
-        return self._recommendation
+    def ranking_ready(self, message: RankingReady) -> bool:
+        """Keep a ranking that arrived if it is the one asked for last; True when it is (the screens show it)."""
+        if message.key != self._ranking_for:
+            return False
+        self._ranked_key, self._ranking_error = message.key, message.error
+        self._ranked = message.ranked if message.error is None else None
+        return True
 
-    def export(self, out_dir: Path) -> dict[str, Path]:
-        """Write the report with every registered writer: what ``advisor report`` writes
-        (``advisor.pipeline.report_store``)."""
-        from advisor.pipeline import report_store
+    def _ranked_now(self, policy: Any, tasks: list[str]) -> "Ranked":
+        from advisor.pipeline import rank_results
+        from advisor.sweep.store import ResultStore
 
-        policy, catalogs, tasks = self._rank_args()
+        with ResultStore(self.session.store_path) as store:
+            return rank_results(store, self.session.entries, policy, tasks=tasks)
+
+    def _rank(self, key: tuple) -> None:
+        _, policy, tasks = key
         try:
-            paths = report_store(self.session.store_path, policy, out_dir, catalogs, tasks=tasks,
-                                 command="advisor tui")
+            message = RankingReady(key, self._ranked_now(policy, list(tasks)))
         except UserError as exc:
-            self.app.notify(f"cannot export: {exc}", severity="error", timeout=10)
-            return {}
-        self.app.notify(f"report written to {out_dir}: {', '.join(p.name for p in paths.values())}")
-        return paths
+            message = RankingReady(key, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown on the screens instead of a silent 'ranking…'
+            message = RankingReady(key, error=f"ranking failed: {type(exc).__name__}: {exc}")
+        self._post_quietly(message)
+
+    def export(self, out_dir: Path) -> None:
+        """Write the report with every registered writer, in a worker: what ``advisor report`` writes
+        (``advisor.pipeline.write_report``); a ReportWritten message says where."""
+        key = self._ranking_key()
+        ready = self._ranked if self._ranked_key == key and self._ranking_error is None else None
+        if not self.session.store_path.exists():
+            self.app.notify(f"cannot export: no results yet in {self.session.store_path}", severity="error")
+            return
+        self.app.run_worker(lambda: self._export(out_dir, key, ready), thread=True, group="report",
+                            name="report", exit_on_error=False)
+
+    def _export(self, out_dir: Path, key: tuple, ranked: "Ranked | None") -> None:
+        from advisor.pipeline import write_report
+
+        _, policy, tasks = key
+        try:
+            ranked = ranked or self._ranked_now(policy, list(tasks))
+            paths = write_report(ranked, out_dir, command="advisor tui", catalogs=self.session.catalog_paths,
+                                 datasets=[d.spec for d in self.session.datasets if d.task is not None])
+            message = ReportWritten(out_dir, paths)
+        except UserError as exc:
+            message = ReportWritten(out_dir, {}, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a writer's bug is shown, not lost in the worker
+            message = ReportWritten(out_dir, {}, f"{type(exc).__name__}: {exc}")
+        self._post_quietly(message)
+
+    def _post_quietly(self, message: "Message") -> None:
+        try:
+            self.app.post_message(message)
+        except RuntimeError:  # the app closed while the worker ran: nobody to tell
+            pass

@@ -46,9 +46,9 @@ def test_example_backend_encodes_through_the_advisor(installed_example, tmp_path
     code = textwrap.dedent(f"""\
         import json, numpy as np
         from advisor.models.catalog import load_catalog
-        from advisor.models.backends import get_backend
+        from advisor.models.backends import get_backend, load_encoder
         entry = load_catalog({str(catalog)!r})[0]
-        enc = get_backend(entry.backend).load(entry)
+        enc = load_encoder(entry)
         v = enc.encode(["the cat sat on the mat", "the cat sat on a mat", "stock markets fell sharply"])
         v = v / np.linalg.norm(v, axis=1, keepdims=True)
         print(json.dumps({{"shape": list(v.shape), "near": float(v[0] @ v[1]), "far": float(v[0] @ v[2])}}))

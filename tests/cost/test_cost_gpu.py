@@ -36,13 +36,14 @@ def test_gpu_fast_path_matches_reference(minilm_dir, precision):
 
 def test_gpu_measure_cost_reports_cuda_peak(minilm_dir, repo):
     from advisor.cost import measure_cost
-    from advisor.models.fastpath import FastTransformerEncoder
     from advisor.datasets.tasks import load_task
+    from advisor.models.backends import LoadOptions, load_encoder
+    from advisor.models.resolve import resolve_model
 
     task = load_task(repo / "data" / "rt-reviews-plots")
-    enc = FastTransformerEncoder(minilm_dir, device="cuda", weight_precision="fp16")
-    f = measure_cost(enc, task, device="cuda", weight_precision="fp16", bulk_docs=156, latency_samples=50,
-                     load_requests=200)
+    entry, load = resolve_model(str(minilm_dir)), LoadOptions(device="cuda", weight_precision="fp16")
+    enc = load_encoder(entry, load)
+    f = measure_cost(enc, task, entry=entry, load=load, bulk_docs=156, load_requests=200)
     assert f["memory_method"] == "torch.cuda.max_memory_allocated" and f["peak_memory_mb"] > 40
     assert f["environment"]["hardware"]["gpus"]
     enc.close()

@@ -15,11 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def minilm_encoder():
-    from advisor.models.backends import get_backend
+    from advisor.models.backends import get_backend, load_encoder
     from advisor.models.resolve import resolve_model
 
     entry = resolve_model("all-MiniLM-L6-v2")
-    encoder = get_backend(entry.backend).load(entry, device="cpu", weight_precision="fp32")
+    encoder = load_encoder(entry, device="cpu", weight_precision="fp32")
     yield encoder
     encoder.close()
 

@@ -18,8 +18,8 @@ def lee(example_task):
 
 def test_evaluate_json(advisor_cli, lee, embed):
     proc = advisor_cli("evaluate", "--model", "all-MiniLM-L6-v2", "--dataset", "data/lee-sts", "--dim", "128",
-                       "--dim", "384", "--precision", "float32", "--precision", "binary", "--resamples", "200",
-                       "--json")
+                       "--dim", "384", "--vector-precision", "float32", "--vector-precision", "binary",
+                       "--resamples", "200", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["model"]["name"] == "all-MiniLM-L6-v2" and out["model"]["embed_dim"] == 384

@@ -40,7 +40,7 @@ class CrashyBackend(Backend):
     name = "crashy"
     capabilities = BackendCapabilities()
 
-    def load(self, entry, *, device="cpu", weight_precision="fp32", allow_network=False):
+    def load(self, entry, options):
         from advisor_hashing.encoder import HashingEncoder
 
         mode = entry.options.get("mode")

@@ -31,7 +31,7 @@ class CountingBackend(Backend):
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
 
-    def load(self, entry, *, device="cpu", weight_precision="fp32", allow_network=False):
+    def load(self, entry, options):
         from advisor_hashing.encoder import HashingEncoder
 
         calls = self.calls

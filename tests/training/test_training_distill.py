@@ -51,7 +51,7 @@ def test_distilled_student_never_saw_heldout_and_loss_went_down(truncated):
 
 
 def test_distill_report_compares_with_teacher_and_untrained_student(truncated):
-    from advisor.models.backends import get_backend
+    from advisor.models.backends import get_backend, load_encoder
 
     out, report = truncated
     refs = {r["reference"] for r in report["quality"]}
@@ -64,7 +64,7 @@ def test_distill_report_compares_with_teacher_and_untrained_student(truncated):
     texts = ["A tense courtroom drama.", "Two friends drive across the country."]
     vecs = []
     for e in (init, entry):
-        encoder = get_backend("torch").load(e, device="cpu")
+        encoder = load_encoder(e, device="cpu")
         vecs.append(encoder.encode(texts, kind="query"))
         encoder.close()
     assert np.abs(vecs[0] - vecs[1]).max() > 1e-3  # training changed the student

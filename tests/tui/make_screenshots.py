@@ -76,6 +76,8 @@ async def shoot(store: Path, extra: str | None, measure_cost: bool = True) -> li
         for key, name in (("5", "results"), ("6", "plot"), ("7", "why")):
             await pilot.press(key)
             await pilot.pause(0.5)
+            await wait_for(pilot, lambda: not app.sweep.ranking_pending, 120)  # the ranking runs in a worker
+            await pilot.pause()
             if name == "results":
                 await pilot.press("enter")  # open the first model's variants
                 await pilot.pause()

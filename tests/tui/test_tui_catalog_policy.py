@@ -142,6 +142,31 @@ async def test_policy_adjust_and_save_as_new_file(repo, tmp_path):
         assert any("bad.yaml" in m and "memory" in m for m in messages(app)), messages(app)
 
 
+async def test_policy_edits_apply_to_the_session_without_a_file(repo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # so a file written by mistake would show up here
+    app = make_app(repo)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        from textual.widgets import Input
+
+        await pilot.press("2")
+        await pilot.pause()
+        field = app.screen.query_one("#limit-max_bytes_per_vector", Input)
+        field.value = "600"
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        policy = app.session.policy
+        assert policy.limits.max_bytes_per_vector == 600 and policy.file is None
+        assert policy.variants == load_policy(repo / "policies/default.yaml").variants
+        assert app.sub_title == "default (adjusted)" and list(tmp_path.iterdir()) == []
+        # a bad value is refused with its field named, and the applied policy stays
+        field.value = "-5"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.policy is policy
+        assert any("max_bytes_per_vector" in m for m in messages(app)), messages(app)
+
+
 async def test_policy_pick_rescreens_catalog(repo):
     app = make_app(repo, policy=None)
     async with app.run_test(size=SIZE) as pilot:

@@ -4,7 +4,7 @@ mid-run, resume, watch the run table fill, read the results, the plot and the re
 all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query slice of the shipped
 rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
 process), into a real SQLite store. The TUI's figures are checked against the store and against
-``advisor.pipeline.rank_store``, i.e. what ``advisor rank`` prints.
+``advisor.pipeline.rank_results`` on the files read by ``advisor.inputs``, i.e. what ``advisor rank`` prints.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def rows(app, table_id: str) -> dict[str, list[str]]:
 async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
     from textual.widgets import DataTable, Input, Select
 
-    from advisor.pipeline import rank_store
+    from advisor.inputs import open_store, read_inputs
+    from advisor.pipeline import rank_results
     from advisor.sweep.store import ResultStore
     from advisor_tui.app import AdvisorApp
     from advisor_tui.session import Session
@@ -146,9 +147,12 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
             assert len(results) == planned and all(r.status == "ok" for r in results)
 
         # results: the same candidates and figures as 'advisor rank'
-        expected = rank_store(store_path, policy, tasks=[task.name]).recommendation
-        await pilot.press("5")
-        await pilot.pause()
+        inputs = read_inputs(policy=policy)
+        with open_store(store_path) as store:
+            expected = rank_results(store, inputs.entries, inputs.policy, tasks=[task.name]).recommendation
+        await pilot.press("5")  # the ranking runs in a worker; the screen fills when its message arrives
+        await wait_for(pilot, lambda: bool(app.screen.candidates) and not sweep.ranking_pending, 120,
+                       "the ranking")
         await pilot.press("x")  # expand every model's variants
         await pilot.pause()
         table = app.screen.query_one("#results", DataTable)
@@ -191,9 +195,12 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         assert f"Recommended: {expected.recommended.label}" in text
         assert expected.recommended.why.split(";")[0] in text
 
-        # export the report with the report writers
+        # export the report with the report writers (in a worker)
         await pilot.press("ctrl+e")
-        await pilot.pause()
+        notes = lambda: [str(n.message) for n in app._notifications]  # noqa: E731
+        await wait_for(pilot, lambda: app.report_paths or any("cannot export" in m for m in notes()), 120,
+                       "the report")
+        assert app.report_paths, notes()
         written = sorted(p.name for p in (tmp_path / "report").iterdir())
         assert any(n.endswith(".md") for n in written) and any(n.endswith(".html") for n in written)
         report_md = next((tmp_path / "report").glob("*.md")).read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ class HashingBackend(Backend):
     capabilities = BackendCapabilities(devices=("cpu",), weight_precisions={"cpu": ("fp32",)}, can_truncate=True,
                                        prompts=False, notes="deterministic; no model weights")
 
-    def load(self, entry, *, device="cpu", weight_precision="fp32", allow_network=False):
+    def load(self, entry, options):
         from .encoder import HashingEncoder
 
         return HashingEncoder(entry.embed_dim)

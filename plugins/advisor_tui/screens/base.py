@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
+
+from advisor.errors import UserError
 
 if TYPE_CHECKING:
     from ..app import AdvisorApp
@@ -40,6 +42,15 @@ class AdvisorScreen(Screen):
 
     def refresh_view(self) -> None:
         """Re-read the session (and store) into the widgets."""
+
+    def ranking(self) -> tuple[Any, str | None]:
+        """The store's ranking under the session's policy, or None and why: nothing stored yet, or it is being
+        ranked in a worker (the screen is refreshed when it arrives)."""
+        try:
+            rec = self.advisor.sweep.recommendation()
+        except UserError as exc:
+            return None, str(exc)
+        return rec, None if rec is not None else "ranking the results in the store…"
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field (where number keys type digits) for the screen's main widget."""

@@ -11,17 +11,13 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static
 
+from advisor.formatting import count
+
 from ..session import SIZE_BUCKETS, Filters
 from .base import AdvisorScreen
 
 COLUMNS = ("✓", "model", "backend", "licence", "languages", "params", "dim", "verdict")
 REJECTED_STYLE = "grey50"
-
-
-def params_label(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1e9:.1f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.0f} K"
 
 
 def languages_label(languages: tuple[str, ...]) -> str:
@@ -67,7 +63,7 @@ class CatalogScreen(AdvisorScreen):
             e = row.entry
             chosen = e.name in self.session.selected
             cells = ["●" if chosen else "", e.name, e.backend, e.license, languages_label(e.languages),
-                     params_label(e.n_parameters), str(e.embed_dim),
+                     count(e.n_parameters), str(e.embed_dim),
                      "admitted" if row.admitted else "; ".join(r.reason for r in row.rejections)]
             if row.admitted:
                 styled = [Text(c, style="bold green" if chosen and i == 0 else "") for i, c in enumerate(cells)]

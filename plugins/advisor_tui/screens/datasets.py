@@ -13,6 +13,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from advisor.errors import UserError
 
+from ..messages import DatasetLoaded
 from ..session import DatasetState, task_size
 from .base import AdvisorScreen
 
@@ -56,7 +57,10 @@ class DatasetsScreen(AdvisorScreen):
     @work(thread=True, group="datasets")
     def _load(self, state: DatasetState) -> None:
         self.session.load_dataset(state)
-        self.app.call_from_thread(self.refresh_view)
+        self.post_message(DatasetLoaded(state))
+
+    def on_dataset_loaded(self, message: DatasetLoaded) -> None:
+        self.refresh_view()
 
     @on(Input.Submitted, "#dataset-path")
     @on(Button.Pressed, "#dataset-add-button")

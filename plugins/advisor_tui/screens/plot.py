@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
-from advisor.errors import UserError
+from advisor.formatting import figure
 
 from .base import AdvisorScreen
 
@@ -50,10 +50,7 @@ class PlotScreen(AdvisorScreen):
     def refresh_view(self) -> None:
         from textual_plotext import PlotextPlot
 
-        try:
-            rec = self.advisor.sweep.recommendation()
-        except UserError as exc:  # nothing stored yet for these tasks
-            rec, message = None, str(exc)
+        rec, message = self.ranking()  # None: nothing stored yet for these tasks, or still ranking
         self.series = {} if rec is None else plot_points(rec.candidates(), include_rejected=self.include_rejected)
         best = None if rec is None else rec.recommended
         self.recommended = None
@@ -88,11 +85,11 @@ class PlotScreen(AdvisorScreen):
             detail.append(f"{n} variant(s) of {len(self.series)} model(s)")
             detail.append(" (rejected shown)" if self.include_rejected else " (rejected hidden)", style="grey50")
             if limit is not None:
-                detail.append(f" · red line: the policy's p95 limit, {limit:g} ms", style="red")
+                detail.append(f" · red line: the policy's p95 limit, {figure(limit, 'ms', digits=6)}", style="red")
         if self.recommended is not None:
             detail.append("\n★ ", style="green")
             detail.append(f"{self.recommended[2]}: quality {self.recommended[1]:.4f}, p95 "
-                          f"{self.recommended[0]:.2f} ms")
+                          f"{figure(self.recommended[0], 'ms')}")
         self.query_one("#plot-detail", Static).update(detail)
 
     def action_toggle_rejected(self) -> None:

@@ -1,7 +1,9 @@
-"""Policy screen: pick a policy file, read its rules, adjust limits and ranking weights, save as a new file.
+"""Policy screen: pick a policy file, read its rules, adjust limits and ranking weights, apply them to the session
+or save them as a new file.
 
-Saving writes YAML and validates it with ``advisor.policy.spec.load_policy`` (the same check as the CLI); a bad value is
-reported with the file and field, and the file is not kept.
+Applying and saving both check the values with ``advisor.policy.spec.policy_with_limits`` (the checks of
+``load_policy``); an applied policy is run and ranked as it is, without a file. Saving writes YAML and reads it
+back with ``load_policy``, as the CLI will; a bad value is reported with the field, and nothing is written.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ LIMIT_LABELS = {"max_p95_latency_ms": "max p95 query latency (ms)",
                 "max_peak_memory_mb": "max peak memory (MB)", "max_bytes_per_vector": "max bytes per vector"}
 
 
-def policy_summary(policy: Policy) -> Table:
-    """The rules of a policy as a person reads them (a long value wraps beside its label)."""
+def policy_summary(policy: Policy, source: str | None = None, edited: bool = False) -> Table:
+    """The rules of a policy as a person reads them (a long value wraps beside its label); an ``edited`` policy
+    is ``source``'s (a file, or None for the defaults) with limits or weights adjusted in this session."""
     text = Table.grid(padding=(0, 2))
     text.add_column(style="bold", no_wrap=True)
     text.add_column()
@@ -36,7 +39,10 @@ def policy_summary(policy: Policy) -> Table:
     def line(label: str, value: str) -> None:
         text.add_row(label, value)
 
-    line("file", policy.file or "(none: permissive defaults)")
+    if edited:
+        line("file", f"{source or 'permissive defaults'}, adjusted in this session (not saved)")
+    else:
+        line("file", policy.file or "(none: permissive defaults)")
     if policy.description:
         line("description", policy.description)
     line("commercial use", "required" if policy.commercial_use else "not required")
@@ -67,12 +73,13 @@ def number_text(value: float | int | None) -> str:
 
 
 class PolicyScreen(AdvisorScreen):
-    HINT = "pick a policy file · edit limits (empty = no limit) and weights · ctrl+s: save as a new file"
+    HINT = ("pick a policy file · edit limits (empty = no limit) and weights · enter: apply to this session · "
+            "ctrl+s: save as a new file")
     BINDINGS = [Binding("ctrl+s", "save", "Save as")]
 
     def body(self) -> Iterable[Widget]:
         files = self.session.policy_files()
-        current = self.session.policy.file
+        current = self.session.policy_source
         options = [(str(p), str(p)) for p in files]
         with Horizontal(id="policy-main"):
             with Vertical(id="policy-left"):
@@ -85,19 +92,24 @@ class PolicyScreen(AdvisorScreen):
                 for name in NUMERIC_LIMITS:
                     with Horizontal(classes="field"):
                         yield Label(LIMIT_LABELS.get(name, name), classes="field-label")
-                        yield Input(id=f"limit-{name}", type="number", placeholder="no limit")
+                        yield Input(id=f"limit-{name}", type="number", placeholder="no limit",
+                                    classes="policy-value")
                 yield Label("Ranking weights", classes="section")
                 for name in RANKING_WEIGHT_NAMES:
                     with Horizontal(classes="field"):
                         yield Label(name.replace("_", " "), classes="field-label")
-                        yield Input(id=f"weight-{name}", type="number")
+                        yield Input(id=f"weight-{name}", type="number", classes="policy-value")
+                with Horizontal(id="apply-row"):
+                    yield Button("Apply", id="apply")
+                    yield Static("run and rank with these values; no file is written")
                 with Horizontal(id="save-row"):
                     yield Input(id="save-name", placeholder="new file, e.g. policies/my-policy.yaml")
                     yield Button("Save as", id="save", variant="primary")
 
     def refresh_view(self) -> None:
         policy = self.session.policy
-        self.query_one("#policy-summary", Static).update(policy_summary(policy))
+        self.query_one("#policy-summary", Static).update(policy_summary(policy, self.session.policy_source,
+                                                                        self.session.policy_edited))
         for name in NUMERIC_LIMITS:
             self.query_one(f"#limit-{name}", Input).value = number_text(getattr(policy.limits, name))
         for name in RANKING_WEIGHT_NAMES:
@@ -106,7 +118,7 @@ class PolicyScreen(AdvisorScreen):
     @on(Select.Changed, "#policy-file")
     def _pick(self, event: Select.Changed) -> None:
         path = None if event.value is Select.NULL else event.value
-        if path == self.session.policy.file:
+        if path == self.session.policy_source and not self.session.policy_edited:
             return
         try:
             self.session.use_policy(path)
@@ -133,6 +145,22 @@ class PolicyScreen(AdvisorScreen):
         for name in RANKING_WEIGHT_NAMES:
             weights[name] = number(f"#weight-{name}", f"ranking.weights.{name}") or 0.0
         return limits, weights
+
+    @on(Button.Pressed, "#apply")
+    @on(Input.Submitted, ".policy-value")
+    def action_apply(self) -> None:
+        """Use the edited limits and weights for this session's runs and rankings (no file is written)."""
+        try:
+            limits, weights = self.edited()
+            self.session.adjust_policy(limits, weights)
+        except UserError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.advisor.policy_changed()
+        self.refresh_view()
+        admitted = sum(s.admitted for s in self.session.screened)
+        self.notify(f"policy {self.session.policy.name} applied to this session; {admitted} candidate(s) "
+                    f"admitted · ctrl+s saves it as a file")
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#save-name")

@@ -13,8 +13,6 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from advisor.errors import UserError
-
 from .base import AdvisorScreen
 from .results import STATUS_STYLE
 
@@ -111,11 +109,10 @@ class RecommendScreen(AdvisorScreen):
             yield Static(id="recommendation")
 
     def refresh_view(self) -> None:
-        try:
-            rec = self.advisor.sweep.recommendation()
-        except UserError as exc:  # nothing stored yet for these tasks: say so
+        rec, why = self.ranking()
+        if rec is None:  # nothing stored yet for these tasks, or still ranking: say so
             self.shown = Pieces()
-            self.shown.append(f"No recommendation yet: {exc}", style="yellow")
+            self.shown.append(f"No recommendation yet: {why}", style="yellow")
             self.query_one("#recommendation", Static).update(self.shown.renderable())
             return
         self.shown = recommendation_text(rec)

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from advisor.errors import UserError
+from advisor.formatting import cell
 
 from .base import AdvisorScreen
 
@@ -36,18 +36,6 @@ FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
 def variant_label(c: Any) -> str:
     v = c.variant
     return f"{v.device}/{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}"
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        if abs(value) >= 10:
-            return f"{value:.1f}"
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.2f}"
-    return str(value)
 
 
 class ResultsScreen(AdvisorScreen):
@@ -83,12 +71,11 @@ class ResultsScreen(AdvisorScreen):
         return sorted(present, key=key, reverse=self.descending) + missing  # no value always goes last
 
     def refresh_view(self) -> None:
-        try:
-            rec = self.advisor.sweep.recommendation()
-        except UserError as exc:  # nothing stored yet for these tasks: say so
+        rec, why = self.ranking()
+        if rec is None:  # nothing stored yet for these tasks, or still ranking: say so
             self.candidates, self.task_names = [], []
             self._fill()
-            self.query_one("#results-detail", Static).update(Text(str(exc), style="yellow"))
+            self.query_one("#results-detail", Static).update(Text(why or "", style="yellow"))
             return
         self.candidates = rec.candidates()
         self.task_names = [t.name for t in rec.tasks]
@@ -138,9 +125,9 @@ class ResultsScreen(AdvisorScreen):
             elif title == "kept":
                 text = "–" if value is None else f"{value:.1%}"
             elif title in ("p95 ms", "peak MB"):
-                text = fmt(value, 3)
+                text = cell(value, 3)
             else:
-                text = fmt(value)
+                text = cell(value, 4)
             cells.append(Text(text, style=style if title in ("model", "status") or c.status == "rejected" else ""))
         table.add_row(*cells, key=key)
 

@@ -1,0 +1,98 @@
+"""The edge where files come in: what the user named on the command line or in the TUI (catalog files, a policy
+file, dataset folders or names, ``--model`` names or folders, a results store) read into the objects the core
+takes. Nothing below this layer opens a user's file by path for the sweep, the ranking or the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from advisor.errors import UserError
+from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.policy.spec import Policy, load_policy, permissive_policy
+from advisor.sweep.planner import TaskRef
+
+if TYPE_CHECKING:
+    from advisor.datasets.tasks import Task
+    from advisor.sweep.store import ResultStore
+
+
+@dataclass
+class Inputs:
+    """What one command works on. ``entries`` are the candidates (the ``--model`` selection, else every catalog
+    entry); ``catalog`` is every entry the ranking may meet (the catalogs' plus any local model folder named)."""
+
+    entries: list[ModelEntry]
+    policy: Policy
+    tasks: list["Task"] = field(default_factory=list)
+    task_refs: list[TaskRef] = field(default_factory=list)
+    catalog_paths: list[Path] = field(default_factory=list)
+    catalog: list[ModelEntry] = field(default_factory=list)
+
+
+def read_catalogs(paths: Sequence[str | Path] = ()) -> tuple[list[Path], list[ModelEntry]]:
+    """The catalog files named (default: the shipped ones) and their entries."""
+    catalog_paths = [Path(p) for p in paths] or default_catalog_paths()
+    return catalog_paths, load_catalogs(catalog_paths)
+
+
+def read_policy(path: str | Path | None = None, devices: Sequence[str] = ()) -> Policy:
+    """The policy file named (None: the permissive default); ``devices`` (``--device``) replaces its grid's."""
+    policy = load_policy(path) if path else permissive_policy()
+    if devices:
+        policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
+    return policy
+
+
+def read_datasets(specs: Sequence[str | Path], dataset_type: str | None = None) -> tuple[list["Task"], list[TaskRef]]:
+    """Each dataset (a folder, a file or a source's name) as a task, with the ref a worker finds it again by."""
+    from advisor.datasets.tasks import load_task
+
+    tasks, refs = [], []
+    for spec in specs:
+        task = load_task(spec, dataset_type)
+        tasks.append(task)
+        refs.append(TaskRef.of(task, str(spec), dataset_type))
+    names = [t.name for t in tasks]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UserError(f"two datasets are both named '{duplicate}'; give each --dataset a different folder")
+    return tasks, refs
+
+
+def select_models(entries: Sequence[ModelEntry], names: Sequence[str]) -> list[ModelEntry]:
+    """The entries named by ``--model`` (all when none is named); a name that is not in the catalogs may be a local
+    model folder or file, inspected by ``advisor.models.resolve.resolve_model``."""
+    if not names:
+        return list(entries)
+    from advisor.models.resolve import resolve_model
+
+    by_name = {e.name: e for e in entries}
+    return [by_name[name] if name in by_name else resolve_model(name, list(entries)) for name in names]
+
+
+def read_inputs(*, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,
+                datasets: Sequence[str | Path] = (), dataset_type: str | None = None, models: Sequence[str] = (),
+                devices: Sequence[str] = ()) -> Inputs:
+    """Catalogs, policy, model selection and datasets, read in that order (a bad catalog or policy fails before
+    any dataset is loaded)."""
+    catalog_paths, catalog = read_catalogs(catalogs)
+    chosen_policy = read_policy(policy, devices)
+    entries = select_models(catalog, models)
+    known = {e.name for e in catalog}
+    catalog = catalog + [e for e in entries if e.name not in known]
+    tasks, refs = read_datasets(datasets, dataset_type)
+    return Inputs(entries, chosen_policy, tasks, refs, catalog_paths, catalog)
+
+
+def open_store(path: str | Path) -> "ResultStore":
+    """An existing results store (ranking and reports read one; they never create it)."""
+    from advisor.sweep.store import ResultStore
+
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"--store {path}: no results database there; run 'advisor run' or 'advisor recommend' "
+                        f"first, or pass the right --store FILE")
+    return ResultStore(path)
