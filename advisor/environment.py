@@ -57,9 +57,28 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+# The vector and matrix instructions that decide how fast int8, bf16 and fp16 run on a CPU.
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
+                "amx_tile", "amx_bf16", "amx_int8", "amx_fp16", "asimd", "asimddp", "sve", "sve2", "bf16", "i8mm")
+
+
+def cpu_features() -> list[str]:
+    """The CPU's vector and matrix features among ``CPU_FEATURES`` (from /proc/cpuinfo on Linux), so figures from
+    CPUs with and without AVX-512, VNNI or AMX are told apart."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in CPU_FEATURES if f in flags]
+    except OSError:
+        pass
+    return []
+
+
 def hardware_manifest(device: str = "cpu") -> dict:
     """What a figure measured on ``device`` depends on."""
-    manifest = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": None,
+    manifest = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_features": cpu_features(), "torch_threads": None,
                 "memory_gb": _memory_gb(), "os": f"{platform.system()} {platform.release()}",
                 "machine": platform.machine(), "device": device}
     torch = sys.modules.get("torch")
@@ -77,7 +96,7 @@ def short_hash(payload: dict) -> str:
 def hardware_id(device: str = "cpu") -> str:
     """A short id of the hardware: same id means the figures are comparable."""
     m = hardware_manifest(device)
-    key = {"cpu": m["cpu"], "cpu_count": m["cpu_count"], "device": device,
+    key = {"cpu": m["cpu"], "cpu_count": m["cpu_count"], "cpu_features": m["cpu_features"], "device": device,
            "gpus": [g["name"] for g in m.get("gpus", [])]}
     return short_hash(key)
 

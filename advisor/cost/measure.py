@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -20,9 +20,15 @@ from advisor.models.backends import Encoder
 from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 from advisor.datasets.tasks import Task
 from advisor.cost.batcher import run_load
-from advisor.cost.latency import measure_latency, single_query_fn
+from advisor.cost.latency import LatencyMeasurement, measure_latency, single_query_fn
+from advisor.cost.stability import StabilityRule
+from advisor.cost.throughput import Throughput, measure_throughput
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
+
+if TYPE_CHECKING:
+    from advisor.models.backends import LoadOptions
+    from advisor.models.catalog import ModelEntry
 
 StageProgress = Callable[[str, int, "int | None"], None]
 
@@ -34,7 +40,7 @@ class CostOptions:
 
     bulk_docs: int | None = None
     batch_size: int = 32
-    latency_samples: int = 100
+    stability: StabilityRule = StabilityRule()
     warmup: int = 10
     load_test: bool = True
     load_requests: int | None = None
@@ -76,11 +82,16 @@ def _torch_cuda() -> Any:
     return None
 
 
-def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_precision: str = "fp32",
-                 options: CostOptions | None = None, load_time_s: float | None = None,
-                 progress: StageProgress | None = None, **overrides: Any) -> dict[str, Any]:
+def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "LoadOptions",
+                 options: CostOptions | None = None, progress: StageProgress | None = None,
+                 **overrides: Any) -> dict[str, Any]:
     """Measure bulk throughput, batch-1 latency, latency under concurrent load (with and without dynamic
-    batching), peak memory and storage figures of ``encoder`` on ``task``. ``overrides`` set CostOptions fields."""
+    batching), peak memory and storage figures of ``encoder`` (loaded from ``entry`` with ``load``) on ``task``.
+    ``overrides`` set CostOptions fields. The sweep's cost cell and ``advisor measure`` both call this with the
+    same options, so their figures are the same measurement."""
+    load_options = load  # ``load`` is reused below for the load-test figures
+    device, weight_precision = load.device, load.precision_for(entry)
+    load_time_s = encoder.info.get("load_time_s")
     opts = options or CostOptions()
     if overrides:
         opts = CostOptions(**{**asdict(opts), **overrides})
@@ -95,41 +106,26 @@ def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_pr
         torch_cuda.cuda.synchronize()
         torch_cuda.cuda.reset_peak_memory_stats()
 
-    # Bulk throughput: warm up on a few texts, then one timed encode of the sample.
+    # Bulk throughput, in rounds until two agree.
     tell("bulk", 0, len(docs))
-    encoder.encode(docs[: min(8, len(docs))], kind="document", batch_size=opts.batch_size)
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        tell("bulk", done[0], len(docs))
-
-    t0 = time.perf_counter()
-    encoder.encode(docs, kind="document", batch_size=opts.batch_size, progress=tick)
-    bulk_s = time.perf_counter() - t0
-    tokens = encoder.count_tokens(docs)
-    out["docs_per_s"] = round(len(docs) / bulk_s, 3)
-    out["bulk_docs"] = len(docs)
-    out["bulk_s"] = round(bulk_s, 4)
-    mean_tokens = None
-    if tokens is not None:
-        total = int(sum(tokens))
-        mean_tokens = total / max(1, len(docs))
-        out["tokens_per_s"] = round(total / bulk_s, 1)
-        out["mean_tokens_per_doc"] = round(mean_tokens, 2)
-    else:
+    bulk = measure_throughput(encoder, docs, batch_size=opts.batch_size, rule=opts.stability,
+                              progress=lambda done, total: tell("bulk", done, total))
+    out.update(bulk.figures())
+    mean_tokens = out.get("mean_tokens_per_doc")
+    if bulk.tokens is None:
         notes.append("the encoder cannot count tokens; tokens_per_s not reported")
 
-    # Batch-1 latency after warm-up.
-    tell("latency", 0, opts.latency_samples)
-    lat = measure_latency(encoder, queries, samples=opts.latency_samples, warmup=opts.warmup)
-    out.update(lat.figures("latency"))
-    out["latency_raw_ms"] = [round(x, 4) for x in lat.raw_ms]
-    tell("latency", opts.latency_samples, opts.latency_samples)
+    # Batch-1 latency after warm-up, in rounds until the round medians agree.
+    tell("latency", 0, None)
+    lat = measure_latency(encoder, queries, rule=opts.stability, warmup=opts.warmup)
+    out.update(lat.stats.figures("latency"))
+    out["latency_raw_ms"] = [round(x, 4) for x in lat.stats.raw_ms]
+    tell("latency", lat.stats.samples, lat.stats.samples)
+    out.update(stability_figures(bulk, lat, opts.stability))
 
     # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching.
     if opts.load_test:
-        capacity = 1000.0 / max(lat.p50_ms, 1e-3)
+        capacity = 1000.0 / max(lat.stats.p50_ms, 1e-3)
         rate = opts.load_overload * capacity
         span_s = 3.0 if on_gpu else 2.0
         requests = opts.load_requests or int(min(2000 if on_gpu else 300, max(40, rate * span_s)))
@@ -157,19 +153,15 @@ def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_pr
         out["memory_method"] = "torch.cuda.max_memory_allocated"
     elif opts.memory and not on_gpu:
         probe = None
-        spec = reload_spec(encoder, device=device, weight_precision=weight_precision)
-        if spec is None:
-            notes.append(f"{type(encoder).__name__} does not say how to reload it; CPU peak memory not measured")
-        else:
-            tell("memory (fresh subprocess)", 0, None)
-            torch = sys.modules.get("torch")
-            if torch is not None:
-                spec["threads"] = torch.get_num_threads()
-            try:
-                probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
-            except RuntimeError as exc:  # e.g. a backend registered only in this process: the rest still counts
-                probe = None
-                notes.append(f"CPU peak memory not measured: {exc}")
+        spec = reload_spec(entry, load_options)
+        tell("memory (fresh subprocess)", 0, None)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            spec["threads"] = torch.get_num_threads()
+        try:
+            probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
+        except RuntimeError as exc:  # e.g. a backend registered only in this process: the rest still counts
+            notes.append(f"CPU peak memory not measured: {exc}")
         if probe is not None:
             out["peak_memory_mb"] = probe["peak_rss_mb"]
             out["model_memory_mb"] = probe["model_rss_mb"]
@@ -182,8 +174,7 @@ def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_pr
         out["load_time_s"] = round(float(load_time_s), 4)
 
     # Storage and re-embedding.
-    entry = getattr(encoder, "entry", None)
-    dims = list(opts.dims) if opts.dims else default_dims(encoder.embed_dim, getattr(entry, "matryoshka_dims", ()))
+    dims = list(opts.dims) if opts.dims else default_dims(encoder.embed_dim, entry.matryoshka_dims)
     table = index_table(n_corpus, dims, price_per_gb_month=opts.price_per_gb_month)
     full = next(r for r in table if r["dim"] == encoder.embed_dim and r["vector_precision"] == "float32")
     out["bytes_per_vector"] = full["bytes_per_vector"]
@@ -195,7 +186,29 @@ def measure_cost(encoder: Encoder, task: Task, *, device: str = "cpu", weight_pr
 
     out["environment"] = {"hardware": hardware_manifest(device), "libraries": library_versions(),
                           "hardware_id": hardware_id(device), "versions_id": versions_id()}
+    out["runtime"] = dict(encoder.info)
     out["settings"] = {"device": device, "weight_precision": weight_precision, "encoder": type(encoder).__name__,
-                       "task": task.name, "task_hash": task.content_hash, **asdict(opts)}
+                       "task": task.name, "task_hash": task.content_hash, **asdict(opts),
+                       "stability_rule": opts.stability.describe()}
     out["notes"] = notes
+    return out
+
+
+def stability_figures(bulk: Throughput, latency: LatencyMeasurement, rule: StabilityRule) -> dict[str, Any]:
+    """Contention as numbers (for tables and the store) and the unstable marks with their reasons, per figure:
+    ``unstable`` maps "throughput" and "latency" to why each cannot be trusted (absent when it can)."""
+    from advisor.cost.contention import combine
+
+    both = combine([bulk.contention, latency.contention])
+    unstable = {name: reasons for name, reasons in (("throughput", bulk.unstable), ("latency", latency.unstable))
+                if reasons}
+    out: dict[str, Any] = {"load_avg_1m": both.load_avg_1m, "cores": both.cores}
+    if both.others_busy_cores is not None:
+        out["contention_busy_cores"] = both.others_busy_cores
+    if both.steal_share is not None:
+        out["contention_steal_share"] = both.steal_share
+    out["unstable_figures"] = len(unstable)
+    out["stability"] = {"rule": rule.describe(), "bulk": bulk.settled.to_dict(), "latency": latency.settled.to_dict(),
+                        "contention": {"bulk": bulk.contention.to_dict(), "latency": latency.contention.to_dict()},
+                        "unstable": unstable}
     return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from advisor.models.catalog import ModelEntry
 from advisor.config.languages import covers
 from advisor.config.licenses import commercial_use_blocker, license_ids
+from advisor.formatting import number
 from advisor.policy.spec import Policy
 
 
@@ -51,45 +52,114 @@ def check_metadata(entry: ModelEntry, policy: Policy) -> list[Rejection]:
     return out
 
 
-def check_measured(policy: Policy, *, p95_latency_ms: float | None = None,
-                   throughput_docs_per_s: float | None = None, peak_memory_mb: float | None = None,
-                   bytes_per_vector: int | None = None,
-                   quality: dict[str, dict[str, float]] | None = None) -> list[Rejection]:
-    """Every limit of the policy that measured figures break. ``quality`` maps task name -> metric -> value for
-    the tasks that were evaluated; a floor on a task absent from ``quality`` is not applied here (the ranking
-    notes it once), and a limit whose figure was not measured rejects, because it cannot be shown to hold."""
-    lim = policy.limits
-    out: list[Rejection] = []
+@dataclass(frozen=True)
+class Measured:
+    """A measured figure with its interval and why it cannot be trusted (empty when it can). A figure from a
+    store written before intervals existed has ``low``/``high`` None and is judged on its value."""
 
-    def n(value: float) -> str:  # 1,209 ms, 23.5 ms, 1.76 ms: plain, never 1.21e+03
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    value: float
+    low: float | None = None
+    high: float | None = None
+    unstable: tuple[str, ...] = ()
+
+    def interval_text(self, unit: str) -> str:
+        if self.low is None or self.high is None:
+            return f"{number(self.value)} {unit}"
+        return f"{number(self.value)} {unit} (95% interval {number(self.low)}-{number(self.high)} {unit})"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A limit that did not reject, and why the candidate is marked: ``borderline`` (the interval straddles the
+    limit) or ``unstable`` (the figure did not settle or was taken under contention)."""
+
+    rule: str
+    kind: str
+    reason: str
+
+
+def _as_measured(value: "Measured | float | None") -> Measured | None:
+    if value is None or isinstance(value, Measured):
+        return value
+    return Measured(float(value))
+
+
+def _judge_limit(rule: str, what: str, unit: str, measured: Measured, limit: float, over: bool, strict: bool,
+                 out: list[Rejection], flags: list[Flag]) -> None:
+    """``over``: the limit is a maximum (else a minimum). Reject only when the whole interval is beyond it."""
+    def beyond(x: float) -> bool:
+        return x > limit if over else x < limit
+
+    word = "over the limit of" if over else "under the minimum of"
+    low, high = measured.low, measured.high
+    near = low if over else high  # the end of the interval closest to passing
+    if near is None:
+        near = measured.value
+    far = high if over else low
+    if far is None:
+        far = measured.value
+    if not beyond(measured.value) and not beyond(far):
+        return
+    text = f"{what} {measured.interval_text(unit)} is {word} {number(limit, digits=6)} {unit}"
+    if measured.unstable:
+        flags.append(Flag(rule, "unstable", f"{text}, but the figure is unstable ({'; '.join(measured.unstable)}), "
+                                            f"so the limit does not reject on it; measure again on a quiet machine "
+                                            f"('advisor run --remeasure unstable')"))
+        return
+    if beyond(near):
+        out.append(Rejection(rule, text))
+        return
+    if strict:
+        out.append(Rejection(rule, f"{text} within its interval (borderline; the policy's limits.strict rejects "
+                                   f"borderline candidates)"))
+    else:
+        flags.append(Flag(rule, "borderline", f"borderline: {text} with part of its interval within the limit; "
+                                              f"kept in the ranking (set limits.strict to reject)"))
+
+
+def check_measured(policy: Policy, *, p95_latency_ms: "Measured | float | None" = None,
+                   throughput_docs_per_s: "Measured | float | None" = None, peak_memory_mb: float | None = None,
+                   bytes_per_vector: int | None = None,
+                   quality: dict[str, dict[str, float]] | None = None) -> tuple[list[Rejection], list[Flag]]:
+    """Every limit of the policy that measured figures break, and the limits they only may break.
+
+    A latency or throughput limit rejects only when the figure's interval lies wholly beyond it; an interval that
+    straddles the limit makes the candidate borderline (rejected only under ``limits.strict``), and a figure that
+    is unstable never rejects (it is flagged). ``quality`` maps task name -> metric -> value for the tasks that
+    were evaluated; a floor on a task absent from ``quality`` is not applied here (the ranking notes it once), and
+    a limit whose figure was not measured rejects, because it cannot be shown to hold."""
+    lim = policy.limits
+    strict = bool(getattr(lim, "strict", False))
+    out: list[Rejection] = []
+    flags: list[Flag] = []
 
     def missing(rule: str, what: str) -> None:
         out.append(Rejection(rule, f"{what} was not measured, so the limit cannot be checked"))
 
+    latency, throughput = _as_measured(p95_latency_ms), _as_measured(throughput_docs_per_s)
     if lim.max_p95_latency_ms is not None:
-        if p95_latency_ms is None:
+        if latency is None:
             missing("limits.max_p95_latency_ms", "p95 query latency")
-        elif p95_latency_ms > lim.max_p95_latency_ms:
-            out.append(Rejection("limits.max_p95_latency_ms", f"p95 query latency {n(p95_latency_ms)} ms is "
-                                                              f"over the limit of {lim.max_p95_latency_ms:g} ms"))
+        else:
+            _judge_limit("limits.max_p95_latency_ms", "p95 query latency", "ms", latency, lim.max_p95_latency_ms,
+                         True, strict, out, flags)
     if lim.min_throughput_docs_per_s is not None:
-        if throughput_docs_per_s is None:
+        if throughput is None:
             missing("limits.min_throughput_docs_per_s", "throughput")
-        elif throughput_docs_per_s < lim.min_throughput_docs_per_s:
-            out.append(Rejection("limits.min_throughput_docs_per_s",
-                                 f"throughput {n(throughput_docs_per_s)} docs/s is under the minimum of "
-                                 f"{lim.min_throughput_docs_per_s:g} docs/s"))
+        else:
+            _judge_limit("limits.min_throughput_docs_per_s", "throughput", "docs/s", throughput,
+                         lim.min_throughput_docs_per_s, False, strict, out, flags)
     if lim.max_peak_memory_mb is not None:
         if peak_memory_mb is None:
             missing("limits.max_peak_memory_mb", "peak memory")
         elif peak_memory_mb > lim.max_peak_memory_mb:
-            out.append(Rejection("limits.max_peak_memory_mb", f"peak memory {n(peak_memory_mb)} MB is over the "
-                                                              f"limit of {lim.max_peak_memory_mb:g} MB"))
+            out.append(Rejection("limits.max_peak_memory_mb",
+                                 f"peak memory {number(peak_memory_mb)} MB is over the limit of "
+                                 f"{number(lim.max_peak_memory_mb, digits=6)} MB"))
     if lim.max_bytes_per_vector is not None and bytes_per_vector is not None \
             and bytes_per_vector > lim.max_bytes_per_vector:
-        out.append(Rejection("limits.max_bytes_per_vector", f"{bytes_per_vector} bytes per vector is over the "
-                                                            f"limit of {lim.max_bytes_per_vector}"))
+        out.append(Rejection("limits.max_bytes_per_vector", f"{number(bytes_per_vector)} bytes per vector is over "
+                                                            f"the limit of {number(lim.max_bytes_per_vector)}"))
     for floor in lim.min_quality:
         if quality is None or floor.task not in quality:
             continue
@@ -98,6 +168,7 @@ def check_measured(policy: Policy, *, p95_latency_ms: float | None = None,
             out.append(Rejection("limits.min_quality", f"no {floor.metric} figure on {floor.task}, so its "
                                                        f"quality floor cannot be checked"))
         elif value < floor.minimum:
-            out.append(Rejection("limits.min_quality", f"below the quality floor on {floor.task}: "
-                                                       f"{floor.metric} {value:.4f} < {floor.minimum:g}"))
-    return out
+            out.append(Rejection("limits.min_quality",
+                                 f"below the quality floor on {floor.task}: {floor.metric} "
+                                 f"{number(value, decimals=4)} < {number(floor.minimum, digits=6)}"))
+    return out, flags

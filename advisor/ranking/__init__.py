@@ -24,12 +24,12 @@ from advisor.policy.spec import Policy
 from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection, check_metadata
 from advisor.ranking.gather import gather
-from advisor.ranking.judge import quality_difference, rank_group
-from advisor.ranking.model import (COST_FIGURES, COST_OBJECTIVES, STATUSES, Candidate, Difference, HardwareGroup, ModelVerdict,
-                    Recommendation, TaskInfo)
+from advisor.ranking.judge import near_misses, quality_difference, rank_group
+from advisor.ranking.model import (COST_FIGURES, COST_OBJECTIVES, STATUSES, Candidate, Difference, HardwareGroup,
+                                   ModelVerdict, NearMiss, Recommendation, TaskInfo)
 
 __all__ = ["COST_FIGURES", "COST_OBJECTIVES", "STATUSES", "Candidate", "Difference", "HardwareGroup", "ModelVerdict",
-           "Recommendation", "TaskInfo", "quality_difference", "rank"]
+           "NearMiss", "Recommendation", "TaskInfo", "quality_difference", "rank"]
 
 
 def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: Policy) -> Recommendation:
@@ -71,7 +71,9 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
         order = {s: i for i, s in enumerate(STATUSES)}
         members.sort(key=lambda c: (order[c.status], c.position or 0, c.model, c.label))
         devices = sorted({c.variant.device for c in members})
-        groups.append(HardwareGroup(hardware, ", ".join(devices), manifests.get(hardware, {}), members, objectives))
+        best = next((c for c in members if c.status == "recommended"), None)
+        groups.append(HardwareGroup(hardware, ", ".join(devices), manifests.get(hardware, {}), members, objectives,
+                                    near_misses(members, policy, best)))
     if len(groups) > 1:
         notes.append(f"figures come from {len(groups)} different machines or devices; each is ranked on its own "
                      f"and never compared with the others")

@@ -10,15 +10,15 @@ from advisor.policy.spec import Policy
 from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection
 from advisor.models.variants import Variant
-from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, Candidate, TaskInfo
+from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
 
 def _latest(results: Iterable[CellResult]) -> list[CellResult]:
     """One result per cell, ignoring library versions: the most recent wins (a re-run after an upgrade)."""
     best: dict[tuple, CellResult] = {}
     for r in results:
         k = r.key
-        ident = (k.kind, k.model, k.revision, k.backend, k.device, k.weight_precision, k.task, k.task_hash, k.dim,
-                 k.vector_precision, k.hardware, k.options)
+        ident = (k.kind, k.model, k.revision, k.backend, k.device, k.runtime, k.weight_precision, k.task,
+                 k.task_hash, k.dim, k.vector_precision, k.hardware, k.options)
         old = best.get(ident)
         if old is None or (r.finished_at or 0) >= (old.finished_at or 0):
             best[ident] = r
@@ -66,7 +66,8 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
     cost_cells: dict[tuple, list[CellResult]] = {}
     for r in cells:
         if r.key.kind == "cost":
-            cost_cells.setdefault((r.key.model, r.key.device, r.key.weight_precision, r.key.hardware), []).append(r)
+            cost_cells.setdefault((r.key.model, r.key.device, r.key.runtime or None, r.key.weight_precision,
+                                   r.key.hardware), []).append(r)
 
     candidates: dict[tuple, Candidate] = {}
     tasks: dict[str, TaskInfo] = {}
@@ -76,7 +77,7 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         manifests.setdefault(k.hardware, {}).update(_manifest(r))
         if k.kind != "quality":
             continue
-        variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32")
+        variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32", k.runtime or None)
         ident = (k.model, variant, k.hardware)
         entry = entries.get(k.model)
         embed_dim = entry.embed_dim if entry else r.details.get("embed_dim")
@@ -104,12 +105,12 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
             tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None)
 
     for (model, variant, hardware), c in candidates.items():
-        found = cost_cells.get((model, variant.device, variant.weight_precision, hardware), [])
+        found = cost_cells.get((model, variant.device, variant.runtime, variant.weight_precision, hardware), [])
         # A failed cost measurement leaves the figures missing: a limit on them then rejects the candidate
         # ("not measured"), and without limits it is ranked on quality and bytes per vector only.
         c.cost_errors = [f"cost measurement failed on {r.key.task}: {r.error}" for r in found if r.status != "ok"]
         ok = [r for r in found if r.status == "ok"]
-        c.cost = _worst_case(ok)
+        c.cost, c.cost_ci, c.unstable = _worst_case(ok)
         for r in ok:
             samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
             if isinstance(samples, list):
@@ -117,21 +118,32 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
     return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
 
 
-def _worst_case(cells: list[CellResult]) -> dict[str, float]:
-    """Cost over several tasks: the slowest latency, the lowest throughput, the highest memory."""
+def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tuple[float, float]],
+                                                  dict[str, list[str]]]:
+    """Cost over several tasks: the slowest latency, the lowest throughput, the highest memory, each with the
+    interval and the unstable marks of the cell it came from."""
     out: dict[str, float] = {}
+    source: dict[str, CellResult] = {}
     for r in cells:
         for name in COST_FIGURES:
             value = r.metrics.get(name)
             if value is None:
                 continue
             value = float(value)
-            if name not in out:
-                out[name] = value
-            elif name in ("docs_per_s", "tokens_per_s"):
-                out[name] = min(out[name], value)
-            elif name == "latency_samples":
-                out[name] = min(out[name], value)
-            else:
-                out[name] = max(out[name], value)
-    return out
+            lower_is_worse = name in ("docs_per_s", "tokens_per_s", "latency_samples")
+            if name not in out or (value < out[name] if lower_is_worse else value > out[name]):
+                out[name], source[name] = value, r
+    intervals: dict[str, tuple[float, float]] = {}
+    unstable: dict[str, list[str]] = {}
+    for name, measurement in INTERVAL_FIGURES.items():
+        r = source.get(name)
+        if r is None:
+            continue
+        low, high = r.metrics.get(f"{name}_ci_low"), r.metrics.get(f"{name}_ci_high")
+        if low is not None and high is not None:
+            intervals[name] = (float(low), float(high))
+        reasons = ((r.details.get("stability") or {}).get("unstable") or {}).get(measurement)
+        if reasons:
+            unstable.setdefault(measurement, [])
+            unstable[measurement].extend(x for x in reasons if x not in unstable[measurement])
+    return out, intervals, unstable

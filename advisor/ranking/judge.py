@@ -7,7 +7,7 @@ import math
 
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Rejection, check_measured
-from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, TaskInfo
+from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, NearMiss, TaskInfo
 from advisor.ranking.why import rejected_why, why
 
 def quality_difference(a: Candidate, b: Candidate, *, resamples: int = 1000, seed: int = 0) -> Difference | None:
@@ -65,6 +65,32 @@ def _scores(cands: list[Candidate], policy: Policy, objectives: list[str]) -> No
                 c.score += weight * (1.0 if hi == lo else (v - lo) / (hi - lo)) / total
 
 
+MEASURED_LIMITS = {"limits.max_p95_latency_ms": ("latency_p95_ms", "max_p95_latency_ms", True, "ms"),
+                   "limits.min_throughput_docs_per_s": ("docs_per_s", "min_throughput_docs_per_s", False, "docs/s"),
+                   "limits.max_peak_memory_mb": ("peak_memory_mb", "max_peak_memory_mb", True, "MB"),
+                   "limits.max_bytes_per_vector": ("bytes_per_vector", "max_bytes_per_vector", True, "B")}
+
+
+def near_misses(cands: list[Candidate], policy: Policy, best: Candidate | None) -> list[NearMiss]:
+    """The candidates a measured limit kept out (nothing else rejected them), most valuable first: a user sees
+    what each limit costs."""
+    out = []
+    for c in cands:
+        if c.status != "rejected" or not c.rejections:
+            continue
+        if any(r.rule not in MEASURED_LIMITS or "not measured" in r.reason for r in c.rejections):
+            continue
+        r = c.rejections[0]
+        name, field_name, over, unit = MEASURED_LIMITS[r.rule]
+        value, limit = c.figure(name), getattr(policy.limits, field_name)
+        if value is None or not limit:
+            continue
+        miss = (value - limit) / limit if over else (limit - value) / limit
+        diff = quality_difference(c, best) if best is not None else None
+        out.append(NearMiss(c.label, r.rule, float(value), float(limit), miss, c.quality_mean, diff, unit))
+    return sorted(out, key=lambda m: (not m.better, -(m.quality or 0.0), m.miss))
+
+
 def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) -> list[str]:
     """Judge one machine's candidates in place; returns the cost objectives that were used."""
     task_names = [t.name for t in tasks]
@@ -78,10 +104,10 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
             c.rejections.append(Rejection("incomplete", f"not evaluated on {', '.join(missing)}, so it cannot be "
                                                         f"compared with the others; run it"))
             continue
-        broken = check_measured(policy, p95_latency_ms=c.cost.get("latency_p95_ms"),
-                                throughput_docs_per_s=c.cost.get("docs_per_s"),
-                                peak_memory_mb=c.cost.get("peak_memory_mb"), bytes_per_vector=c.bytes_per_vector,
-                                quality=c.metrics)
+        broken, c.flags = check_measured(policy, p95_latency_ms=c.measured("latency_p95_ms"),
+                                         throughput_docs_per_s=c.measured("docs_per_s"),
+                                         peak_memory_mb=c.cost.get("peak_memory_mb"),
+                                         bytes_per_vector=c.bytes_per_vector, quality=c.metrics)
         if broken:
             c.status = "rejected"
             c.rejections.extend(broken)
@@ -117,6 +143,8 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
         diffs[c.label] = diff
     for c in front + rest:
         c.why = why(c, best, by_label, diffs[c.label])
+        if c.flags:
+            c.why += "; " + "; ".join(f.reason for f in c.flags)
     for c in cands:
         if c.status in ("rejected", "failed", "incomplete"):
             c.why = rejected_why(c)
@@ -127,16 +155,17 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
 
 
 def _retained(cands: list[Candidate]) -> None:
-    """Quality kept relative to the same model at full size, float32 vectors and fp32 weights (or the weight
-    precision's own full-size float32 cell when there is no fp32 one)."""
+    """Quality kept relative to the plain model: the same model at full size, float32 vectors, fp32 weights on its
+    own runtime (or, without that cell, this runtime and weight precision's own full-size float32 cell)."""
     base: dict[tuple, float] = {}
     for c in cands:
         q = c.quality_mean
         if q is None or c.variant.dim is not None or c.variant.vector_precision != "float32":
             continue
-        base[(c.model, c.variant.device, c.variant.weight_precision)] = q
+        base[(c.model, c.variant.device, c.variant.runtime, c.variant.weight_precision)] = q
     for c in cands:
-        ref = base.get((c.model, c.variant.device, "fp32")) or base.get((c.model, c.variant.device,
-                                                                          c.variant.weight_precision))
+        v = c.variant
+        ref = base.get((c.model, v.device, None, "fp32")) or base.get((c.model, v.device, v.runtime,
+                                                                       v.weight_precision))
         if ref and c.quality_mean is not None:
             c.quality_retained = c.quality_mean / ref

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor.policy.spec import Policy
-from advisor.policy.rules import Rejection
+from advisor.policy.rules import Flag, Measured, Rejection
 from advisor.models.variants import Variant, bytes_per_vector
 
 # Cost objectives: (figure name in CellResult.metrics, +1 when larger is better, -1 when smaller is better).
@@ -18,7 +18,11 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {
     "bytes_per_vector": ("bytes_per_vector", -1),
 }
 COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
-                "peak_memory_mb", "load_time_s")
+                "peak_memory_mb", "load_time_s", "contention_busy_cores", "load_avg_1m")
+# Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and
+# ``unstable`` names the measurement ("latency" or "throughput") whose marks apply to it.
+INTERVAL_FIGURES = {"latency_p50_ms": "latency", "latency_p95_ms": "latency", "latency_p99_ms": "latency",
+                    "docs_per_s": "throughput"}
 # The evaluation's main metric per task type (advisor.quality.evaluation.MAIN_METRIC), read backwards: a quality cell
 # names its main metric, and the policy picks its ranking metric by task type.
 _TYPE_OF_MAIN_METRIC = {"ndcg_at_10": "retrieval", "cosine_spearman": "sts", "accuracy": "classification",
@@ -61,6 +65,9 @@ class Candidate:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # task -> every quality metric
     per_item: dict[str, dict] = field(default_factory=dict)  # task -> details with per-item scores (bootstrap)
     cost: dict[str, float] = field(default_factory=dict)              # worst case over tasks
+    cost_ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # figure -> (low, high), same cell
+    unstable: dict[str, list[str]] = field(default_factory=dict)      # "latency"/"throughput" -> reasons
+    flags: list[Flag] = field(default_factory=list)                   # borderline / unstable limit verdicts
     latencies_ms: list[float] = field(default_factory=list)           # raw batch-1 samples, when stored
     cost_errors: list[str] = field(default_factory=list)              # why cost figures are missing
     versions: tuple[str, ...] = ()
@@ -77,7 +84,16 @@ class Candidate:
     def label(self) -> str:
         v = self.variant
         dim = f"{self.dim} dims" if self.dim else "full size"
-        return f"{self.model} [{v.device} {v.weight_precision}, {dim}, {v.vector_precision} vectors]"
+        runtime = f" on {v.runtime}" if v.runtime else ""
+        return f"{self.model} [{v.device}{runtime} {v.weight_precision}, {dim}, {v.vector_precision} vectors]"
+
+    def measured(self, name: str) -> Measured | None:
+        """A cost figure with its interval and unstable marks, as the limits judge it."""
+        value = self.cost.get(name)
+        if value is None:
+            return None
+        low, high = self.cost_ci.get(name, (None, None))
+        return Measured(value, low, high, tuple(self.unstable.get(INTERVAL_FIGURES.get(name, ""), ())))
 
     @property
     def dim(self) -> int | None:
@@ -101,6 +117,8 @@ class Candidate:
         data = asdict(self)
         data["variant"] = self.variant.to_dict()
         data["rejections"] = [{"rule": r.rule, "reason": r.reason} for r in self.rejections]
+        data["flags"] = [{"rule": f.rule, "kind": f.kind, "reason": f.reason} for f in self.flags]
+        data["cost_ci"] = {k: list(v) for k, v in self.cost_ci.items()}
         data.pop("per_item")
         data.pop("latencies_ms")
         data.update(label=self.label, dim=self.dim, bytes_per_vector=self.bytes_per_vector,
@@ -144,6 +162,7 @@ class HardwareGroup:
     manifest: dict[str, Any]
     candidates: list[Candidate]
     objectives: list[str]
+    near_misses: list["NearMiss"] = field(default_factory=list)
 
     @property
     def recommended(self) -> Candidate | None:
@@ -153,7 +172,46 @@ class HardwareGroup:
         rec = self.recommended
         return {"hardware": self.hardware, "device": self.device, "manifest": self.manifest,
                 "objectives": self.objectives, "recommended": rec.label if rec else None,
-                "candidates": [c.to_dict() for c in self.candidates]}
+                "candidates": [c.to_dict() for c in self.candidates],
+                "near_misses": [m.to_dict() for m in self.near_misses]}
+
+
+@dataclass
+class NearMiss:
+    """A candidate a measured limit kept out: by how much it missed, and what it would have brought against the
+    recommendation (the paired difference in quality, when both have per-item scores)."""
+
+    label: str
+    rule: str
+    figure: float
+    limit: float
+    miss: float                      # relative: 0.015 = 1.5% beyond the limit
+    quality: float | None
+    difference: Difference | None    # near miss - recommendation
+    unit: str = ""
+
+    @property
+    def better(self) -> bool:
+        """Its quality is higher than the recommendation's beyond the noise."""
+        return self.difference is not None and not self.difference.within_noise and self.difference.delta > 0
+
+    def text(self, recommended: "Candidate | None") -> str:
+        from advisor.formatting import figure, percent
+
+        what = {"limits.max_p95_latency_ms": "p95 latency", "limits.min_throughput_docs_per_s": "throughput",
+                "limits.max_peak_memory_mb": "peak memory", "limits.max_bytes_per_vector": "bytes per vector"}
+        out = (f"{self.label}: {what.get(self.rule, self.rule)} {figure(self.figure, self.unit)} missed the limit "
+               f"of {figure(self.limit, self.unit)} by {percent(self.miss)}")
+        if self.quality is not None and recommended is not None and recommended.quality_mean is not None:
+            out += f"; quality {self.quality:.4f} against the recommendation's {recommended.quality_mean:.4f}"
+            if self.difference is not None:
+                out += f" ({self.difference.text()}{', a real gain' if self.better else ''})"
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "rule": self.rule, "figure": self.figure, "limit": self.limit,
+                "miss": self.miss, "quality": self.quality, "better": self.better,
+                "difference": None if self.difference is None else self.difference.text()}
 
 
 @dataclass

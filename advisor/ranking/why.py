@@ -3,32 +3,21 @@ noise, rejected by which rule."""
 
 from __future__ import annotations
 
+from advisor.formatting import figure, number
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference
-
-def fmt(value: float | None, unit: str = "") -> str:
-    """A figure for a sentence: 3 significant digits, thousands separated, no exponent."""
-    if value is None:
-        return "n/a"
-    if abs(value) >= 100:
-        text = f"{value:,.0f}"
-    elif abs(value) >= 10:
-        text = f"{value:.1f}"
-    else:
-        text = f"{value:.3g}"
-    return text + unit
 
 
 def figures(c: Candidate) -> str:
     q = c.quality_mean
     parts = [f"quality {q:.4f}" if q is not None else "quality n/a"]
     if "latency_p95_ms" in c.cost:
-        parts.append(f"p95 {fmt(c.cost['latency_p95_ms'], ' ms')}")
+        parts.append(f"p95 {figure(c.cost['latency_p95_ms'], 'ms')}")
     if "docs_per_s" in c.cost:
-        parts.append(f"{fmt(c.cost['docs_per_s'], ' docs/s')}")
+        parts.append(figure(c.cost["docs_per_s"], "docs/s"))
     if "peak_memory_mb" in c.cost:
-        parts.append(f"{fmt(c.cost['peak_memory_mb'], ' MB')}")
+        parts.append(figure(c.cost["peak_memory_mb"], "MB"))
     if c.bytes_per_vector:
-        parts.append(f"{c.bytes_per_vector} B/vector")
+        parts.append(figure(c.bytes_per_vector, "B/vector"))
     return ", ".join(parts)
 
 
@@ -61,7 +50,7 @@ def ratio_text(name: str, vc: float, vb: float) -> str:
     """'3.2x faster p95 latency', '4x more bytes per vector': the ratio always >= 1, the word says which way."""
     up = vc > vb
     r = vc / vb if up else vb / vc
-    times = f"{r:.2g}x" if r < 10 else f"{r:.0f}x"
+    times = f"{number(r, digits=2)}x"
     word = {"latency": ("slower", "faster"), "throughput": ("more", "less"), "memory": ("more", "less"),
             "bytes_per_vector": ("more", "fewer")}[name][0 if up else 1]
     what = {"latency": "p95 latency", "throughput": "throughput", "memory": "memory",

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor.formatting import CELL_MISSING, cell, figure, number, percent
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 
 STATUS_TEXT = {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
                "rejected": "rejected", "failed": "failed", "incomplete": "incomplete"}
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    """A figure for a table cell: thousands separated, no exponent, '–' when missing."""
-    if value is None:
-        return "–"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.{digits}g}"
 
 
 def dim_text(c: Candidate) -> str:
@@ -30,7 +20,50 @@ def dim_text(c: Candidate) -> str:
 
 def variant_text(c: Candidate) -> str:
     v = c.variant
-    return f"{v.device} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}"
+    runtime = f" {v.runtime}" if v.runtime else ""
+    return f"{v.device}{runtime} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}"
+
+
+def interval_cell(c: Candidate, name: str) -> str:
+    """A cost figure for a table, with its interval and a mark when it cannot be trusted: ``9.02 (8.7–9.4)``,
+    ``191 (unstable)``."""
+    value = c.cost.get(name)
+    if value is None:
+        return cell(None)
+    text = cell(value)
+    if name in c.cost_ci:
+        lo, hi = c.cost_ci[name]
+        text += f" ({cell(lo)}–{cell(hi)})"
+    kind = "latency" if name.startswith("latency") else "throughput"
+    if c.unstable.get(kind):
+        text += " unstable"
+    return text
+
+
+def conditions_text(group: HardwareGroup) -> str:
+    """How quiet the machine was while the cost figures were taken, and how many of them did not settle."""
+    loads = [c.cost["load_avg_1m"] for c in group.candidates if "load_avg_1m" in c.cost]
+    busy = [c.cost["contention_busy_cores"] for c in group.candidates if "contention_busy_cores" in c.cost]
+    unstable = sorted({c.model for c in group.candidates if c.unstable})
+    if not loads and not busy:
+        return "Measuring conditions were not recorded for these cost figures (measured before the advisor kept them)."
+    cores = next((c.cost.get("cores") for c in group.candidates if c.cost.get("cores")), None)
+    parts = []
+    if loads:
+        parts.append(f"load average {number(min(loads))}–{number(max(loads))}"
+                     + (f" on {number(cores)} cores" if cores else ""))
+    if busy:
+        parts.append(f"other processes kept up to {number(max(busy))} cores busy while they were measured")
+    text = "Cost figures measured at " + "; ".join(parts) + "."
+    if unstable:
+        text += (f" Unstable figures (not settled, or taken under contention) for {', '.join(unstable)}: they are "
+                 f"shown but never reject a candidate; 'advisor run --remeasure unstable' measures them again.")
+    return text
+
+
+def near_miss_lines(group: HardwareGroup) -> list[str]:
+    """One sentence per candidate that only a measured limit kept out."""
+    return [m.text(group.recommended) for m in group.near_misses]
 
 
 def hardware_text(group: HardwareGroup) -> str:
@@ -58,14 +91,21 @@ def headline(rec: Recommendation) -> str:
     tasks = ", ".join(f"{t.metric} {best.quality.get(t.name, float('nan')):.4f} on {t.name}" for t in rec.tasks)
     cost = []
     if "latency_p95_ms" in best.cost:
-        cost.append(f"p95 query latency {num(best.cost['latency_p95_ms'])} ms")
+        cost.append(f"p95 query latency {figure(best.cost['latency_p95_ms'], 'ms')}")
     if "docs_per_s" in best.cost:
-        cost.append(f"{num(best.cost['docs_per_s'])} docs/s")
+        cost.append(figure(best.cost["docs_per_s"], "docs/s"))
     if "peak_memory_mb" in best.cost:
-        cost.append(f"peak memory {num(best.cost['peak_memory_mb'])} MB")
+        cost.append(f"peak memory {figure(best.cost['peak_memory_mb'], 'MB')}")
     if best.bytes_per_vector:
-        cost.append(f"{best.bytes_per_vector} bytes per vector")
-    return f"Ship {best.model} ({variant_text(best)}): {tasks}; " + ", ".join(cost) + "."
+        cost.append(figure(best.bytes_per_vector, "bytes per vector"))
+    text = f"Ship {best.model} ({variant_text(best)}): {tasks}; " + ", ".join(cost) + "."
+    for flag in best.flags:
+        text += f" Caution: {flag.reason}."
+    group = next((g for g in rec.groups if g.recommended is best), None)
+    better = [m for m in (group.near_misses if group else []) if m.better]
+    if better:
+        text += (f" A limit costs quality here: {better[0].text(best)}; see the near misses.")
+    return text
 
 
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
@@ -75,19 +115,18 @@ def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
 
 
 def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
-    retained = f"{100 * c.quality_retained:.1f}%" if c.quality_retained is not None else "–"
-    return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c),
-             f"{c.bytes_per_vector:,}" if c.bytes_per_vector else "–"]
-            + [f"{c.quality[t.name]:.4f}" if t.name in c.quality else "–" for t in tasks]
-            + [retained, num(c.cost.get("latency_p95_ms")), num(c.cost.get("docs_per_s")),
-               num(c.cost.get("peak_memory_mb")), f"{c.score:.3f}" if c.score is not None else "–", c.why])
+    return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c), cell(c.bytes_per_vector or None)]
+            + [cell(c.quality.get(t.name), decimals=4) for t in tasks]
+            + [percent(c.quality_retained, missing=CELL_MISSING), interval_cell(c, "latency_p95_ms"),
+               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")), cell(c.score, decimals=3), c.why])
 
 
 def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[str, Any]:
     """Plain numbers for machines (CSV): one row per candidate."""
     row: dict[str, Any] = {"hardware": group.hardware, "position": c.position, "status": c.status,
                            "model": c.model, "backend": c.backend, "device": c.variant.device,
-                           "weight_precision": c.variant.weight_precision, "dim": c.dim,
+                           "runtime": c.variant.runtime or "", "weight_precision": c.variant.weight_precision,
+                           "dim": c.dim,
                            "trained_dim": c.trained_dim, "vector_precision": c.variant.vector_precision,
                            "bytes_per_vector": c.bytes_per_vector}
     for t in tasks:
@@ -95,7 +134,12 @@ def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[s
     row.update(quality_mean=c.quality_mean, quality_retained=c.quality_retained,
                **{name: c.cost.get(name) for name in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
                                                       "latency_samples", "docs_per_s", "tokens_per_s",
-                                                      "peak_memory_mb", "load_time_s")},
+                                                      "peak_memory_mb", "load_time_s", "load_avg_1m",
+                                                      "contention_busy_cores")},
+               latency_p95_ms_ci_low=c.cost_ci.get("latency_p95_ms", (None, None))[0],
+               latency_p95_ms_ci_high=c.cost_ci.get("latency_p95_ms", (None, None))[1],
+               unstable="; ".join(r for rs in c.unstable.values() for r in rs),
+               flags="; ".join(f"{f.kind}: {f.rule}" for f in c.flags),
                score=c.score, dominated_by=c.dominated_by, tied_with="; ".join(c.tied_with),
                rules="; ".join(r.rule for r in c.rejections), why=c.why)
     return row
@@ -116,9 +160,8 @@ def model_summary(rec: Recommendation) -> list[list[str]]:
         ranked = sorted((c for c in cands if c.position), key=lambda c: (c.status != "recommended", c.position))
         if ranked:
             c = ranked[0]
-            q = f"{c.quality_mean:.4f}" if c.quality_mean is not None else "–"
-            rows.append([m.name, STATUS_TEXT[c.status], variant_text(c), q, num(c.cost.get("latency_p95_ms")),
-                         f"{c.bytes_per_vector:,}" if c.bytes_per_vector else "–", c.why])
+            rows.append([m.name, STATUS_TEXT[c.status], variant_text(c), cell(c.quality_mean, decimals=4),
+                         cell(c.cost.get("latency_p95_ms")), cell(c.bytes_per_vector or None), c.why])
         elif cands:
             c = cands[0]
             rows.append([m.name, STATUS_TEXT[c.status], "–", "–", "–", "–", c.why])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from advisor.reporting import Report, ReportWriter
-from advisor.reporting.content import (MODEL_COLUMNS, candidate_columns, candidate_row, counts, headline, hardware_text, model_summary,
-                      not_evaluated)
+from advisor.reporting.content import (MODEL_COLUMNS, candidate_columns, candidate_row, conditions_text, counts,
+                                      hardware_text, headline, model_summary, near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
 
 
@@ -57,8 +57,12 @@ class MarkdownWriter(ReportWriter):
             lines += [f"## Candidates measured on {md(hardware_text(group))}", "",
                       f"{len(group.candidates)} candidates: " + ", ".join(f"{v} {k}" for k, v in n.items())
                       + f". Quality is {md(quality_label(report))}; cost figures are the worst over the tasks.", ""]
+            lines += [md(conditions_text(group)), ""]
             lines += table(candidate_columns(rec.tasks), [candidate_row(c, rec.tasks) for c in group.candidates])
             lines.append("")
+            misses = near_miss_lines(group)
+            if misses:
+                lines += ["### Near misses: what each limit costs", ""] + [f"- {md(m)}" for m in misses] + [""]
             figures = all_figures(group, quality_label(report))
             if figures:
                 plots_dir.mkdir(exist_ok=True)

@@ -28,11 +28,21 @@ class RunSummary:
         return dict(self.__dict__)
 
 
-def pending_groups(groups: list[GroupSpec], store: Any, force: bool) -> tuple[list[GroupSpec], int]:
-    """Groups with at least one unfinished cell, and how many planned cells are already finished."""
+def unstable_cells(plan: Any, store: Any) -> set[str]:
+    """Fingerprints of the plan's finished cost cells whose figures were marked unstable (did not settle, or were
+    taken under contention): what ``--remeasure unstable`` measures again."""
+    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost"]
+    return {r.fingerprint for r in store.results(fingerprint=wanted, status="ok")
+            if ((r.details.get("stability") or {}).get("unstable"))}
+
+
+def pending_groups(groups: list[GroupSpec], store: Any, force: bool,
+                   redo: set[str] | frozenset[str] = frozenset()) -> tuple[list[GroupSpec], int]:
+    """Groups with at least one unfinished cell (or a cell in ``redo``), and how many planned cells are already
+    finished."""
     out, done = [], 0
     for group in groups:
-        finished = 0 if force else sum(store.has(c.fingerprint) for c in group.cells)
+        finished = 0 if force else sum(store.has(c.fingerprint) and c.fingerprint not in redo for c in group.cells)
         done += finished
         if finished < len(group.cells):
             out.append(group)
@@ -41,10 +51,11 @@ def pending_groups(groups: list[GroupSpec], store: Any, force: bool) -> tuple[li
 
 def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options: dict | None = None,
              force: bool = False, command: str | None = None, on_event: Emit | None = None,
-             stop: Any = None) -> RunSummary:
+             stop: Any = None, remeasure: str | None = None) -> RunSummary:
     """Run a plan through a registered executor, recording the run in the store. Finished cells are skipped
-    (``force`` recomputes them). Ctrl-C (KeyboardInterrupt) or ``stop.set()`` ends the run as 'interrupted'
-    with every finished cell kept; running the same plan again resumes it."""
+    (``force`` recomputes them; ``remeasure="unstable"`` measures again the cost cells marked unstable, and no
+    other finished cell). Ctrl-C (KeyboardInterrupt) or ``stop.set()`` ends the run as 'interrupted' with every
+    finished cell kept; running the same plan again resumes it."""
     from advisor.sweep.executors import get_executor
 
     runner = get_executor(executor)
@@ -52,7 +63,13 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
     run_id = store.start_run(plan.to_dict(), cells=[(c.fingerprint, c.label) for c in cells], executor=executor,
                              command=command)
     summary = RunSummary(run_id, planned=len(cells), skipped=[s.__dict__ for s in plan.skipped])
-    groups, summary.already_done = pending_groups(plan.groups, store, force)
+    if remeasure not in (None, "unstable"):
+        from advisor.errors import UserError
+
+        raise UserError(f"--remeasure {remeasure}: only 'unstable' can be measured again")
+    redo = unstable_cells(plan, store) if remeasure == "unstable" else set()
+    groups, summary.already_done = pending_groups(plan.groups, store, force, redo)
+    options = {**(executor_options or {}), "redo": sorted(redo)}
 
     def handle(event: Event) -> None:
         if event.kind == "cell" and event.result is not None:
@@ -70,7 +87,7 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
                        message=f"{len(groups)} model load(s)"))
     try:
         runner.execute(groups, store_path=store.path, run_id=run_id, force=force, on_event=handle,
-                       options=executor_options or {}, stop=stop)
+                       options=options, stop=stop)
         summary.status = "interrupted" if stop is not None and stop.is_set() else "finished"
     except KeyboardInterrupt:
         summary.status = "interrupted"

@@ -82,7 +82,8 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, events: Any) -> None:
+def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, events: Any,
+                  redo: frozenset[str] = frozenset()) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
     from advisor.sweep.store import ResultStore
@@ -98,7 +99,10 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, e
             events.put(event)
 
     try:
-        for event in run_group(group, is_done=store.has, force=force, progress=progress):
+        def is_done(fingerprint: str) -> bool:
+            return fingerprint not in redo and store.has(fingerprint)
+
+        for event in run_group(group, is_done=is_done, force=force, progress=progress):
             if event.kind == "cell" and event.result is not None:
                 store.put(event.result, run_id=run_id)
                 event.stored = True
@@ -139,7 +143,8 @@ class LocalExecutor(Executor):
             if stop is not None and stop.is_set():
                 return
             events = ctx.Queue()
-            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, events),
+            redo = frozenset(options.get("redo") or ())
+            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, events, redo),
                                name=f"advisor-{group.entry.name}", daemon=True)
             proc.start()
             error = ""
@@ -214,7 +219,8 @@ class RayExecutor(Executor):
         store = ResultStore(store_path)
         try:
             done = frozenset(r.fingerprint for r in store.results(status="ok",
-                                                                  model=sorted({g.entry.name for g in groups})))
+                                                                  model=sorted({g.entry.name for g in groups}))
+                             ) - frozenset(options.get("redo") or ())
             tasks: dict[str, Any] = {}
             for group in groups:  # load each dataset once here and ship it: workers need no shared disk
                 for tc in group.tasks:

@@ -32,9 +32,13 @@ class CellKey:
     hardware: str = ""                   # advisor.environment.hardware_id()
     versions: str = ""                   # advisor.environment.versions_id()
     options: str = ""                    # anything else that changes the figure (e.g. rescore multiplier)
+    runtime: str = ""                    # "" = the backend's own runtime; e.g. "onnx" for a torch model on ONNX
 
     def fingerprint(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        fields = asdict(self)
+        if not fields["runtime"]:  # cells of the backend's own runtime keep the fingerprints they always had
+            del fields["runtime"]
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
     @classmethod
@@ -43,26 +47,27 @@ class CellKey:
         """The key of a quality cell: one (dim, vector precision) of one loaded model on one task."""
         return cls("quality", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
                    task_name, task_hash, variant.dim, variant.vector_precision, hardware, versions,
-                   options=f"rescore={rescore_multiplier}" if rescore_multiplier else "")
+                   options=f"rescore={rescore_multiplier}" if rescore_multiplier else "",
+                   runtime=variant.runtime or "")
 
     @classmethod
     def cost(cls, entry: Any, task_name: str, task_hash: str, device: str, weight_precision: str, *,
-             hardware: str = "", versions: str = "", options: str = "") -> "CellKey":
-        """The key of a cost cell: one loaded model (device, weight precision) on one task."""
+             hardware: str = "", versions: str = "", options: str = "", runtime: str | None = None) -> "CellKey":
+        """The key of a cost cell: one loaded model (device, runtime, weight precision) on one task."""
         return cls("cost", entry.name, entry.revision, entry.backend, device, weight_precision, task_name, task_hash,
-                   None, None, hardware, versions, options)
+                   None, None, hardware, versions, options, runtime or "")
 
     def identity(self) -> tuple:
         """What the cell is, without where and with what it was measured (machine, library versions): a cell
         planned here may have been measured on a Ray node or before an upgrade. The one definition of "the same
         cell" that the pipeline, the TUI and resume share."""
-        return (self.kind, self.model, self.device, self.weight_precision, self.task, self.task_hash, self.dim,
-                self.vector_precision, self.options)
+        return (self.kind, self.model, self.device, self.runtime, self.weight_precision, self.task, self.task_hash,
+                self.dim, self.vector_precision, self.options)
 
     def cost_key(self) -> "CellKey":
         """The cost cell that belongs to this quality cell."""
         return CellKey("cost", self.model, self.revision, self.backend, self.device, self.weight_precision,
-                       self.task, self.task_hash, None, None, self.hardware, self.versions)
+                       self.task, self.task_hash, None, None, self.hardware, self.versions, runtime=self.runtime)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from advisor.sweep.results import CellKey, CellResult
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_STORE = ".advisor/results.sqlite"
 KEY_FIELDS = tuple(f.name for f in fields(CellKey))
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS cells (
     kind TEXT NOT NULL, model TEXT NOT NULL, revision TEXT, backend TEXT NOT NULL, device TEXT NOT NULL,
     weight_precision TEXT NOT NULL, task TEXT NOT NULL, task_hash TEXT NOT NULL, dim INTEGER,
     vector_precision TEXT, hardware TEXT NOT NULL, versions TEXT NOT NULL, options TEXT NOT NULL,
-    status TEXT NOT NULL, metrics TEXT NOT NULL, details TEXT NOT NULL, error TEXT,
+    runtime TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, metrics TEXT NOT NULL, details TEXT NOT NULL, error TEXT,
     started_at REAL, finished_at REAL, run_id TEXT, compute_count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS cells_model ON cells(model, task, kind);
@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS run_cells (
     run_id TEXT NOT NULL, fingerprint TEXT NOT NULL, label TEXT, PRIMARY KEY (run_id, fingerprint)
 );
 """
+# Steps from one schema version to the next; a store of any older version is brought up to date on open.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE cells ADD COLUMN runtime TEXT NOT NULL DEFAULT ''",),
+}
 
 
 def _alive(pid: int | None) -> bool:
@@ -139,10 +143,15 @@ class ResultStore:
         if version == SCHEMA_VERSION:
             return
         with self._write(conn):
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:  # re-check inside the write lock
+            current = conn.execute("PRAGMA user_version").fetchone()[0]  # re-check inside the write lock
+            if current == 0:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                for step in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(step, ()):
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:

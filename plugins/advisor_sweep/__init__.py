@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-
-STORE_HELP = "Results database (SQLite). Default: .advisor/results.sqlite"
+from advisor.options import (batch_size_option, catalog_option, dataset_type_option, devices_option, executor_option,
+                              json_option, policy_option, store_option)
 
 
 @hookimpl
@@ -39,31 +39,37 @@ def _when(ts: float | None) -> str:
 
 
 @click.command("run")
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(path_type=Path),
-              help="Catalog YAML file (repeatable). Default: the shipped offline catalog.")
-@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file (rules and the variant grid).")
+@catalog_option
+@policy_option
 @click.option("--dataset", "datasets", multiple=True, required=True, help="Dataset folder or name (repeatable).")
-@click.option("--dataset-type", default=None, help="Dataset type when it cannot be detected.")
+@dataset_type_option
 @click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder; repeatable).")
-@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
-@click.option("--executor", default="local", show_default=True, help="Where to run: local, ray, or a plugin's.")
+@devices_option
+@store_option
+@executor_option
 @click.option("--address", default=None, help="Ray cluster address for --executor ray (default: start a local one).")
 @click.option("--force", is_flag=True, help="Recompute cells that are already in the store.")
+@click.option("--remeasure", type=click.Choice(["unstable"]), default=None,
+              help="Measure again the cost cells marked unstable (not settled, or taken under contention); every "
+                   "other finished cell is kept.")
 @click.option("--no-cost", is_flag=True, help="Quality only: skip throughput, latency and memory measurements.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Encoding batch size.")
+@batch_size_option
 @click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-def run_command(catalogs, policy, datasets, dataset_type, models, store, executor, address, force, no_cost,
-                batch_size, dry_run, as_json):
+@json_option
+def run_command(catalogs, policy, datasets, dataset_type, models, devices, store, executor, address, force,
+                remeasure, no_cost, batch_size, dry_run, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
+    from advisor.inputs import read_inputs
     from advisor.sweep.executors import get_executor
-    from advisor.sweep.planner import plan_from_files
+    from advisor.sweep.planner import plan_sweep
     from advisor.sweep.driver import pending_groups, run_plan
 
     get_executor(executor)  # a wrong name fails before any loading
-    plan, _ = plan_from_files(list(catalogs), policy, list(datasets), dataset_type=dataset_type, models=models,
-                              measure_cost=not no_cost, batch_size=batch_size)
+    inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
+                         models=models, devices=devices)
+    plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
+                      measure_cost=not no_cost, batch_size=batch_size)
     results = _store(store) if not dry_run or store.exists() else None  # a dry run creates no store
     for skip in plan.skipped:
         click.echo(f"skipped {skip.model} {skip.variant}: {skip.reason}", err=True)
@@ -87,7 +93,7 @@ def run_command(catalogs, policy, datasets, dataset_type, models, store, executo
     _stop_on_sigterm()
     with SweepProgress(enabled=not as_json) as progress:
         summary = run_plan(plan, results, executor=executor, executor_options={"address": address}, force=force,
-                           command=command, on_event=progress.on_event)
+                           remeasure=remeasure, command=command, on_event=progress.on_event)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
@@ -117,8 +123,8 @@ def runs_group():
 
 
 @runs_group.command("list")
-@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@store_option
+@json_option
 def runs_list(store, as_json):
     """Every run, newest first, with how many of its cells are done, failed or missing."""
     runs = _store(store, must_exist=True).runs()
@@ -135,9 +141,9 @@ def runs_list(store, as_json):
 
 @runs_group.command("show")
 @click.argument("run_id", default="latest")
-@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@store_option
 @click.option("--cells", "show_cells", is_flag=True, help="List every planned cell with its state.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def runs_show(run_id, store, show_cells, as_json):
     """One run (RUN_ID, a unique prefix, or 'latest'): its plan, status, skipped variants and failures."""
     db = _store(store, must_exist=True)
@@ -164,10 +170,40 @@ def runs_show(run_id, store, show_cells, as_json):
     for c in cells:
         if show_cells or c["state"] == "failed":
             click.echo(f"  {c['state']:<7} {c['label']}" + (f": {c['error']}" if c["error"] else ""))
+    cost = db.results(fingerprint=[c["fingerprint"] for c in cells], kind="cost", status="ok")
+    if cost:
+        click.echo("  cost cells (batch-1 p50 / p95 with 95% intervals; bulk docs/s; machine while measured):")
+    for r in cost:
+        click.echo(f"    {cost_line(r)}")
+
+
+def cost_line(result) -> str:
+    """One cost cell in a line: the figures beside the contention they were taken under, and any unstable mark."""
+    from advisor.formatting import figure, number
+
+    m, k = result.metrics, result.key
+
+    def with_ci(name: str, unit: str) -> str:
+        text = figure(m.get(name), unit)
+        if f"{name}_ci_low" in m:
+            text += f" ({number(m[f'{name}_ci_low'])}-{number(m[f'{name}_ci_high'])})"
+        return text
+
+    runtime = f"{k.runtime}:" if k.runtime else ""
+    line = (f"{k.model} [{k.device}/{runtime}{k.weight_precision}] {k.task}: p50 {with_ci('latency_p50_ms', 'ms')}, "
+            f"p95 {with_ci('latency_p95_ms', 'ms')}, {with_ci('docs_per_s', 'docs/s')}")
+    if "load_avg_1m" in m:
+        busy = m.get("contention_busy_cores")
+        line += (f"; load {number(m['load_avg_1m'])}"
+                 + (f", others busy {number(busy)} cores" if busy is not None else ""))
+    unstable = (result.details.get("stability") or {}).get("unstable") or {}
+    if unstable:
+        line += "; UNSTABLE: " + "; ".join(f"{name}: {' / '.join(reasons)}" for name, reasons in unstable.items())
+    return line
 
 
 @runs_group.command("export")
-@click.option("--store", default=".advisor/results.sqlite", type=click.Path(path_type=Path), help=STORE_HELP)
+@store_option
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output file (.csv, .parquet or .json) or a folder (results.csv is written in it).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
@@ -175,7 +211,8 @@ def runs_show(run_id, store, show_cells, as_json):
 @click.option("--run", "run_id", default=None, help="Only the cells planned by this run (id, prefix or 'latest').")
 @click.option("--model", "models", multiple=True, help="Only these models (repeatable).")
 @click.option("--kind", type=click.Choice(["quality", "cost"]), default=None, help="Only quality or cost cells.")
-def runs_export(store, out, fmt, run_id, models, kind):
+@json_option
+def runs_export(store, out, fmt, run_id, models, kind, as_json):
     """Export cells (one row each: key, status, metrics, details as JSON) to CSV, Parquet or JSON."""
     db = _store(store, must_exist=True)
     filters: dict = {}
@@ -188,7 +225,11 @@ def runs_export(store, out, fmt, run_id, models, kind):
     if out.is_dir() or (not out.suffix and fmt is None):
         out = out / "results.csv"
     path = db.export(out, fmt, **filters)
-    click.echo(f"wrote {len(db.results(**filters))} cells to {path}")
+    cells = len(db.results(**filters))
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "cells": cells}, indent=2))
+        return
+    click.echo(f"wrote {cells} cells to {path}")
 
 
 @hookimpl

@@ -21,6 +21,8 @@ def test_plugins_json_shows_backend_capabilities(advisor_cli):
     result = advisor_cli("plugins", "--json")
     data = json.loads(result.stdout)
     caps = {name: b["capabilities"] for p in data for name, b in (p.get("backends") or {}).items()}
-    assert caps["torch"]["weight_precisions"] == {"cpu": ["fp32", "int8"], "cuda": ["fp32", "fp16", "bf16"]}
+    assert caps["torch"]["weight_precisions"] == {"cpu": ["fp32", "fp16", "bf16", "int8"],
+                                                  "cuda": ["fp32", "fp16", "bf16"]}
+    assert caps["torch"]["runtimes"] == ["torch", "onnx"]
     assert caps["static"]["devices"] == ["cpu"] and caps["packaged"]["weight_precisions"]["cpu"] == ["fp32", "int4"]
     assert all(c["can_truncate"] for c in caps.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from advisor.models.backends import get_backend
+from advisor.models.backends import get_backend, load_encoder
 from advisor.models.resolve import resolve_model
 from advisor.models.variants import Variant
 
@@ -28,7 +28,7 @@ def reference(minilm_dir):
 @pytest.fixture(scope="module")
 def minilm_fp32():
     entry = resolve_model("all-MiniLM-L6-v2")
-    encoder = get_backend(entry.backend).load(entry, device="cpu", weight_precision="fp32")
+    encoder = load_encoder(entry, device="cpu", weight_precision="fp32")
     yield encoder
     encoder.close()
 
@@ -45,14 +45,14 @@ def test_progress_and_token_counts(minilm_fp32, minilm_dir):
 
     seen: list[int] = []
     minilm_fp32.encode(TEXTS, batch_size=2, progress=seen.append)
-    assert seen == [2, 2, 1]
+    assert sum(seen) == len(TEXTS) and all(n > 0 for n in seen)  # the fast path batches by a token budget
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir))
     assert minilm_fp32.count_tokens(TEXTS) == [len(tokenizer(t)["input_ids"]) for t in TEXTS]
 
 
 def test_int8_dynamic_quantization_stays_close_but_not_identical(minilm_fp32, reference):
     entry = resolve_model("all-MiniLM-L6-v2")
-    encoder = get_backend("torch").load(entry, device="cpu", weight_precision="int8")
+    encoder = load_encoder(entry, device="cpu", weight_precision="int8")
     ours = encoder.encode(TEXTS)
     cos = cosines(ours, reference)
     # Dynamic int8 of every Linear (per-channel weights) keeps the direction well but not exactly.
@@ -63,7 +63,8 @@ def test_int8_dynamic_quantization_stays_close_but_not_identical(minilm_fp32, re
 def test_impossible_variants_have_reasons():
     entry = resolve_model("all-MiniLM-L6-v2")
     torch_backend = get_backend("torch")
-    assert "8x slower" in torch_backend.unsupported_reason(entry, Variant("cpu", "bf16"))
+    assert torch_backend.unsupported_reason(entry, Variant("cpu", "bf16")) is None  # the figures say if it pays
+    assert "does not run bf16" in torch_backend.unsupported_reason(entry, Variant("cpu", "bf16", runtime="onnx"))
     assert "CPU only" in torch_backend.unsupported_reason(entry, Variant("cuda", "int8"))
     assert "larger than" in torch_backend.unsupported_reason(entry, Variant("cpu", "fp32", dim=512))
     assert torch_backend.unsupported_reason(entry, Variant("cpu", "int8", dim=128)) is None

@@ -79,7 +79,7 @@ def entry_for(folder: Path, **changes) -> ModelEntry:
 def test_plain_transformers_pooling_matches_unpadded_reference(tiny_bert, pooling):
     entry = entry_for(tiny_bert, pooling=pooling)
     assert entry.backend == "torch" and entry.embed_dim == 32
-    ours = get_backend("torch").load(entry).encode(TEXTS, batch_size=4)
+    ours = load_encoder(entry).encode(TEXTS, batch_size=4)
     ref = reference_pooled(tiny_bert, TEXTS, pooling)
     assert np.abs((ours * ref).sum(1) - 1).max() < 1e-4
 
@@ -88,7 +88,7 @@ def test_last_token_pooling_on_a_decoder_with_left_and_right_padding(tiny_decode
     entry = resolve_model(str(tiny_decoder))
     assert entry.pooling == "lasttoken"  # guessed from the *ForCausalLM architecture
     ref = reference_pooled(tiny_decoder, TEXTS, "lasttoken")
-    encoder = get_backend("torch").load(entry)
+    encoder = load_encoder(entry)
     for side in ("right", "left"):
         encoder.tokenizer.padding_side = side
         ours = encoder.encode(TEXTS, batch_size=4)
@@ -108,7 +108,7 @@ def test_sentence_transformers_folder_with_cls_dense_and_prompts(tiny_bert, tmp_
     entry = resolve_model(str(tmp_path / "st"))
     assert (entry.embed_dim, entry.pooling, entry.normalize, entry.max_tokens) == (16, "cls", True, 64)
     assert (entry.query_prompt, entry.document_prompt) == ("query: ", "passage: ")
-    encoder = get_backend("torch").load(entry)
+    encoder = load_encoder(entry)
     for kind, prompt in (("query", "query: "), ("document", "passage: ")):
         ours = encoder.encode(TEXTS, kind=kind)
         ref = st.encode([prompt + t for t in TEXTS])
@@ -119,10 +119,12 @@ def test_bf16_and_fp16_paths_keep_float32_output(tiny_bert):
     # The backend refuses half precision on CPU (too slow to ship); the loading path itself is exercised here.
     from advisor_torch.encoder import load_torch_encoder
 
+    from advisor.models.backends import LoadOptions
+
     entry = entry_for(tiny_bert, pooling="mean")
-    fp32 = load_torch_encoder(entry).encode(TEXTS)
+    fp32 = load_torch_encoder(entry, LoadOptions()).encode(TEXTS)
     for precision, dtype in (("bf16", "bfloat16"), ("fp16", "float16")):
-        encoder = load_torch_encoder(entry, weight_precision=precision)
+        encoder = load_torch_encoder(entry, LoadOptions(weight_precision=precision))
         assert encoder.info["dtype"] == dtype
         assert next(encoder.model.parameters()).dtype.__repr__().endswith(dtype)
         out = encoder.encode(TEXTS)
@@ -155,30 +157,30 @@ def test_pickle_weights_need_entry_and_policy(tiny_bert, tmp_path):
     entry = resolve_model(str(folder))
     assert entry.weights_format == "pickle"
     with pytest.raises(UserError, match="pickle weights .* can run code"):
-        get_backend("torch").load(entry)  # no policy grant
+        load_encoder(entry)  # no policy grant
     with pytest.raises(UserError, match="policy does not allow pickle"):
-        load_encoder(entry, policy=Policy(name="strict"))
+        load_encoder(entry, **Policy(name="strict").load_grants())
     safe_entry = replace(entry, weights_format="safetensors")
     with pytest.raises(UserError, match="does not declare 'weights_format: pickle'"):
-        load_encoder(safe_entry, policy=Policy(name="lax", allow_pickle_weights=True))
-    encoder = load_encoder(entry, policy=Policy(name="lax", allow_pickle_weights=True))
-    ref = get_backend("torch").load(entry_for(tiny_bert)).encode(TEXTS)
+        load_encoder(safe_entry, **Policy(name="lax", allow_pickle_weights=True).load_grants())
+    encoder = load_encoder(entry, **Policy(name="lax", allow_pickle_weights=True).load_grants())
+    ref = load_encoder(entry_for(tiny_bert)).encode(TEXTS)
     assert (encoder.encode(TEXTS) * ref).sum(1).min() > 0.9999
 
 
 def test_trust_remote_code_needs_entry_and_policy(tiny_bert):
     entry = entry_for(tiny_bert, trust_remote_code=True)
     with pytest.raises(UserError, match="needs trust_remote_code"):
-        load_encoder(entry, policy=Policy(name="strict"))
+        load_encoder(entry, **Policy(name="strict").load_grants())
     with pytest.raises(UserError, match="needs trust_remote_code"):
-        get_backend("torch").load(entry)
-    encoder = load_encoder(entry, policy=Policy(name="reviewed", allow_remote_code=True))
+        load_encoder(entry)
+    encoder = load_encoder(entry, **Policy(name="reviewed", allow_remote_code=True).load_grants())
     assert encoder.encode(TEXTS[:1]).shape == (1, 32)
 
 
 def test_impossible_variant_is_refused_by_load_encoder_with_its_reason(tiny_bert):
-    with pytest.raises(UserError, match="refuses bf16 on cpu: half precision"):
-        load_encoder(entry_for(tiny_bert), device="cpu", weight_precision="bf16")
+    with pytest.raises(UserError, match="the onnx runtime does not run bf16 weights on cpu"):
+        load_encoder(entry_for(tiny_bert), device="cpu", weight_precision="bf16", runtime="onnx")
 
 
 def test_prompt_left_out_of_pooling_when_the_model_says_so(tiny_bert, tmp_path):
@@ -189,7 +191,7 @@ def test_prompt_left_out_of_pooling_when_the_model_says_so(tiny_bert, tmp_path):
                                       models.Pooling(32, pooling_mode="mean", include_prompt=False)],
                              device="cpu", prompts={"query": "represent the question for retrieval: "})
     st.save(str(tmp_path / "st"))
-    encoder = get_backend("torch").load(resolve_model(str(tmp_path / "st")))
+    encoder = load_encoder(resolve_model(str(tmp_path / "st")))
     ours = encoder.encode(TEXTS, kind="query")
     ref = st.encode(TEXTS, prompt_name="query")
     pooled_with_prompt = st.encode(["represent the question for retrieval: " + t for t in TEXTS])

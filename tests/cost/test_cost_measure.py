@@ -16,6 +16,7 @@ import pytest
 from advisor.cost.batcher import DynamicBatcher, run_load
 from advisor.models.fastpath import FastTransformerEncoder
 from advisor.cost.latency import LatencyStats, measure_latency
+from advisor.cost.stability import StabilityRule
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.storage import default_dims, index_table
 from advisor.models.variants import bytes_per_vector
@@ -35,15 +36,20 @@ def encoder(minilm_dir):
 
 
 def test_latency_percentiles_equal_numpy_on_a_real_run(encoder):
+    rule = StabilityRule(round_samples=10, settle_rounds=2, latency_tolerance=10.0, resamples=200)
     t0 = time.perf_counter()
-    stats = measure_latency(encoder, QUERIES, samples=25, warmup=3)
+    measured = measure_latency(encoder, QUERIES, rule=rule, warmup=3)
     wall_ms = (time.perf_counter() - t0) * 1000
+    stats = measured.stats
     raw = np.array(stats.raw_ms)
-    assert stats.samples == 25 == raw.size
+    assert stats.samples == 20 == raw.size  # two rounds of ten agreed (a tolerance no machine misses)
+    assert measured.settled.settled and len(measured.settled.rounds) == 2
     assert np.all(raw > 0) and raw.sum() <= wall_ms  # each sample is a real, positive piece of the run
     np.testing.assert_allclose([stats.p50_ms, stats.p95_ms, stats.p99_ms], np.percentile(raw, [50, 95, 99]))
     assert stats.p50_ms <= stats.p95_ms <= stats.p99_ms <= stats.max_ms == raw.max()
-    assert stats.figures()["latency_samples"] == 25
+    figures = stats.figures()
+    assert figures["latency_samples"] == 20
+    assert figures["latency_p50_ms_ci_low"] <= figures["latency_p50_ms"] <= figures["latency_p50_ms_ci_high"]
 
 
 def test_latency_stats_reject_empty():
@@ -100,8 +106,11 @@ def test_load_run_batched_and_unbatched_answer_every_request(encoder):
             np.testing.assert_allclose(vec, want, atol=1e-5)
 
 
-def test_subprocess_peak_rss_exceeds_model_file(encoder, minilm_dir):
-    spec = reload_spec(encoder, device="cpu", weight_precision="fp32")
+def test_subprocess_peak_rss_exceeds_model_file(minilm_dir):
+    from advisor.models.backends import LoadOptions
+    from advisor.models.resolve import resolve_model
+
+    spec = reload_spec(resolve_model("all-MiniLM-L6-v2"), LoadOptions())
     probe = subprocess_peak_rss(spec, QUERIES)
     model_mb = (minilm_dir / "model.safetensors").stat().st_size / 2**20
     assert probe["peak_rss_mb"] > probe["baseline_rss_mb"] > 0
@@ -126,12 +135,14 @@ def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=repo)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
-    assert out["engine"] == "fast" and out["device"] == "cpu"
+    assert out["runtime"]["path"] == "fast (lean BERT)" and out["device"] == "cpu"
     f = out["results"][0]["figures"]
     for name in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
                  "peak_memory_mb", "load_time_s", "load_batched_qps", "load_unbatched_qps", "bytes_per_vector"):
         assert isinstance(f[name], (int, float)) and f[name] > 0, name
-    assert f["latency_samples"] == 15 == len(f["latency_raw_ms"])
+    assert f["latency_samples"] % 15 == 0 and f["latency_samples"] == len(f["latency_raw_ms"])  # rounds of 15
+    assert f["stability"]["latency"]["rounds"] and f["stability"]["bulk"]["rounds"]
+    assert f["stability"]["contention"]["latency"]["cores"] >= 1
     assert f["bulk_docs"] == 24
     assert f["tokens_per_s"] / f["docs_per_s"] == pytest.approx(f["mean_tokens_per_doc"], rel=1e-2)
     assert f["bytes_per_vector"] == 384 * 4 and f["index_vectors"] == 156

@@ -109,19 +109,39 @@ limits:
 """))
     ok = dict(p95_latency_ms=19.9, throughput_docs_per_s=100.0, peak_memory_mb=500.0, bytes_per_vector=512,
               quality={"reviews": {"ndcg_at_10": 0.5}})
-    assert check_measured(policy, **ok) == []
+    assert check_measured(policy, **ok) == ([], [])
     bad = dict(p95_latency_ms=20.1, throughput_docs_per_s=99.0, peak_memory_mb=501.0, bytes_per_vector=1536,
                quality={"reviews": {"ndcg_at_10": 0.499}})
-    rules = [r.rule for r in check_measured(policy, **bad)]
+    rules = [r.rule for r in check_measured(policy, **bad)[0]]
     assert rules == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s", "limits.max_peak_memory_mb",
                      "limits.max_bytes_per_vector", "limits.min_quality"]
-    floor = check_measured(policy, **{**ok, "quality": {"reviews": {"ndcg_at_10": 0.41}}})
+    floor, _ = check_measured(policy, **{**ok, "quality": {"reviews": {"ndcg_at_10": 0.41}}})
     assert floor[0].reason == "below the quality floor on reviews: ndcg_at_10 0.4100 < 0.5"
     # A limit whose figure was never measured cannot be shown to hold.
-    unmeasured = check_measured(policy, bytes_per_vector=64, quality={})
+    unmeasured, _ = check_measured(policy, bytes_per_vector=64, quality={})
     assert [r.rule for r in unmeasured] == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s",
                                             "limits.max_peak_memory_mb"]
     assert all("not measured" in r.reason for r in unmeasured)
+
+
+def test_policy_with_limits_replaces_limits_and_weights_without_a_file():
+    from advisor.policy.spec import policy_with_limits
+
+    base = load_policy(POLICIES / "default.yaml")
+    edited = policy_with_limits(base, {"max_p95_latency_ms": None, "max_bytes_per_vector": 600}, {"latency": 0.5})
+    assert edited.limits.max_p95_latency_ms is None and edited.limits.max_bytes_per_vector == 600
+    assert edited.ranking.weights == {**base.ranking.weights, "latency": 0.5}
+    assert edited.variants == base.variants and edited.file is None and edited.name == base.name
+
+
+def test_policy_with_limits_checks_values_as_a_policy_file_would():
+    from advisor.policy.spec import policy_with_limits
+
+    base = load_policy(POLICIES / "default.yaml")
+    with pytest.raises(ConfigError, match="ranking.weights.*memory.*>= 0"):
+        policy_with_limits(base, weights={"memory": -1})
+    with pytest.raises(ConfigError, match="max_latency.*unknown field"):
+        policy_with_limits(base, {"max_latency": 10})
 
 
 def test_offline_catalog_under_shipped_policies(repo):
