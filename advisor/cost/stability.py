@@ -103,9 +103,14 @@ def latency_rounds(call: Callable[[int], None], rule: StabilityRule) -> Settled:
             return Settled(True, medians, used, elapsed, None, [x for r in rounds[-used:] for x in r])
         if elapsed >= rule.latency_budget_s or len(rounds) >= rule.max_latency_rounds:
             last = medians[-rule.settle_rounds:]
-            why = (f"batch-1 latency did not settle: the last round medians {', '.join(f'{m:.3g}' for m in last)} ms "
-                   f"differ by {spread(last):.0%} (tolerance {rule.latency_tolerance:.0%}) after {len(rounds)} "
-                   f"rounds in {elapsed:.1f} s")
+            if len(rounds) < rule.settle_rounds:
+                why = (f"batch-1 latency could not be repeated: {len(rounds)} round(s) of {rule.round_samples} calls "
+                       f"took {elapsed:.1f} s of the {rule.latency_budget_s:g} s budget, and {rule.settle_rounds} "
+                       f"agreeing rounds are needed")
+            else:
+                why = (f"batch-1 latency did not settle: the last round medians "
+                       f"{', '.join(f'{m:.3g}' for m in last)} ms differ by {spread(last):.0%} (tolerance "
+                       f"{rule.latency_tolerance:.0%}) after {len(rounds)} rounds in {elapsed:.1f} s")
             return Settled(False, medians, len(rounds), elapsed, why, [x for r in rounds for x in r])
 
 

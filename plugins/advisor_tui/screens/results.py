@@ -30,12 +30,31 @@ FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("docs/s", lambda c: c.cost.get("docs_per_s"), True),
     ("peak MB", lambda c: c.cost.get("peak_memory_mb"), False),
     ("B/vec", lambda c: c.bytes_per_vector, False),
+    ("busy", lambda c: c.cost.get("contention_busy_cores"), False),
 )
+
+
+def measuring_text(c: Any) -> str:
+    """The cost figures' intervals and the machine's state while they were taken ("busy": other processes'
+    average busy cores), and why a figure is unstable."""
+    parts = []
+    for name, label, unit in (("latency_p95_ms", "p95", "ms"), ("docs_per_s", "bulk", "docs/s")):
+        if name in c.cost_ci:
+            lo, hi = c.cost_ci[name]
+            parts.append(f"{label} {cell(c.cost[name], 3)} {unit} (95% interval {cell(lo, 3)}-{cell(hi, 3)})")
+    if "load_avg_1m" in c.cost:
+        parts.append(f"load average {cell(c.cost['load_avg_1m'], 2)}, other processes busy "
+                     f"{cell(c.cost.get('contention_busy_cores'), 2)} cores while measuring")
+    text = "measured: " + "; ".join(parts) if parts else "measured before intervals and contention were recorded"
+    for kind, reasons in c.unstable.items():
+        text += f"\nunstable {kind}: " + "; ".join(reasons)
+    return text
 
 
 def variant_label(c: Any) -> str:
     v = c.variant
-    return f"{v.device}/{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}"
+    runtime = f"{v.runtime}:" if v.runtime else ""
+    return f"{v.device}/{runtime}{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}"
 
 
 class ResultsScreen(AdvisorScreen):
@@ -126,6 +145,10 @@ class ResultsScreen(AdvisorScreen):
                 text = "–" if value is None else f"{value:.1%}"
             elif title in ("p95 ms", "peak MB"):
                 text = cell(value, 3)
+                if title == "p95 ms" and c.unstable.get("latency"):
+                    text += " !"  # unstable: did not settle or measured under contention (detail below)
+            elif title == "busy":
+                text = cell(value, 2)
             else:
                 text = cell(value, 4)
             cells.append(Text(text, style=style if title in ("model", "status") or c.status == "rejected" else ""))
@@ -156,6 +179,8 @@ class ResultsScreen(AdvisorScreen):
         text = Text(c.label, style="bold")
         text.append(f"  [{c.status}]", style=STATUS_STYLE.get(c.status, ""))
         text.append("\n" + (c.why or ""))
+        if c.cost:
+            text.append("\n" + measuring_text(c), style="grey70")
         detail.update(text)
 
     # ---- actions -------------------------------------------------------------------------------------------
