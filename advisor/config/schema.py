@@ -59,6 +59,8 @@ class Fields:
         value = self.data[field]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(field, f"must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > 1e308 or value != value:  # too large for a float, or NaN
+            raise self.error(field, f"must be a finite number, got {str(value)[:20]}")
         if minimum is not None and value < minimum:
             raise self.error(field, f"must be >= {minimum}, got {value!r}")
         return float(value)

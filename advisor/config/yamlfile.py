@@ -38,6 +38,9 @@ def load_yaml(path: str | Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "file not found; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start} "
+                                     f"cannot be decoded; save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue as queue_module
+import select
 import signal
 import threading
 import time
@@ -61,8 +62,10 @@ def crashed_cells(group: GroupSpec, store: Any, error: str) -> list[Event]:
 
 # -- local ------------------------------------------------------------------------------------------------------
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when its parent dies; elsewhere a watchdog thread does it."""
+def _die_with_parent(conn: Any = None) -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies; and (everywhere) a watchdog thread that exits once
+    the parent is gone: its pid changes, or the read end of the worker's one-way pipe is closed (the parent is
+    the only holder of that end, so its death breaks the pipe)."""
     parent = os.getppid()
     try:
         import ctypes
@@ -71,22 +74,34 @@ def _die_with_parent() -> None:
         if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
             if os.getppid() != parent:  # the parent died before prctl took effect
                 os._exit(1)
-            return
     except (OSError, AttributeError):
         pass
 
     def watch() -> None:
+        poller = None
+        if conn is not None and hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(conn.fileno(), 0)  # POLLERR/POLLHUP only: the read end was closed
         while os.getppid() == parent:
-            time.sleep(0.5)
+            if poller is not None and poller.poll(500):
+                break
+            elif poller is None:
+                time.sleep(0.5)
         os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=watch, daemon=True, name="advisor-watchdog").start()
 
 
-def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, events: Any,
+def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, conn: Any,
                   redo: frozenset[str] = frozenset()) -> None:
-    _die_with_parent()
+    _die_with_parent(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
-    from advisor.sweep.store import ResultStore
+    from advisor.sweep.store import HEARTBEAT_S, ResultStore
+
+    def send(event: Event) -> None:
+        try:
+            conn.send(event)
+        except (BrokenPipeError, EOFError, OSError):  # the driver is gone: stop at once, write nothing more
+            os._exit(1)
 
     store = ResultStore(store_path)
     last = 0.0
@@ -96,24 +111,58 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, e
         now = time.monotonic()
         if now - last > 0.1 or event.n >= event.total:
             last = now
-            events.put(event)
+            send(event)
 
+    beating = threading.Event()
     try:
-        def is_done(fingerprint: str) -> bool:
-            return fingerprint not in redo and store.has(fingerprint)
+        wanted = [c.fingerprint for c in group.cells
+                  if force or c.fingerprint in redo or not store.has(c.fingerprint)]
+        while True:  # claim the group's unfinished cells; wait while another live run computes them
+            claimed, held = store.claim(wanted, run_id, recompute=set(wanted) if force else set(redo))
+            if not held:
+                break
+            send(Event("waiting", group.label, message=f"{len(held)} cell(s) being computed by another run"))
+            time.sleep(0.5)
+        mine = set(claimed)
 
-        for event in run_group(group, is_done=is_done, force=force, progress=progress):
+        def beat() -> None:
+            while not beating.wait(HEARTBEAT_S):
+                try:
+                    store.heartbeat()
+                except Exception:  # noqa: BLE001 - a busy store: try again next beat
+                    pass
+        threading.Thread(target=beat, daemon=True, name="advisor-heartbeat").start()
+
+        planned = {c.fingerprint for c in group.cells}
+
+        def is_done(fingerprint: str) -> bool:
+            if fingerprint not in planned:  # a key the loaded model turned out to have (e.g. its revision)
+                return not force and fingerprint not in redo and store.has(fingerprint)
+            if fingerprint not in mine:
+                return True  # finished before the claim
+            return fingerprint not in redo and not force and store.has(fingerprint)
+
+        for event in run_group(group, is_done=is_done, force=False, progress=progress):
             if event.kind == "cell" and event.result is not None:
                 store.put(event.result, run_id=run_id)
                 event.stored = True
-            events.put(event)
+            send(event)
     except BaseException as exc:  # noqa: BLE001 - report, then exit non-zero
-        events.put(Event("error", group.label, message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-        events.close()
-        events.join_thread()
+        send(Event("error", group.label, message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        beating.set()
+        _release(store)
+        conn.close()
         raise SystemExit(1)
-    events.close()
-    events.join_thread()
+    beating.set()
+    _release(store)
+    conn.close()
+
+
+def _release(store: Any) -> None:
+    try:
+        store.release()
+    except Exception:  # noqa: BLE001 - a dead lease is taken over anyway
+        pass
 
 
 def _exit_reason(code: int | None) -> str:
@@ -125,6 +174,16 @@ def _exit_reason(code: int | None) -> str:
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         return f"killed by {name}{hint}"
     return f"exit code {code}"
+
+
+def _reap(proc: Any, grace: float = 10.0) -> None:
+    """Stop a worker: SIGTERM (a cell being written commits or rolls back as a whole), then SIGKILL."""
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(grace)
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
 
 
 class LocalExecutor(Executor):
@@ -139,44 +198,54 @@ class LocalExecutor(Executor):
 
         ctx = multiprocessing.get_context("spawn")
         store = ResultStore(store_path)
+        limit = float(options.get("cell_timeout") or 0) or None
         for group in groups:
             if stop is not None and stop.is_set():
                 return
-            events = ctx.Queue()
+            reader, writer = ctx.Pipe(duplex=False)  # one way: the worker holds only the write end
             redo = frozenset(options.get("redo") or ())
-            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, events, redo),
+            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, writer, redo),
                                name=f"advisor-{group.entry.name}", daemon=True)
-            proc.start()
             error = ""
             try:
+                proc.start()
+                writer.close()  # so the worker's death (or exit) reads as EOF here
+                last_cell = time.monotonic()
                 while True:
-                    try:
-                        event = events.get(timeout=0.2)
-                    except queue_module.Empty:
+                    if not reader.poll(0.2):
                         if stop is not None and stop.is_set():
                             raise KeyboardInterrupt
-                        if proc.is_alive():
-                            continue
-                        try:  # the worker is gone: take what it sent before it died
-                            event = events.get(timeout=0.5)
-                        except queue_module.Empty:
+                        if limit is not None and time.monotonic() - last_cell > limit:
+                            proc.kill()
+                            proc.join()
+                            error = f"timed out: no cell finished within --cell-timeout {limit:g} s"
                             break
+                        continue
+                    try:
+                        event = reader.recv()
+                    except (EOFError, OSError):  # the worker exited or died
+                        break
                     if event.kind == "error":
                         error = event.message.splitlines()[0]
+                    elif event.kind in ("cell", "waiting"):
+                        last_cell = time.monotonic()
                     on_event(event)
             except KeyboardInterrupt:
-                proc.terminate()  # SIGTERM: a cell being written commits or rolls back as a whole
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
+                _reap(proc)
                 if stop is not None and stop.is_set():
                     return
                 raise
-            proc.join()
+            finally:  # every way out of here leaves no worker behind
+                if proc.pid is not None and proc.is_alive():
+                    proc.join(5 if not error.startswith("timed out") else 0)
+                    _reap(proc, grace=2.0)
+                reader.close()
             if proc.exitcode != 0:
-                why = f"worker process for {group.label} died ({_exit_reason(proc.exitcode)})"
-                for event in crashed_cells(group, store, f"{why}: {error}" if error else why):
+                why = (f"worker process for {group.label} {error}" if error.startswith("timed out") else
+                       f"worker process for {group.label} died ({_exit_reason(proc.exitcode)})")
+                if error and not error.startswith("timed out"):
+                    why = f"{why}: {error}"
+                for event in crashed_cells(group, store, why):
                     on_event(event)
 
 

@@ -29,7 +29,7 @@ from advisor.sweep.results import CellKey, CellResult
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_STORE = ".advisor/results.sqlite"
 KEY_FIELDS = tuple(f.name for f in fields(CellKey))
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
@@ -51,7 +51,12 @@ CREATE TABLE IF NOT EXISTS computations (
 CREATE INDEX IF NOT EXISTS computations_fp ON computations(fingerprint);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created_at REAL NOT NULL, finished_at REAL, status TEXT NOT NULL,
-    executor TEXT, command TEXT, plan TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}', pid INTEGER, host TEXT
+    executor TEXT, command TEXT, plan TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '{}', pid INTEGER, host TEXT,
+    pid_started REAL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    fingerprint TEXT PRIMARY KEY, run_id TEXT, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    pid_started REAL, claimed_at REAL NOT NULL, heartbeat REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS run_cells (
     run_id TEXT NOT NULL, fingerprint TEXT NOT NULL, label TEXT, PRIMARY KEY (run_id, fingerprint)
@@ -60,7 +65,12 @@ CREATE TABLE IF NOT EXISTS run_cells (
 # Steps from one schema version to the next; a store of any older version is brought up to date on open.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE cells ADD COLUMN runtime TEXT NOT NULL DEFAULT ''",),
+    3: ("ALTER TABLE runs ADD COLUMN pid_started REAL",
+        "CREATE TABLE IF NOT EXISTS leases (fingerprint TEXT PRIMARY KEY, run_id TEXT, pid INTEGER NOT NULL, "
+        "host TEXT NOT NULL, pid_started REAL, claimed_at REAL NOT NULL, heartbeat REAL NOT NULL)"),
 }
+LEASE_STALE_S = 30.0  # a lease from another host whose heartbeat is older than this is dead
+HEARTBEAT_S = 2.0
 
 
 def _alive(pid: int | None) -> bool:
@@ -73,6 +83,26 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_started(pid: int | None = None) -> float | None:
+    """When a process started (seconds since the epoch), so a recycled pid is not taken for the one recorded."""
+    try:
+        import psutil
+
+        return round(psutil.Process(pid or os.getpid()).create_time(), 2)
+    except Exception:  # noqa: BLE001 - psutil missing, or the process is gone
+        return None
+
+
+def _same_process(pid: int | None, started: float | None) -> bool:
+    """Whether ``pid`` (on this host) is still the process that started at ``started``."""
+    if not _alive(pid):
+        return False
+    if started is None:
+        return True
+    now = process_started(pid)
+    return now is None or abs(now - started) < 1.0
 
 
 def _row_to_result(row: sqlite3.Row) -> CellResult:
@@ -105,6 +135,7 @@ class ResultStore:
         self.path = Path(path)
         self._local = threading.local()
         self._connect()  # create and migrate now, so a bad file fails here with a clear message
+        self.mark_dead_runs()
 
     # -- connection -------------------------------------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -289,9 +320,10 @@ class ResultStore:
         """Record a new run with its plan (pure data) and the fingerprints it covers; returns the run id."""
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._write() as conn:
-            conn.execute("INSERT INTO runs (run_id, created_at, status, executor, command, plan, pid, host) "
-                         "VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
-                         (run_id, time.time(), executor, command, _json(plan), os.getpid(), socket.gethostname()))
+            conn.execute("INSERT INTO runs (run_id, created_at, status, executor, command, plan, pid, host, "
+                         "pid_started) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                         (run_id, time.time(), executor, command, _json(plan), os.getpid(), socket.gethostname(),
+                          process_started()))
             conn.executemany("INSERT OR IGNORE INTO run_cells (run_id, fingerprint, label) VALUES (?, ?, ?)",
                              [(run_id, fp, label) for fp, label in cells])
         return run_id
@@ -302,6 +334,71 @@ class ResultStore:
         with self._write() as conn:
             conn.execute("UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
                          (status, time.time(), _json(summary or {}), run_id))
+
+    def mark_dead_runs(self) -> list[str]:
+        """Mark 'interrupted' every run of this host still 'running' whose driver is gone (pid and its start time
+        checked, so a recycled pid does not keep a dead run alive), and drop the leases of dead workers."""
+        conn = self._connect()
+        host = socket.gethostname()
+        rows = conn.execute("SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND host = ?",
+                            (host,)).fetchall()
+        dead = [r["run_id"] for r in rows if not _same_process(r["pid"], r["pid_started"])]
+        leases = conn.execute("SELECT fingerprint, pid, pid_started FROM leases WHERE host = ?", (host,)).fetchall()
+        gone = [r["fingerprint"] for r in leases if not _same_process(r["pid"], r["pid_started"])]
+        if dead or gone:
+            with self._write() as conn:
+                reason = _json({"interrupted": "its driver process died without recording an end (SIGKILL, "
+                                              "power loss); found by a later command"})
+                conn.executemany("UPDATE runs SET status = 'interrupted', finished_at = ?, summary = ? "
+                                 "WHERE run_id = ? AND status = 'running'", [(time.time(), reason, r) for r in dead])
+                conn.executemany("DELETE FROM leases WHERE fingerprint = ?", [(f,) for f in gone])
+        return dead
+
+    # -- leases -----------------------------------------------------------------------------------------------
+    def _lease_live(self, row: sqlite3.Row, now: float) -> bool:
+        if row["host"] == socket.gethostname():
+            return _same_process(row["pid"], row["pid_started"])
+        return now - row["heartbeat"] < LEASE_STALE_S
+
+    def claim(self, fingerprints: list[str], run_id: str | None = None, *,
+              recompute: frozenset[str] | set[str] = frozenset()) -> tuple[list[str], list[str]]:
+        """Claim the unfinished ``fingerprints`` (and those in ``recompute``, finished or not) for this process,
+        all or none, in one transaction: returns (claimed, held) where ``held`` are the cells another live process
+        has claimed (then nothing is claimed, and the caller waits). Dead or stale leases are taken over."""
+        now, me, host, started = time.time(), os.getpid(), socket.gethostname(), process_started()
+        with self._write() as conn:
+            pending = [fp for fp in fingerprints
+                       if fp in recompute or conn.execute("SELECT 1 FROM cells WHERE fingerprint = ? AND status = 'ok'",
+                                       (fp,)).fetchone() is None]
+            held = []
+            for fp in pending:
+                row = conn.execute("SELECT * FROM leases WHERE fingerprint = ?", (fp,)).fetchone()
+                if row is not None and not (row["pid"] == me and row["host"] == host) and self._lease_live(row, now):
+                    held.append(fp)
+            if held:
+                return [], held
+            conn.executemany("INSERT OR REPLACE INTO leases (fingerprint, run_id, pid, host, pid_started, "
+                             "claimed_at, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [(fp, run_id, me, host, started, now, now) for fp in pending])
+        return pending, []
+
+    def heartbeat(self) -> None:
+        """Refresh this process's leases (a lease from another host counts as dead once its heartbeat is old)."""
+        with self._write() as conn:
+            conn.execute("UPDATE leases SET heartbeat = ? WHERE pid = ? AND host = ?",
+                         (time.time(), os.getpid(), socket.gethostname()))
+
+    def release(self, fingerprints: list[str] | None = None) -> None:
+        """Drop this process's leases (all of them, or those of ``fingerprints``)."""
+        with self._write() as conn:
+            if fingerprints is None:
+                conn.execute("DELETE FROM leases WHERE pid = ? AND host = ?", (os.getpid(), socket.gethostname()))
+            else:
+                conn.executemany("DELETE FROM leases WHERE fingerprint = ? AND pid = ? AND host = ?",
+                                 [(fp, os.getpid(), socket.gethostname()) for fp in fingerprints])
+
+    def leases(self) -> list[dict]:
+        return [dict(r) for r in self._connect().execute("SELECT * FROM leases ORDER BY fingerprint")]
 
     def runs(self) -> list[dict]:
         """Every run, newest first, with counts of its planned cells that are done, failed or still missing."""

@@ -48,12 +48,19 @@ class CrashyBackend(Backend):
             raise RuntimeError("weights file is corrupt")
         if mode == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if mode == "segfault":  # a crash in native code
+            import ctypes
+            ctypes.string_at(0)
+        delay = float(entry.options.get("delay") or 0)  # a slow model: seconds per encode call
         max_batch = entry.options.get("max_batch")
 
         class Encoder(HashingEncoder):
             def encode(self, texts, *, kind="document", batch_size=32, progress=None):
                 if max_batch and batch_size > max_batch:
                     raise RuntimeError(f"CUDA out of memory. Tried to allocate {batch_size * 64} MiB")
+                if delay:
+                    import time
+                    time.sleep(delay)
                 return super().encode(texts, kind=kind, batch_size=batch_size, progress=progress)
 
         return Encoder(entry.embed_dim)

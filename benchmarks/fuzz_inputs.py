@@ -1,0 +1,190 @@
+"""Fuzz the user's inputs as the CLI reads them: the shipped catalog and policies and small slices of the example
+datasets (BEIR JSONL/TSV retrieval, STS, classification, pairs), mutated (random bytes, deleted and duplicated
+lines, junk tokens, truncation, flipped bytes, odd encodings, BOMs, NUL bytes, empty files, huge values). Every
+input must end in a parsed object or a one-line ``UserError``/``ConfigError``; anything else is a traceback the
+user would see.
+
+    python benchmarks/fuzz_inputs.py [--n 10000] [--seed 0]
+
+prints the tally per target and outcome, and exits 1 if any input ended in another exception.
+``tests/inputs/test_inputs_fuzz.py`` runs a fast slice of the same targets under hypothesis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+JUNK = [b"\x00", b"\xef\xbb\xbf", b"\xff\xfe", b"\t", b"\n", b"\r", b":", b"- ", b"{", b"}", b"[", b"]", b'"', b"'",
+        b"&a", b"*a", b"!!python/object:os.system", b"~", b"null", b"-1", b"1e309", b"9" * 400, b"\xc3", b"\xe9",
+        b"\\u0000", b",", b"#", b"|", b">", b"%YAML 1.1", b"---", b"...", b"true", b'{"_id": 1}', b"\x80\x81"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One kind of input: the seed files (name -> bytes) laid out in a folder, and how the CLI loads them."""
+
+    name: str
+    files: dict[str, bytes]
+    load: Callable[[Path], object]
+
+
+def _head(path: Path, lines: int) -> bytes:
+    return b"".join(path.read_bytes().splitlines(keepends=True)[:lines])
+
+
+def _load_catalog(folder: Path) -> object:
+    from advisor.models.catalog import load_catalog
+
+    return load_catalog(folder / "catalog.yaml")
+
+
+def _load_policy(folder: Path) -> object:
+    from advisor.policy.spec import load_policy
+
+    return load_policy(folder / "policy.yaml")
+
+
+def _load_dataset(folder: Path) -> object:
+    from advisor.datasets.tasks import load_task
+
+    task = load_task(folder / "data")
+    task.text_sets()
+    return task
+
+
+def _beir_slice(folder: Path, queries: int) -> dict[str, bytes]:
+    """The first ``queries`` judged queries with their judgements and judged documents: a small valid dataset."""
+    import json
+
+    qrels = (folder / "qrels" / "test.tsv").read_bytes().splitlines(keepends=True)
+    rows = qrels[1:1 + queries]
+    qids = {r.split(b"\t")[0].decode() for r in rows}
+    dids = {r.split(b"\t")[1].decode() for r in rows}
+    pick = lambda path, ids: b"".join(line for line in path.read_bytes().splitlines(keepends=True)  # noqa: E731
+                                      if line.strip() and json.loads(line)["_id"] in ids)
+    return {"data/corpus.jsonl": pick(folder / "corpus.jsonl", dids),
+            "data/queries.jsonl": pick(folder / "queries.jsonl", qids),
+            "data/qrels/test.tsv": b"".join([qrels[0], *rows])}
+
+
+def targets() -> list[Target]:
+    data = REPO / "data"
+    beir = data / "rt-reviews-plots"
+    out = [Target("catalog", {"catalog.yaml": (REPO / "catalogs" / "offline.yaml").read_bytes()}, _load_catalog)]
+    for policy in sorted((REPO / "policies").glob("*.yaml")):
+        out.append(Target(f"policy:{policy.stem}", {"policy.yaml": policy.read_bytes()}, _load_policy))
+    if (beir / "queries.jsonl").exists():
+        out.append(Target("beir", _beir_slice(beir, 20), _load_dataset))
+    for name, folder, file in (("sts", "lee-sts", "pairs.tsv"), ("classification", "pang-lee-polarity",
+                                                                 "polarity.tsv"),
+                               ("pairs", "rt-same-movie", "test.tsv")):
+        if (data / folder / file).exists():
+            out.append(Target(name, {f"data/{file}": _head(data / folder / file, 30)}, _load_dataset))
+    return out
+
+
+def mutate(content: bytes, rng: random.Random) -> bytes:
+    """One to three of the mutations a real file suffers."""
+    for _ in range(rng.randint(1, 3)):
+        lines = content.splitlines(keepends=True) or [b""]
+        op = rng.randrange(11)
+        i = rng.randrange(len(lines))
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[i])
+        elif op == 2:
+            pos = rng.randrange(len(lines[i]) + 1)
+            lines[i] = lines[i][:pos] + rng.choice(JUNK) + lines[i][pos:]
+        elif op == 3:
+            return b"".join(lines)[:rng.randrange(len(content) + 1)]
+        elif op == 4 and content:
+            raw = bytearray(content)
+            pos = rng.randrange(len(raw))
+            raw[pos] ^= 1 << rng.randrange(8)
+            return bytes(raw)
+        elif op == 5:
+            return bytes(rng.randrange(256) for _ in range(rng.randrange(200)))
+        elif op == 6:
+            return b""
+        elif op == 7:
+            return b"\xef\xbb\xbf" + content
+        elif op == 8:
+            try:
+                return content.decode("utf-8").encode(rng.choice(["utf-16", "latin-1", "cp1252", "utf-32"]),
+                                                      errors="replace")
+            except UnicodeDecodeError:
+                return content
+        elif op == 9:
+            lines[i] = lines[i].replace(b"1", b"9" * rng.choice([20, 400]), 1)
+        else:
+            lines[i] = b"\x00" * rng.randrange(1, 8) + lines[i]
+        content = b"".join(lines)
+    return content
+
+
+def attempt(target: Target, files: dict[str, bytes]) -> tuple[str, str]:
+    """Load one mutated input in a fresh folder: ('parsed' | 'user error' | 'TRACEBACK', detail)."""
+    from advisor.errors import UserError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, content in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content)
+        try:
+            target.load(folder)
+        except UserError as exc:
+            message = str(exc)
+            if "\n" in message.strip() or "Traceback" in message:
+                return "TRACEBACK", f"multi-line user error: {message!r}"
+            return "user error", message
+        except Exception:  # noqa: BLE001 - what this fuzzer looks for
+            return "TRACEBACK", traceback.format_exc(limit=-3)
+    return "parsed", ""
+
+
+def mutated(target: Target, rng: random.Random) -> dict[str, bytes]:
+    files = dict(target.files)
+    name = rng.choice(sorted(files))
+    files[name] = mutate(files[name], rng)
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    pool = targets()
+    tally: collections.Counter = collections.Counter()
+    examples: dict[str, str] = {}
+    for _ in range(args.n):
+        target = rng.choice(pool)
+        outcome, detail = attempt(target, mutated(target, rng))
+        tally[(target.name.split(":")[0], outcome)] += 1
+        if outcome == "TRACEBACK":
+            examples.setdefault(detail.strip().splitlines()[-1], detail)
+    print(f"{'target':<16} {'parsed':>8} {'user error':>11} {'TRACEBACK':>10}")
+    for name in sorted({t for t, _ in tally}):
+        print(f"{name:<16} {tally[(name, 'parsed')]:>8} {tally[(name, 'user error')]:>11} "
+              f"{tally[(name, 'TRACEBACK')]:>10}")
+    tracebacks = sum(n for (_, outcome), n in tally.items() if outcome == "TRACEBACK")
+    print(f"{args.n} inputs, {tracebacks} tracebacks")
+    for detail in list(examples.values())[:10]:
+        print("---\n" + detail)
+    return 1 if tracebacks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
