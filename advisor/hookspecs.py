@@ -44,5 +44,10 @@ def register_raters(register: Register) -> None:
 
 
 @hookspec
+def register_indexes(register: Register) -> None:
+    """Register ``advisor.index.IndexType`` objects (search indexes: exact, faiss, usearch, pgvector, ...)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``advisor`` command group."""

@@ -51,6 +51,7 @@ HOOK_KINDS: dict[str, Kind] = {
     "register_executors": Kind("executors", "executor", "advisor.sweep.executors:Executor"),
     "register_report_writers": Kind("report_writers", "report writer", "advisor.reporting:ReportWriter"),
     "register_raters": Kind("raters", "rater", "advisor.quality.raters:Rater"),
+    "register_indexes": Kind("indexes", "index", "advisor.index:IndexType"),
 }
 
 

@@ -68,6 +68,7 @@ class Candidate:
     cost_ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # figure -> (low, high), same cell
     unstable: dict[str, list[str]] = field(default_factory=dict)      # "latency"/"throughput" -> reasons
     flags: list[Flag] = field(default_factory=list)                   # borderline / unstable limit verdicts
+    index: dict[str, Any] | None = None  # the index it would ship behind (name, settings, recall, search p95)
     latencies_ms: list[float] = field(default_factory=list)           # raw batch-1 samples, when stored
     cost_errors: list[str] = field(default_factory=list)              # why cost figures are missing
     versions: tuple[str, ...] = ()

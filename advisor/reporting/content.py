@@ -98,7 +98,13 @@ def headline(rec: Recommendation) -> str:
         cost.append(f"peak memory {figure(best.cost['peak_memory_mb'], 'MB')}")
     if best.bytes_per_vector:
         cost.append(figure(best.bytes_per_vector, "bytes per vector"))
-    text = f"Ship {best.model} ({variant_text(best)}): {tasks}; " + ", ".join(cost) + "."
+    behind = ""
+    if best.index:
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(best.index["settings"].items()))
+        behind = (f" behind a {best.index['name']} index{f' ({settings})' if settings else ''}, recall@10 "
+                  f"{best.index['recall_at_10']:.3f} against exact search")
+        cost = [c.replace("p95 query latency", "p95 query latency (encode + search)") for c in cost]
+    text = f"Ship {best.model} ({variant_text(best)}){behind}: {tasks}; " + ", ".join(cost) + "."
     for flag in best.flags:
         text += f" Caution: {flag.reason}."
     group = next((g for g in rec.groups if g.recommended is best), None)

@@ -77,10 +77,11 @@ class TaskCells:
     task: TaskRef
     quality: tuple[CellSpec, ...]
     cost: CellSpec | None = None
+    indexes: tuple[CellSpec, ...] = ()  # index cells (retrieval tasks, policy variants.indexes)
 
     @property
     def cells(self) -> tuple[CellSpec, ...]:
-        return self.quality + ((self.cost,) if self.cost else ())
+        return self.quality + ((self.cost,) if self.cost else ()) + self.indexes
 
 
 @dataclass(frozen=True)
@@ -206,22 +207,36 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
     device, wp, runtime = variant.device, variant.weight_precision, variant.runtime
     task_cells = []
     for ref in refs:
-        quality = []
+        quality, indexes = [], []
         for dim, flags in dims:
             for vp in grid.vector_precisions:
                 v = Variant(device, wp, dim, vp, runtime)
                 key = CellKey.quality(entry, ref.name, ref.content_hash, v, hardware=hardware, versions=versions,
                                       rescore_multiplier=grid.rescore_multiplier)
                 quality.append(CellSpec(key, f"{entry.name} {ref.name} {v.label()}", flags))
+                if ref.type == "retrieval":
+                    for name, settings in grid.indexes:
+                        if vp not in _index_precisions(name):  # e.g. pgvector 0.6 has no bit type
+                            continue
+                        ikey = CellKey.index(entry, ref.name, ref.content_hash, v, name, dict(settings),
+                                             hardware=hardware, versions=versions)
+                        indexes.append(CellSpec(ikey, f"{entry.name} {ref.name} {v.label()} index {name}", flags))
         cost = None
         if measure_cost:
             key = CellKey.cost(entry, ref.name, ref.content_hash, device, wp, hardware=hardware, versions=versions,
                                runtime=runtime)
             where = f"{device}/{runtime + ':' if runtime else ''}{wp}"
             cost = CellSpec(key, f"{entry.name} {ref.name} {where} cost")
-        task_cells.append(TaskCells(ref, tuple(quality), cost))
+        task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
                      policy.allow_remote_code, policy.allow_pickle_weights, runtime)
+
+
+def _index_precisions(name: str) -> tuple[str, ...]:
+    """The vector precisions a policy's index can hold; an unknown index name is the user's mistake."""
+    from advisor.index import get_index_type
+
+    return tuple(get_index_type(name).precisions)
 
 
 def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["Task"], *,

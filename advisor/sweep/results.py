@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-CellKind = Literal["quality", "cost"]
+CellKind = Literal["quality", "cost", "index"]
 CellStatus = Literal["ok", "failed"]
 
 
@@ -56,6 +56,16 @@ class CellKey:
         """The key of a cost cell: one loaded model (device, runtime, weight precision) on one task."""
         return cls("cost", entry.name, entry.revision, entry.backend, device, weight_precision, task_name, task_hash,
                    None, None, hardware, versions, options, runtime or "")
+
+    @classmethod
+    def index(cls, entry: Any, task_name: str, task_hash: str, variant: Any, index: str, settings: dict[str, Any],
+              *, hardware: str = "", versions: str = "") -> "CellKey":
+        """The key of an index cell: one index setting over one (dim, vector precision) of a model on a task; the
+        index name and its settings are the ``options``."""
+        options = json.dumps({"index": index, "settings": settings}, sort_keys=True)
+        return cls("index", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
+                   task_name, task_hash, variant.dim, variant.vector_precision, hardware, versions, options=options,
+                   runtime=variant.runtime or "")
 
     def identity(self) -> tuple:
         """What the cell is, without where and with what it was measured (machine, library versions): a cell

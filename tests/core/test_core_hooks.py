@@ -160,3 +160,43 @@ def test_a_failing_registration_hook_marks_only_its_plugin_failed(plugin):
     info = {i.name: i for i in plugin_infos()}[bad]
     assert info.status == "failed" and "no rater today" in info.error
     assert isinstance(registered("raters")["good-rater"], LengthRater)  # the others still work
+
+
+def test_hook_register_indexes(plugin):
+    from advisor.index import Index, IndexType, make_index
+    from advisor.quality.vectors import quantize
+
+    class FirstRows(Index):
+        """Returns the first k ids whatever the query: enough to see an index type registered and used."""
+
+        def __init__(self) -> None:
+            self.settings, self.ids = {}, np.zeros(0, dtype=np.int64)
+
+        def build(self, vectors, ids):
+            self.ids = np.asarray(ids)
+
+        def add(self, vectors, ids):
+            self.ids = np.concatenate([self.ids, ids])
+
+        def search(self, queries, k):
+            return np.tile(self.ids[:k], (len(queries), 1)), np.zeros((len(queries), k), dtype=np.float32)
+
+        def memory_bytes(self):
+            return int(self.ids.nbytes)
+
+    class FirstRowsType(IndexType):
+        name = "first-rows-test"
+
+        def create(self, **settings):
+            return FirstRows()
+
+    class P:
+        @hookimpl
+        def register_indexes(self, register):
+            register(FirstRowsType())
+
+    plugin(P())
+    index = make_index("first-rows-test", "float32")
+    index.build(quantize(np.eye(3, dtype=np.float32), "float32"), np.array([7, 8, 9]))
+    ids, _ = index.search(quantize(np.eye(3, dtype=np.float32)[:1], "float32"), 2)
+    assert ids.tolist() == [[7, 8]] and index.disk_bytes() == 24
