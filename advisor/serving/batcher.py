@@ -1,0 +1,169 @@
+"""Dynamic batching by a token budget with a maximum wait (as text-embeddings-inference batches).
+
+Requests wait in a bounded queue; one worker takes the oldest, then keeps adding requests while the batch's
+tokens stay within ``max_batch_tokens``, it holds fewer than ``max_batch_requests`` requests, and ``max_wait_ms``
+has not passed since the first one arrived. The model runs in one dedicated thread, so the event loop keeps
+accepting (and refusing) requests while a batch encodes. A request larger than the budget runs alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from advisor.models.backends import Encoder
+    from advisor.serving.config import ServeConfig
+    from advisor.serving.metrics import ServerMetrics
+
+
+class QueueFull(Exception):
+    """The queue holds ``max_queue`` requests; answer 429 and say when to come back."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the queue is full; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class Draining(Exception):
+    """The server is shutting down and takes no new work."""
+
+
+@dataclass
+class Job:
+    texts: list[str]
+    tokens: int
+    kind: str
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class DynamicBatcher:
+    def __init__(self, encoder: "Encoder", config: "ServeConfig", metrics: "ServerMetrics",
+                 on_batch: Callable[[list[Job]], None] | None = None) -> None:
+        self.encoder, self.config, self.metrics = encoder, config, metrics
+        self.queue: deque[Job] = deque()
+        self._wake = asyncio.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advisor-serve-model")
+        self._task: asyncio.Task | None = None
+        self.draining = False
+        self.in_flight = 0
+        self._tokens_per_s = 0.0  # measured throughput, for Retry-After
+        self.on_batch = on_batch
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="advisor-serve-batcher")
+
+    async def submit(self, texts: list[str], tokens: int, kind: str) -> np.ndarray:
+        """Queue one request and wait for its vectors; QueueFull when the queue is at its bound."""
+        if self.draining:
+            raise Draining()
+        if len(self.queue) >= self.config.max_queue:
+            raise QueueFull(self.retry_after_s())
+        job = Job(texts, tokens, kind, asyncio.get_running_loop().create_future())
+        self.queue.append(job)
+        self.metrics.queue_depth.set(len(self.queue))
+        self._wake.set()
+        return await job.future
+
+    def retry_after_s(self) -> int:
+        """Seconds until the queued tokens have likely been encoded (at least 1)."""
+        queued = sum(j.tokens for j in self.queue)
+        if self._tokens_per_s <= 0:
+            return 1
+        return max(1, int(np.ceil(queued / self._tokens_per_s)))
+
+    def _take_batch(self) -> list[Job]:
+        cfg = self.config
+        batch = [self.queue.popleft()]
+        tokens = batch[0].tokens
+        while self.queue and len(batch) < cfg.max_batch_requests and self.queue[0].kind == batch[0].kind \
+                and tokens + self.queue[0].tokens <= cfg.max_batch_tokens:
+            job = self.queue.popleft()
+            batch.append(job)
+            tokens += job.tokens
+        return batch
+
+    def _full(self) -> bool:
+        cfg = self.config
+        if len(self.queue) >= cfg.max_batch_requests:
+            return True
+        return sum(j.tokens for j in self.queue) >= cfg.max_batch_tokens
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.queue:
+                if self.draining:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            deadline = self.queue[0].enqueued + self.config.max_wait_ms / 1000.0
+            while not self._full() and (left := deadline - time.perf_counter()) > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+            self.metrics.queue_size.observe(len(self.queue))
+            batch = self._take_batch()
+            self.metrics.queue_depth.set(len(self.queue))
+            now = time.perf_counter()
+            for job in batch:
+                self.metrics.queue_duration.observe(now - job.enqueued)
+            texts = [t for job in batch for t in job.texts]
+            tokens = sum(job.tokens for job in batch)
+            self.metrics.batch_size.observe(len(texts))
+            self.metrics.batch_tokens.observe(tokens)
+            self.in_flight += len(batch)
+            t0 = time.perf_counter()
+            try:
+                vectors = await loop.run_in_executor(self._pool, self._encode, texts, batch[0].kind)
+            except Exception as exc:  # the model failed: every request of the batch gets the error
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+            else:
+                elapsed = time.perf_counter() - t0
+                self.metrics.inference_duration.observe(elapsed)
+                if elapsed > 0:
+                    rate = tokens / elapsed
+                    self._tokens_per_s = rate if self._tokens_per_s == 0 else 0.8 * self._tokens_per_s + 0.2 * rate
+                start = 0
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_result(vectors[start:start + len(job.texts)])
+                    start += len(job.texts)
+            finally:
+                self.in_flight -= len(batch)
+            if self.on_batch is not None:
+                self.on_batch(batch)
+
+    def _encode(self, texts: list[str], kind: str) -> np.ndarray:
+        return np.asarray(self.encoder.encode(texts, kind=kind, batch_size=self.config.batch_size),
+                          dtype=np.float32)
+
+    async def run_in_model_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` where the model runs (tokenizers are not always safe to share across threads)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Refuse new work, finish what is queued, then stop the worker."""
+        self.draining = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                for job in self.queue:
+                    if not job.future.done():
+                        job.future.set_exception(Draining())
+        self._pool.shutdown(wait=True)

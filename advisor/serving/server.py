@@ -1,0 +1,65 @@
+"""Load a model at a variant and run it under uvicorn until a signal; shutdown drains the queue."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from advisor.errors import UserError
+from advisor.serving.config import ServeConfig, VectorForm
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def prepare(model: str, *, catalogs: list[Any] | None = None, device: str = "cpu",
+            weight_precision: str | None = None, runtime: str | None = None, form: VectorForm = VectorForm(),
+            config: ServeConfig = ServeConfig(), allow_network: bool = False) -> Any:
+    """The model loaded (through ``load_encoder``, the one encode path) and wrapped for serving, warmed up."""
+    from advisor.models.backends import LoadOptions, load_encoder
+    from advisor.models.resolve import resolve_model
+    from advisor.serving.app import Served
+
+    entry = resolve_model(model, catalogs or None)
+    if form.dim is not None and form.dim > entry.embed_dim:
+        raise UserError(f"--dim {form.dim} is larger than {entry.name}'s output size {entry.embed_dim}")
+    encoder = load_encoder(entry, LoadOptions(device=device, weight_precision=weight_precision, runtime=runtime,
+                                              allow_network=allow_network))
+    encoder.warmup()
+    info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": device,
+            "weight_precision": weight_precision or entry.weight_precision or "fp32",
+            "max_input_tokens": config.max_input_tokens or entry.max_tokens,
+            "runtime": dict(encoder.info).get("runtime") or dict(encoder.info).get("backend")}
+    return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)
+
+
+def serve(served: Any, *, log_level: str = "warning") -> None:
+    """Run until SIGINT/SIGTERM. uvicorn stops accepting, lets open requests finish (up to the drain timeout),
+    then the app's lifespan drains the batcher; the model is closed last."""
+    import uvicorn
+
+    from advisor.serving.app import build_app
+
+    cfg = served.config
+    if not is_loopback(cfg.host) and not cfg.api_key:
+        print(f"advisor serve: warning: listening on {cfg.host} without an API key", file=sys.stderr)
+    app = build_app(served)
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=log_level,
+                                           access_log=False, timeout_graceful_shutdown=int(cfg.drain_timeout_s),
+                                           lifespan="on"))
+    print(f"advisor serve: {served.entry.name} on http://{cfg.host}:{cfg.port} (POST /v1/embeddings, /embed; "
+          f"GET /health, /metrics)", file=sys.stderr, flush=True)
+    try:
+        server.run()
+    finally:
+        served.encoder.close()
+    if not server.started:
+        raise UserError(f"could not listen on {cfg.host}:{cfg.port} (is the port in use?)")

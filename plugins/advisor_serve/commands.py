@@ -1,0 +1,160 @@
+"""``advisor serve`` and ``advisor loadtest``: presentation only; the work is ``advisor.serving``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from advisor.errors import UserError
+from advisor.options import (batch_size_option, catalog_option, device_option, dim_option, json_option,
+                              vector_precision_option, weights_option)
+
+
+def _one(values: tuple, name: str):
+    if len(values) > 1:
+        raise UserError(f"a server serves one {name}; give {name} once")
+    return values[0] if values else None
+
+
+@click.command("serve")
+@click.option("--model", default=None, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
+@click.option("--report", "report", default=None, type=click.Path(path_type=Path),
+              help="A report.json: serve its recommended model at its recommended variant.")
+@catalog_option
+@device_option()
+@weights_option
+@dim_option
+@vector_precision_option
+@batch_size_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback exposes the model to the network.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--max-batch-tokens", default=16384, show_default=True, type=click.IntRange(1),
+              help="Dynamic batching: most tokens in one batch.")
+@click.option("--max-batch-requests", default=64, show_default=True, type=click.IntRange(1),
+              help="Dynamic batching: most requests in one batch.")
+@click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(0),
+              help="Dynamic batching: longest a batch waits to fill after its first request.")
+@click.option("--max-queue", default=512, show_default=True, type=click.IntRange(1),
+              help="Requests that may wait; the next is answered 429 with Retry-After.")
+@click.option("--max-input-tokens", default=None, type=click.IntRange(1),
+              help="Longest input in tokens. Default: the model's max_tokens.")
+@click.option("--truncate/--no-truncate", default=True, show_default=True,
+              help="Cut over-long inputs to the limit, or refuse them (413).")
+@click.option("--api-key-env", default=None,
+              help="Environment variable holding the API key clients must send as 'Authorization: Bearer KEY'.")
+@click.option("--kind", default="query", show_default=True, type=click.Choice(["query", "document"]),
+              help="Prompt the model adds when a request gives no input_type / prompt_name.")
+@click.option("--allow-network", is_flag=True, help="Let the backend reach the network (hosted backends).")
+@click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds shutdown waits for queued and open requests.")
+def serve_command(model, report, catalogs, device, weight_precision, dims, precisions, batch_size, host, port,
+                  max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_input_tokens, truncate,
+                  api_key_env, kind, allow_network, drain_timeout):
+    """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings, TEI /embed,
+    /health, /metrics."""
+    from advisor.serving.config import ServeConfig, VectorForm, variant_from_report
+    from advisor.serving.server import prepare, serve
+
+    runtime = None
+    dim, precision = _one(dims, "--dim"), _one(precisions, "--vector-precision")
+    if report is not None:
+        if model is not None:
+            raise UserError("give --model or --report, not both")
+        chosen = variant_from_report(report)
+        model, runtime = chosen.model, chosen.runtime
+        device = device if click.get_current_context().get_parameter_source("device").name == "COMMANDLINE" \
+            else chosen.device
+        weight_precision = weight_precision or chosen.weight_precision
+        dim = dim if dim is not None else chosen.dim
+        precision = precision or chosen.vector_precision
+        click.echo(f"advisor serve: the report recommends {chosen.source.get('label') or model}", err=True)
+    if model is None:
+        raise UserError("give --model NAME or --report report/report.json")
+    api_key = None
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set or empty")
+    config = ServeConfig(host=host, port=port, max_batch_tokens=max_batch_tokens,
+                         max_batch_requests=max_batch_requests, max_wait_ms=max_wait_ms, max_queue=max_queue,
+                         max_input_tokens=max_input_tokens, truncate=truncate, api_key=api_key, kind=kind,
+                         drain_timeout_s=drain_timeout, batch_size=batch_size)
+    served = prepare(model, catalogs=list(catalogs), device=device, weight_precision=weight_precision,
+                     runtime=runtime, form=VectorForm(dim=dim, precision=precision or "float32"), config=config,
+                     allow_network=allow_network)
+    serve(served)
+
+
+def _rates(value: str) -> list[float]:
+    try:
+        rates = [float(v) for v in value.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise UserError(f"--rates '{value}': give numbers separated by commas, e.g. 5,10,20") from None
+    if not rates or any(r <= 0 for r in rates):
+        raise UserError(f"--rates '{value}': every rate must be above 0")
+    return rates
+
+
+@click.command("loadtest")
+@click.argument("url")
+@click.option("--rates", default="5,10,20,40", show_default=True,
+              help="Target request rates (requests/s), comma separated; each is run in turn, lowest first.")
+@click.option("--requests", default=200, show_default=True, type=click.IntRange(1),
+              help="Most requests sent at each rate.")
+@click.option("--duration", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Most seconds of arrivals at each rate.")
+@click.option("--endpoint", default="openai", show_default=True, type=click.Choice(["openai", "tei"]),
+              help="Request shape: POST /v1/embeddings or POST /embed.")
+@click.option("--texts", "texts_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File with one text per line to send (cycled). Default: a few short queries.")
+@click.option("--model", default=None, help="The 'model' field sent to an OpenAI-compatible server.")
+@click.option("--api-key-env", default=None, help="Environment variable holding the server's API key.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
+              help="Seconds before one request counts as timed out.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the Poisson arrival times.")
+@click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a latency-vs-QPS plot (PNG) here.")
+@json_option
+def loadtest_command(url, rates, requests, duration, endpoint, texts_file, model, api_key_env, timeout, seed,
+                     plot_file, as_json):
+    """Open-loop load test of an embeddings server on this machine: p50/p95/p99 and achieved QPS per rate, and
+    the saturation point."""
+    from advisor.serving.loadgen import DEFAULT_TEXTS, plot, require_loopback, run_loadtest
+
+    require_loopback(url)  # before anything else, so a wrong host costs nothing
+    texts = DEFAULT_TEXTS
+    if texts_file is not None:
+        texts = tuple(line for line in texts_file.read_text(encoding="utf-8").splitlines() if line.strip())
+        if not texts:
+            raise UserError(f"--texts {texts_file}: the file has no non-empty lines")
+    api_key = os.environ.get(api_key_env) if api_key_env else None
+    if api_key_env and not api_key:
+        raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set or empty")
+    result = run_loadtest(url, _rates(rates), requests=requests, duration_s=duration, endpoint=endpoint,
+                          texts=texts, model=model, api_key=api_key, timeout_s=timeout, seed=seed)
+    if plot_file is not None:
+        plot(result, plot_file)
+    if as_json:
+        data = result.to_dict()
+        if plot_file is not None:
+            data["plot"] = str(plot_file)
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{'target/s':>9} {'sent':>5} {'ok':>5} {'429':>4} {'err':>4} {'achieved/s':>10} "
+               f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    fmt = lambda v: f"{v:8.1f}" if v is not None else f"{'-':>8}"  # noqa: E731
+    for r in result.rates:
+        click.echo(f"{r.target_qps:9g} {r.sent:5d} {r.ok:5d} {r.rejected:4d} {r.errors + r.timed_out:4d} "
+                   f"{r.achieved_qps:10.1f} {fmt(r.p50_ms)} {fmt(r.p95_ms)} {fmt(r.p99_ms)}")
+    if result.saturated_at is None:
+        click.echo(f"saturation: not reached; sustained every rate up to {result.saturation_qps:g}/s")
+    else:
+        sustained = f"{result.saturation_qps:g}/s" if result.saturation_qps is not None else "no rate"
+        click.echo(f"saturation: sustained {sustained}; not {result.saturated_at:g}/s")
+    click.echo(f"({result.rule})")
+    if plot_file is not None:
+        click.echo(f"plot: {plot_file}")

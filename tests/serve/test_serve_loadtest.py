@@ -1,0 +1,56 @@
+"""``advisor loadtest``: open-loop arrivals, percentiles and achieved QPS per rate, the saturation point, JSON and a
+plot, against a real ``advisor serve``; and it refuses any host but this machine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from advisor.cli import cli
+from advisor.serving.loadgen import RateResult, arrival_times, saturation
+
+from .conftest import WORDLLAMA, require_serve_deps, running_server
+
+require_serve_deps()
+
+
+def test_loadtest_refuses_a_host_that_is_not_this_machine():
+    result = CliRunner().invoke(cli, ["loadtest", "http://10.1.2.3:8080", "--rates", "1"])
+    assert result.exit_code == 2
+    assert "loadtest only targets this machine" in result.output and "Traceback" not in result.output
+
+
+def test_arrivals_are_seeded_poisson_bounded_by_count_and_duration():
+    times = arrival_times(50.0, 1000, 2.0, seed=1)
+    assert times[0] == 0 and np.all(np.diff(times) >= 0) and times[-1] < 2.0
+    assert 60 < len(times) < 140  # about 50/s for 2 s
+    assert np.array_equal(times, arrival_times(50.0, 1000, 2.0, seed=1))
+    assert len(arrival_times(50.0, 10, 2.0, seed=1)) == 10
+
+
+def _rate(target, achieved, p95, rejected=0):
+    return RateResult(target, 100, 100 - rejected, rejected, 0, 0, 1.0, achieved, p95 / 2, p95, p95, 0.0)
+
+
+def test_saturation_is_the_last_rate_the_server_kept_up_with():
+    rates = [_rate(10, 10, 5), _rate(20, 19.5, 6), _rate(40, 25, 90)]
+    assert saturation(rates) == (20, 40)
+    assert saturation([_rate(10, 10, 5), _rate(20, 20, 5, rejected=10)]) == (10, 20)
+    assert saturation(rates[:2]) == (20, None)
+
+
+def test_loadtest_against_a_real_server_reports_each_rate_and_plots(tmp_path):
+    plot = tmp_path / "latency.png"
+    with running_server("--model", WORDLLAMA) as srv:
+        result = CliRunner().invoke(cli, ["loadtest", srv.url, "--rates", "10,40", "--requests", "30",
+                                          "--duration", "2", "--json", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["target_qps"] for r in data["rates"]] == [10, 40]
+    for r in data["rates"]:
+        assert r["ok"] == r["sent"] > 0 and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        assert r["achieved_qps"] > 0
+    assert "saturation_qps" in data and data["rule"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
