@@ -7,6 +7,9 @@ held-out split and the same evaluation harness work for all three:
 - ``next-sentence``: raw text (one document per line, or JSONL with ``text``); each even-numbered sentence is a
   query whose relevant document is the sentence after it. Queries and corpus never share a sentence, so a query
   cannot find itself.
+- ``span-corruption``: raw text, unsupervised: each passage gives two views of itself with different word spans
+  removed (the talk's span corruption); one view is the query, the other its one relevant document, so the model
+  learns what survives the corruption (the passage's meaning) rather than surface overlap.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import re
 from pathlib import Path
 
 from advisor.errors import ConfigError, UserError
 from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
-PAIR_SOURCES = ("qrels", "pairs", "next-sentence")
+PAIR_SOURCES = ("qrels", "pairs", "next-sentence", "span-corruption")
 ANCHOR_NAMES = ("anchor", "query", "sentence1", "text1", "question")
 POSITIVE_NAMES = ("positive", "document", "sentence2", "text2", "answer", "passage")
 NEGATIVE_NAMES = ("negative", "hard_negative")
@@ -200,6 +204,64 @@ def next_sentence_pairs(path: str | Path) -> Task:
     return _task(f"nextsent-{Path(path).stem}", str(path), queries, corpus, qrels, "next-sentence")
 
 
+def _mask(n: int, rng: random.Random, count: int, mean_span: int, allowed: list[int]) -> set[int]:
+    """Word positions to remove: spans of 1..2*mean_span-1 words started at ``allowed`` positions (and clipped to
+    them) until ``count`` positions are covered."""
+    allowed_set = set(allowed)
+    masked: set[int] = set()
+    while len(masked) < count and len(masked) < len(allowed_set):
+        start = rng.choice([i for i in allowed if i not in masked])
+        length = rng.randint(1, max(1, 2 * mean_span - 1))
+        masked.update(i for i in range(start, min(n, start + length)) if i in allowed_set)
+    return masked
+
+
+def span_views(text: str, rng: random.Random, *, mask_ratio: float = 0.25,
+               mean_span: int = 3) -> tuple[str, str, tuple[set[int], set[int]]]:
+    """Two corrupted views of ``text``: each has about ``mask_ratio`` of its words removed in spans, and the two
+    removed sets are disjoint, so the views always differ and together cover the whole passage. Returns
+    (view a, view b, (removed a, removed b))."""
+    words = text.split()
+    n = len(words)
+    count = max(1, round(mask_ratio * n))
+    first = _mask(n, rng, count, mean_span, list(range(n)))
+    second = _mask(n, rng, count, mean_span, [i for i in range(n) if i not in first])
+    views = tuple(" ".join(w for i, w in enumerate(words) if i not in removed) for removed in (first, second))
+    return views[0], views[1], (first, second)
+
+
+def passages(doc: str, min_words: int, max_words: int) -> list[str]:
+    """A document cut into passages of at most ``max_words`` words (the last one kept if long enough)."""
+    words = doc.split()
+    return [" ".join(words[i:i + max_words]) for i in range(0, len(words), max_words)
+            if len(words[i:i + max_words]) >= min_words]
+
+
+def span_corruption_pairs(path: str | Path, *, seed: int = 0, mask_ratio: float = 0.25, mean_span: int = 3,
+                          min_words: int = 8, max_words: int = 128) -> Task:
+    """Each passage of each raw document -> (view a, view b) with different spans removed; deterministic for a
+    ``seed`` (each passage draws from its own generator, so adding documents never changes earlier pairs)."""
+    if not 0 < mask_ratio <= 0.4:
+        raise UserError(f"span corruption removes 0-40% of a passage's words per view, got {mask_ratio}")
+    docs = read_documents(path)
+    queries: dict[str, str] = {}
+    corpus: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for d, doc in enumerate(docs):
+        for k, passage in enumerate(passages(doc, min_words, max_words)):
+            rng = random.Random(f"span-corruption:{seed}:{d}:{k}")
+            view_a, view_b, _ = span_views(passage, rng, mask_ratio=mask_ratio, mean_span=mean_span)
+            qid, did = f"c{d}_{k}a", f"c{d}_{k}b"
+            queries[qid], corpus[did] = view_a, view_b
+            qrels[qid] = {did: 1}
+    if len(queries) < 2:
+        raise ConfigError(str(path), f"found {len(queries)} passages of at least {min_words} words; span "
+                                     f"corruption needs raw text (one document per line) with longer documents")
+    return _task(f"spancorrupt-{Path(path).stem}", str(path), queries, corpus, qrels, "span-corruption",
+                 {"span_corruption": {"seed": seed, "mask_ratio": mask_ratio, "mean_span": mean_span,
+                                      "min_words": min_words, "max_words": max_words}})
+
+
 def load_training_task(dataset: str | Path, pair_source: str | None = None, dataset_type: str | None = None) -> Task:
     """Turn ``--dataset`` into a retrieval Task of training pairs (see the module docstring)."""
     source = pair_source or detect_pair_source(dataset)
@@ -209,6 +271,8 @@ def load_training_task(dataset: str | Path, pair_source: str | None = None, data
         return read_pairs_file(dataset)
     if source == "next-sentence":
         return next_sentence_pairs(dataset)
+    if source == "span-corruption":
+        return span_corruption_pairs(dataset)
     from advisor.datasets.tasks import load_task
 
     task = load_task(dataset, dataset_type)

@@ -1,6 +1,11 @@
 """Distillation: a teacher's similarities (score), embeddings (embedding) or both taught to a smaller student on the
 training queries' (query, document) pairs; teacher embeddings are computed once (cached in ``teacher.npy`` for
-resume). The student is then compared on the held-out split with itself before training and with the teacher."""
+resume). The student is then compared on the held-out split with itself before training and with the teacher.
+
+``side="query"`` trains the student on the query texts only, into the teacher's space (embedding distillation,
+with score distillation against the teacher's document vectors), and registers an asymmetric pair beside it
+(queries by the student, documents by the teacher); the report then compares the pair with the teacher alone and
+the student alone."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from advisor.training.workspace import Workspace
 TEACHER_FILE = "teacher.npy"
 TRAIN_PAIRS = "train_pairs.jsonl"
 STUDENT_INIT = "student_init"
+SIDES = ("both", "query")
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,15 @@ class DistillConfig:
     seed: int = 0
     save_steps: int | None = None
     max_seq_length: int | None = None
+    side: str = "both"              # both: queries and documents; query: the query half of a pair
+    pair_name: str | None = None    # the pair entry's name (side=query)
 
     def identity(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("out")
+        if self.side == "both":  # runs started before --side existed resume unchanged
+            data.pop("side")
+            data.pop("pair_name")
         return data
 
 
@@ -82,11 +93,17 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
 
     if config.loss not in ("score", "embedding", "both"):
         raise UserError(f"--loss must be score, embedding or both, got '{config.loss}'")
+    if config.side not in SIDES:
+        raise UserError(f"--side must be both or query, got '{config.side}'")
     spec = parse_student(config.student)
     check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
                    max_steps=config.max_steps, learning_rate=config.learning_rate)
     teacher = resolve_trainable(config.teacher, config.catalogs)
     existing = resolve_trainable(spec.model, config.catalogs) if spec.kind == "existing" else None
+    if config.side == "query":  # refused before any work: a query model must search the teacher's index
+        planned = (existing.entry.embed_dim if existing is not None
+                   else spec.dim or (spec.width if spec.kind == "new" else teacher.entry.embed_dim))
+        _check_query_dim(planned, teacher.entry.embed_dim)
     from datasets import Dataset
 
     from advisor.training.losses import DistillLoss
@@ -135,8 +152,15 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     texts = {"anchor": [prompts[0] + task.data.queries[r["query_id"]] for r in prepared.rows],
              "positive": [prompts[1] + task.data.corpus[r["positive_id"]] for r in prepared.rows],
              "label": labels.tolist()}
+    if config.side == "query":
+        _check_query_dim(int(student.get_embedding_dimension()), int(labels.shape[-1]))
+        from advisor.training.losses import QueryDistillLoss
+
+        texts.pop("positive")
+        loss: Any = QueryDistillLoss(student, config.loss)
+    else:
+        loss = DistillLoss(student, config.loss, teacher_dim=int(labels.shape[-1]))
     dataset = Dataset.from_dict(texts)
-    loss = DistillLoss(student, config.loss, teacher_dim=int(labels.shape[-1]))
     log = train(student, dataset, loss, settings, ws.root, device=device, resume=resume, progress=progress,
                 save_extra=loss.save_projection, load_extra=loss.load_projection)
     student.max_seq_length = native_length
@@ -159,8 +183,15 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
         "train_rows": len(prepared.rows), "heldout_queries": len(split.heldout_ids),
         "dropped_duplicate_of_heldout": prepared.dropped_leaks, "projection": loss.projection is not None,
         "teacher_parameters": teacher.entry.n_parameters, "student_parameters": entry.n_parameters,
-        "settings": settings.to_dict(), "log": log.to_dict(), "notes": prepared.notes,
+        "settings": settings.to_dict(), "log": log.to_dict(), "notes": prepared.notes, "side": config.side,
     }
+    references = [("student before training", init_entry), ("teacher", teacher.entry)]
+    trained = entry
+    if config.side == "query":
+        trained = ws.add_pair(config.pair_name or f"{entry.name}+{teacher.entry.name}", entry, teacher.entry,
+                              config.catalogs)
+        training_info["pair"] = {"name": trained.name, "query_model": entry.name, "document_model": teacher.entry.name}
+        references = [("query model alone", entry), ("document model alone", teacher.entry)]
     del student, loss
     if device == "cuda":
         import torch
@@ -169,8 +200,15 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     from advisor.training.outcome import finish
 
     heldout = subset_task(task, split.heldout_ids, "heldout")
-    return finish(ws, [("student before training", init_entry), ("teacher", teacher.entry)], entry, heldout,
-                  training_info, device=device, evaluate=evaluate, measure=measure, progress=progress)
+    return finish(ws, references, trained, heldout, training_info, device=device, evaluate=evaluate,
+                  measure=measure, progress=progress)
+
+
+def _check_query_dim(student_dim: int, teacher_dim: int) -> None:
+    if student_dim != teacher_dim:
+        raise UserError(f"--side query: the student outputs {student_dim}-d vectors but the teacher's space is "
+                        f"{teacher_dim}-d; a query model must search the teacher's index, so give the student "
+                        f"dim={teacher_dim} (or keep the teacher's width)")
 
 
 def _short(spec: Any) -> str:

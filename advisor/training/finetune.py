@@ -44,11 +44,14 @@ class FinetuneConfig:
     seed: int = 0
     save_steps: int | None = None
     max_seq_length: int | None = None
+    decoder_pooling: str | None = None      # a decoder base: lasttoken | mean (advisor.training.decoder)
 
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the run it continues."""
         data = dict(self.__dict__)
         data.pop("out")
+        if self.decoder_pooling is None:  # runs started before the option existed resume unchanged
+            data.pop("decoder_pooling")
         return data
 
 
@@ -168,7 +171,12 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
                              learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
                              save_steps=config.save_steps, max_seq_length=config.max_seq_length)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
-    model = load_sentence_transformer(base.folder, device)
+    if config.decoder_pooling is not None:
+        from advisor.training.decoder import load_decoder
+
+        model = load_decoder(base.folder, device, pooling=config.decoder_pooling)
+    else:
+        model = load_sentence_transformer(base.folder, device)
     native_length = model.max_seq_length
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
@@ -211,8 +219,14 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     from advisor.training.outcome import finish
 
     entry = ws.new_entry(base.entry, model, model_dir, name=config.name or f"{base.entry.name}-ft-{task.name}",
+                         pooling=config.decoder_pooling,
                          matryoshka_dims=dims, notes=f"fine-tuned from {base.entry.name} on {task.name} "
                                                      f"({log.steps} steps); held-out split in split.json")
     heldout = subset_task(task, split.heldout_ids, "heldout")
-    return finish(ws, [("base", base.entry)], entry, heldout, training_info, device=device, evaluate=evaluate,
+    reference = base.entry
+    if config.decoder_pooling is not None:  # the base evaluated as it was trained: the same pooling
+        from dataclasses import replace
+
+        reference = replace(base.entry, pooling=config.decoder_pooling)
+    return finish(ws, [("base", reference)], entry, heldout, training_info, device=device, evaluate=evaluate,
                   measure=measure, progress=progress, dims=dims)

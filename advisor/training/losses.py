@@ -8,6 +8,8 @@
   does not shrink with the size), through a learned linear projection when the sizes differ. The projection
   lives in the loss: it trains with the student and is not part of the saved model.
 - both: the sum; the trainer logs both parts.
+- ``QueryDistillLoss`` (``--side query``): the same two parts on the query side only, against the teacher's
+  fixed document vectors: the student becomes the query half of an asymmetric pair.
 
 Imported only when training starts (it imports torch).
 """
@@ -73,3 +75,47 @@ class DistillLoss(nn.Module):
     def get_config_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "score_weight": self.score_weight, "embedding_weight": self.embedding_weight,
                 "projection": self.projection is not None}
+
+
+class QueryDistillLoss(nn.Module):
+    """``--side query``: the student embeds queries only and must land in the teacher's space, so that its query
+    vectors search the teacher's document index (an asymmetric pair). Labels as for DistillLoss (column 0 the
+    teacher's query vector, column 1 its positive document vector); the one text column is the query.
+
+    - embedding: squared L2 distance between the student's and the teacher's (normalized) query vectors;
+    - score: MSE between the student query's and the teacher query's cosine similarities with the teacher's
+      document vectors of the batch (what the index will actually compare against);
+    - both: the sum. No projection: the student must output the teacher's size (checked by the caller).
+    """
+
+    def __init__(self, model: Any, kind: str, *, score_weight: float = 1.0, embedding_weight: float = 1.0) -> None:
+        super().__init__()
+        if kind not in LOSS_KINDS:
+            raise ValueError(f"loss must be one of {LOSS_KINDS}, got {kind!r}")
+        self.model, self.kind = model, kind
+        self.score_weight, self.embedding_weight = score_weight, embedding_weight
+        self.projection = None  # the same interface as DistillLoss (nothing extra to save)
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> dict[str, Tensor]:
+        from sentence_transformers.base.losses.merged_forward import embed_columns
+
+        (student,) = embed_columns(self.model, list(sentence_features))
+        teacher = labels.detach().to(student.dtype)
+        q = F.normalize(student, dim=-1)
+        tq, tdocs = F.normalize(teacher[:, 0], dim=-1), F.normalize(teacher[:, 1], dim=-1)
+        out: dict[str, Tensor] = {}
+        if self.kind in ("score", "both"):
+            out["score"] = self.score_weight * F.mse_loss(q @ tdocs.T, tq @ tdocs.T)
+        if self.kind in ("embedding", "both"):
+            out["embedding"] = self.embedding_weight * ((q - tq) ** 2).sum(dim=-1).mean()
+        return out
+
+    def save_projection(self, folder: Path) -> None:
+        """Nothing to save (no projection)."""
+
+    def load_projection(self, folder: Path) -> None:
+        """Nothing to load (no projection)."""
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "side": "query", "score_weight": self.score_weight,
+                "embedding_weight": self.embedding_weight}

@@ -69,6 +69,10 @@ def verdict(comparison: dict[str, Any], metric: str, reference: str = "base") ->
     it says how much of the teacher's quality the student keeps."""
     diff, lo, hi = comparison["difference"], comparison["ci_low"], comparison["ci_high"]
     span = f"{metric} {comparison['b']:.4f} -> {comparison['a']:.4f} ({diff:+.4f}, 95% CI {lo:+.4f}..{hi:+.4f})"
+    if reference.endswith(" alone"):  # an asymmetric pair against one of its sides
+        if not comparison["different"]:
+            return f"pair vs {reference}: no difference beyond the noise, {span}"
+        return f"pair vs {reference}: the pair {'beats' if diff > 0 else 'trails'} it, {span}"
     if reference == "teacher":
         kept = comparison["a"] / comparison["b"] if comparison["b"] else float("nan")
         if not comparison["different"]:

@@ -122,3 +122,24 @@ class Workspace:
                                                 allow_unicode=True), encoding="utf-8")
         (entry,) = load_catalog(path)
         return entry
+
+    def add_pair(self, name: str, query: ModelEntry, document: ModelEntry,
+                 catalogs: tuple[str, ...] = ()) -> ModelEntry:
+        """Add an asymmetric pair (queries by ``query``, documents by ``document``) to ``catalog.yaml`` and return
+        it as loaded back. A document model that no catalog lists (a folder) is copied into the file so the pair
+        resolves; one from a catalog is named (give that catalog too when it is not a shipped one)."""
+        from advisor.models.catalog import load_catalogs
+
+        path = self.root / CATALOG_FILE
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if document.catalog is None:
+            copy = {k: v for k, v in document.to_dict().items() if k != "catalog" and v not in (None, [], {}, "")}
+            data["models"].append(copy)
+        data["models"].append({"name": name, "query_model": query.name, "document_model": document.name,
+                               "notes": f"queries by {query.name} (distilled into {document.name}'s space, query "
+                                        f"side only), documents by {document.name}"})
+        extra = "" if document.catalog is None or not catalogs else " --catalog " + " --catalog ".join(catalogs)
+        header = f"# Written by 'advisor {self.kind}'. Use it with --catalog {path}{extra}\n"
+        path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        entries = load_catalogs([*catalogs, path]) if catalogs else load_catalog(path)
+        return next(e for e in entries if e.name == name)

@@ -11,7 +11,7 @@ import click
 
 from advisor.errors import UserError
 from advisor.options import (batch_size_option, catalog_option, dataset_type_option, device_option, json_option,
-                              policy_option)
+                              policy_option, store_option)
 
 
 def _dims(value: str | None) -> tuple[int, ...]:
@@ -92,6 +92,23 @@ def print_report(report: dict, as_json: bool) -> None:
     click.echo(f"Use the new model: --catalog {report['catalog']} --model {report['trained']}")
 
 
+def print_grid(grid: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(grid, indent=2, default=str))
+        return
+    for row in grid["students"]:
+        state = "reused (already finished)" if row["reused"] else f"{row['steps']} steps"
+        click.echo(f"{row['trained']}: {row['student']}, {row['parameters']} parameters, {state}"
+                   + (f"; {row['verdict']}" if row.get("verdict") else ""))
+    for note in grid["notes"]:
+        click.echo(f"note: {note}")
+    if grid.get("sweep"):
+        sweep = grid["sweep"]
+        click.echo(f"Benchmarked into {sweep['store']}: {sweep['computed']} cells computed, "
+                   f"{sweep['already_done']} already there, {sweep['failed']} failed")
+    click.echo(f"Benchmark them: --catalog {grid['catalog']}")
+
+
 def common_options(f: Any) -> Any:
     """Options shared by finetune and distill (the same names as everywhere else in the advisor)."""
     options = [
@@ -101,7 +118,8 @@ def common_options(f: Any) -> Any:
                      help="Output folder: model/, catalog.yaml, split.json, heldout/, report.md, checkpoints/."),
         catalog_option,
         dataset_type_option,
-        click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence"]), default=None,
+        click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence", "span-corruption"]),
+                     default=None,
                      help="Where training pairs come from (detected from --dataset when omitted)."),
         click.option("--heldout", default=0.2, show_default=True, type=float,
                      help="Fraction of queries held out (never trained on) for the before/after evaluation."),
@@ -141,6 +159,8 @@ def common_options(f: Any) -> Any:
               help="False-negative filter: and at least this much below the positive's score.")
 @click.option("--matryoshka-dims", default=None,
               help="Also train these output sizes (MatryoshkaLoss), e.g. 256,128. Default: the --policy grid's dims.")
+@click.option("--decoder-pooling", type=click.Choice(["lasttoken", "mean"]), default=None,
+              help="The model is a decoder (an LLM) folder: load it with this pooling (causal attention).")
 @policy_option
 def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, ...], dataset_type: str | None,
                      pair_source: str | None, heldout: float, split_seed: int, epochs: float, max_steps: int | None,
@@ -148,7 +168,7 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
                      save_steps: int | None, max_seq_length: int | None, max_pairs: int | None, name: str | None,
                      device: str | None, resume: bool, no_evaluate: bool, measure: bool, as_json: bool, quiet: bool,
                      hard_negatives: int, mining_depth: int, max_ratio: float, margin: float,
-                     matryoshka_dims: str | None, policy: Path | None) -> None:
+                     matryoshka_dims: str | None, decoder_pooling: str | None, policy: Path | None) -> None:
     """Fine-tune an embedding model contrastively (in-batch + mined hard negatives), then evaluate it before/after
     on a held-out split and register it as a catalog entry."""
     from advisor.training.finetune import FinetuneConfig, finetune
@@ -160,7 +180,7 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
         mining_depth=mining_depth, max_ratio=max_ratio, margin=margin, matryoshka_dims=dims, heldout=heldout,
         split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate or 2e-5, warmup_ratio=warmup_ratio, seed=seed,
-        save_steps=save_steps, max_seq_length=max_seq_length)
+        save_steps=save_steps, max_seq_length=max_seq_length, decoder_pooling=decoder_pooling)
     report = run_with_progress(lambda p: finetune(config, device=device, resume=resume, evaluate=not no_evaluate,
                                                   measure=measure, progress=p), quiet or as_json)
     print_report(report, as_json)
@@ -168,15 +188,30 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
 
 @click.command("distill")
 @click.option("--teacher", required=True, help="Teacher model: catalog name or local folder.")
-@click.option("--student", required=True,
+@click.option("--student", default=None,
               help="Student: a catalog name or folder, or a new architecture: 'layers=3' (keep 3 of the teacher's "
                    "layers) or 'layers=2,width=256,heads=4,dim=128' (new BERT, teacher tokenizer), or a YAML file "
                    "with those keys.")
+@click.option("--student-grid", default=None,
+              help="Distill several students with the same budget, e.g. 'layers=2,3 width=256,384 heads=4,8' (or a "
+                   "YAML file of lists): each in OUT/students/NAME, all in OUT/catalog.yaml; finished ones are "
+                   "skipped when run again.")
 @click.option("--loss", "loss_kind", type=click.Choice(["score", "embedding", "both"]), default="both",
               show_default=True, help="score: MSE of query-document similarities; embedding: MSE of embeddings "
               "(learned projection when sizes differ); both: their sum.")
+@click.option("--benchmark", is_flag=True,
+              help="--student-grid: also benchmark the students and the teacher on the held-out split into "
+                   "--store with the sweep (finished cells are kept), so rank, report and the TUI show them.")
+@click.option("--no-cost", "grid_no_cost", is_flag=True, help="--benchmark: quality cells only.")
+@store_option
+@click.option("--side", type=click.Choice(["both", "query"]), default="both", show_default=True,
+              help="query: train the student on query texts only, into the teacher's space, and register a pair "
+                   "(queries by the student, documents by the teacher) in OUT/catalog.yaml.")
+@click.option("--pair-name", default=None, help="Catalog name of the pair (--side query; default STUDENT+TEACHER).")
 @common_options
-def distill_command(teacher: str, student: str, loss_kind: str, dataset: str, out: Path,
+def distill_command(teacher: str, student: str | None, student_grid: str | None, benchmark: bool,
+                    grid_no_cost: bool, store: Path, loss_kind: str, side: str, pair_name: str | None, dataset: str,
+                    out: Path,
                     catalogs: tuple[Path, ...], dataset_type: str | None, pair_source: str | None, heldout: float,
                     split_seed: int, epochs: float, max_steps: int | None, batch_size: int,
                     learning_rate: float | None, warmup_ratio: float, seed: int, save_steps: int | None,
@@ -186,12 +221,25 @@ def distill_command(teacher: str, student: str, loss_kind: str, dataset: str, ou
     held-out split and register the student as a catalog entry."""
     from advisor.training.distill import DistillConfig, distill
 
+    if (student is None) == (student_grid is None):
+        raise UserError("give either --student (one student) or --student-grid (several), not both or neither")
     config = DistillConfig(
-        teacher=teacher, student=student, loss=loss_kind, dataset=str(dataset), out=str(out),
+        teacher=teacher, student=student or "grid", loss=loss_kind, dataset=str(dataset), out=str(out),
         catalogs=tuple(str(c) for c in catalogs), pair_source=pair_source, dataset_type=dataset_type,
         heldout=heldout, split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate or 1e-4, warmup_ratio=warmup_ratio, seed=seed,
-        save_steps=save_steps, max_seq_length=max_seq_length)
+        save_steps=save_steps, max_seq_length=max_seq_length, side=side, pair_name=pair_name)
+    if student_grid is not None:
+        from advisor.training.grid import distill_grid, parse_student_grid
+
+        students, notes = parse_student_grid(student_grid)
+        grid = run_with_progress(lambda p: distill_grid(config, students, notes=notes, device=device,
+                                                        evaluate=not no_evaluate, measure=measure, progress=p,
+                                                        store=store if benchmark else None,
+                                                        cost=not grid_no_cost),
+                                 quiet or as_json)
+        print_grid(grid, as_json)
+        return
     report = run_with_progress(lambda p: distill(config, device=device, resume=resume, evaluate=not no_evaluate,
                                                  measure=measure, progress=p), quiet or as_json)
     print_report(report, as_json)

@@ -1,0 +1,112 @@
+"""The asymmetric pair at run time: queries encoded by a small query model, documents by a big document model, the
+two sides loaded through ``load_encoder`` like any model, so each side runs on its own backend.
+
+Why one Encoder: the harness (quality, cost, sweep) then treats the pair as one candidate. Quality needs nothing
+special (queries go through ``kind="query"``, documents through ``kind="document"``). Cost is what the user pays:
+batch-1 latency and the load test go through the query side, bulk throughput and tokens through the document
+side, the index through the document side's vectors, and serving memory is probed on the query side alone
+(``serving_entry``); ``info["cost_sides"]`` says which side each figure comes from and is stored with the cost cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Sequence
+
+from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions, Progress, TextKind
+from advisor.models.variants import WEIGHT_PRECISIONS, Variant
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from advisor.models.catalog import ModelEntry
+
+# Which side each cost figure is measured on (prefixes of the figure names measure_cost writes).
+COST_SIDES = {"latency": "query", "load_": "query", "peak_memory_mb": "query", "model_memory_mb": "query",
+              "docs_per_s": "document", "tokens_per_s": "document", "mean_tokens_per_doc": "document",
+              "index_size_mb": "document", "bytes_per_vector": "document", "reembed_": "document",
+              "load_time_s": "both"}
+
+
+def pair_sides(entry: "ModelEntry") -> tuple["ModelEntry", "ModelEntry"]:
+    """(query entry, document entry) of a pair entry (rebuilt from its options: pure data)."""
+    from advisor.models.catalog import ModelEntry
+
+    return (ModelEntry.from_dict(entry.options["query_model"]),
+            ModelEntry.from_dict(entry.options["document_model"]))
+
+
+def _side_options(options: LoadOptions, side: "ModelEntry") -> LoadOptions:
+    """The pair's options for one side: a side that ships fixed weights keeps them."""
+    return replace(options, weight_precision=side.weight_precision or options.weight_precision)
+
+
+class PairEncoder(Encoder):
+    """Routes ``kind="query"`` to the query encoder and everything else to the document encoder."""
+
+    def __init__(self, query: Encoder, document: Encoder, query_entry: "ModelEntry",
+                 document_entry: "ModelEntry", options: LoadOptions) -> None:
+        self.query, self.document = query, document
+        self.embed_dim = document.embed_dim
+        # what a fresh process loads to measure serving memory: the query model only
+        self.serving_entry, self.serving_options = query_entry, _side_options(options, query_entry)
+        self.info = {"pair": {"query_model": query_entry.name, "document_model": document_entry.name},
+                     "query_side": dict(getattr(query, "info", {}) or {}),
+                     "document_side": dict(getattr(document, "info", {}) or {}),
+                     "cost_sides": {**{k: (query_entry.name if v == "query" else document_entry.name
+                                           if v == "document" else "both models") for k, v in COST_SIDES.items()},
+                                    "gpu_peak_memory_mb": "both models (one CUDA allocator)"}}
+
+    def _side(self, kind: TextKind) -> Encoder:
+        return self.query if kind == "query" else self.document
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "document", batch_size: int = 32,
+               progress: Progress | None = None) -> "np.ndarray":
+        return self._side(kind).encode(texts, kind=kind, batch_size=batch_size, progress=progress)
+
+    def encode_one(self, text: str, *, kind: TextKind = "query") -> "np.ndarray":
+        return self._side(kind).encode_one(text, kind=kind)
+
+    def warmup(self, texts: Sequence[str] = ("warm up",)) -> None:
+        self.query.warmup(texts)
+        self.document.warmup(texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        return self.document.count_tokens(texts)  # tokens/s is a bulk figure: the document side's
+
+    def close(self) -> None:
+        for side in (self.query, self.document):
+            side.close()
+
+
+class PairBackend(Backend):
+    """Backend ``pair``: loads both sides with their own backends; a variant runs only where both sides can."""
+
+    name = "pair"
+    description = "an asymmetric pair: a small query model beside a big document model (catalog pair entries)"
+    capabilities = BackendCapabilities(
+        devices=("cpu", "cuda"),
+        weight_precisions={"cpu": WEIGHT_PRECISIONS, "cuda": WEIGHT_PRECISIONS},
+        can_truncate=True, notes="each side keeps its own backend; a variant needs both sides to support it")
+
+    def unsupported_reason(self, entry: "ModelEntry", variant: Variant) -> str | None:
+        from advisor.models.backends import get_backend
+
+        for label, side in zip(("query", "document"), pair_sides(entry)):
+            side_variant = replace(variant, weight_precision=side.weight_precision or variant.weight_precision)
+            reason = get_backend(side.backend).unsupported_reason(side, side_variant)
+            if reason:
+                return f"{label} model {side.name}: {reason}"
+        return None
+
+    def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
+        from advisor.models.backends import load_encoder
+
+        query_entry, document_entry = pair_sides(entry)
+        query = load_encoder(query_entry, _side_options(options, query_entry))
+        try:
+            document = load_encoder(document_entry, _side_options(options, document_entry))
+        except BaseException:
+            query.close()
+            raise
+        return PairEncoder(query, document, query_entry, document_entry, options)
