@@ -119,6 +119,62 @@ def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool)
                    f"{', '.join(e.languages[:3])}{'…' if len(e.languages) > 3 else ''}")
         for r in row.rejections:
             click.echo(f"      rejected by {r.rule}: {r.reason}")
+        if policy is not None:
+            from advisor.policy.rules import metadata_notes
+            from advisor.policy.spec import load_policy
+
+            for note in metadata_notes(e, load_policy(policy)):
+                click.echo(f"      note: {note}")
+
+
+@catalog_group.command("import-mteb")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Catalog file to write (YAML).")
+@click.option("--name", "names", multiple=True, help="Keep models whose name contains this (repeatable).")
+@click.option("--license", "licenses", multiple=True, help="Keep models under this SPDX licence (repeatable).")
+@click.option("--max-params", default=None, help="Keep models with at most this many parameters, e.g. 600M.")
+@click.option("--languages", "languages", multiple=True,
+              help="Keep models covering all these languages (repeatable or comma-separated), e.g. eng-Latn.")
+@click.option("--open-weights", is_flag=True, help="Keep only models whose weights are open.")
+@catalog_option
+@json_option
+def catalog_import_mteb(out: Path, names: tuple[str, ...], licenses: tuple[str, ...], max_params: str | None,
+                        languages: tuple[str, ...], open_weights: bool, catalogs: tuple[Path, ...],
+                        as_json: bool) -> None:
+    """Write catalog entries from mteb's model registry (offline); fields mteb does not state stay unknown, and
+    models already in the catalogs (default: the shipped ones) are left out."""
+    from advisor.config.languages import normalize_language
+    from advisor.config.licenses import normalize_license
+    from advisor.models.catalog import default_catalog_paths, load_catalog, load_catalogs
+    from advisor.models.mteb_import import ImportFilters, import_mteb, parse_size, write_catalog
+
+    try:
+        langs = tuple(normalize_language(x) for v in languages for x in v.split(",") if x.strip())
+        lics = tuple(normalize_license(x) for x in licenses)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    filters = ImportFilters(names=names, licenses=lics, max_params=parse_size(max_params) if max_params else None,
+                            languages=langs, open_weights=open_weights)
+    existing = load_catalogs(list(catalogs) or default_catalog_paths(with_hub=True))
+    try:
+        import mteb  # noqa: F401
+    except ImportError:
+        raise UserError("import-mteb needs the mteb package: pip install mteb") from None
+    result = import_mteb(filters, existing)
+    if not result.entries:
+        raise UserError("no mteb model passes the filters (and is not already in the catalogs); loosen them")
+    path = write_catalog(result, out, filters)
+    load_catalog(path)  # the same schema as any hand-written catalog
+    if as_json:
+        emit_json({"catalog": str(path), "entries": len(result.entries), "duplicates": result.duplicates,
+                   "skipped": dict(result.skipped)})
+        return
+    click.echo(f"wrote {len(result.entries)} entries to {path}")
+    if result.duplicates:
+        click.echo(f"  left out {len(result.duplicates)} already in the catalogs: {', '.join(result.duplicates[:8])}"
+                   f"{'…' if len(result.duplicates) > 8 else ''}")
+    for reason, count in result.skipped.most_common():
+        click.echo(f"  skipped {count}: {reason}")
 
 
 def main() -> None:

@@ -188,6 +188,59 @@ def build_pang_lee(out: Path) -> None:
     _write_tsv(out / "polarity.tsv", ["text", "label"], rows)
 
 
+CLUSTER_MOVIES = 20          # movies in rt-reviews-by-movie
+CLUSTER_REVIEWS = 300        # reviews in rt-reviews-by-movie
+DEDUP_REVIEWS = 200          # distinct reviews in rt-near-duplicates
+DEDUP_COPIES = 50            # rewritten copies among them
+RERANK_QUERIES = 120         # queries in rt-reviews-plots-rerank
+RERANK_CANDIDATES = 10       # candidates per query: its movie's plot and nine others
+
+
+def _reviewed_movies(rows: list[dict[str, str]]) -> list[str]:
+    plots = {r["movie"] for r in rows if r["category"] == "plot"}
+    return sorted({r["movie"] for r in rows if r["category"] != "plot"} & plots, key=_key)
+
+
+def build_rt_reviews_by_movie(out: Path) -> None:
+    """Clustering: reviews of 20 movies (hash order), grouped by the movie they review."""
+    rows = _read_rt(full=False)
+    movies = set(_reviewed_movies(rows)[:CLUSTER_MOVIES])
+    picked = _sample_reviews(rows, movies, CLUSTER_REVIEWS)
+    _write_tsv(out / "test.tsv", ["text", "cluster"], ([r["text"], r["movie"]] for r in picked))
+
+
+def build_rt_near_duplicates(out: Path) -> None:
+    """De-duplication: 200 reviews plus a paraphrase-style rewrite of 50 of them (a word dropped, two neighbours
+    swapped, lower case, no punctuation; advisor.datasets.deduplication.rewrite, seeded); rows sharing a group are
+    near-duplicates."""
+    from advisor.datasets.deduplication import near_duplicate_task
+
+    rows = _read_rt(full=False)
+    picked = _sample_reviews(rows, set(_reviewed_movies(rows)), DEDUP_REVIEWS)
+    task = near_duplicate_task([r["text"] for r in picked], n_copies=DEDUP_COPIES, name="rt-near-duplicates",
+                               source="rotten tomatoes")
+    group = list(range(len(task.data.texts)))
+    for a, b in task.data.duplicates:
+        group[b] = group[a]
+    _write_tsv(out / "test.tsv", ["text", "group"], ([t, f"g{g}"] for t, g in zip(task.data.texts, group)))
+
+
+def build_rt_reviews_plots_rerank(out: Path) -> None:
+    """Reranking: 120 reviews, each with ten candidate plots (its movie's plot and nine others, hash order)."""
+    rows = _read_rt(full=False)
+    plots = {r["movie"]: r["text"] for r in rows if r["category"] == "plot"}
+    picked = _sample_reviews(rows, set(_reviewed_movies(rows)), RERANK_QUERIES)
+    queries = {f"rt{r['row']}": r["text"] for r in picked}
+    movie_of = {f"rt{r['row']}": r["movie"] for r in picked}
+    _write_beir(out, plots, queries, {q: [movie_of[q]] for q in queries})
+    candidates = []
+    for q in sorted(queries):
+        others = sorted((m for m in plots if m != movie_of[q]), key=lambda m: _key(q, m))
+        for m in sorted([movie_of[q], *others[:RERANK_CANDIDATES - 1]], key=lambda m: _key("c", q, m)):
+            candidates.append([q, m])
+    _write_tsv(out / "candidates.tsv", ["query-id", "corpus-id"], candidates)
+
+
 BUILDERS = {
     "rt-reviews-plots": lambda out: build_rt_reviews_plots(out, full=False, n_queries=RT_QUERIES),
     "rt-reviews-plots-large": lambda out: build_rt_reviews_plots(out, full=True, n_queries=RT_LARGE_QUERIES),
@@ -196,6 +249,9 @@ BUILDERS = {
     "rt-same-movie": build_rt_same_movie,
     "lee-sts": build_lee_sts,
     "pang-lee-polarity": build_pang_lee,
+    "rt-reviews-by-movie": build_rt_reviews_by_movie,
+    "rt-near-duplicates": build_rt_near_duplicates,
+    "rt-reviews-plots-rerank": build_rt_reviews_plots_rerank,
 }
 
 

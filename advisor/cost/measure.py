@@ -153,13 +153,17 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
         out["memory_method"] = "torch.cuda.max_memory_allocated"
     elif opts.memory and not on_gpu:
         probe = None
-        spec = reload_spec(entry, load_options)
+        # an asymmetric pair serves queries only: its serving memory is its query model's (advisor.models.pair)
+        serving = getattr(encoder, "serving_entry", None)
+        spec = reload_spec(serving or entry, getattr(encoder, "serving_options", None) or load_options)
+        probe_texts, probe_kind = ((even_sample(queries, opts.memory_docs), "query") if serving is not None
+                                   else (even_sample(docs, opts.memory_docs), "document"))
         tell("memory (fresh subprocess)", 0, None)
         torch = sys.modules.get("torch")
         if torch is not None:
             spec["threads"] = torch.get_num_threads()
         try:
-            probe = subprocess_peak_rss(spec, even_sample(docs, opts.memory_docs))
+            probe = subprocess_peak_rss(spec, probe_texts, kind=probe_kind)
         except RuntimeError as exc:  # e.g. a backend registered only in this process: the rest still counts
             notes.append(f"CPU peak memory not measured: {exc}")
         if probe is not None:
@@ -187,6 +191,8 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     out["environment"] = {"hardware": hardware_manifest(device), "libraries": library_versions(),
                           "hardware_id": hardware_id(device), "versions_id": versions_id()}
     out["runtime"] = dict(encoder.info)
+    if encoder.info.get("cost_sides"):  # a pair: which model each figure was measured on
+        out["figure_sides"] = dict(encoder.info["cost_sides"])
     out["settings"] = {"device": device, "weight_precision": weight_precision, "encoder": type(encoder).__name__,
                        "task": task.name, "task_hash": task.content_hash, **asdict(opts),
                        "stability_rule": opts.stability.describe()}

@@ -14,5 +14,9 @@ def task_sources() -> list[TaskSource]:
     from advisor.datasets.mteb_hub import MtebSource
     from advisor.datasets.tabular import ClassificationSource, PairClassificationSource, STSSource
 
-    return [MtebSource(), BeirSource(), UnlabeledSource(), STSSource(), PairClassificationSource(),
-            ClassificationSource()]
+    from advisor.datasets.clustering import ClusteringSource
+    from advisor.datasets.deduplication import DeduplicationSource
+    from advisor.datasets.reranking import RerankingSource
+
+    return [MtebSource(), RerankingSource(), BeirSource(), UnlabeledSource(), STSSource(), PairClassificationSource(),
+            ClassificationSource(), ClusteringSource(), DeduplicationSource()]

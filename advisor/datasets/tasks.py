@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 from advisor.errors import UserError
 
-TaskType = Literal["retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval"]
-TASK_TYPES: tuple[str, ...] = ("retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval")
+TaskType = Literal["retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval", "clustering",
+                   "deduplication", "reranking"]
+TASK_TYPES: tuple[str, ...] = ("retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval",
+                               "clustering", "deduplication", "reranking")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,32 @@ class ClassificationData:
 
 
 @dataclass(frozen=True)
+class ClusteringData:
+    """Texts and the group each belongs to (e.g. reviews and their movie); the groups are what k-means should find."""
+
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RerankingData:
+    """Retrieval data where each query ranks only its own candidate list (a first stage's output)."""
+
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    candidates: dict[str, tuple[str, ...]]  # query id -> doc ids to rerank
+
+
+@dataclass(frozen=True)
+class DeduplicationData:
+    """A corpus and its known near-duplicate pairs (row indices ``i < j``); every other pair is distinct."""
+
+    texts: tuple[str, ...]
+    duplicates: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
 class PairClassificationData:
     text1: tuple[str, ...]
     text2: tuple[str, ...]
@@ -69,7 +97,7 @@ class Task:
     def text_sets(self) -> dict[str, TextSet]:
         """The named text sets the harness encodes once per model variant."""
         d = self.data
-        if self.type in ("retrieval", "unlabeled_retrieval"):
+        if self.type in ("retrieval", "unlabeled_retrieval", "reranking"):
             return {"queries": TextSet("query", tuple(d.queries.values())),
                     "corpus": TextSet("document", tuple(d.corpus.values()))}
         if self.type == "sts":
@@ -78,6 +106,8 @@ class Task:
             return {"train": TextSet("query", d.train_texts), "test": TextSet("query", d.test_texts)}
         if self.type == "pair_classification":
             return {"text1": TextSet("query", d.text1), "text2": TextSet("query", d.text2)}
+        if self.type in ("clustering", "deduplication"):
+            return {"texts": TextSet("query", d.texts)}
         raise ValueError(f"unknown task type {self.type}")
 
 

@@ -25,6 +25,7 @@ ENTRY_FIELDS = (
     "name", "source", "backend", "revision", "license", "languages", "domains", "n_parameters", "embed_dim",
     "matryoshka_dims", "max_tokens", "pooling", "normalize", "query_prompt", "document_prompt", "trust_remote_code",
     "weights_format", "tokenizer", "options", "notes", "reference", "weight_precision",
+    "training_datasets", "training_data_licenses", "price_per_million_tokens",
 )
 
 
@@ -57,6 +58,12 @@ class ModelEntry:
     # The precision the weights ship in when it is fixed (a pre-quantized file or engine): the only weight
     # precision the model can run at. None: full-precision weights the backend may convert.
     weight_precision: str | None = None
+    # The datasets the model was trained on (MTEB task names or dataset ids): None when unknown, () when known to
+    # be none; and the licence of each where known (a dataset absent here has an unknown licence).
+    training_datasets: tuple[str, ...] | None = None
+    training_data_licenses: dict[str, str] = field(default_factory=dict)
+    # A hosted model's price in USD per million input tokens (None: not billed per token, e.g. run locally).
+    price_per_million_tokens: float | None = None
     catalog: str | None = None  # the file it came from, for messages
 
     @property
@@ -77,6 +84,8 @@ class ModelEntry:
         data = asdict(self)
         for key in ("languages", "domains", "matryoshka_dims"):
             data[key] = list(data[key])
+        if data.get("training_datasets") is not None:
+            data["training_datasets"] = list(data["training_datasets"])
         return data
 
     @classmethod
@@ -84,6 +93,8 @@ class ModelEntry:
         data = dict(data)
         for key in ("languages", "domains", "matryoshka_dims"):
             data[key] = tuple(data.get(key) or ())
+        if data.get("training_datasets") is not None:
+            data["training_datasets"] = tuple(data["training_datasets"])
         return cls(**data)
 
 
@@ -118,6 +129,7 @@ def parse_entry(data: Any, file: str, index: int) -> ModelEntry:
     if too_big:
         raise f.error("matryoshka_dims", f"sizes must be between 1 and embed_dim={embed_dim}, got {too_big}")
     options = dict(f.mapping("options"))
+    training_datasets, training_licenses = _training_data(f)
     return ModelEntry(
         name=name, source=_resolve_source(source, Path(file).parent), backend=f.str("backend", required=True),
         embed_dim=embed_dim, license=license_id, languages=tuple(languages),
@@ -129,12 +141,31 @@ def parse_entry(data: Any, file: str, index: int) -> ModelEntry:
         weights_format=f.str("weights_format", "safetensors", choices=WEIGHT_FORMATS),
         tokenizer=_resolve_source(t, Path(file).parent) if (t := f.str("tokenizer")) else None,
         options=options, notes=f.str("notes", "") or "", reference=f.str("reference"),
-        weight_precision=f.str("weight_precision", choices=WEIGHT_PRECISIONS), catalog=file,
+        weight_precision=f.str("weight_precision", choices=WEIGHT_PRECISIONS),
+        training_datasets=training_datasets, training_data_licenses=training_licenses,
+        price_per_million_tokens=f.number("price_per_million_tokens", minimum=0.0), catalog=file,
     )
 
 
-def load_catalog(path: str | Path) -> list[ModelEntry]:
-    """Read and validate one catalog file: ``models: [ {name: ..., ...}, ... ]``."""
+def _training_data(f: Fields) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+    """``training_datasets`` (absent: unknown; ``[]``: none) and ``training_data_licenses`` (name -> SPDX id)."""
+    names = tuple(f.list("training_datasets", str, item_type=str)) if f.has("training_datasets") else None
+    licenses: dict[str, str] = {}
+    for name, value in f.mapping("training_data_licenses").items():
+        if not isinstance(value, str):
+            raise f.error("training_data_licenses", f"the licence of '{name}' must be a string, got {value!r}")
+        try:
+            licenses[str(name)] = normalize_license(value)
+        except ValueError as exc:
+            raise f.error("training_data_licenses", f"'{name}': {exc}") from None
+    stray = [n for n in licenses if names is None or n not in names]
+    if stray:
+        raise f.error("training_data_licenses", f"names data sets not in training_datasets: {', '.join(stray)}")
+    return names, licenses
+
+
+def _read_catalog(path: str | Path) -> tuple[list[ModelEntry], list["PairSpec"]]:
+    """One file's plain entries and its pair entries (not yet resolved: a pair may name entries of other files)."""
     file = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict) or "models" not in data:
@@ -147,27 +178,152 @@ def load_catalog(path: str | Path) -> list[ModelEntry]:
     if not isinstance(models, list):
         raise ConfigError(file, "must be a list of model entries", field="models", line=line_of(data, "models"))
     entries: list[ModelEntry] = []
+    pairs: list[PairSpec] = []
     seen: set[str] = set()
     for index, raw in enumerate(models):
-        entry = parse_entry(raw, file, index)
-        if entry.name in seen:
-            raise ConfigError(file, "duplicate model name; each entry needs its own name", entry=entry.name,
+        item: ModelEntry | PairSpec = parse_pair(raw, file, index) if is_pair(raw) else parse_entry(raw, file, index)
+        if item.name in seen:
+            raise ConfigError(file, "duplicate model name; each entry needs its own name", entry=item.name,
                               field="name", line=line_of(raw, "name"))
-        seen.add(entry.name)
-        entries.append(entry)
-    return entries
+        seen.add(item.name)
+        (pairs if isinstance(item, PairSpec) else entries).append(item)
+    return entries, pairs
+
+
+def load_catalog(path: str | Path) -> list[ModelEntry]:
+    """Read and validate one catalog file: ``models: [ {name: ..., ...}, ... ]``. Pair entries are resolved
+    against the file's own entries, then the shipped catalogs."""
+    entries, pairs = _read_catalog(path)
+    return entries + resolve_pairs(pairs, entries)
 
 
 def load_catalogs(paths: Iterable[str | Path]) -> list[ModelEntry]:
-    """Several catalogs together; a name defined twice across files is an error naming both files."""
+    """Several catalogs together; a name defined twice across files is an error naming both files. Pair entries
+    are resolved against all of them (then the shipped catalogs)."""
     entries: dict[str, ModelEntry] = {}
+    pairs: list[PairSpec] = []
     for path in paths:
-        for entry in load_catalog(path):
-            if entry.name in entries:
-                raise ConfigError(str(path), f"model already defined in {entries[entry.name].catalog}",
-                                  entry=entry.name, field="name")
-            entries[entry.name] = entry
-    return list(entries.values())
+        file_entries, file_pairs = _read_catalog(path)
+        for item in [*file_entries, *file_pairs]:
+            other = entries.get(item.name) or next((p for p in pairs if p.name == item.name), None)
+            if other is not None:
+                raise ConfigError(str(path), f"model already defined in {other.catalog}", entry=item.name,
+                                  field="name")
+            if isinstance(item, PairSpec):
+                pairs.append(item)
+            else:
+                entries[item.name] = item
+    return list(entries.values()) + resolve_pairs(pairs, list(entries.values()))
+
+
+# Asymmetric pairs: a small query model beside a big document model, one candidate. A pair entry names two
+# entries; it becomes a ModelEntry of backend "pair" whose options carry both sides (pure data, so a worker can
+# rebuild it), whose vectors (dims, precisions) are the document side's, and whose cost figures come from the side
+# the user pays them on (advisor.models.pair).
+PAIR_FIELDS = ("name", "query_model", "document_model", "license", "languages", "domains", "notes", "reference")
+PAIR_BACKEND = "pair"
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """A pair entry as written, before its two names are looked up."""
+
+    name: str
+    query_model: str
+    document_model: str
+    license: str | None = None
+    languages: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    notes: str = ""
+    reference: str | None = None
+    catalog: str | None = None
+    line: int | None = None
+
+
+def is_pair(data: Any) -> bool:
+    return isinstance(data, dict) and ("query_model" in data or "document_model" in data)
+
+
+def parse_pair(data: Any, file: str, index: int) -> PairSpec:
+    entry_name = data.get("name") if isinstance(data.get("name"), str) else f"#{index + 1}"
+    f = Fields(data, file, entry_name, PAIR_FIELDS, what="pair entry")
+    license_value = f.str("license")
+    if license_value is not None:
+        try:
+            license_value = normalize_license(license_value)
+        except ValueError as exc:
+            raise f.error("license", str(exc)) from None
+    return PairSpec(name=f.str("name", required=True), query_model=f.str("query_model", required=True),
+                    document_model=f.str("document_model", required=True), license=license_value,
+                    languages=tuple(f.list("languages", normalize_language)),
+                    domains=tuple(d.lower() for d in f.list("domains")), notes=f.str("notes", "") or "",
+                    reference=f.str("reference"), catalog=file, line=line_of(data))
+
+
+def resolve_pairs(pairs: Iterable[PairSpec], entries: Iterable[ModelEntry], *,
+                  fallback: bool = True) -> list[ModelEntry]:
+    """Each pair as a ModelEntry; a name found neither in ``entries`` nor (``fallback``) in the shipped catalogs,
+    a side that is itself a pair, or two spaces of different sizes is a one-line ConfigError with the reason."""
+    pairs = list(pairs)
+    if not pairs:
+        return []
+    known = {e.name: e for e in entries}
+    shipped: dict[str, ModelEntry] | None = None
+    out: list[ModelEntry] = []
+    for pair in pairs:
+        sides = []
+        for field_name in ("query_model", "document_model"):
+            name = getattr(pair, field_name)
+            side = known.get(name)
+            if side is None and fallback:
+                if shipped is None:
+                    paths = [p for p in default_catalog_paths(with_hub=True)
+                             if str(p.resolve()) != str(Path(pair.catalog or "").resolve())]
+                    shipped = {e.name: e for e in load_catalogs(paths)} if paths else {}
+                side = shipped.get(name)
+            if side is None and any(p.name == name for p in pairs):
+                raise ConfigError(str(pair.catalog), f"'{name}' is itself a pair; a pair's sides are plain models",
+                                  entry=pair.name, field=field_name, line=pair.line)
+            if side is None:
+                raise ConfigError(str(pair.catalog), f"'{name}' names no catalog entry (looked in the given catalogs "
+                                                     f"and the shipped ones)", entry=pair.name, field=field_name,
+                                  line=pair.line)
+            if side.backend == PAIR_BACKEND:
+                raise ConfigError(str(pair.catalog), f"'{name}' is itself a pair; a pair's sides are plain models",
+                                  entry=pair.name, field=field_name, line=pair.line)
+            sides.append(side)
+        out.append(pair_entry(pair, *sides))
+    return out
+
+
+def pair_entry(pair: PairSpec, query: ModelEntry, document: ModelEntry) -> ModelEntry:
+    """The candidate for ``pair``: vectors from the document side, serving metadata from the query side."""
+    def refuse(message: str) -> ConfigError:
+        return ConfigError(str(pair.catalog), message, entry=pair.name, line=pair.line)
+
+    if query.name == document.name:
+        raise refuse(f"query_model and document_model are both '{query.name}'; use the model itself")
+    if query.embed_dim != document.embed_dim:
+        raise refuse(f"the two spaces do not match: query model '{query.name}' gives {query.embed_dim}-d vectors, "
+                     f"document model '{document.name}' {document.embed_dim}-d; distill the query model into the "
+                     f"document model's space (advisor distill --side query)")
+    if pair.license is not None:
+        license_id = pair.license
+    else:
+        license_id = query.license if query.license == document.license else "unknown"
+    languages = pair.languages or tuple(x for x in document.languages if x in query.languages) or document.languages
+    fixed = query.weight_precision if query.weight_precision == document.weight_precision else None
+    notes = pair.notes or (f"pair: queries by {query.name}, documents by {document.name}")
+    return ModelEntry(
+        name=pair.name, source=f"builtin:{PAIR_BACKEND}", backend=PAIR_BACKEND, embed_dim=document.embed_dim,
+        license=license_id, languages=tuple(languages), domains=pair.domains or document.domains,
+        n_parameters=query.n_parameters,  # what is served online; the document side's count is in options
+        matryoshka_dims=tuple(d for d in document.matryoshka_dims if d in query.matryoshka_dims),
+        max_tokens=document.max_tokens, normalize=query.normalize and document.normalize,
+        trust_remote_code=query.trust_remote_code or document.trust_remote_code,
+        weights_format="pickle" if "pickle" in (query.weights_format, document.weights_format) else "safetensors",
+        options={"query_model": query.to_dict(), "document_model": document.to_dict()}, notes=notes,
+        reference=pair.reference, weight_precision=fixed, catalog=pair.catalog)
 
 
 SHIPPED_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from advisor.models.catalog import ModelEntry
 from advisor.config.languages import covers
@@ -17,8 +18,9 @@ class Rejection:
     reason: str
 
 
-def check_metadata(entry: ModelEntry, policy: Policy) -> list[Rejection]:
-    """Every metadata rule the entry breaks (empty when it is admitted)."""
+def check_metadata(entry: ModelEntry, policy: Policy, *, tasks: Sequence[str] = ()) -> list[Rejection]:
+    """Every metadata rule the entry breaks (empty when it is admitted). ``tasks``: where the tasks to be scored
+    come from (MTEB task names or dataset ids), for ``require_zero_shot``."""
     out: list[Rejection] = []
     ids = license_ids(entry.license)
     allowed_by_name = bool(policy.allow_licenses) and entry.license in policy.allow_licenses
@@ -49,7 +51,64 @@ def check_metadata(entry: ModelEntry, policy: Policy) -> list[Rejection]:
     if entry.weights_format == "pickle" and not policy.allow_pickle_weights:
         out.append(Rejection("pickle_weights", "weights are pickle files, which can run code on load; the policy "
                                                "does not allow them (set 'pickle_weights: true' to accept)"))
+    out.extend(_training_data_rules(entry, policy, tasks)[0])
     return out
+
+
+def metadata_notes(entry: ModelEntry, policy: Policy, *, tasks: Sequence[str] = ()) -> list[str]:
+    """What the training-data rules could not decide (unknown provenance) and let pass under
+    ``unknown_training_data: pass``: said, not hidden."""
+    return _training_data_rules(entry, policy, tasks)[1]
+
+
+def _training_data_rules(entry: ModelEntry, policy: Policy,
+                         tasks: Sequence[str]) -> tuple[list[Rejection], list[str]]:
+    out: list[Rejection] = []
+    notes: list[str] = []
+    reject_unknown = policy.unknown_training_data == "reject"
+
+    def unknown(rule: str, text: str) -> None:
+        if reject_unknown:
+            out.append(Rejection(rule, f"{text}; the policy rejects unknown training data "
+                                       f"(unknown_training_data: reject)"))
+        else:
+            notes.append(f"{rule}: {text}; passes (unknown_training_data: pass)")
+
+    trained = entry.training_datasets
+    if policy.training_data_commercial:
+        rule = "licenses.training_data_commercial"
+        if trained is None:
+            unknown(rule, "training data unknown, licences not checked")
+        else:
+            blocked, unclear = [], []
+            for name in trained:
+                lic = entry.training_data_licenses.get(name, "unknown")
+                if lic in policy.allow_licenses:
+                    continue
+                why = commercial_use_blocker(lic)
+                if why is None:
+                    continue
+                (blocked if "forbids" in why else unclear).append(f"{name} ({lic})")
+            if blocked:
+                out.append(Rejection(rule, f"trained on data that may not be used commercially: "
+                                           f"{_some(blocked)}"))
+            elif unclear:
+                unknown(rule, f"training data with unknown or custom licences: {_some(unclear)}")
+    if policy.require_zero_shot and tasks:
+        rule = "require_zero_shot"
+        if trained is None:
+            unknown(rule, f"training data unknown, so figures on {', '.join(tasks)} cannot be shown zero-shot")
+        else:
+            seen = {t.lower() for t in trained}
+            hit = [t for t in tasks if t.lower() in seen]
+            if hit:
+                out.append(Rejection(rule, f"trained on {', '.join(hit)}, so its figures there are not zero-shot "
+                                           f"(the policy requires zero-shot figures)"))
+    return out, notes
+
+
+def _some(items: list[str], n: int = 4) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 @dataclass(frozen=True)

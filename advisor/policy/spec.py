@@ -14,13 +14,15 @@ from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT
 from advisor.config.yamlfile import line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
-              "variants", "ranking")
+              "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout")
+UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does when a model's training data is unknown
 NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
                         "max_bytes_per_vector")
 LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
 RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector")
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
+                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
+                           "clustering": "v_measure", "deduplication": "cosine_ap"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class VariantGrid:
     vector_precisions: tuple[str, ...] = ("float32",)
     trained_dims_only: bool = False
     rescore_multiplier: int = 0
+    # index settings to measure on each retrieval variant: ((name, ((setting, value), ...)), ...); empty = none
+    indexes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,15 @@ class Policy:
     deny_domains: tuple[str, ...] = ()
     allow_remote_code: bool = False
     allow_pickle_weights: bool = False
+    # Training data: reject a model trained on data not cleared for commercial use; require quality figures on
+    # data the model did not train on; and whether unknown training data passes these rules.
+    training_data_commercial: bool = False
+    require_zero_shot: bool = False
+    unknown_training_data: str = "pass"
     limits: Limits = Limits()
     variants: VariantGrid = VariantGrid()
     ranking: Ranking = Ranking()
+    cell_timeout: float | None = None  # seconds a sweep waits for a model's next cell before killing its worker
     file: str | None = None
 
     def load_grants(self) -> dict[str, bool]:
@@ -103,19 +113,31 @@ def _choice(allowed: tuple[str, ...]):
     return check
 
 
+def _indexes(var: Fields, file: str) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """``variants.indexes``: a list of ``{name: faiss-hnsw, M: 16, ef_search: 64}`` (names checked when planned)."""
+    out = []
+    for i, raw in enumerate(var.list("indexes", item_type=dict)):
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(file, f"variants.indexes[{i}]: 'name' is required (an index such as faiss-hnsw)")
+        out.append((name, tuple(sorted((str(k), v) for k, v in raw.items() if k != "name"))))
+    return tuple(dict.fromkeys(out))
+
+
 def load_policy(path: str | Path) -> Policy:
     file = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(file, "a policy is a mapping of sections (licenses, languages, limits, variants, ranking)")
     top = Fields(data, file, None, TOP_FIELDS, what="policy")
-    lic = Fields(top.mapping("licenses"), file, "licenses", ("commercial_use", "allow", "deny"), what="section")
+    lic = Fields(top.mapping("licenses"), file, "licenses", ("commercial_use", "allow", "deny",
+                                                            "training_data_commercial"), what="section")
     langs = Fields(top.mapping("languages"), file, "languages", ("require",), what="section")
     doms = Fields(top.mapping("domains"), file, "domains", ("allow", "deny"), what="section")
     lim = Fields(top.mapping("limits"), file, "limits", LIMIT_FIELDS, what="section")
     var = Fields(top.mapping("variants"), file, "variants",
                  ("devices", "runtimes", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
-                  "rescore_multiplier"), what="section")
+                  "rescore_multiplier", "indexes"), what="section")
     rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
 
     floors = []
@@ -139,6 +161,7 @@ def load_policy(path: str | Path) -> Policy:
         vector_precisions=tuple(var.list("vector_precisions", _choice(VECTOR_PRECISIONS))) or ("float32",),
         trained_dims_only=var.bool("trained_dims_only"),
         rescore_multiplier=var.int("rescore_multiplier", 0, minimum=0) or 0,
+        indexes=_indexes(var, file),
     )
 
     weights = dict(Ranking().weights)
@@ -161,7 +184,10 @@ def load_policy(path: str | Path) -> Policy:
         allow_domains=tuple(d.lower() for d in doms.list("allow")),
         deny_domains=tuple(d.lower() for d in doms.list("deny")),
         allow_remote_code=top.bool("remote_code"), allow_pickle_weights=top.bool("pickle_weights"),
+        training_data_commercial=lic.bool("training_data_commercial"), require_zero_shot=top.bool("require_zero_shot"),
+        unknown_training_data=top.str("unknown_training_data", "pass", choices=UNKNOWN_TRAINING_DATA) or "pass",
         limits=limits, variants=grid, ranking=Ranking(weights=weights, quality_metrics=metrics), file=file,
+        cell_timeout=top.number("cell_timeout", minimum=0) or None,
     )
 
 

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from advisor.datasets.tasks import Task
 
 MAIN_METRIC = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-               "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10"}
+               "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
+               "clustering": "v_measure", "deduplication": "cosine_ap",
+               "reranking": "map_at_1000"}
 
 
 @dataclass
@@ -78,7 +80,8 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
         details["int8_calibration"] = cal.to_dict()
     timing: dict[str, float] = {"quantize_s": time.perf_counter() - t0}
     handler = {"retrieval": _retrieval, "unlabeled_retrieval": _retrieval, "sts": _sts,
-               "classification": _classification, "pair_classification": _pair}[task.type]
+               "classification": _classification, "pair_classification": _pair, "clustering": _clustering,
+               "deduplication": _deduplication, "reranking": _reranking}[task.type]
     metrics, per_item, cis = handler(task, vecs, variant, details, timing, rescore_multiplier=rescore_multiplier,
                                      k_values=k_values, resamples=resamples, seed=seed, rater=rater)
     details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
@@ -173,18 +176,138 @@ def _pair(task, vecs, variant, details, timing, *, resamples, seed, **_):
     return metrics, cos, cis
 
 
+def _clustering(task, vecs, variant, details, timing, *, resamples, seed, **_):
+    from advisor.quality.clustering import clustering_metrics
+
+    t = time.perf_counter()
+    metrics, predicted = clustering_metrics(vecs["texts"].unit_float(), task.data.labels)
+    timing["metrics_s"] = time.perf_counter() - t
+    # V-measure is a property of the whole assignment, not a mean over items: per item is whether the text's
+    # cluster is the one most of its gold group landed in (for the bootstrap's paired comparison), no interval
+    labels = np.asarray(task.data.labels, dtype=object)
+    majority = {g: np.bincount(predicted[labels == g]).argmax() for g in set(task.data.labels)}
+    per_item = np.array([float(predicted[i] == majority[g]) for i, g in enumerate(task.data.labels)])
+    details["n_texts"] = len(labels)
+    details["n_clusters"] = len(majority)
+    details["clustering"] = {"algorithm": "MiniBatchKMeans", "batch_size": 500, "n_init": "auto", "seed": 42}
+    details["bootstrap"].update(statistic="majority_cluster_share")
+    return metrics, per_item, {}
+
+
+def _reranking(task, vecs, variant, details, timing, *, k_values, resamples, seed, **_):
+    """Each query's candidates ordered by cosine, scored as retrieval over that list (mteb reranks the same
+    way): MAP (``map_at_1000``, mteb's main reranking figure) and ``mrr_at_10`` among the rest. Documents
+    outside the list are never ranked; short lists are padded with a document no query judges."""
+    data = task.data
+    k_values = tuple(sorted({*k_values, 1000}))
+    t = time.perf_counter()
+    query_ids, doc_ids = list(data.queries), list(data.corpus)
+    row_of = {d: i for i, d in enumerate(doc_ids)}
+    pad = len(doc_ids)
+    q = vecs["queries"].unit_float()
+    c = vecs["corpus"].unit_float()
+    depth = max(len(data.candidates.get(qid, ())) for qid in query_ids)
+    indices = np.full((len(query_ids), depth), pad, dtype=np.int64)
+    scores = np.full((len(query_ids), depth), -np.inf, dtype=np.float64)
+    for i, qid in enumerate(query_ids):
+        rows = np.array([row_of[d] for d in data.candidates.get(qid, ())], dtype=np.int64)
+        if len(rows):
+            indices[i, :len(rows)] = rows
+            scores[i, :len(rows)] = c[rows] @ q[i]
+    scores = np.where(np.isfinite(scores), scores, -1e9)
+    metrics, per_query, evaluated = retrieval_metrics(indices, scores, query_ids, doc_ids + ["\uffffpad"],
+                                                      data.qrels, k_values)
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
+    timing["bootstrap_s"] = time.perf_counter() - t
+    details["n_queries"] = len(evaluated)
+    sizes = [len(data.candidates.get(qid, ())) for qid in evaluated]
+    details["n_candidates"] = {"min": min(sizes, default=0), "max": max(sizes, default=0)}
+    details["query_ids"] = evaluated
+    return metrics, per_query["map_at_1000"], cis
+
+
+def _deduplication(task, vecs, variant, details, timing, *, resamples, seed, **_):
+    """Every pair of the corpus scored by cosine: best-threshold F1 and average precision as mteb's pair
+    classification computes them, and the cosine threshold that gives that F1 (what a user would set)."""
+    from advisor.datasets.deduplication import all_pairs
+    from advisor.quality.metrics import average_precision, best_accuracy_f1
+
+    t = time.perf_counter()
+    left, right, pair_labels = all_pairs(task.data)
+    unit = vecs["texts"].unit_float()
+    cos = np.einsum("ij,ij->i", unit[left], unit[right]).astype(np.float64)
+    labels = np.asarray(pair_labels, dtype=np.int64)
+    best = best_accuracy_f1(cos, labels)
+    metrics = {f"cosine_{k}": v for k, v in best.items()}
+    metrics["cosine_ap"] = average_precision(labels, cos)
+    metrics["cosine_f1_threshold"] = _best_f1_threshold(cos, labels)
+    timing["metrics_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed)} \
+        if resamples > 0 else {}
+    timing["bootstrap_s"] = time.perf_counter() - t
+    details["n_texts"] = len(task.data.texts)
+    details["n_pairs"] = len(cos)
+    details["n_duplicates"] = int(labels.sum())
+    details["bootstrap"].update(statistic="average_precision", reference=labels.tolist())
+    return metrics, cos, cis
+
+
+def _best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The cosine cut (midway between two neighbouring distinct scores) at which F1 is best."""
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order]
+    cut = np.flatnonzero(s[:-1] != s[1:])
+    if not len(cut):
+        return float(s[0]) if len(s) else 0.0
+    tp = np.cumsum(y)[cut]
+    taken = cut + 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(tp > 0, 2 * tp / (taken + max(int(y.sum()), 1)), 0.0)
+    i = cut[int(np.argmax(f1))]
+    return float((s[i] + s[i + 1]) / 2)
+
+
 # -- encode once, evaluate every variant ---------------------------------------------------------------------------
 
 EncodeProgress = Callable[[str, int, int], None]  # (text set name, texts done, texts in the set)
 
 
+def truncation_share(encoder: "Encoder", task: "Task") -> dict[str, Any]:
+    """How many texts of each set reach the model's max tokens (so are cut there, or end exactly at it): the
+    share a long-document task loses to truncation. Empty when the encoder cannot count tokens."""
+    limit = getattr(encoder, "max_tokens", None) or getattr(encoder, "max_length", None)  # torch / fast path
+    if not isinstance(limit, int) or limit <= 0:
+        return {}
+    out: dict[str, Any] = {"max_tokens": limit, "sets": {}}
+    for name, text_set in task.text_sets().items():
+        texts = list(dict.fromkeys(text_set.texts))
+        counts = encoder.count_tokens(texts) if texts else []
+        if counts is None:
+            return {}
+        at_limit = sum(1 for c in counts if c >= limit)
+        out["sets"][name] = {"texts": len(texts), "truncated": at_limit,
+                             "share": round(at_limit / len(texts), 6) if texts else 0.0}
+    return out
+
+
 def encode_task(encoder: "Encoder", task: "Task", *, batch_size: int = 32, notes: list[str] | None = None,
-                progress: EncodeProgress | None = None) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+                progress: EncodeProgress | None = None,
+                truncation: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     """Every text set of ``task`` at the model's full size, through ``advisor.models.encode.encode_texts``: each
     distinct text of a kind (query or document) is encoded once, whatever the number of sets and rows it appears
     in (STS pairs repeat sentences), and an out-of-memory error halves the batch (noted in ``notes``).
-    Returns the embeddings, seconds per set, and the batch size that worked."""
+    Returns the embeddings, seconds per set, and the batch size that worked. A ``truncation`` dict is filled with
+    :func:`truncation_share` (for the cells' details)."""
     from advisor.models.encode import encode_texts
+
+    if truncation is not None:
+        try:
+            truncation.update(truncation_share(encoder, task))
+        except Exception as exc:  # noqa: BLE001 - a count that fails must not fail the evaluation
+            truncation["error"] = f"{type(exc).__name__}: {exc}"
 
     embeddings, seconds = {}, {}
     seen: dict[str, dict[str, np.ndarray]] = {}
@@ -216,10 +339,14 @@ def evaluate_model(encoder: "Encoder", task: "Task", variants: Iterable[Variant]
     """Encode each text set once, then evaluate every variant (dims and vector precisions) from it. The encoder
     fixes device and weight precision; the variants' other axes are derived. Each result's
     ``details['timing']`` holds the shared encode seconds beside its own harness seconds."""
-    embeddings, encode_s, _ = encode_task(encoder, task, batch_size=batch_size, progress=progress)
+    truncation: dict[str, Any] = {}
+    embeddings, encode_s, _ = encode_task(encoder, task, batch_size=batch_size, progress=progress,
+                                          truncation=truncation)
     results = {}
     for variant in variants:
         result = evaluate_embeddings(task, embeddings, variant, rescore_multiplier=rescore_multiplier, **kwargs)
         result.details["timing"]["encode_s"] = {k: round(v, 4) for k, v in encode_s.items()}
+        if truncation:
+            result.details["truncation"] = truncation
         results[variant] = result
     return results

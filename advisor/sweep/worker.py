@@ -123,7 +123,8 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
     if tc.cost is not None and tc.cost in todo:
         yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment, progress)
     quality = [c for c in todo if c.key.kind == "quality"]
-    if not quality:
+    indexed = [c for c in todo if c.key.kind == "index"]
+    if not quality and not indexed:
         return
     notes: list[str] = []
     sets = task.text_sets()
@@ -138,13 +139,14 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
 
     from advisor.quality.evaluation import encode_task
 
+    truncation: dict[str, Any] = {}
     try:
         embeddings, seconds, batch_size = encode_task(encoder, task, batch_size=group.batch_size, notes=notes,
-                                                      progress=tick)
+                                                      progress=tick, truncation=truncation)
         encode_s = {name: round(s, 4) for name, s in seconds.items()}
     except Exception as exc:  # noqa: BLE001
         error = _error_text(exc, f"encoding {task.name}")
-        for cell in quality:
+        for cell in quality + indexed:
             yield _failed(cell, key_of, error, started, notes=notes, traceback=traceback.format_exc(limit=8))
         return
     from advisor.quality.evaluation import evaluate_embeddings
@@ -160,8 +162,52 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
                    "flags": list(cell.flags), "notes": list(notes), "batch_size": batch_size,
                    "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment}
+        if truncation:
+            details["truncation"] = truncation
         yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=dict(q.metrics),
                                                            details=details, started_at=t0, finished_at=time.time()))
+    encode_p95 = _query_encode_p95_ms(encoder, task) if indexed else None
+    for cell in indexed:  # the embeddings the quality cells used, searched through each index setting
+        yield _index_cell(group, cell, task, embeddings, key_of, environment, encode_p95)
+
+
+def _query_encode_p95_ms(encoder: "Encoder", task: "Task", n: int = 50) -> float | None:
+    """Batch-1 query encode p95 (ms) over the task's first ``n`` queries: the encode half of a served query."""
+    import numpy as np
+
+    queries = list(task.data.queries.values())[:n] if hasattr(task.data, "queries") else []
+    if not queries:
+        return None
+    encoder.encode_one(queries[0], kind="query")
+    seconds = []
+    for text in queries:
+        t = time.perf_counter()
+        encoder.encode_one(text, kind="query")
+        seconds.append(time.perf_counter() - t)
+    return float(np.percentile(np.array(seconds) * 1000.0, 95))
+
+
+def _index_cell(group: GroupSpec, cell: CellSpec, task: "Task", embeddings: dict, key_of: Callable[[CellSpec], Any],
+                environment: dict, encode_p95_ms: float | None = None) -> Event:
+    import json
+
+    from advisor.index.evaluation import evaluate_index
+
+    t0 = time.time()
+    spec = json.loads(cell.key.options)
+    try:
+        r = evaluate_index(task, embeddings, index=spec["index"], settings=spec["settings"], dim=cell.key.dim,
+                           precision=cell.key.vector_precision or "float32")
+    except Exception as exc:  # noqa: BLE001
+        return _failed(cell, key_of, _error_text(exc, f"index {spec['index']} on {cell.variant.label()}"), t0,
+                       traceback=traceback.format_exc(limit=8))
+    metrics = dict(r.metrics)
+    if encode_p95_ms is not None:  # what a served query costs end to end: encode it, then search the index
+        metrics["query_encode_p95_ms"] = encode_p95_ms
+        metrics["end_to_end_p95_ms"] = encode_p95_ms + metrics["search_p95_ms"]
+    details = {"index": spec["index"], "settings": spec["settings"], **r.info, "environment": environment}
+    return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
+                                                        details=details, started_at=t0, finished_at=time.time()))
 
 
 def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder",

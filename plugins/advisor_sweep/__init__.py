@@ -54,10 +54,13 @@ def _when(ts: float | None) -> str:
                    "other finished cell is kept.")
 @click.option("--no-cost", is_flag=True, help="Quality only: skip throughput, latency and memory measurements.")
 @batch_size_option
+@click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+              help="Kill a model's worker when no cell finishes within S seconds; its cells fail by timeout "
+                   "and the sweep goes on (local executor).")
 @click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
 @json_option
 def run_command(catalogs, policy, datasets, dataset_type, models, devices, store, executor, address, force,
-                remeasure, no_cost, batch_size, dry_run, as_json):
+                remeasure, no_cost, batch_size, cell_timeout, dry_run, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
     from advisor.inputs import read_inputs
@@ -91,8 +94,9 @@ def run_command(catalogs, policy, datasets, dataset_type, models, devices, store
 
     command = " ".join(["advisor", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("advisor") else None
     _stop_on_sigterm()
+    options = {"address": address, "cell_timeout": cell_timeout or getattr(inputs.policy, "cell_timeout", None)}
     with SweepProgress(enabled=not as_json) as progress:
-        summary = run_plan(plan, results, executor=executor, executor_options={"address": address}, force=force,
+        summary = run_plan(plan, results, executor=executor, executor_options=options, force=force,
                            remeasure=remeasure, command=command, on_event=progress.on_event)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, default=str))

@@ -1,0 +1,99 @@
+"""De-duplication tasks: a corpus with known near-duplicate pairs. The example one is built from shipped texts
+with paraphrase-style rewrites (deterministic: a word dropped, two neighbours swapped, case and punctuation
+changed), the kind of copy a training-data clean-up has to catch."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Sequence
+
+from advisor.datasets.tasks import DeduplicationData, Task, TaskSource, content_hash
+from advisor.errors import UserError
+
+
+def rewrite(text: str, rng: random.Random) -> str:
+    """A near-duplicate of ``text``: one word dropped, two neighbours swapped, lower case, punctuation removed."""
+    words = re.sub(r"[^\w\s']", "", text).lower().split()
+    if len(words) > 4:
+        del words[rng.randrange(len(words))]
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    return " ".join(words)
+
+
+def near_duplicate_task(texts: Sequence[str], *, n_copies: int, name: str, source: str,
+                        seed: int = 13) -> Task:
+    """``texts`` (distinct) plus a rewritten copy of ``n_copies`` of them, the copies shuffled in."""
+    originals = list(dict.fromkeys(t for t in texts if t.strip()))
+    if n_copies < 1 or n_copies > len(originals):
+        raise UserError(f"n_copies must be between 1 and the {len(originals)} distinct texts, got {n_copies}")
+    rng = random.Random(seed)
+    copied = rng.sample(range(len(originals)), n_copies)
+    rows = [(t, i) for i, t in enumerate(originals)] + [(rewrite(originals[i], rng), i) for i in copied]
+    rng.shuffle(rows)
+    where: dict[int, list[int]] = {}
+    for row, (_, origin) in enumerate(rows):
+        where.setdefault(origin, []).append(row)
+    pairs = tuple(sorted((a, b) for rows_of in where.values() if len(rows_of) == 2 for a, b in [sorted(rows_of)]))
+    data = DeduplicationData(tuple(t for t, _ in rows), pairs)
+    return Task(name=name, type="deduplication", source=source, content_hash=content_hash(data), data=data,
+                description=f"{len(originals)} texts and {n_copies} rewritten near-duplicates")
+
+
+def all_pairs(data: DeduplicationData) -> tuple[list[int], list[int], list[int]]:
+    """Every pair ``i < j`` of the corpus with its label (1: a known near-duplicate)."""
+    dup = set(data.duplicates)
+    n = len(data.texts)
+    left, right, labels = [], [], []
+    for i in range(n):
+        for j in range(i + 1, n):
+            left.append(i)
+            right.append(j)
+            labels.append(int((i, j) in dup))
+    return left, right, labels
+
+
+# --- a de-duplication table: one text per row; rows sharing a ``group`` are near-duplicates of each other ----------
+
+DEDUP_FIELDS = ("text", "group")
+
+
+def load_deduplication(spec: str) -> Task:
+    from pathlib import Path
+
+    from advisor.datasets.clustering import _table
+    from advisor.datasets.readers import read_table
+    from advisor.errors import ConfigError
+
+    file = _table(spec, DEDUP_FIELDS)
+    rows = read_table(file, DEDUP_FIELDS)
+    if not rows:
+        raise ConfigError(str(file), "holds no rows")
+    texts = tuple(r.text("text") for r in rows)
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.label("group"), []).append(i)
+    pairs = tuple(sorted((a, b) for members in groups.values() for x, a in enumerate(members)
+                         for b in members[x + 1:]))
+    if not pairs:
+        raise ConfigError(str(file), "no two rows share a 'group', so there is no near-duplicate to find")
+    data = DeduplicationData(texts, pairs)
+    path = Path(spec).expanduser()
+    return Task(name=path.name if path.is_dir() else file.stem, type="deduplication", source="deduplication",
+                content_hash=content_hash({"type": "deduplication", "data": data}), data=data,
+                meta={"path": str(file)}, description=f"{len(texts)} texts, {len(pairs)} near-duplicate pairs")
+
+
+
+class DeduplicationSource(TaskSource):
+    name = "deduplication"
+    description = "de-duplication: TSV/CSV/JSONL with text, group (rows sharing a group are near-duplicates)"
+
+    def detect(self, spec: str) -> bool:
+        from advisor.datasets.clustering import _detect
+
+        return _detect(spec, DEDUP_FIELDS)
+
+    def load(self, spec: str) -> Task:
+        return load_deduplication(spec)
