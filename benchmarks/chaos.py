@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         before = _ok(store)
         if len(before) == total:  # finished before all the kills: the table says how many there were
             break
-        # a moment within what is left of the sweep, after the start-up (~1 s: imports, plan, first spawn)
-        at = rng.uniform(1.0, 1.0 + max(0.5, undisturbed * (1 - len(before) / total)))
+        # a moment after the start-up (~1 s: imports, plan, first spawn) within this kill's share of the sweep, so
+        # that all the kills land before it ends
+        at = rng.uniform(1.0, 1.0 + max(0.5, 2.0 * undisturbed / args.kills))
         t0 = time.monotonic()
         driver = subprocess.Popen(command(store), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         workers: dict[int, psutil.Process] = {}
