@@ -22,6 +22,7 @@ import argparse
 import importlib.util
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'wall (chaos)':<18} {chaos_wall:>6.1f} s")
     print(f"{'wall (undisturbed)':<18} {undisturbed:>6.1f} s")
     bad = corrupt or lost or twice or leftover or wrong or done.returncode
+    shutil.rmtree(work, ignore_errors=True)  # the scratch stores and the plugin install
     return 1 if bad else 0
 
 
