@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from advisor.errors import UserError
 from advisor.models.variants import Variant
@@ -73,7 +74,7 @@ class Encoder(ABC):
     """
 
     embed_dim: int
-    info: dict[str, Any] = {}
+    info: Mapping[str, Any] = MappingProxyType({})  # read-only default; load_encoder gives each encoder its own
 
     @abstractmethod
     def encode(self, texts: Sequence[str], *, kind: TextKind = "document", batch_size: int = 32,
