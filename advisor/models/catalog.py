@@ -14,6 +14,7 @@ from advisor.errors import ConfigError
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
+from advisor.models.hosted import validate_options
 from advisor.models.variants import WEIGHT_PRECISIONS
 from advisor.config.yamlfile import line_of, load_yaml
 
@@ -128,7 +129,7 @@ def parse_entry(data: Any, file: str, index: int) -> ModelEntry:
     too_big = [d for d in matryoshka if d <= 0 or d > embed_dim]
     if too_big:
         raise f.error("matryoshka_dims", f"sizes must be between 1 and embed_dim={embed_dim}, got {too_big}")
-    options = dict(f.mapping("options"))
+    options = validate_options(str(f.raw("backend")), f.mapping("options"), file, entry_name)
     training_datasets, training_licenses = _training_data(f)
     return ModelEntry(
         name=name, source=_resolve_source(source, Path(file).parent), backend=f.str("backend", required=True),

@@ -14,18 +14,14 @@ when the server gives one); any other refusal is a one-line error.
 
 from __future__ import annotations
 
-import os
-import random
-import time
 from typing import TYPE_CHECKING, Any, Sequence
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from advisor.errors import UserError
 from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions
-
-from .limits import MinuteLimiter
+from advisor.models.hosted import api_key as read_api_key
+from advisor.models.hosted import check_network, client_from_options, estimate_tokens, is_loopback, require_httpx
 
 if TYPE_CHECKING:
     from advisor.models.catalog import ModelEntry
@@ -33,27 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-def _is_loopback(url: str) -> bool:
-    import ipaddress
-
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters a token (OpenAI's rule of thumb), for the client-side token limit only."""
-    return max(1, (len(text) + 3) // 4)
-
-
 class OpenAIEncoder(Encoder):
     def __init__(self, entry: "ModelEntry", options: dict[str, Any], api_key: str | None) -> None:
-        import httpx
-
         self.entry, self.embed_dim = entry, entry.embed_dim
         base = str(options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.model = str(options.get("model") or entry.name)
@@ -71,44 +48,23 @@ class OpenAIEncoder(Encoder):
             if api_key:
                 headers["Authorization"] = f"Bearer {api_key}"
         self.send_dimensions = bool(options.get("send_dimensions", False))
-        self.max_retries = int(options.get("max_retries", 5))
         self.max_batch = int(options.get("max_batch", 256))
-        self.limiter = MinuteLimiter(options.get("rpm"), options.get("tpm"))
-        self.client = httpx.Client(headers=headers, timeout=float(options.get("timeout_s", 30.0)))
+        self.http = client_from_options(entry.name, options, headers)
         self.usage_tokens = 0
-        self.retries = 0
         self.info = {"runtime": "http", "base_url": base, "remote_model": self.model,
-                     "network": not _is_loopback(base)}
+                     "network": not is_loopback(base)}
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
 
     def _post(self, texts: list[str]) -> np.ndarray:
-        import httpx
-
         body: dict[str, Any] = {"model": self.model, "input": texts}
         if self.send_dimensions:
             body["dimensions"] = self.embed_dim
-        self.limiter.acquire(sum(estimate_tokens(t) for t in texts))
-        for attempt in range(self.max_retries + 1):
-            retry_after = None
-            try:
-                response = self.client.post(self.url, params=self.params, json=body)
-            except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code == 200:
-                    return self._vectors(response.json(), len(texts))
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code != 429 and response.status_code < 500:
-                    raise UserError(f"{self.entry.name}: {self.url} refused the request ({problem})")
-                retry_after = response.headers.get("retry-after")
-            if attempt == self.max_retries:
-                break
-            self.retries += 1
-            try:
-                wait = float(retry_after) if retry_after is not None else None
-            except ValueError:
-                wait = None
-            time.sleep(min(30.0, wait if wait is not None else 0.5 * 2 ** attempt * (0.5 + random.random())))
-        raise UserError(f"{self.entry.name}: {self.url} failed after {self.max_retries + 1} tries ({problem})")
+        data = self.http.post_json(self.url, body, params=self.params,
+                                   tokens=sum(estimate_tokens(t) for t in texts))
+        return self._vectors(data, len(texts))
 
     def _vectors(self, data: dict[str, Any], n: int) -> np.ndarray:
         rows = sorted(data.get("data") or [], key=lambda d: d.get("index", 0))
@@ -134,11 +90,11 @@ class OpenAIEncoder(Encoder):
         if not out:
             return np.zeros((0, self.embed_dim), dtype=np.float32)
         self.info = {**self.info, "usage_tokens": self.usage_tokens, "retries": self.retries,
-                     "rate_limit_wait_s": round(self.limiter.waited_s, 3)}
+                     "rate_limit_wait_s": round(self.http.waited_s, 3)}
         return np.concatenate(out)
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
 
 class OpenAIBackend(Backend):
@@ -148,17 +104,9 @@ class OpenAIBackend(Backend):
                                        notes="runs remotely: 'cpu' is the client; the server's hardware is its own")
 
     def load(self, entry: "ModelEntry", options: LoadOptions) -> Encoder:
-        try:
-            import httpx  # noqa: F401
-        except ImportError:
-            raise UserError("the openai backend needs httpx: pip install 'embedding-advisor[serve]'") from None
+        require_httpx("the openai backend")
         opts = dict(entry.options)
         base = str(opts.get("base_url") or DEFAULT_BASE_URL)
-        if not _is_loopback(base) and not options.allow_network:
-            raise UserError(f"{entry.name} is served at {base}, off this machine: give --allow-network (or allow "
-                            f"network in the policy) to send your texts there")
-        env = str(opts.get("api_key_env") or "OPENAI_API_KEY")
-        api_key = os.environ.get(env) or None
-        if api_key is None and not _is_loopback(base):
-            raise UserError(f"{entry.name}: set the API key in ${env} (the catalog entry's options.api_key_env)")
+        check_network(entry.name, base, options.allow_network)
+        api_key = read_api_key(entry.name, str(opts.get("api_key_env") or "OPENAI_API_KEY"), base)
         return OpenAIEncoder(entry, opts, api_key)

@@ -79,7 +79,7 @@ def test_a_remote_base_url_needs_allow_network(tmp_path):
 
 
 def test_the_minute_limiter_holds_requests_and_tokens_per_minute():
-    from advisor_openai.limits import MinuteLimiter
+    from advisor.models.hosted import MinuteLimiter
 
     limiter = MinuteLimiter(rpm=2, tpm=100)
     limiter.sent.extend([(0.0, 10), (1.0, 10)])
