@@ -92,9 +92,26 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
     except KeyboardInterrupt:
         summary.status = "interrupted"
     except BaseException as exc:
-        summary.status = "failed"
-        summary.errors.append(f"{type(exc).__name__}: {exc}")
-        store.finish_run(run_id, summary.status, summary.to_dict())
+        _end_failed(store, summary, exc)
+        raise
+    try:
+        store.checkpoint()  # the run's cells into the store file; a disk that filled is reported here
+    except Exception as exc:
+        _end_failed(store, summary, exc)
         raise
     store.finish_run(run_id, summary.status, summary.to_dict())
     return summary
+
+
+def _end_failed(store: Any, summary: RunSummary, exc: BaseException) -> None:
+    """Record the run as failed. When the store itself cannot be written (disk full, read-only) that record may
+    fail too: the run is then marked interrupted by the next command that opens the store (its pid is gone)."""
+    from advisor.sweep.store import StoreError
+
+    summary.status = "failed"
+    summary.errors.append(f"{type(exc).__name__}: {exc}")
+    try:
+        store.finish_run(summary.run_id, summary.status, summary.to_dict())
+    except StoreError:
+        if not isinstance(exc, StoreError):
+            raise

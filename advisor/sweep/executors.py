@@ -95,7 +95,7 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, c
                   redo: frozenset[str] = frozenset()) -> None:
     _die_with_parent(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
-    from advisor.sweep.store import HEARTBEAT_S, ResultStore
+    from advisor.sweep.store import HEARTBEAT_S, ResultStore, StoreError
 
     def send(event: Event) -> None:
         try:
@@ -103,7 +103,11 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, c
         except (BrokenPipeError, EOFError, OSError):  # the driver is gone: stop at once, write nothing more
             os._exit(1)
 
-    store = ResultStore(store_path)
+    try:
+        store = ResultStore(store_path)
+    except StoreError as exc:
+        send(Event("store-error", group.label, message=str(exc)))
+        raise SystemExit(1) from None
     last = 0.0
 
     def progress(event: Event) -> None:
@@ -147,6 +151,11 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, c
                 store.put(event.result, run_id=run_id)
                 event.stored = True
             send(event)
+    except StoreError as exc:  # the store cannot be written: the driver stops the sweep with this one line
+        send(Event("store-error", group.label, message=str(exc)))
+        beating.set()
+        conn.close()
+        raise SystemExit(1)
     except BaseException as exc:  # noqa: BLE001 - report, then exit non-zero
         send(Event("error", group.label, message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
         beating.set()
@@ -194,7 +203,7 @@ class LocalExecutor(Executor):
                 on_event: OnEvent, options: dict[str, Any], stop: threading.Event | None = None) -> None:
         import multiprocessing
 
-        from advisor.sweep.store import ResultStore
+        from advisor.sweep.store import ResultStore, StoreError
 
         ctx = multiprocessing.get_context("spawn")
         store = ResultStore(store_path)
@@ -206,7 +215,7 @@ class LocalExecutor(Executor):
             redo = frozenset(options.get("redo") or ())
             proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, writer, redo),
                                name=f"advisor-{group.entry.name}", daemon=True)
-            error = ""
+            error, unwritable = "", ""
             try:
                 proc.start()
                 writer.close()  # so the worker's death (or exit) reads as EOF here
@@ -225,6 +234,9 @@ class LocalExecutor(Executor):
                         event = reader.recv()
                     except (EOFError, OSError):  # the worker exited or died
                         break
+                    if event.kind == "store-error":
+                        unwritable = event.message
+                        continue
                     if event.kind == "error":
                         error = event.message.splitlines()[0]
                     elif event.kind in ("cell", "waiting"):
@@ -240,6 +252,8 @@ class LocalExecutor(Executor):
                     proc.join(5 if not error.startswith("timed out") else 0)
                     _reap(proc, grace=2.0)
                 reader.close()
+            if unwritable:  # failing the group's cells would need the store too: stop the sweep, keep what is done
+                raise StoreError(unwritable)
             if proc.exitcode != 0:
                 why = (f"worker process for {group.label} {error}" if error.startswith("timed out") else
                        f"worker process for {group.label} died ({_exit_reason(proc.exitcode)})")

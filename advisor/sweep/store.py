@@ -69,8 +69,35 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE TABLE IF NOT EXISTS leases (fingerprint TEXT PRIMARY KEY, run_id TEXT, pid INTEGER NOT NULL, "
         "host TEXT NOT NULL, pid_started REAL, claimed_at REAL NOT NULL, heartbeat REAL NOT NULL)"),
 }
+# SQLite result codes (the low byte of ``sqlite_errorcode``) that mean the store cannot be written, not that it is
+# broken: disk full or a file-size limit (FULL, IOERR: a write() failing with ENOSPC/EFBIG), read-only file or folder.
+_FULL_CODES = {13: "disk full", 10: "write failed"}
+_READONLY_CODES = {8: "read-only", 14: "cannot open", 3: "permission denied", 23: "not authorized"}
 LEASE_STALE_S = 30.0  # a lease from another host whose heartbeat is older than this is dead
 HEARTBEAT_S = 2.0
+
+
+class StoreError(UserError):
+    """The results store cannot be written (disk full, a file-size limit, a read-only file or folder). Every cell
+    committed before stays intact: SQLite rolls back the transaction that failed, and nothing else was written."""
+
+
+def store_error(path: Path, exc: BaseException, doing: str = "writing") -> StoreError | None:
+    """The one-line error for an OS-level write failure of the store at ``path``; None for any other error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, PermissionError) or (code is not None and code & 0xFF in _READONLY_CODES):
+        return StoreError(f"{path}: the results store is read-only ({exc}); every finished cell is kept: make "
+                          f"the file and its folder writable (SQLite writes {path.name}-wal and {path.name}-shm "
+                          f"beside it) or pass --store FILE elsewhere, then run the same command again")
+    if isinstance(exc, OSError) or (code is not None and code & 0xFF in _FULL_CODES):
+        if doing == "checkpoint":
+            return StoreError(f"{path}: the disk filled (or a file-size limit was hit) while folding the write-ahead "
+                              f"log into the store ({exc}); every finished cell is kept in {path.name}-wal, so keep "
+                              f"that file: free space, then run the same command again")
+        return StoreError(f"{path}: cannot write the results store ({exc}: the disk is full or a file-size limit "
+                          f"was reached); every finished cell is kept: free space or pass --store FILE on another "
+                          f"disk, then run the same command again to resume")
+    return None
 
 
 def _alive(pid: int | None) -> bool:
@@ -149,6 +176,7 @@ class ResultStore:
         conn = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
+        conn = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
@@ -157,7 +185,12 @@ class ResultStore:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
             self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            unwritable = store_error(self.path, exc)
+            if unwritable is not None:
+                raise unwritable from None
             raise UserError(f"{self.path}: not a usable results database ({exc}); pass another --store FILE "
                             f"or move this file away") from None
         if str(mode).lower() != "wal":
@@ -188,13 +221,35 @@ class ResultStore:
     def _write(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
         """One write transaction; IMMEDIATE takes the write lock up front, so concurrent writers queue."""
         conn = conn or self._connect()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # SQLite already rolled back after an I/O error
+                        pass
+                raise
+        except sqlite3.OperationalError as exc:
+            unwritable = store_error(self.path, exc)
+            if unwritable is not None:
+                raise unwritable from None
             raise
-        conn.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the store file (without waiting for other readers), so a run ends with its
+        cells in the main file and a disk that fills here is reported now, not found at the next write. A failed
+        checkpoint loses nothing: the log keeps every committed cell and the next open completes it."""
+        try:
+            self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError as exc:
+            unwritable = store_error(self.path, exc, "checkpoint")
+            if unwritable is not None:
+                raise unwritable from None
+            raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
