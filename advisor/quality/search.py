@@ -91,7 +91,8 @@ def search(queries: VectorSet, corpus: VectorSet, k: int, *, rescore_multiplier:
            progress: Callable[[int], None] | None = None) -> SearchResult:
     """The exact top-``k`` documents per query. With ``rescore_multiplier`` m > 0 and quantized vectors, the
     first pass keeps ``k * m`` candidates and ``query_float`` (unit float32 queries at the same dim) re-ranks
-    them. ``device="cuda"`` runs the score blocks with torch on the GPU."""
+    them. ``device="cuda"`` runs the score blocks with torch on the GPU, ``"cpu"`` with torch on the CPU (numpy
+    when torch is absent), ``"numpy"`` with the reference path that keys every score."""
     if queries.precision != corpus.precision or queries.dim != corpus.dim:
         raise ValueError("queries and corpus must share precision and dim")
     if len(corpus) >= 2**_INDEX_BITS:
@@ -99,10 +100,12 @@ def search(queries: VectorSet, corpus: VectorSet, k: int, *, rescore_multiplier:
     k = min(k, len(corpus))
     rescore = rescore_multiplier > 0 and corpus.precision in ("int8", "binary")
     first_k = min(len(corpus), k * rescore_multiplier) if rescore else k
-    if device == "cuda":
+    if device == "cuda" or (device == "cpu" and _torch_available()):
         from advisor.quality._search_torch import torch_topk_keys
-        keys = torch_topk_keys(queries, corpus, first_k, chunk_bytes)
-    else:
+        keys = torch_topk_keys(queries, corpus, first_k, chunk_bytes, device=device)
+        if progress is not None:
+            progress(len(queries))
+    else:  # "numpy": the reference path (every score keyed), and the fallback without torch
         keys = _cpu_topk_keys(queries, corpus, first_k, chunk_bytes, progress)
     idx, scores = _decode_keys(np.sort(keys, axis=1))
     details: dict[str, Any] = {"k": k, "device": device, "precision": corpus.precision, "dim": corpus.dim,
@@ -115,6 +118,12 @@ def search(queries: VectorSet, corpus: VectorSet, k: int, *, rescore_multiplier:
     elif rescore_multiplier > 0:
         details["rescore_note"] = f"no rescoring for {corpus.precision} vectors (already exact)"
     return SearchResult(indices=idx.astype(np.int64), scores=scores.astype(np.float32), details=details)
+
+
+def _torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 def _cpu_topk_keys(queries: VectorSet, corpus: VectorSet, k: int, chunk_bytes: int,

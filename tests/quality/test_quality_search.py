@@ -141,7 +141,8 @@ def test_gpu_search_equals_cpu(vectors, precision):
 
 @pytest.mark.parametrize("precision", ["float32", "int8", "binary"])
 def test_torch_block_code_equals_numpy_path(vectors, precision):
-    """The GPU code path, run by torch on the CPU: same keys, so the same top-k as the numpy search."""
+    """The torch path (the CPU default, and the GPU's code): same keys, so the same top-k as the numpy reference
+    path, which keys every score; binary codes tie often here, so the tied-row settling is exercised."""
     pytest.importorskip("torch")
     from advisor.quality._search_torch import torch_topk_keys
     from advisor.quality.search import _decode_keys
@@ -150,6 +151,18 @@ def test_torch_block_code_equals_numpy_path(vectors, precision):
     v = derive({"queries": q, "corpus": d}, 64, precision, calibrate_on="corpus")
     keys = np.sort(torch_topk_keys(v["queries"], v["corpus"], 40, 64 * 1024, device="cpu"), axis=1)
     idx, scores = _decode_keys(keys)
-    ref = search(v["queries"], v["corpus"], 40, chunk_bytes=64 * 1024)
+    ref = search(v["queries"], v["corpus"], 40, chunk_bytes=64 * 1024, device="numpy")
     np.testing.assert_allclose(scores, ref.scores, atol=1e-5)
     assert (idx == ref.indices).mean() > (0.999 if precision != "binary" else 1 - 1e-12)
+
+
+def test_tied_scores_go_to_the_lower_row():
+    """Thirty identical documents tie for the top: the search returns the five lowest rows, as a stable sort
+    would, whichever path selects them."""
+    rng = np.random.default_rng(3)
+    docs = truncate_normalize(rng.normal(size=(50, 32)).astype(np.float32))
+    docs[10:40] = docs[10]
+    corpus = quantize(docs, "float32")
+    queries = quantize(docs[[10]], "float32")
+    for device in ("cpu", "numpy"):
+        assert search(queries, corpus, 5, device=device).indices.tolist() == [[10, 11, 12, 13, 14]]
