@@ -49,8 +49,8 @@ def infinity_venv(venv: Path) -> Path:
     if not exe.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "--upgrade", "pip"], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "torch", "--index-url",
-                        "https://download.pytorch.org/whl/cpu"], check=True)
+        # the CPU wheel the project itself is installed with (README), so no CUDA build is pulled
+        subprocess.run([str(venv / "bin" / "pip"), "install", "torch==2.13.0"], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", *INFINITY_SPEC], check=True)
     return exe
 
