@@ -36,6 +36,30 @@ def pair_sides(entry: "ModelEntry") -> tuple["ModelEntry", "ModelEntry"]:
             ModelEntry.from_dict(entry.options["document_model"]))
 
 
+def sides_to_add(entries: Sequence["ModelEntry"]) -> list["ModelEntry"]:
+    """The sides of the pairs among ``entries`` that are not themselves among them, each once, in order. The
+    planner adds them (and the ranking knows their metadata) so the report compares every pair with each of its
+    sides alone on the same tasks, variants and machine; a side the policy rejects is screened out as any model."""
+    from advisor.models.catalog import PAIR_BACKEND
+
+    names = {e.name for e in entries}
+    out: list["ModelEntry"] = []
+    for entry in entries:
+        if entry.backend != PAIR_BACKEND:
+            continue
+        for side in pair_sides(entry):
+            if side.name not in names:
+                names.add(side.name)
+                out.append(side)
+    return out
+
+
+def side_variant(pair_variant: Variant, side: "ModelEntry") -> Variant:
+    """The variant a side runs at inside a pair of ``pair_variant`` (a side that ships fixed weights keeps them),
+    so the pair is compared with each side alone at the variant the pair ran it."""
+    return replace(pair_variant, weight_precision=side.weight_precision or pair_variant.weight_precision)
+
+
 def _side_options(options: LoadOptions, side: "ModelEntry") -> LoadOptions:
     """The pair's options for one side: a side that ships fixed weights keeps them."""
     return replace(options, weight_precision=side.weight_precision or options.weight_precision)

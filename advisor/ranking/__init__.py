@@ -35,6 +35,10 @@ __all__ = ["COST_FIGURES", "COST_OBJECTIVES", "STATUSES", "Candidate", "Differen
 def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: Policy) -> Recommendation:
     """Rank stored results under a policy. ``entries`` are the catalog entries (metadata rules need them); a model
     in the results but not in ``entries`` is rejected because its licence and languages cannot be checked."""
+    from advisor.models.pair import sides_to_add
+    from advisor.ranking.pairs import compare_pairs
+
+    entries = [*entries, *sides_to_add(entries)]  # a pair's sides carry their metadata inside the pair entry
     by_name = {e.name: e for e in entries}
     candidates, tasks, manifests, notes = gather(results, by_name, policy)
     evaluated = {c.model for c in candidates.values()}
@@ -81,4 +85,4 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
         versions = {v for c in g.candidates for v in c.versions}
         if len(versions) > 1:
             notes.append(f"machine {g.hardware}: results come from {len(versions)} different library version sets")
-    return Recommendation(policy, groups, models, tasks, notes)
+    return Recommendation(policy, groups, models, tasks, notes, pairs=compare_pairs(groups, by_name, models))

@@ -231,6 +231,7 @@ class Recommendation:
     models: list[ModelVerdict]
     tasks: list[TaskInfo]
     notes: list[str] = field(default_factory=list)
+    pairs: list[Any] = field(default_factory=list)  # advisor.ranking.pairs.PairComparison, one per pair candidate
 
     @property
     def recommended(self) -> Candidate | None:
@@ -247,4 +248,5 @@ class Recommendation:
                            "description": self.policy.description},
                 "recommended": rec.to_dict() if rec else None,
                 "tasks": [asdict(t) for t in self.tasks], "models": [m.to_dict() for m in self.models],
-                "groups": [g.to_dict() for g in self.groups], "notes": list(self.notes)}
+                "groups": [g.to_dict() for g in self.groups], "notes": list(self.notes),
+                "pairs": [p.to_dict() for p in self.pairs]}

@@ -99,6 +99,23 @@ def _group(group: HardwareGroup, rec: Recommendation, metric: str, index: int) -
     return "\n".join(parts)
 
 
+def _pairs(rec: Recommendation) -> str:
+    """The three-way comparison of each pair candidate (``advisor.reporting.pairs``)."""
+    from advisor.reporting.pairs import INTRO, TITLE, pair_sections
+
+    sections = pair_sections(rec)
+    if not sections:
+        return ""
+    parts = [f'<h2 id="pairs">{e(TITLE)}</h2>', f"<p>{e(INTRO)}</p>"]
+    for s in sections:
+        head = "".join(f"<th>{e(c)}</th>" for c in s.columns)
+        body = "".join("<tr>" + "".join(f'<td class="num">{e(v)}</td>' if i >= 3 else f"<td>{e(v)}</td>"
+                                        for i, v in enumerate(row)) + "</tr>" for row in s.rows)
+        parts += [f"<h3>{e(s.title)}</h3>", f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
+                  "<ul>" + "".join(f"<li>{e(x)}</li>" for x in s.lines) + "</ul>"]
+    return "\n".join(parts)
+
+
 def render(report: Report) -> str:
     rec = report.recommendation
     metric = rec.tasks[0].metric if len(rec.tasks) == 1 else "the mean of the tasks' main metrics"
@@ -157,6 +174,7 @@ def render(report: Report) -> str:
 <table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
 {absent}
 {groups}
+{_pairs(rec)}
 <h2>Models and the policy's rules</h2>
 <table><thead><tr><th>model</th><th>licence</th><th>verdict</th><th>why</th></tr></thead><tbody>{models}</tbody></table>
 {skipped}

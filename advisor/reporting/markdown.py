@@ -27,6 +27,20 @@ def quality_label(report: Report) -> str:
     return tasks[0].metric if len(tasks) == 1 else "mean of the tasks' main metrics"
 
 
+def _pair_lines(rec) -> list[str]:
+    """The three-way comparison of each pair candidate (``advisor.reporting.pairs``)."""
+    from advisor.reporting.pairs import INTRO, TITLE, pair_sections
+
+    sections = pair_sections(rec)
+    if not sections:
+        return []
+    lines = [f"## {TITLE}", "", INTRO, ""]
+    for s in sections:
+        lines += [f"### {md(s.title)}", ""] + table(s.columns, s.rows) + [""] + [f"- {md(x)}" for x in s.lines]
+        lines.append("")
+    return lines
+
+
 class MarkdownWriter(ReportWriter):
     name = "markdown"
     suffix = ".md"
@@ -70,6 +84,7 @@ class MarkdownWriter(ReportWriter):
                 name = f"{fig.name}{suffix}.png"
                 (plots_dir / name).write_bytes(fig.png)
                 lines += [f"### {fig.title}", "", f"![{fig.title}](plots/{name})", "", fig.caption, ""]
+        lines += _pair_lines(rec)
         lines += ["## Models and the policy's rules", ""]
         lines += table(["model", "licence", "verdict"],
                        [[m.name, m.license, m.why] for m in rec.models])

@@ -292,7 +292,10 @@ def plan_sweep(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise UserError(f"two datasets are both named '{duplicate}'; give each dataset a different folder")
-    screened = screen(entries, policy)
+    from advisor.models.pair import sides_to_add
+
+    # a pair is compared with each of its sides alone on the same tasks: a side not selected is planned too
+    screened = screen([*entries, *sides_to_add(entries)], policy)
     admitted = [s.entry for s in screened if s.admitted]
     if not admitted:
         why = "; ".join(f"{s.entry.name}: {s.rejections[0].reason}" for s in screened[:3])
