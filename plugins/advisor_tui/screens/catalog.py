@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from advisor.formatting import count
 
+from ..pairs import is_pair, pair_name, sides_text
 from ..session import SIZE_BUCKETS, Filters
 from .base import AdvisorScreen
 
@@ -62,7 +63,7 @@ class CatalogScreen(AdvisorScreen):
         for row in self.session.visible(self.filters()):
             e = row.entry
             chosen = e.name in self.session.selected
-            cells = ["●" if chosen else "", e.name, e.backend, e.license, languages_label(e.languages),
+            cells = ["●" if chosen else "", pair_name(e.name, e.backend), e.backend, e.license, languages_label(e.languages),
                      count(e.n_parameters), str(e.embed_dim),
                      "admitted" if row.admitted else "; ".join(r.reason for r in row.rejections)]
             if row.admitted:
@@ -96,6 +97,8 @@ class CatalogScreen(AdvisorScreen):
         if row is not None:
             text.append(f"\n{row.entry.name}: ", style="bold")
             text.append(row.entry.notes or row.entry.source)
+            if is_pair(row.entry.backend):
+                text.append("\n  " + sides_text(row.entry))
             for rejection in row.rejections:
                 text.append(f"\n  rejected by {rejection.rule}: ", style="red")
                 text.append(rejection.reason)

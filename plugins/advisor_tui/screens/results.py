@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from advisor.formatting import cell
 
+from ..pairs import comparison_lines, is_pair, pair_name, sides_text
 from .base import AdvisorScreen
 
 STATUS_STYLE = {"recommended": "bold green", "pareto": "green", "dominated": "", "rejected": "grey50",
@@ -72,6 +73,7 @@ class ResultsScreen(AdvisorScreen):
         self.descending = False
         self.candidates: list[Any] = []
         self.task_names: list[str] = []
+        self.pairs: list[Any] = []  # advisor.ranking.pairs.PairComparison of each pair candidate
 
     def body(self) -> Iterable[Widget]:
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
@@ -97,6 +99,7 @@ class ResultsScreen(AdvisorScreen):
             self.query_one("#results-detail", Static).update(Text(why or "", style="yellow"))
             return
         self.candidates = rec.candidates()
+        self.pairs = list(getattr(rec, "pairs", []))
         self.task_names = [t.name for t in rec.tasks]
         self.sort_column = min(self.sort_column, len(self.columns()) - 1)
         self._fill()
@@ -140,7 +143,7 @@ class ResultsScreen(AdvisorScreen):
         for title, getter, _ in self.columns():
             value = getter(c)
             if title == "model":
-                text = marker + c.model + (f" ({count})" if count > 1 else "")
+                text = marker + pair_name(c.model, c.backend) + (f" ({count})" if count > 1 else "")
             elif title == "kept":
                 text = "–" if value is None else f"{value:.1%}"
             elif title in ("p95 ms", "peak MB"):
@@ -179,6 +182,12 @@ class ResultsScreen(AdvisorScreen):
         text = Text(c.label, style="bold")
         text.append(f"  [{c.status}]", style=STATUS_STYLE.get(c.status, ""))
         text.append("\n" + (c.why or ""))
+        if is_pair(c.backend):
+            entry = next((e for e in self.session.entries if e.name == c.model), None)
+            if entry is not None:
+                text.append("\n" + sides_text(entry))
+            for line in comparison_lines(self.pairs, c):
+                text.append("\n" + line)
         if c.cost:
             text.append("\n" + measuring_text(c), style="grey70")
         detail.update(text)
