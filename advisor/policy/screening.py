@@ -34,10 +34,12 @@ def backend_rejection(entry: ModelEntry) -> Rejection | None:
     return None
 
 
-def screen(entries: Sequence[ModelEntry], policy: Policy) -> list[ScreenedEntry]:
+def screen(entries: Sequence[ModelEntry], policy: Policy, *, tasks: Sequence[str] = ()) -> list[ScreenedEntry]:
+    """``tasks``: the dataset names the tasks to be scored come from (``advisor.datasets.origin.origin_names``),
+    for ``require_zero_shot``."""
     out = []
     for entry in entries:
-        rejections = check_metadata(entry, policy)
+        rejections = check_metadata(entry, policy, tasks=tasks)
         missing = backend_rejection(entry)
         if missing:
             rejections.append(missing)

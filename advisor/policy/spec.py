@@ -56,6 +56,8 @@ class VariantGrid:
     rescore_multiplier: int = 0
     # index settings to measure on each retrieval variant: ((name, ((setting, value), ...)), ...); empty = none
     indexes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    # chunking of retrieval corpora (advisor.models.variants.Chunking.spec()); "" = documents truncated, not chunked
+    chunking: tuple[str, ...] = ("",)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,29 @@ def _indexes(var: Fields, file: str) -> tuple[tuple[str, tuple[tuple[str, Any], 
     return tuple(dict.fromkeys(out))
 
 
+def _chunking(var: Fields, file: str) -> tuple[str, ...]:
+    """``variants.chunking``: a list of ``none`` and ``{tokens: 128, overlap: 32, aggregate: max}``."""
+    from advisor.models.variants import AGGREGATES, Chunking
+
+    out = []
+    for i, raw in enumerate(var.list("chunking", item_type=(str, dict))):
+        where = f"variants.chunking[{i}]"
+        if raw == "none":
+            out.append("")
+            continue
+        if not isinstance(raw, dict):
+            raise ConfigError(file, f"{where}: must be 'none' or a mapping like {{tokens: 128, overlap: 32, "
+                                    f"aggregate: max}}, got {raw!r}", line=line_of(var.data, "chunking"))
+        f = Fields(raw, file, where, ("tokens", "overlap", "aggregate"), what="chunking")
+        tokens = f.int("tokens", required=True, minimum=1)
+        overlap = f.int("overlap", 0, minimum=0) or 0
+        if overlap >= tokens:
+            raise f.error("overlap", f"must be smaller than tokens ({tokens}), got {overlap}")
+        aggregate = f.str("aggregate", "max", choices=AGGREGATES) or "max"
+        out.append(Chunking(tokens, overlap, aggregate).spec())
+    return tuple(dict.fromkeys(out)) or ("",)
+
+
 def load_policy(path: str | Path) -> Policy:
     file = str(path)
     data = load_yaml(path)
@@ -137,7 +162,7 @@ def load_policy(path: str | Path) -> Policy:
     lim = Fields(top.mapping("limits"), file, "limits", LIMIT_FIELDS, what="section")
     var = Fields(top.mapping("variants"), file, "variants",
                  ("devices", "runtimes", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
-                  "rescore_multiplier", "indexes"), what="section")
+                  "rescore_multiplier", "indexes", "chunking"), what="section")
     rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
 
     floors = []
@@ -162,6 +187,7 @@ def load_policy(path: str | Path) -> Policy:
         trained_dims_only=var.bool("trained_dims_only"),
         rescore_multiplier=var.int("rescore_multiplier", 0, minimum=0) or 0,
         indexes=_indexes(var, file),
+        chunking=_chunking(var, file),
     )
 
     weights = dict(Ranking().weights)

@@ -25,6 +25,7 @@ from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection, check_metadata
 from advisor.ranking.gather import gather
 from advisor.ranking.judge import near_misses, quality_difference, rank_group
+from advisor.ranking.zero_shot import mark_trained_on, zero_shot_names
 from advisor.ranking.model import (COST_FIGURES, COST_OBJECTIVES, STATUSES, Candidate, Difference, HardwareGroup,
                                    ModelVerdict, NearMiss, Recommendation, TaskInfo)
 
@@ -46,7 +47,7 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
     models: list[ModelVerdict] = []
     metadata: dict[str, list[Rejection]] = {}
     for e in entries:
-        rejections = check_metadata(e, policy)
+        rejections = check_metadata(e, policy, tasks=zero_shot_names(tasks))
         metadata[e.name] = rejections
         models.append(ModelVerdict(e.name, e.license, e.languages, rejections, e.name in evaluated))
     for name in sorted(evaluated - set(by_name)):
@@ -60,6 +61,7 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
             c.status = "rejected"
             c.rejections = list(metadata[c.model]) + c.rejections
 
+    mark_trained_on(candidates.values(), by_name, tasks, notes)
     cost_failures = sorted({(c.model, c.variant.weight_precision, e) for c in candidates.values()
                             for e in c.cost_errors})
     for model, wp, error in cost_failures:

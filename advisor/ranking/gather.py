@@ -11,6 +11,7 @@ from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection
 from advisor.models.variants import Variant
 from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
+from advisor.ranking.chunked import chunked_cost
 
 def _latest(results: Iterable[CellResult]) -> list[CellResult]:
     """One result per cell, ignoring library versions: the most recent wins (a re-run after an upgrade)."""
@@ -82,7 +83,8 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         manifests.setdefault(k.hardware, {}).update(_manifest(r))
         if k.kind != "quality":
             continue
-        variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32", k.runtime or None)
+        variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32", k.runtime or None,
+                          k.chunking)
         ident = (k.model, variant, k.hardware)
         entry = entries.get(k.model)
         embed_dim = entry.embed_dim if entry else r.details.get("embed_dim")
@@ -107,7 +109,11 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
             c.per_item[k.task] = r.details
         info = tasks.get(k.task)
         if info is None:
-            tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None)
+            origin = r.details.get("task_origin") or {}
+            names = ([] if origin.get("origin", "user") == "user" else [origin["origin"]]) + \
+                list(origin.get("overlaps") or [])
+            tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None,
+                                     tuple(dict.fromkeys(names)))
 
     for (model, variant, hardware), c in candidates.items():
         found = cost_cells.get((model, variant.device, variant.runtime, variant.weight_precision, hardware), [])
@@ -116,6 +122,8 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         c.cost_errors = [f"cost measurement failed on {r.key.task}: {r.error}" for r in found if r.status != "ok"]
         ok = [r for r in found if r.status == "ok"]
         c.cost, c.cost_ci, c.unstable = _worst_case(ok)
+        if variant.chunking:
+            chunked_cost(c)
         _choose_index(c, index_cells.get((model, variant, hardware), []))
         for r in ok:
             samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")

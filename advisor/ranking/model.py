@@ -80,13 +80,17 @@ class Candidate:
     tied_with: list[str] = field(default_factory=list)
     quality_retained: float | None = None
     why: str = ""
+    trained_on: dict[str, list[str]] = field(default_factory=dict)  # task -> its datasets the model trained on
+    vectors_per_document: float = 1.0  # chunked variants store one vector per chunk (advisor.ranking.chunked)
 
     @property
     def label(self) -> str:
         v = self.variant
         dim = f"{self.dim} dims" if self.dim else "full size"
         runtime = f" on {v.runtime}" if v.runtime else ""
-        return f"{self.model} [{v.device}{runtime} {v.weight_precision}, {dim}, {v.vector_precision} vectors]"
+        chunks = f", chunks {v.chunking}" if v.chunking else ""
+        return (f"{self.model} [{v.device}{runtime} {v.weight_precision}, {dim}, {v.vector_precision} vectors"
+                f"{chunks}]")
 
     def measured(self, name: str) -> Measured | None:
         """A cost figure with its interval and unstable marks, as the limits judge it."""
@@ -110,8 +114,9 @@ class Candidate:
 
     def figure(self, name: str) -> float | None:
         """A cost objective's figure (``bytes_per_vector`` is derived, the rest are measured)."""
-        if name == "bytes_per_vector":
-            return self.bytes_per_vector
+        if name == "bytes_per_vector":  # what the index stores per document: one vector, or one per chunk
+            b = self.bytes_per_vector
+            return b * self.vectors_per_document if b and self.vectors_per_document != 1.0 else b
         return self.cost.get(name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,6 +227,7 @@ class TaskInfo:
     metric: str
     task_hash: str
     n_items: int | None
+    origin: tuple[str, ...] = ()  # datasets the task comes from or overlaps (empty: the user's own data)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 from advisor.formatting import CELL_MISSING, cell, figure, number, percent
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
+from advisor.ranking.zero_shot import quality_mark
 
 STATUS_TEXT = {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
                "rejected": "rejected", "failed": "failed", "incomplete": "incomplete"}
@@ -21,7 +22,14 @@ def dim_text(c: Candidate) -> str:
 def variant_text(c: Candidate) -> str:
     v = c.variant
     runtime = f" {v.runtime}" if v.runtime else ""
-    return f"{v.device}{runtime} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}"
+    return f"{v.device}{runtime} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}" + chunk_text(c)
+
+
+def chunk_text(c: Candidate) -> str:
+    """`` · chunks 128:32:max, 4.2 vectors/doc`` for a chunked variant; "" for a truncated one."""
+    if not c.variant.chunking:
+        return ""
+    return f" · chunks {c.variant.chunking}, {number(c.vectors_per_document)} vectors/doc"
 
 
 def interval_cell(c: Candidate, name: str) -> str:
@@ -122,7 +130,7 @@ def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
 
 def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
     return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c), cell(c.bytes_per_vector or None)]
-            + [cell(c.quality.get(t.name), decimals=4) for t in tasks]
+            + [cell(c.quality.get(t.name), decimals=4) + quality_mark(c, t.name) for t in tasks]
             + [percent(c.quality_retained, missing=CELL_MISSING), interval_cell(c, "latency_p95_ms"),
                interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")), cell(c.score, decimals=3), c.why])
 

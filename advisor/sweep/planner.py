@@ -67,7 +67,7 @@ class CellSpec:
     @property
     def variant(self) -> Variant:
         return Variant(self.key.device, self.key.weight_precision, self.key.dim, self.key.vector_precision or
-                       "float32")
+                       "float32", chunking=self.key.chunking)
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,8 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
                         ikey = CellKey.index(entry, ref.name, ref.content_hash, v, name, dict(settings),
                                              hardware=hardware, versions=versions)
                         indexes.append(CellSpec(ikey, f"{entry.name} {ref.name} {v.label()} index {name}", flags))
+        if ref.type == "retrieval":  # chunked corpora (policy variants.chunking), beside the truncated ones
+            quality.extend(_chunked_cells(entry, ref, dims, grid, variant, hardware, versions))
         cost = None
         if measure_cost:
             key = CellKey.cost(entry, ref.name, ref.content_hash, device, wp, hardware=hardware, versions=versions,
@@ -230,6 +232,20 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
         task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
                      policy.allow_remote_code, policy.allow_pickle_weights, runtime)
+
+
+def _chunked_cells(entry: ModelEntry, ref: TaskRef, dims: list, grid: VariantGrid, variant: Variant, hardware: str,
+                   versions: str) -> list[CellSpec]:
+    """A quality cell per (chunking, dim, vector precision): the same loaded model encodes the corpus cut into
+    chunks. The unchunked cells (truncation) are always planned, so each chunking has its baseline."""
+    cells = []
+    for chunking in (c for c in grid.chunking if c):
+        for dim, flags in dims:
+            for vp in grid.vector_precisions:
+                v = Variant(variant.device, variant.weight_precision, dim, vp, variant.runtime, chunking)
+                key = CellKey.quality(entry, ref.name, ref.content_hash, v, hardware=hardware, versions=versions)
+                cells.append(CellSpec(key, f"{entry.name} {ref.name} {v.label()}", flags))
+    return cells
 
 
 def _index_precisions(name: str) -> tuple[str, ...]:
@@ -295,13 +311,21 @@ def plan_sweep(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
     from advisor.models.pair import sides_to_add
 
     # a pair is compared with each of its sides alone on the same tasks: a side not selected is planned too
-    screened = screen([*entries, *sides_to_add(entries)], policy)
+    screened = screen([*entries, *sides_to_add(entries)], policy, tasks=_zero_shot_names(tasks))
     admitted = [s.entry for s in screened if s.admitted]
     if not admitted:
         why = "; ".join(f"{s.entry.name}: {s.rejections[0].reason}" for s in screened[:3])
         raise UserError(f"no model in the catalogs passes the policy {policy.name} ({why or 'no models given'})")
     return build_plan(admitted, policy, tasks, task_refs=task_refs, measure_cost=measure_cost,
                       rejected=[s for s in screened if not s.admitted], batch_size=batch_size)
+
+
+def _zero_shot_names(tasks: Sequence["Task"]) -> list[str]:
+    """Every dataset the tasks come from or overlap with (a user's own data adds none): a model trained on one of
+    them has no zero-shot figure there, which ``require_zero_shot`` rejects."""
+    from advisor.datasets.origin import origin_names
+
+    return list(dict.fromkeys(n for t in tasks for n in origin_names(t)))
 
 
 def with_hardware(key: CellKey, hardware: str, versions: str) -> CellKey:

@@ -47,8 +47,17 @@ class CellKey:
         """The key of a quality cell: one (dim, vector precision) of one loaded model on one task."""
         return cls("quality", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
                    task_name, task_hash, variant.dim, variant.vector_precision, hardware, versions,
-                   options=f"rescore={rescore_multiplier}" if rescore_multiplier else "",
+                   options=quality_options(rescore_multiplier, getattr(variant, "chunking", "")),
                    runtime=variant.runtime or "")
+
+    @property
+    def chunking(self) -> str:
+        """The chunking of a quality cell (``128:32:max``; "" = documents truncated, not chunked). It lives in
+        ``options`` (so in the identity), and only when set: the fingerprints of unchunked cells never change."""
+        for part in self.options.split(",") if self.kind == "quality" else ():
+            if part.startswith("chunking="):
+                return part.removeprefix("chunking=")
+        return ""
 
     @classmethod
     def cost(cls, entry: Any, task_name: str, task_hash: str, device: str, weight_precision: str, *,
@@ -78,6 +87,13 @@ class CellKey:
         """The cost cell that belongs to this quality cell."""
         return CellKey("cost", self.model, self.revision, self.backend, self.device, self.weight_precision,
                        self.task, self.task_hash, None, None, self.hardware, self.versions, runtime=self.runtime)
+
+
+def quality_options(rescore_multiplier: int = 0, chunking: str = "") -> str:
+    """A quality cell's ``options``: ``rescore=4``, ``chunking=128:32:max``, both joined by a comma, or ""."""
+    parts = ([f"rescore={rescore_multiplier}"] if rescore_multiplier else []) + \
+        ([f"chunking={chunking}"] if chunking else [])
+    return ",".join(parts)
 
 
 @dataclass

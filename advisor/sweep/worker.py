@@ -151,6 +151,8 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         return
     from advisor.quality.evaluation import evaluate_embeddings
 
+    chunked = [c for c in quality if c.key.chunking]  # evaluated below, from chunk embeddings
+    quality = [c for c in quality if not c.key.chunking]
     for cell in quality:
         t0 = time.time()
         try:
@@ -164,11 +166,62 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
                    "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment}
         if truncation:
             details["truncation"] = truncation
+        # where the task's data comes from, so the ranking can tell zero-shot figures from trained-on ones
+        details["task_origin"] = {"origin": task.origin, "overlaps": list(task.overlaps)}
         yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=dict(q.metrics),
                                                            details=details, started_at=t0, finished_at=time.time()))
+    if chunked:  # the corpus cut into chunks by this model's own tokenizer, each distinct chunk encoded once
+        yield from _chunked_quality(group, chunked, task, encoder, embeddings, key_of, environment, truncation)
     encode_p95 = _query_encode_p95_ms(encoder, task) if indexed else None
     for cell in indexed:  # the embeddings the quality cells used, searched through each index setting
         yield _index_cell(group, cell, task, embeddings, key_of, environment, encode_p95)
+
+
+def _chunked_quality(group: GroupSpec, cells: list[CellSpec], task: "Task", encoder: "Encoder", embeddings: dict,
+                     key_of: Callable[[CellSpec], Any], environment: dict, truncation: dict) -> Iterator[Event]:
+    """The chunked quality cells of one retrieval task: per chunking, cut the corpus, encode its distinct chunks
+    (as documents), then score each (dim, vector precision) with ``advisor.quality.chunked``."""
+    from advisor.datasets.chunking import chunk_corpus, encoder_tokenizer
+    from advisor.models.encode import encode_texts
+    from advisor.models.variants import Chunking
+    from advisor.quality.chunked import evaluate_chunked
+
+    by_spec: dict[str, list[CellSpec]] = {}
+    for cell in cells:
+        by_spec.setdefault(cell.key.chunking, []).append(cell)
+    limit = truncation.get("max_tokens") or getattr(encoder, "max_tokens", None) or getattr(encoder, "max_length", None)
+    for spec, group_cells in by_spec.items():
+        started = time.time()
+        notes: list[str] = []
+        try:
+            chunked = chunk_corpus(task.data.corpus, encoder_tokenizer(encoder), Chunking.parse(spec),
+                                   limit if isinstance(limit, int) else None)
+            t = time.perf_counter()
+            vectors, batch_size = encode_texts(encoder, list(chunked.texts), kind="document",
+                                               batch_size=group.batch_size, notes=notes)
+            encode_s = time.perf_counter() - t
+        except Exception as exc:  # noqa: BLE001
+            for cell in group_cells:
+                yield _failed(cell, key_of, _error_text(exc, f"chunking {task.name} ({spec})"), started,
+                              traceback=traceback.format_exc(limit=8))
+            continue
+        for cell in group_cells:
+            t0 = time.time()
+            try:
+                q = evaluate_chunked(task, embeddings["queries"], vectors, chunked, cell.variant)
+            except Exception as exc:  # noqa: BLE001
+                yield _failed(cell, key_of, _error_text(exc, f"evaluating {cell.variant.label()}"), t0,
+                              traceback=traceback.format_exc(limit=8))
+                continue
+            details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
+                       "flags": list(cell.flags), "notes": notes, "batch_size": batch_size,
+                       "encode_s": {"chunks": round(encode_s, 4)}, "environment": environment,
+                       "task_origin": {"origin": task.origin, "overlaps": list(task.overlaps)}}
+            if truncation:
+                details["truncation"] = truncation
+            yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok",
+                                                               metrics=dict(q.metrics), details=details,
+                                                               started_at=t0, finished_at=time.time()))
 
 
 def _query_encode_p95_ms(encoder: "Encoder", task: "Task", n: int = 50) -> float | None:
