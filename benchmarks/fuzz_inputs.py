@@ -1,5 +1,7 @@
 """Fuzz the user's inputs as the CLI reads them: the shipped catalog and policies and small slices of the example
-datasets (BEIR JSONL/TSV retrieval, STS, classification, pairs), mutated (random bytes, deleted and duplicated
+datasets (BEIR JSONL/TSV retrieval, STS, classification, pairs), and the training inputs of ``advisor finetune`` /
+``distill`` (pairs CSV/TSV/JSONL for ``--pairs pairs``, raw text and raw JSONL for ``next-sentence`` and
+``span-corruption``), mutated (random bytes, deleted and duplicated
 lines, junk tokens, truncation, flipped bytes, odd encodings, BOMs, NUL bytes, empty files, huge values). Every
 input must end in a parsed object or a one-line ``UserError``/``ConfigError``; anything else is a traceback the
 user would see.
@@ -25,7 +27,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 JUNK = [b"\x00", b"\xef\xbb\xbf", b"\xff\xfe", b"\t", b"\n", b"\r", b":", b"- ", b"{", b"}", b"[", b"]", b'"', b"'",
         b"&a", b"*a", b"!!python/object:os.system", b"~", b"null", b"-1", b"1e309", b"9" * 400, b"\xc3", b"\xe9",
-        b"\\u0000", b",", b"#", b"|", b">", b"%YAML 1.1", b"---", b"...", b"true", b'{"_id": 1}', b"\x80\x81"]
+        b"\\u0000", b",", b"#", b"|", b">", b"%YAML 1.1", b"---", b"...", b"true", b'{"_id": 1}', b"\x80\x81",
+        b"\r\n", b"\r"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,39 @@ def _load_dataset(folder: Path) -> object:
     return task
 
 
+def _load_training(file: str, source: str | None) -> Callable[[Path], object]:
+    """How ``advisor finetune/distill --dataset FILE [--pairs SOURCE]`` reads its training input."""
+    def load(folder: Path) -> object:
+        from advisor.training.data import load_training_task
+
+        task = load_training_task(folder / file, source)
+        task.text_sets()
+        return task
+    return load
+
+
+def _training_seeds(folder: Path, n: int) -> dict[str, bytes]:
+    """Pairs files (anchor, positive, negative) in CSV, TSV and JSONL, and raw text (one document per line) and raw
+    JSONL, from the first ``n`` judged queries of a BEIR folder."""
+    import csv
+    import io
+    import json
+
+    queries = {r["_id"]: r["text"] for r in map(json.loads, (folder / "queries.jsonl").read_text().splitlines())}
+    corpus = {r["_id"]: r["text"] for r in map(json.loads, (folder / "corpus.jsonl").read_text().splitlines())}
+    judged = [line.split("\t")[:2] for line in (folder / "qrels" / "test.tsv").read_text().splitlines()[1:1 + n]]
+    rows = [(queries[q], corpus[d], corpus[judged[i - 1][1]]) for i, (q, d) in enumerate(judged)]
+    names = ("anchor", "positive", "negative")
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([names, *rows])
+    tsv = "\n".join("\t".join(" ".join(cell.split()) for cell in row) for row in [names, *rows]) + "\n"
+    jsonl = "".join(json.dumps(dict(zip(names, row))) + "\n" for row in rows)
+    docs = [" ".join(corpus[d].split()) for _, d in judged]
+    return {"pairs.csv": table.getvalue().encode(), "pairs.tsv": tsv.encode(), "pairs.jsonl": jsonl.encode(),
+            "raw.txt": "".join(doc + "\n" for doc in docs).encode(),
+            "raw.jsonl": "".join(json.dumps({"text": doc}) + "\n" for doc in docs).encode()}
+
+
 def _beir_slice(folder: Path, queries: int) -> dict[str, bytes]:
     """The first ``queries`` judged queries with their judgements and judged documents: a small valid dataset."""
     import json
@@ -84,6 +120,13 @@ def targets() -> list[Target]:
         out.append(Target(f"policy:{policy.stem}", {"policy.yaml": policy.read_bytes()}, _load_policy))
     if (beir / "queries.jsonl").exists():
         out.append(Target("beir", _beir_slice(beir, 20), _load_dataset))
+        seeds = _training_seeds(beir, 20)
+        for name, file, source in (("train-pairs-csv", "pairs.csv", "pairs"), ("train-pairs-tsv", "pairs.tsv", None),
+                                   ("train-pairs-jsonl", "pairs.jsonl", "pairs"),
+                                   ("train-raw-text", "raw.txt", "next-sentence"),
+                                   ("train-raw-spans", "raw.txt", "span-corruption"),
+                                   ("train-raw-jsonl", "raw.jsonl", None)):
+            out.append(Target(name, {file: seeds[file]}, _load_training(file, source)))
     for name, folder, file in (("sts", "lee-sts", "pairs.tsv"), ("classification", "pang-lee-polarity",
                                                                  "polarity.tsv"),
                                ("pairs", "rt-same-movie", "test.tsv")):
@@ -96,7 +139,7 @@ def mutate(content: bytes, rng: random.Random) -> bytes:
     """One to three of the mutations a real file suffers."""
     for _ in range(rng.randint(1, 3)):
         lines = content.splitlines(keepends=True) or [b""]
-        op = rng.randrange(11)
+        op = rng.randrange(13)
         i = rng.randrange(len(lines))
         if op == 0:
             del lines[i]
@@ -125,7 +168,13 @@ def mutate(content: bytes, rng: random.Random) -> bytes:
             except UnicodeDecodeError:
                 return content
         elif op == 9:
-            lines[i] = lines[i].replace(b"1", b"9" * rng.choice([20, 400]), 1)
+            lines[i] = lines[i].replace(b"1", b"9" * rng.choice([20, 400, 5000]), 1)
+        elif op == 10:  # a huge field: longer than the CSV module's field limit (131,072 characters)
+            pos = rng.randrange(len(lines[i]) + 1)
+            lines[i] = lines[i][:pos] + b"x" * rng.choice([1000, 140_000]) + lines[i][pos:]
+        elif op == 11:  # Windows line endings
+            content = content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            continue
         else:
             lines[i] = b"\x00" * rng.randrange(1, 8) + lines[i]
         content = b"".join(lines)

@@ -31,6 +31,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
+    """An integer; one with more digits than Python converts (4,300) is a YAML error at its line, not a crash."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"a number with {len(node.value)} digits is too long",
+                                                node.start_mark) from None
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file; a missing file or bad YAML is a ConfigError naming the file and line."""
     path = Path(path)

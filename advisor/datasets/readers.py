@@ -93,6 +93,25 @@ def _decode(path: Path) -> str:
                           line=line) from None
 
 
+def read_text(path: Path) -> str:
+    """A data file's text: UTF-8 with any BOM dropped; otherwise a one-line error naming the line of the first
+    byte that is not UTF-8."""
+    return _decode(path)
+
+
+def json_error(exc: ValueError) -> str:
+    """What is wrong with a JSON line: the parser's message, or Python's refusal of a number with too many digits
+    (a plain ValueError, not a JSONDecodeError)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg}, column {exc.colno}"
+    return str(exc).split(";")[0]
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a file's text (split at newlines only, CRLF endings dropped)."""
+    return _lines(text)
+
+
 def _lines(text: str) -> list[str]:
     """Lines split at newlines only: str.splitlines() would also split inside texts at U+2028, U+0085, ..."""
     lines = text.split("\n")
@@ -109,9 +128,8 @@ def read_jsonl(path: Path) -> list[Row]:
             continue
         try:
             value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(str(path), f"is not valid JSON ({exc.msg}, column {exc.colno})",
-                              line=number) from None
+        except ValueError as exc:  # JSONDecodeError, or a number too long to convert
+            raise ConfigError(str(path), f"is not valid JSON ({json_error(exc)})", line=number) from None
         if not isinstance(value, dict):
             raise ConfigError(str(path), f"each line must be a JSON object, got {type(value).__name__}", line=number)
         rows.append(Row(str(path), number, value))
@@ -195,7 +213,7 @@ def header_fields(path: Path) -> set[str]:
                     return set(value) if isinstance(value, dict) else set()
                 cells = next(csv.reader([line], delimiter=_delimiter(path, line)))
                 return {c.strip() for c in cells}
-    except (OSError, ValueError, StopIteration):
+    except (OSError, ValueError, StopIteration, csv.Error):  # csv.Error: e.g. a field over the CSV size limit
         return set()
     return set()
 

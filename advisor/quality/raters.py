@@ -5,7 +5,9 @@ Raters are plugins (``register_raters``). The built-in ones work offline: a stro
 run through the advisor's own backends ("judge" raters, scoring a pair by the judge's cosine similarity), and a
 sentence-transformers cross-encoder when the user points ``ADVISOR_CROSS_ENCODER`` at one on disk. Ratings are
 cached per (rater, query, document), so every variant of every candidate asks the rater only about pairs it has
-not seen yet. A judge rates its own retrieval favourably: never judge a model with itself.
+not seen yet; a rater with a ``rating_store`` (the chat-model rater, ``advisor.quality.chat_rater``) keeps them on
+disk, so a later run asks it nothing it answered before. A judge rates its own retrieval favourably: never judge a
+model with itself.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from advisor.errors import UserError
 
 if TYPE_CHECKING:
     from advisor.datasets.tasks import Task
+    from advisor.quality.rating_store import RatingStore
 
 RATED_K = (1, 3, 5, 10)
 DEFAULT_PREFERENCE = ("cross-encoder", "e5-judge", "minilm-judge")
@@ -43,6 +46,15 @@ class Rater(ABC):
     def identity(self) -> dict[str, Any]:
         """What a rating depends on (recorded with results, part of the cache key)."""
         return {"rater": self.name}
+
+    def rating_store(self) -> "RatingStore | None":
+        """Where ratings persist across runs (None: this process only); a rater that writes it itself in
+        ``score`` makes every answer it paid for survive an interruption."""
+        return None
+
+    def usage(self) -> dict[str, Any]:
+        """Running counters (requests, tokens, money); ``rate_results`` records what each call added."""
+        return {}
 
 
 class EmbeddingJudge(Rater):
@@ -135,9 +147,12 @@ class CrossEncoderRater(Rater):
 
 
 def builtin_raters() -> list[Rater]:
+    from advisor.quality.chat_rater import ChatRater
+
     return [CrossEncoderRater(),
             EmbeddingJudge("e5-judge", "multilingual-e5-small-q4"),
-            EmbeddingJudge("minilm-judge", "all-MiniLM-L6-v2")]
+            EmbeddingJudge("minilm-judge", "all-MiniLM-L6-v2"),
+            ChatRater()]
 
 
 def get_rater(name: str | None = None) -> Rater:
@@ -165,35 +180,67 @@ def get_rater(name: str | None = None) -> Rater:
 _CACHE: dict[str, float] = {}
 
 
-def _key(identity: dict[str, Any], query: str, doc: str) -> str:
+def rating_key(identity: dict[str, Any], query: str, doc: str) -> str:
     blob = repr(sorted(identity.items())) + "\x00" + query + "\x00" + doc
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
+_key = rating_key
+
+
 def rate_pairs(rater: Rater, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, int]:
-    """Scores for ``pairs``, asking the rater only about pairs not rated before; returns (scores, new ratings)."""
+    """Scores for ``pairs``, asking the rater only about pairs not rated before; returns (scores, new ratings).
+    A rater with a ``rating_store`` is looked up there (and writes its answers there), else in this process."""
     ident = rater.identity()
-    keys = [_key(ident, q, d) for q, d in pairs]
-    todo = {k: p for k, p in zip(keys, pairs) if k not in _CACHE}
+    keys = [rating_key(ident, q, d) for q, d in pairs]
+    store = rater.rating_store()
+    cache = store.get_many(keys) if store is not None else _CACHE
+    todo = {k: p for k, p in zip(keys, pairs) if k not in cache}
     if todo:
         fresh = rater.score(list(todo.values()))
-        _CACHE.update(zip(todo.keys(), (float(s) for s in fresh)))
-    return np.array([_CACHE[k] for k in keys]), len(todo)
+        if store is not None:
+            cache = {**cache, **dict(zip(todo.keys(), (float(s) for s in fresh)))}
+        else:
+            _CACHE.update(zip(todo.keys(), (float(s) for s in fresh)))
+    return np.array([cache[k] for k in keys], dtype=np.float64), len(todo)
+
+
+def _weighted(ratings: np.ndarray, k: int) -> np.ndarray:
+    """The position-weighted score; a pair without a rating (NaN: a malformed answer) is left out and the weights
+    of the rated positions renormalised; a query with no rated pair in its top k has no score (NaN)."""
+    from advisor.quality.metrics import position_weighted_score
+
+    if not np.isnan(ratings).any():
+        return position_weighted_score(ratings, k)
+    r = ratings[:, :k]
+    w = 1.0 / np.log2(np.arange(2, r.shape[1] + 2))
+    rated = ~np.isnan(r)
+    total = (w * rated).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (np.where(rated, r, 0.0) * w).sum(axis=1) / total, np.nan)
 
 
 def rate_results(task: "Task", indices: np.ndarray, *, rater: Rater | None = None,
                  k_values: Sequence[int] = RATED_K) -> tuple[dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
     """Rate each query's top documents and average them with DCG-like position weights per cutoff k."""
-    from advisor.quality.metrics import position_weighted_score
-
     rater = rater or get_rater()
     ks = [k for k in k_values if k <= max(RATED_K)] or list(RATED_K)
     depth = min(max(ks), indices.shape[1])
     queries, docs = list(task.data.queries.values()), list(task.data.corpus.values())
     pairs = [(queries[i], docs[j]) for i in range(len(indices)) for j in indices[i, :depth]]
+    before = rater.usage()
     scores, fresh = rate_pairs(rater, pairs)
     ratings = scores.reshape(len(indices), depth)
-    per_query = {f"rated_score_at_{k}": position_weighted_score(ratings, k) for k in ks}
-    metrics = {name: float(v.mean()) for name, v in per_query.items()}
-    return metrics, per_query, {**rater.identity(), "depth": depth, "ratings": len(pairs), "new_ratings": fresh,
-                                "weighting": "1/log2(rank+1), normalised over the top k"}
+    per_query = {f"rated_score_at_{k}": _weighted(ratings, k) for k in ks}
+    metrics = {name: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+               for name, v in per_query.items()}
+    details = {**rater.identity(), "depth": depth, "ratings": len(pairs), "new_ratings": fresh,
+               "weighting": "1/log2(rank+1), normalised over the top k"}
+    details["malformed_answers"] = malformed = int(np.isnan(scores).sum())  # counted, never guessed
+    if malformed:
+        details["unrated_queries"] = {name: int(np.isnan(v).sum()) for name, v in per_query.items()}
+    after = rater.usage()
+    if after:
+        details["usage"] = {k: (round(v - before.get(k, 0), 9) if isinstance(v, float) else v - before.get(k, 0))
+                            for k, v in after.items() if isinstance(v, (int, float))}
+    return metrics, per_query, details

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import random
 import re
 from pathlib import Path
 
 from advisor.errors import ConfigError, UserError
+from advisor.datasets.readers import json_error, read_text, text_lines
 from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
 PAIR_SOURCES = ("qrels", "pairs", "next-sentence", "span-corruption")
@@ -50,15 +52,15 @@ def detect_pair_source(path: str | Path) -> str:
 
 
 def _first_record_keys(path: Path) -> set[str]:
-    try:
-        with path.open(encoding="utf-8") as fh:
+    try:  # a guess only: a file that is not UTF-8 is reported by the reader it is given to, with its line
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
             first = fh.readline().strip()
     except OSError:
         return set()
     if path.suffix.lower() in (".jsonl", ".json"):
         try:
             record = json.loads(first)
-        except json.JSONDecodeError:
+        except ValueError:
             return set()
         return set(record) if isinstance(record, dict) else set()
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
@@ -91,28 +93,36 @@ def read_pairs_file(path: str | Path) -> Task:
     naming the line."""
     p = Path(path)
     file = str(p)
-    if not p.exists():
-        raise ConfigError(file, "file not found; check the path")
+    if not p.is_file():
+        raise ConfigError(file, "file not found; check the path" if not p.exists() else
+                          "is a folder; give the pairs file (TSV, CSV or JSONL) itself")
     rows: list[tuple[int, dict]] = []
+    text = read_text(p)
     if p.suffix.lower() in (".jsonl", ".json"):
-        with p.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(file, f"invalid JSON: {exc.msg}", line=line_no) from None
-                if not isinstance(record, dict):
-                    raise ConfigError(file, "each line must be a JSON object with anchor and positive", line=line_no)
-                rows.append((line_no, record))
+        for line_no, line in enumerate(text_lines(text), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:  # JSONDecodeError, or a number too long to convert
+                raise ConfigError(file, f"invalid JSON: {json_error(exc)}", line=line_no) from None
+            if not isinstance(record, dict):
+                raise ConfigError(file, "each line must be a JSON object with anchor and positive", line=line_no)
+            rows.append((line_no, record))
     else:
         delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-        with p.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t"
-                                    else csv.QUOTE_MINIMAL)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter,
+                                quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+        start = 1  # the first line of the record being read
+        try:
+            if reader.fieldnames is not None:  # reads the header line
+                start = reader.reader.line_num + 1
             for record in reader:
                 rows.append((reader.line_num, record))
+                start = reader.line_num + 1
+        except csv.Error as exc:  # a field over the CSV size limit, a broken quote
+            raise ConfigError(file, f"is not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc}); quote the "
+                                    f"texts or use JSONL", line=start) from None
     if not rows:
         raise ConfigError(file, "no rows; expected columns anchor and positive (optional negative)")
     anchor_key, positive_key = _pick(rows[0][1], ANCHOR_NAMES), _pick(rows[0][1], POSITIVE_NAMES)
@@ -166,22 +176,23 @@ def read_documents(path: str | Path) -> list[str]:
     file = str(p)
     if not p.exists():
         raise ConfigError(file, "file not found; check the path")
+    if not p.is_file():
+        raise ConfigError(file, "is a folder; give the raw text file (one document per line, or JSONL with text)")
     docs: list[str] = []
-    with p.open(encoding="utf-8", errors="replace") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            if p.suffix.lower() in (".jsonl", ".json"):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(file, f"invalid JSON: {exc.msg}", line=line_no) from None
-                text = record.get("text") if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    raise ConfigError(file, "each record needs a text string", field="text", line=line_no)
-                docs.append(text)
-            else:
-                docs.append(line)
+    for line_no, line in enumerate(text_lines(read_text(p)), 1):
+        if not line.strip():
+            continue
+        if p.suffix.lower() in (".jsonl", ".json"):
+            try:
+                record = json.loads(line)
+            except ValueError as exc:  # JSONDecodeError, or a number too long to convert
+                raise ConfigError(file, f"invalid JSON: {json_error(exc)}", line=line_no) from None
+            text = record.get("text") if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise ConfigError(file, "each record needs a text string", field="text", line=line_no)
+            docs.append(text)
+        else:
+            docs.append(line)
     return docs
 
 

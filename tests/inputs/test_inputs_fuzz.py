@@ -20,7 +20,7 @@ fuzz = importlib.util.module_from_spec(_spec)
 sys.modules["fuzz_inputs"] = fuzz  # dataclasses look their module up
 _spec.loader.exec_module(fuzz)
 TARGETS = fuzz.targets()
-FAST = settings(max_examples=400, deadline=None, derandomize=True,
+FAST = settings(max_examples=200, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
