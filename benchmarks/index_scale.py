@@ -107,10 +107,10 @@ def set_ef(index, ef: int) -> None:
     index.settings["ef_search"] = ef
     if hasattr(index, "index") and index.index is not None:
         inner = getattr(index.index, "index", None)
-        if inner is not None and hasattr(inner, "hnsw"):  # faiss IndexIDMap2(IndexHNSWFlat)
+        if inner is not None and type(index.index).__module__.startswith("faiss"):  # IndexIDMap2(IndexHNSWFlat)
             import faiss
 
-            faiss.downcast_index(inner).hnsw.efSearch = ef
+            faiss.downcast_index(inner).hnsw.efSearch = ef  # the SWIG proxy of the base class has no .hnsw
         elif hasattr(index.index, "expansion_search"):  # usearch
             index.index.expansion_search = ef
 
