@@ -118,8 +118,11 @@ class HostedClient:
     def __init__(self, name: str, *, headers: Mapping[str, str] | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S, max_retries: int = DEFAULT_MAX_RETRIES,
                  rpm: int | None = None, tpm: int | None = None) -> None:
+        import logging
+
         import httpx
 
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per request on the CLI's stderr
         self.name, self.max_retries = name, int(max_retries)
         self.limiter = MinuteLimiter(rpm, tpm)
         self.client = httpx.Client(headers=dict(headers or {}), timeout=float(timeout_s))

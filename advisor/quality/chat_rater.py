@@ -155,6 +155,12 @@ class ChatRater(Rater):
         self._store: RatingStore | None = None
         self.usage_counts = ChatUsage()
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _fresh_after_fork(self) -> None:
+        """A worker process forked from a parent that used the rater opens its own connection and client."""
+        if self._pid != os.getpid():
+            self._client, self._store, self._pid = None, None, os.getpid()
 
     # -- configuration ------------------------------------------------------------------------------------------
     @property
@@ -194,12 +200,14 @@ class ChatRater(Rater):
                 "scale": f"0-{c.max_grade}", "temperature": c.temperature}
 
     def rating_store(self) -> RatingStore:
+        self._fresh_after_fork()
         if self._store is None:
             self._store = RatingStore(self.config.store)
         return self._store
 
     # -- requests -----------------------------------------------------------------------------------------------
     def _http(self) -> Any:
+        self._fresh_after_fork()
         if self._client is None:
             from advisor.models.hosted import HostedClient, api_key, check_network
 
