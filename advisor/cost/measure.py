@@ -24,6 +24,7 @@ from advisor.cost.latency import LatencyMeasurement, measure_latency, single_que
 from advisor.cost.stability import StabilityRule
 from advisor.cost.throughput import Throughput, measure_throughput
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
+from advisor.cost.money import billed_tokens_per_text, usage_of
 from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from advisor.models.catalog import ModelEntry
 
 StageProgress = Callable[[str, int, "int | None"], None]
+BILLED_QUERY_SAMPLE = 64  # queries sent once more to read a hosted model's billed tokens per query
 
 
 @dataclass
@@ -122,6 +124,22 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     out["latency_raw_ms"] = [round(x, 4) for x in lat.stats.raw_ms]
     tell("latency", lat.stats.samples, lat.stats.samples)
     out.update(stability_figures(bulk, lat, opts.stability))
+
+    # What a model billed per token charges: the server's reported usage on the bulk sample and on a query sample.
+    if usage_of(encoder) is not None:
+        tell("billed tokens", 0, None)
+        billed_queries = even_sample(queries, BILLED_QUERY_SAMPLE)
+        per_doc = billed_tokens_per_text(encoder, docs, kind="document", batch_size=opts.batch_size)
+        per_query = billed_tokens_per_text(encoder, billed_queries, kind="query", batch_size=opts.batch_size)
+        if per_doc is not None:
+            out.update(billed_tokens_per_doc=per_doc, billed_docs=len(docs))
+        if per_query is not None:
+            out.update(billed_tokens_per_query=per_query, billed_queries=len(billed_queries))
+        source = str(encoder.info.get("usage_tokens_source") or "the server's reported usage")
+        if source.startswith("estimate"):
+            out["billed_tokens_estimated"] = 1
+        out["billing"] = {"token_source": source, "how": "encoder.usage_tokens over one pass of the bulk sample and "
+                                                         "of an even sample of the queries"}
 
     # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching.
     if opts.load_test:

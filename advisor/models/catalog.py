@@ -26,7 +26,7 @@ ENTRY_FIELDS = (
     "name", "source", "backend", "revision", "license", "languages", "domains", "n_parameters", "embed_dim",
     "matryoshka_dims", "max_tokens", "pooling", "normalize", "query_prompt", "document_prompt", "trust_remote_code",
     "weights_format", "tokenizer", "options", "notes", "reference", "weight_precision",
-    "training_datasets", "training_data_licenses", "price_per_million_tokens",
+    "training_datasets", "training_data_licenses", "price_per_million_tokens", "hosted",
 )
 
 
@@ -65,6 +65,8 @@ class ModelEntry:
     training_data_licenses: dict[str, str] = field(default_factory=dict)
     # A hosted model's price in USD per million input tokens (None: not billed per token, e.g. run locally).
     price_per_million_tokens: float | None = None
+    # Runs off this machine whatever its URL says (e.g. a tunnel to a provider); see advisor.models.destination.
+    hosted: bool = False
     catalog: str | None = None  # the file it came from, for messages
 
     @property
@@ -144,7 +146,8 @@ def parse_entry(data: Any, file: str, index: int) -> ModelEntry:
         options=options, notes=f.str("notes", "") or "", reference=f.str("reference"),
         weight_precision=f.str("weight_precision", choices=WEIGHT_PRECISIONS),
         training_datasets=training_datasets, training_data_licenses=training_licenses,
-        price_per_million_tokens=f.number("price_per_million_tokens", minimum=0.0), catalog=file,
+        price_per_million_tokens=f.number("price_per_million_tokens", minimum=0.0), hosted=f.bool("hosted"),
+        catalog=file,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from advisor.models.catalog import ModelEntry
+from advisor.models.destination import off_machine
 from advisor.config.languages import covers
 from advisor.config.licenses import commercial_use_blocker, license_ids
 from advisor.formatting import number
@@ -52,7 +53,25 @@ def check_metadata(entry: ModelEntry, policy: Policy, *, tasks: Sequence[str] = 
         out.append(Rejection("pickle_weights", "weights are pickle files, which can run code on load; the policy "
                                                "does not allow them (set 'pickle_weights: true' to accept)"))
     out.extend(_training_data_rules(entry, policy, tasks)[0])
+    hosted = hosting_rejection(entry, policy)
+    if hosted:
+        out.append(hosted)
     return out
+
+
+def hosting_rejection(entry: ModelEntry, policy: Policy) -> Rejection | None:
+    """A hosted entry (its texts leave this machine) is denied by ``data.stay_on_machine``, and needs the policy's
+    ``network: true`` otherwise."""
+    where = off_machine(entry)
+    if where is None:
+        return None
+    if policy.stay_on_machine:
+        return Rejection("data.stay_on_machine", f"hosted: it sends your texts to {where}; the policy keeps all data "
+                                                 f"on this machine (data.stay_on_machine: true)")
+    if not policy.allow_network:
+        return Rejection("network", f"hosted: it sends your texts to {where}, off this machine, and the policy does "
+                                    f"not allow network (set 'network: true' in the policy to send them)")
+    return None
 
 
 def metadata_notes(entry: ModelEntry, policy: Policy, *, tasks: Sequence[str] = ()) -> list[str]:
@@ -179,7 +198,9 @@ def _judge_limit(rule: str, what: str, unit: str, measured: Measured, limit: flo
 def check_measured(policy: Policy, *, p95_latency_ms: "Measured | float | None" = None,
                    throughput_docs_per_s: "Measured | float | None" = None, peak_memory_mb: float | None = None,
                    bytes_per_vector: int | None = None,
-                   quality: dict[str, dict[str, float]] | None = None) -> tuple[list[Rejection], list[Flag]]:
+                   quality: dict[str, dict[str, float]] | None = None,
+                   usd_per_million_docs: "Measured | float | None" = None,
+                   usd_per_thousand_queries: "Measured | float | None" = None) -> tuple[list[Rejection], list[Flag]]:
     """Every limit of the policy that measured figures break, and the limits they only may break.
 
     A latency or throughput limit rejects only when the figure's interval lies wholly beyond it; an interval that
@@ -219,6 +240,17 @@ def check_measured(policy: Policy, *, p95_latency_ms: "Measured | float | None" 
             and bytes_per_vector > lim.max_bytes_per_vector:
         out.append(Rejection("limits.max_bytes_per_vector", f"{number(bytes_per_vector)} bytes per vector is over "
                                                             f"the limit of {number(lim.max_bytes_per_vector)}"))
+    for rule, what, unit, value, limit in (
+            ("limits.usd_per_million_docs", "money per million documents", "USD",
+             _as_measured(usd_per_million_docs), getattr(lim, "usd_per_million_docs", None)),
+            ("limits.usd_per_thousand_queries", "money per thousand queries", "USD",
+             _as_measured(usd_per_thousand_queries), getattr(lim, "usd_per_thousand_queries", None))):
+        if limit is None:
+            continue
+        if value is None:
+            missing(rule, what)
+        else:
+            _judge_limit(rule, what, unit, value, limit, True, strict, out, flags)
     for floor in lim.min_quality:
         if quality is None or floor.task not in quality:
             continue

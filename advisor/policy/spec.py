@@ -14,12 +14,18 @@ from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT
 from advisor.config.yamlfile import line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
-              "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout")
+              "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout", "network", "data",
+              "costs")
 UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does when a model's training data is unknown
 NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
-                        "max_bytes_per_vector")
+                        "max_bytes_per_vector", "usd_per_million_docs", "usd_per_thousand_queries")
 LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
-RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector")
+RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector", "money")
+# The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
+# like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
+DEFAULT_MACHINE_USD_PER_HOUR = 0.10
+COSTS_FIELDS = ("machine_usd_per_hour",)
+DATA_FIELDS = ("stay_on_machine",)
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
                            "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
                            "clustering": "v_measure", "deduplication": "cosine_ap"}
@@ -38,6 +44,8 @@ class Limits:
     min_throughput_docs_per_s: float | None = None
     max_peak_memory_mb: float | None = None
     max_bytes_per_vector: int | None = None
+    usd_per_million_docs: float | None = None      # money: most USD to embed a million documents
+    usd_per_thousand_queries: float | None = None  # money: most USD to answer a thousand queries
     min_quality: tuple[QualityFloor, ...] = ()
     strict: bool = False  # reject candidates whose measured interval straddles a limit (default: flag them)
 
@@ -62,9 +70,20 @@ class VariantGrid:
 
 @dataclass(frozen=True)
 class Ranking:
+    # money (USD per million documents) weighs 0 unless the policy says: for local models it follows throughput
     weights: dict[str, float] = field(default_factory=lambda: {"quality": 1.0, "latency": 0.25, "throughput": 0.1,
-                                                               "memory": 0.1, "bytes_per_vector": 0.1})
+                                                               "memory": 0.1, "bytes_per_vector": 0.1,
+                                                               "money": 0.0})
     quality_metrics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUALITY_METRICS))
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Prices the money figures use. ``machine_usd_per_hour``: one machine like the one measured, per hour (the
+    default is a stated assumption, shown in the report)."""
+
+    machine_usd_per_hour: float = DEFAULT_MACHINE_USD_PER_HOUR
+    machine_price_stated: bool = False  # True when the policy gave the price (else the default applies)
 
 
 @dataclass(frozen=True)
@@ -88,11 +107,17 @@ class Policy:
     variants: VariantGrid = VariantGrid()
     ranking: Ranking = Ranking()
     cell_timeout: float | None = None  # seconds a sweep waits for a model's next cell before killing its worker
+    # Hosted models: ``network`` lets texts go to a model off this machine (else hosted entries are screened out);
+    # ``data.stay_on_machine`` denies hosted entries whatever else is allowed.
+    allow_network: bool = False
+    stay_on_machine: bool = False
+    costs: Costs = Costs()
     file: str | None = None
 
     def load_grants(self) -> dict[str, bool]:
         """The ``LoadOptions`` fields this policy grants (``load_encoder`` adds the entry's half of the rule)."""
-        return {"allow_remote_code": self.allow_remote_code, "allow_pickle": self.allow_pickle_weights}
+        return {"allow_remote_code": self.allow_remote_code, "allow_pickle": self.allow_pickle_weights,
+                "allow_network": self.allow_network and not self.stay_on_machine}
 
 
 def _licenses(f: Fields, key: str) -> list[str]:
@@ -164,6 +189,8 @@ def load_policy(path: str | Path) -> Policy:
                  ("devices", "runtimes", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
                   "rescore_multiplier", "indexes", "chunking"), what="section")
     rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
+    data_section = Fields(top.mapping("data"), file, "data", DATA_FIELDS, what="section")
+    costs_section = Fields(top.mapping("costs"), file, "costs", COSTS_FIELDS, what="section")
 
     floors = []
     for i, raw in enumerate(lim.list("min_quality", item_type=dict)):
@@ -175,7 +202,10 @@ def load_policy(path: str | Path) -> Policy:
     limits = Limits(max_p95_latency_ms=lim.number("max_p95_latency_ms", minimum=0),
                     min_throughput_docs_per_s=lim.number("min_throughput_docs_per_s", minimum=0),
                     max_peak_memory_mb=lim.number("max_peak_memory_mb", minimum=0),
-                    max_bytes_per_vector=lim.int("max_bytes_per_vector"), min_quality=tuple(floors),
+                    max_bytes_per_vector=lim.int("max_bytes_per_vector"),
+                    usd_per_million_docs=lim.number("usd_per_million_docs", minimum=0),
+                    usd_per_thousand_queries=lim.number("usd_per_thousand_queries", minimum=0),
+                    min_quality=tuple(floors),
                     strict=lim.bool("strict"))
 
     grid = VariantGrid(
@@ -214,7 +244,14 @@ def load_policy(path: str | Path) -> Policy:
         unknown_training_data=top.str("unknown_training_data", "pass", choices=UNKNOWN_TRAINING_DATA) or "pass",
         limits=limits, variants=grid, ranking=Ranking(weights=weights, quality_metrics=metrics), file=file,
         cell_timeout=top.number("cell_timeout", minimum=0) or None,
+        allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
+        costs=_costs(costs_section),
     )
+
+
+def _costs(section: Fields) -> Costs:
+    price = section.number("machine_usd_per_hour", minimum=0)
+    return Costs(machine_usd_per_hour=price, machine_price_stated=True) if price is not None else Costs()
 
 
 def permissive_policy() -> Policy:

@@ -124,12 +124,35 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         c.cost, c.cost_ci, c.unstable = _worst_case(ok)
         if variant.chunking:
             chunked_cost(c)
+        _add_money(c, entries.get(model), policy)
         _choose_index(c, index_cells.get((model, variant, hardware), []))
         for r in ok:
             samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
             if isinstance(samples, list):
                 c.latencies_ms.extend(float(x) for x in samples)
     return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
+
+
+def _add_money(c: Candidate, entry: ModelEntry | None, policy: Policy) -> None:
+    """USD per million documents and per thousand queries (advisor.cost.money), from the worst-case cost figures
+    and today's prices: per token for an entry with a price, by the machine-hour for one that runs here."""
+    from advisor.cost.money import money_of
+    from advisor.models.destination import HOSTED_BACKENDS, off_machine
+
+    if not c.cost:
+        return
+    price = entry.price_per_million_tokens if entry is not None else None
+    if price is None and entry is not None and (entry.backend in HOSTED_BACKENDS or off_machine(entry)):
+        c.money_basis = {"usd_per_million_docs": "runs on someone else's server and its catalog entry has no "
+                                                 "price_per_million_tokens, so its money cannot be figured"}
+        return
+    money = money_of(c.cost, price_per_million_tokens=price, machine_usd_per_hour=policy.costs.machine_usd_per_hour,
+                     machine_price_stated=policy.costs.machine_price_stated,
+                     docs_per_s_interval=c.cost_ci.get("docs_per_s"))
+    c.cost.update(money.figures())
+    if money.docs_interval is not None:
+        c.cost_ci["usd_per_million_docs"] = money.docs_interval
+    c.money_basis = dict(money.basis)
 
 
 MIN_INDEX_RECALL = 0.95

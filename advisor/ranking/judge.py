@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from advisor.policy.spec import Policy
-from advisor.policy.rules import Rejection, check_measured
+from advisor.policy.rules import Measured, Rejection, check_measured
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, NearMiss, TaskInfo
 from advisor.ranking.why import rejected_why, why
 
@@ -68,7 +68,23 @@ def _scores(cands: list[Candidate], policy: Policy, objectives: list[str]) -> No
 MEASURED_LIMITS = {"limits.max_p95_latency_ms": ("latency_p95_ms", "max_p95_latency_ms", True, "ms"),
                    "limits.min_throughput_docs_per_s": ("docs_per_s", "min_throughput_docs_per_s", False, "docs/s"),
                    "limits.max_peak_memory_mb": ("peak_memory_mb", "max_peak_memory_mb", True, "MB"),
-                   "limits.max_bytes_per_vector": ("bytes_per_vector", "max_bytes_per_vector", True, "B")}
+                   "limits.max_bytes_per_vector": ("bytes_per_vector", "max_bytes_per_vector", True, "B"),
+                   "limits.usd_per_million_docs": ("usd_per_million_docs", "usd_per_million_docs", True, "USD"),
+                   "limits.usd_per_thousand_queries": ("usd_per_thousand_queries", "usd_per_thousand_queries", True,
+                                                       "USD")}
+
+
+def money_measured(c: Candidate, name: str) -> Measured | None:
+    """A money figure as the limits judge it: by the machine-hour it carries the interval and the unstable marks
+    of the rate it was divided by (throughput for documents, latency for queries); per token it is exact."""
+    value = c.cost.get(name)
+    if value is None:
+        return None
+    low, high = c.cost_ci.get(name, (None, None))
+    marks: tuple[str, ...] = ()
+    if c.money_basis.get("pricing") == "machine-hour":
+        marks = tuple(c.unstable.get("throughput" if name == "usd_per_million_docs" else "latency", ()))
+    return Measured(value, low, high, marks)
 
 
 def near_misses(cands: list[Candidate], policy: Policy, best: Candidate | None) -> list[NearMiss]:
@@ -107,7 +123,9 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
         broken, c.flags = check_measured(policy, p95_latency_ms=c.measured("latency_p95_ms"),
                                          throughput_docs_per_s=c.measured("docs_per_s"),
                                          peak_memory_mb=c.cost.get("peak_memory_mb"),
-                                         bytes_per_vector=c.bytes_per_vector, quality=c.metrics)
+                                         bytes_per_vector=c.bytes_per_vector, quality=c.metrics,
+                                         usd_per_million_docs=money_measured(c, "usd_per_million_docs"),
+                                         usd_per_thousand_queries=money_measured(c, "usd_per_thousand_queries"))
         if broken:
             c.status = "rejected"
             c.rejections.extend(broken)

@@ -16,9 +16,13 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {
     "throughput": ("docs_per_s", +1),
     "memory": ("peak_memory_mb", -1),
     "bytes_per_vector": ("bytes_per_vector", -1),
+    "money": ("usd_per_million_docs", -1),  # derived at ranking time (advisor.cost.money); weight 0 by default
 }
 COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
-                "peak_memory_mb", "load_time_s", "contention_busy_cores", "load_avg_1m")
+                "peak_memory_mb", "load_time_s", "contention_busy_cores", "load_avg_1m",
+                "billed_tokens_per_doc", "billed_tokens_per_query", "billed_tokens_estimated", "mean_tokens_per_doc")
+# Money figures the ranking derives from the cost figures and the prices (advisor.cost.money), in ``Candidate.cost``.
+MONEY_FIGURES = ("usd_per_million_docs", "usd_per_thousand_queries")
 # Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and
 # ``unstable`` names the measurement ("latency" or "throughput") whose marks apply to it.
 INTERVAL_FIGURES = {"latency_p50_ms": "latency", "latency_p95_ms": "latency", "latency_p99_ms": "latency",
@@ -68,6 +72,7 @@ class Candidate:
     cost_ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # figure -> (low, high), same cell
     unstable: dict[str, list[str]] = field(default_factory=dict)      # "latency"/"throughput" -> reasons
     flags: list[Flag] = field(default_factory=list)                   # borderline / unstable limit verdicts
+    money_basis: dict[str, str] = field(default_factory=dict)  # money figure -> how it was computed
     index: dict[str, Any] | None = None  # the index it would ship behind (name, settings, recall, search p95)
     latencies_ms: list[float] = field(default_factory=list)           # raw batch-1 samples, when stored
     cost_errors: list[str] = field(default_factory=list)              # why cost figures are missing
@@ -205,7 +210,9 @@ class NearMiss:
         from advisor.formatting import figure, percent
 
         what = {"limits.max_p95_latency_ms": "p95 latency", "limits.min_throughput_docs_per_s": "throughput",
-                "limits.max_peak_memory_mb": "peak memory", "limits.max_bytes_per_vector": "bytes per vector"}
+                "limits.max_peak_memory_mb": "peak memory", "limits.max_bytes_per_vector": "bytes per vector",
+                "limits.usd_per_million_docs": "money per million documents",
+                "limits.usd_per_thousand_queries": "money per thousand queries"}
         out = (f"{self.label}: {what.get(self.rule, self.rule)} {figure(self.figure, self.unit)} missed the limit "
                f"of {figure(self.limit, self.unit)} by {percent(self.miss)}")
         if self.quality is not None and recommended is not None and recommended.quality_mean is not None:

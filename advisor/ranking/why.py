@@ -3,7 +3,7 @@ noise, rejected by which rule."""
 
 from __future__ import annotations
 
-from advisor.formatting import figure, number
+from advisor.formatting import figure, money, number
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference
 
 
@@ -18,7 +18,20 @@ def figures(c: Candidate) -> str:
         parts.append(figure(c.cost["peak_memory_mb"], "MB"))
     if c.bytes_per_vector:
         parts.append(figure(c.bytes_per_vector, "B/vector"))
+    parts.extend(money_parts(c))
     return ", ".join(parts)
+
+
+def money_parts(c: Candidate) -> list[str]:
+    """'$0.16 per million docs (per token)', '$0.0042 per 1,000 queries (machine-hour)'."""
+    how = c.money_basis.get("pricing")
+    tail = f" ({how})" if how else ""
+    out = []
+    if "usd_per_million_docs" in c.cost:
+        out.append(f"{money(c.cost['usd_per_million_docs'])} per million docs{tail}")
+    if "usd_per_thousand_queries" in c.cost:
+        out.append(f"{money(c.cost['usd_per_thousand_queries'])} per 1,000 queries{tail}")
+    return out
 
 
 def tie_text(d: Difference, other: Candidate) -> str:
@@ -52,9 +65,9 @@ def ratio_text(name: str, vc: float, vb: float) -> str:
     r = vc / vb if up else vb / vc
     times = f"{number(r, digits=2)}x"
     word = {"latency": ("slower", "faster"), "throughput": ("more", "less"), "memory": ("more", "less"),
-            "bytes_per_vector": ("more", "fewer")}[name][0 if up else 1]
+            "bytes_per_vector": ("more", "fewer"), "money": ("costlier", "cheaper")}[name][0 if up else 1]
     what = {"latency": "p95 latency", "throughput": "throughput", "memory": "memory",
-            "bytes_per_vector": "bytes per vector"}[name]
+            "bytes_per_vector": "bytes per vector", "money": "per million documents"}[name]
     return f"{times} {word} {what}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.formatting import CELL_MISSING, cell, figure, number, percent
+from advisor.formatting import CELL_MISSING, cell, figure, money, number, percent
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 from advisor.ranking.zero_shot import quality_mark
 
@@ -106,6 +106,10 @@ def headline(rec: Recommendation) -> str:
         cost.append(f"peak memory {figure(best.cost['peak_memory_mb'], 'MB')}")
     if best.bytes_per_vector:
         cost.append(figure(best.bytes_per_vector, "bytes per vector"))
+    if "usd_per_million_docs" in best.cost:
+        cost.append(f"{money(best.cost['usd_per_million_docs'])} per million documents")
+    if "usd_per_thousand_queries" in best.cost:
+        cost.append(f"{money(best.cost['usd_per_thousand_queries'])} per thousand queries")
     behind = ""
     if best.index:
         settings = ", ".join(f"{k}={v}" for k, v in sorted(best.index["settings"].items()))
@@ -125,14 +129,41 @@ def headline(rec: Recommendation) -> str:
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
     return (["#", "status", "model", "variant", "bytes/vector"]
             + [f"{t.name} ({t.metric})" for t in tasks]
-            + ["quality retained", "p95 ms", "docs/s", "peak MB", "score", "why"])
+            + ["quality retained", "p95 ms", "docs/s", "peak MB", "USD / M docs", "USD / 1k queries", "score", "why"])
 
 
 def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
     return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c), cell(c.bytes_per_vector or None)]
             + [cell(c.quality.get(t.name), decimals=4) + quality_mark(c, t.name) for t in tasks]
             + [percent(c.quality_retained, missing=CELL_MISSING), interval_cell(c, "latency_p95_ms"),
-               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")), cell(c.score, decimals=3), c.why])
+               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")), money_cell(c, "usd_per_million_docs"),
+               money_cell(c, "usd_per_thousand_queries"), cell(c.score, decimals=3), c.why])
+
+
+def money_cell(c: Candidate, name: str) -> str:
+    """A money figure for a table with how it was priced: ``0.02 per token``, ``0.0123 machine-hour``."""
+    value = c.cost.get(name)
+    if value is None:
+        return cell(None)
+    how = c.money_basis.get("pricing")
+    return cell(value) + (f" {how}" if how else "")
+
+
+def money_text(rec: Recommendation) -> str:
+    """How the money columns were computed: the prices used and the rate each was divided by."""
+    costs = rec.policy.costs
+    price = (f"{number(costs.machine_usd_per_hour)} USD per machine-hour"
+             + (" (stated by the policy)" if costs.machine_price_stated else
+                " (the default: state yours with costs.machine_usd_per_hour)"))
+    text = (f"Money: a model that runs here costs {price} divided by its measured rate (bulk docs/s for documents; "
+            f"one query at a time, 1000 / p50 ms, for queries); a model billed per token costs its tokens per text "
+            f"(the server's reported usage where it gives one) x its catalog price_per_million_tokens.")
+    missing = sorted({c.model for c in rec.candidates() if c.cost and "usd_per_million_docs" not in c.cost
+                      and c.money_basis.get("usd_per_million_docs")})
+    for model in missing:
+        c = next(x for x in rec.candidates() if x.model == model)
+        text += f" {model}: {c.money_basis['usd_per_million_docs']}."
+    return text
 
 
 def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[str, Any]:
@@ -149,7 +180,9 @@ def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[s
                **{name: c.cost.get(name) for name in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
                                                       "latency_samples", "docs_per_s", "tokens_per_s",
                                                       "peak_memory_mb", "load_time_s", "load_avg_1m",
-                                                      "contention_busy_cores")},
+                                                      "contention_busy_cores", "usd_per_million_docs",
+                                                      "usd_per_thousand_queries")},
+               money_pricing=c.money_basis.get("pricing"),
                latency_p95_ms_ci_low=c.cost_ci.get("latency_p95_ms", (None, None))[0],
                latency_p95_ms_ci_high=c.cost_ci.get("latency_p95_ms", (None, None))[1],
                unstable="; ".join(r for rs in c.unstable.values() for r in rs),

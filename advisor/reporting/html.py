@@ -11,7 +11,8 @@ from pathlib import Path
 from advisor.ranking import Candidate, HardwareGroup, Recommendation
 from advisor.reporting import Report, ReportWriter
 from advisor.reporting.content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
-                      conditions_text, hardware_text, model_summary, near_miss_lines, not_evaluated)
+                                      conditions_text, hardware_text, model_summary, money_text,
+                                      near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -77,7 +78,8 @@ def _group(group: HardwareGroup, rec: Recommendation, metric: str, index: int) -
     parts = [f"<h2>Candidates measured on {e(hardware_text(group))}</h2>",
              f"<p>{len(group.candidates)} candidates: " + ", ".join(f"{v} {e(STATUS_TEXT[k])}" for k, v in n.items())
              + f". Quality is {e(metric)}; cost figures are the worst over the tasks. Machine id "
-               f"<code>{e(group.hardware)}</code>.</p>", f"<p class=\"conditions\">{e(conditions_text(group))}</p>"]
+               f"<code>{e(group.hardware)}</code>.</p>", f"<p class=\"conditions\">{e(conditions_text(group))}</p>",
+               f"<p class=\"money\">{e(money_text(rec))}</p>"]
     misses = near_miss_lines(group)
     if misses:
         parts.append("<h3>Near misses: what each limit costs</h3><ul>"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from advisor.reporting import Report, ReportWriter
 from advisor.reporting.content import (MODEL_COLUMNS, candidate_columns, candidate_row, conditions_text, counts,
-                                      hardware_text, headline, model_summary, near_miss_lines, not_evaluated)
+                                      hardware_text, headline, model_summary, money_text, near_miss_lines,
+                                      not_evaluated)
 from advisor.reporting.plots import all_figures
 
 
@@ -72,6 +73,7 @@ class MarkdownWriter(ReportWriter):
                       f"{len(group.candidates)} candidates: " + ", ".join(f"{v} {k}" for k, v in n.items())
                       + f". Quality is {md(quality_label(report))}; cost figures are the worst over the tasks.", ""]
             lines += [md(conditions_text(group)), ""]
+            lines += [md(money_text(rec)), ""]
             lines += table(candidate_columns(rec.tasks), [candidate_row(c, rec.tasks) for c in group.candidates])
             lines.append("")
             misses = near_miss_lines(group)

@@ -97,6 +97,7 @@ class GroupSpec:
     allow_remote_code: bool = False  # the policy's permissions, passed to backends that take them
     allow_pickle: bool = False
     runtime: str | None = None       # None: the backend's own runtime
+    allow_network: bool = False      # the policy lets a hosted model receive texts (policy ``network: true``)
 
     @property
     def label(self) -> str:
@@ -108,7 +109,8 @@ class GroupSpec:
         from advisor.models.backends import LoadOptions
 
         return LoadOptions(device=self.device, weight_precision=self.weight_precision, runtime=self.runtime,
-                           allow_remote_code=self.allow_remote_code, allow_pickle=self.allow_pickle)
+                           allow_remote_code=self.allow_remote_code, allow_pickle=self.allow_pickle,
+                           allow_network=self.allow_network)
 
     @property
     def cells(self) -> tuple[CellSpec, ...]:
@@ -231,7 +233,8 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
             cost = CellSpec(key, f"{entry.name} {ref.name} {where} cost")
         task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
-                     policy.allow_remote_code, policy.allow_pickle_weights, runtime)
+                     policy.allow_remote_code, policy.allow_pickle_weights, runtime,
+                     policy.allow_network and not policy.stay_on_machine)
 
 
 def _chunked_cells(entry: ModelEntry, ref: TaskRef, dims: list, grid: VariantGrid, variant: Variant, hardware: str,
