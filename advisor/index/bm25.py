@@ -1,9 +1,12 @@
 """BM25 (the bm25s package) as the baseline a dense model has to beat: nDCG@10 of BM25 on a retrieval task,
 computed with the same trec_eval rules as the quality cells, and the paired bootstrap of a dense result against it
-(the same queries in the same order, so the per-query figures pair up)."""
+(the same queries in the same order, so the per-query figures pair up). ``bm25_entry`` is the catalog entry a
+sweep plans BM25 under (policy ``baselines: [bm25]``), ``bm25_cost`` its cost figures (indexing docs/s, batch-1
+query latency, index memory and disk)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -13,6 +16,85 @@ from advisor.quality.evaluation import QualityResult
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
 
 DEFAULTS = {"k1": 1.5, "b": 0.75, "method": "lucene", "stopwords": "en"}
+NAME = "bm25"               # the candidate's model name and backend in cells and reports
+WEIGHTS = "none"            # its weight precision: BM25 has no model weights
+VECTORS = "sparse"          # its vector precision: term-weight postings, not dense vectors
+LATENCY_QUERIES = 200
+INDEX_ROUNDS = 3
+
+
+def bm25_entry() -> Any:
+    """BM25 as a catalog entry, so the metadata rules and the ranking treat it like any candidate: MIT (bm25s),
+    English (its stop words and tokenizer), no weights, no remote code."""
+    import bm25s
+
+    from advisor.models.catalog import ModelEntry
+
+    return ModelEntry(name=NAME, source="builtin:bm25", backend=NAME, embed_dim=0, license="MIT", languages=("en",),
+                      revision=f"bm25s-{bm25s.__version__}", weights_format="none", training_datasets=(),
+                      notes="lexical baseline: bm25s, Lucene BM25 (k1 1.5, b 0.75), English stop words")
+
+
+def _index(docs: list[str], s: dict[str, Any]) -> Any:
+    import bm25s
+
+    retriever = bm25s.BM25(k1=s["k1"], b=s["b"], method=s["method"])
+    retriever.index(bm25s.tokenize(docs, stopwords=s["stopwords"], show_progress=False), show_progress=False)
+    return retriever
+
+
+def _query(retriever: Any, text: str, k: int, stopwords: str) -> tuple[np.ndarray, np.ndarray]:
+    import bm25s
+
+    tokens = bm25s.tokenize([text], stopwords=stopwords, return_ids=False, show_progress=False)
+    tokens = [t if t else [""] for t in tokens]
+    rows, scores = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+    return rows[0], scores[0]
+
+
+def index_bytes(retriever: Any) -> tuple[int, int]:
+    """(memory, disk) of a BM25 index: its postings arrays in memory plus the vocabulary; the files bm25s saves."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    memory = sum(v.nbytes for v in retriever.scores.values() if isinstance(v, np.ndarray))
+    memory += len(json.dumps(retriever.vocab_dict).encode())
+    with tempfile.TemporaryDirectory() as tmp:
+        retriever.save(tmp, show_progress=False)
+        disk = sum(f.stat().st_size for f in Path(tmp).iterdir() if f.is_file())
+    return int(memory), int(disk)
+
+
+def bm25_cost(task: Any, *, latency_queries: int = LATENCY_QUERIES, rounds: int = INDEX_ROUNDS,
+              **settings: Any) -> dict[str, Any]:
+    """BM25's cost figures under the names dense cost cells use: ``docs_per_s`` is indexing (tokenize + index)
+    throughput, the median of ``rounds`` builds; ``latency_*_ms`` one query at a time (tokenize + top-10) after a
+    warm-up; ``peak_memory_mb`` the index in memory (there are no model weights); disk as bm25s saves it."""
+    s = {**DEFAULTS, **settings}
+    docs, queries = list(task.data.corpus.values()), list(task.data.queries.values())[:latency_queries]
+    builds = []
+    for _ in range(max(1, rounds)):
+        t = time.perf_counter()
+        retriever = _index(docs, s)
+        builds.append(time.perf_counter() - t)
+    build_s = float(np.median(builds))
+    k = min(10, len(docs))
+    _query(retriever, queries[0], k, s["stopwords"])  # warm-up
+    seconds = []
+    for text in queries:
+        t = time.perf_counter()
+        _query(retriever, text, k, s["stopwords"])
+        seconds.append(time.perf_counter() - t)
+    ms = np.array(seconds) * 1000.0
+    memory, disk = index_bytes(retriever)
+    return {"docs_per_s": len(docs) / build_s if build_s > 0 else float("inf"), "index_build_s": build_s,
+            "latency_p50_ms": float(np.percentile(ms, 50)), "latency_p95_ms": float(np.percentile(ms, 95)),
+            "latency_p99_ms": float(np.percentile(ms, 99)), "latency_samples": float(len(ms)),
+            "peak_memory_mb": memory / 1e6, "index_memory_bytes": float(memory), "index_disk_bytes": float(disk),
+            "n_docs": float(len(docs)),
+            "bm25": {"settings": s, "build_rounds": len(builds), "latency_k": k,
+                     "peak_memory_mb": "the BM25 index in memory (postings and vocabulary); BM25 loads no model"}}
 
 
 def bm25_search(task: Any, k: int = 100, **settings: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -21,8 +103,7 @@ def bm25_search(task: Any, k: int = 100, **settings: Any) -> tuple[np.ndarray, n
 
     s = {**DEFAULTS, **settings}
     docs, queries = list(task.data.corpus.values()), list(task.data.queries.values())
-    retriever = bm25s.BM25(k1=s["k1"], b=s["b"], method=s["method"])
-    retriever.index(bm25s.tokenize(docs, stopwords=s["stopwords"], show_progress=False), show_progress=False)
+    retriever = _index(docs, s)
     k = min(k, len(docs))
     tokens = bm25s.tokenize(queries, stopwords=s["stopwords"], return_ids=False, show_progress=False)
     tokens = [t if t else [""] for t in tokens]  # a query of stop words only still gets a (zero-score) ranking

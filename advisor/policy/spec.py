@@ -15,7 +15,7 @@ from advisor.config.yamlfile import line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
               "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout", "network", "data",
-              "costs")
+              "costs", "baselines")
 UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does when a model's training data is unknown
 NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
                         "max_bytes_per_vector", "usd_per_million_docs", "usd_per_thousand_queries")
@@ -24,7 +24,10 @@ RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per
 # The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
 # like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
 DEFAULT_MACHINE_USD_PER_HOUR = 0.10
-COSTS_FIELDS = ("machine_usd_per_hour",)
+COSTS_FIELDS = ("machine_usd_per_hour", "corpus_documents")
+# The corpus a switching-cost line re-embeds when the policy states none (``costs: {corpus_documents: ...}``).
+DEFAULT_CORPUS_DOCUMENTS = 1_000_000
+BASELINES = ("bm25",)  # baseline candidates a policy can add (``baselines: [bm25]``)
 DATA_FIELDS = ("stay_on_machine",)
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
                            "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
@@ -66,6 +69,8 @@ class VariantGrid:
     indexes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     # chunking of retrieval corpora (advisor.models.variants.Chunking.spec()); "" = documents truncated, not chunked
     chunking: tuple[str, ...] = ("",)
+    # hybrid variants: the RRF constants to fuse BM25 with each dense retrieval variant at; empty = none
+    hybrid: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class Costs:
 
     machine_usd_per_hour: float = DEFAULT_MACHINE_USD_PER_HOUR
     machine_price_stated: bool = False  # True when the policy gave the price (else the default applies)
+    corpus_documents: int = DEFAULT_CORPUS_DOCUMENTS  # the corpus a switch of models re-embeds and re-indexes
+    corpus_documents_stated: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Policy:
     allow_network: bool = False
     stay_on_machine: bool = False
     costs: Costs = Costs()
+    baselines: tuple[str, ...] = ()  # baseline candidates planned beside the catalog's models (e.g. bm25)
     file: str | None = None
 
     def load_grants(self) -> dict[str, bool]:
@@ -187,7 +195,7 @@ def load_policy(path: str | Path) -> Policy:
     lim = Fields(top.mapping("limits"), file, "limits", LIMIT_FIELDS, what="section")
     var = Fields(top.mapping("variants"), file, "variants",
                  ("devices", "runtimes", "weight_precisions", "dims", "vector_precisions", "trained_dims_only",
-                  "rescore_multiplier", "indexes", "chunking"), what="section")
+                  "rescore_multiplier", "indexes", "hybrid", "chunking"), what="section")
     rank = Fields(top.mapping("ranking"), file, "ranking", ("weights", "quality_metrics"), what="section")
     data_section = Fields(top.mapping("data"), file, "data", DATA_FIELDS, what="section")
     costs_section = Fields(top.mapping("costs"), file, "costs", COSTS_FIELDS, what="section")
@@ -218,6 +226,7 @@ def load_policy(path: str | Path) -> Policy:
         rescore_multiplier=var.int("rescore_multiplier", 0, minimum=0) or 0,
         indexes=_indexes(var, file),
         chunking=_chunking(var, file),
+        hybrid=_hybrid(var),
     )
 
     weights = dict(Ranking().weights)
@@ -246,12 +255,34 @@ def load_policy(path: str | Path) -> Policy:
         cell_timeout=top.number("cell_timeout", minimum=0) or None,
         allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
         costs=_costs(costs_section),
+        baselines=tuple(dict.fromkeys(top.list("baselines", _choice(BASELINES)))),
     )
 
 
 def _costs(section: Fields) -> Costs:
     price = section.number("machine_usd_per_hour", minimum=0)
-    return Costs(machine_usd_per_hour=price, machine_price_stated=True) if price is not None else Costs()
+    costs = Costs(machine_usd_per_hour=price, machine_price_stated=True) if price is not None else Costs()
+    corpus = section.int("corpus_documents")
+    return replace(costs, corpus_documents=corpus, corpus_documents_stated=True) if corpus is not None else costs
+
+
+def _hybrid(var: Fields) -> tuple[int, ...]:
+    """``variants.hybrid``: ``true`` (RRF k = 60), ``{rrf_k: 60}`` or a list of such mappings."""
+    raw = var.raw("hybrid")
+    if raw is None or raw is False:
+        return ()
+    items = [raw] if isinstance(raw, (bool, dict)) else raw
+    if not isinstance(items, list):
+        raise var.error("hybrid", "is true, a mapping like {rrf_k: 60} or a list of them")
+    out = []
+    for i, item in enumerate(items):
+        if item is True:
+            out.append(60)
+            continue
+        f = Fields(item, var.file, f"variants.hybrid[{i}]" if isinstance(raw, list) else "variants.hybrid",
+                   ("rrf_k",), what="section")
+        out.append(f.int("rrf_k", 60) or 60)
+    return tuple(dict.fromkeys(out))
 
 
 def permissive_policy() -> Policy:

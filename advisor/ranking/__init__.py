@@ -36,6 +36,7 @@ __all__ = ["COST_FIGURES", "COST_OBJECTIVES", "STATUSES", "Candidate", "Differen
 def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: Policy) -> Recommendation:
     """Rank stored results under a policy. ``entries`` are the catalog entries (metadata rules need them); a model
     in the results but not in ``entries`` is rejected because its licence and languages cannot be checked."""
+    entries = [*entries, *_baseline_entries(results, entries)]
     from advisor.models.pair import sides_to_add
     from advisor.ranking.pairs import compare_pairs
 
@@ -88,3 +89,13 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
         if len(versions) > 1:
             notes.append(f"machine {g.hardware}: results come from {len(versions)} different library version sets")
     return Recommendation(policy, groups, models, tasks, notes, pairs=compare_pairs(groups, by_name, models))
+
+
+def _baseline_entries(results: Sequence[CellResult], entries: Sequence[ModelEntry]) -> list[ModelEntry]:
+    """The BM25 baseline's catalog entry when its cells are in the results (it is in no catalog file)."""
+    from advisor.index.bm25 import NAME, bm25_entry
+
+    if any(r.key.backend == NAME for r in results) and NAME not in {e.name for e in entries}:
+        return [bm25_entry()]
+    return []
+

@@ -78,21 +78,25 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
     candidates: dict[tuple, Candidate] = {}
     tasks: dict[str, TaskInfo] = {}
     manifests: dict[str, dict] = {}
+    from advisor.index.hybrid import rrf_k_of
+
     for r in cells:
         k = r.key
         manifests.setdefault(k.hardware, {}).update(_manifest(r))
-        if k.kind != "quality":
+        if k.kind not in ("quality", "hybrid"):
             continue
         variant = Variant(k.device, k.weight_precision, k.dim, k.vector_precision or "float32", k.runtime or None,
                           k.chunking)
-        ident = (k.model, variant, k.hardware)
+        # a hybrid cell (BM25 + this variant by RRF, advisor.index.hybrid) is a candidate of its own
+        rrf_k = rrf_k_of(k.options) if k.kind == "hybrid" else None
+        ident = (k.model, variant, k.hardware) + ((k.options,) if rrf_k is not None else ())
         entry = entries.get(k.model)
         embed_dim = entry.embed_dim if entry else r.details.get("embed_dim")
         c = candidates.get(ident)
         if c is None:
             trained = k.dim is None or (entry is not None and k.dim in entry.trained_dims())
             c = candidates[ident] = Candidate(model=k.model, backend=k.backend, variant=variant, hardware=k.hardware,
-                                              embed_dim=embed_dim, trained_dim=trained)
+                                              embed_dim=embed_dim, trained_dim=trained, hybrid=rrf_k)
         c.versions = tuple(sorted({*c.versions, k.versions}))
         if r.status != "ok":
             c.status = "failed"
@@ -115,7 +119,8 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
             tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None,
                                      tuple(dict.fromkeys(names)))
 
-    for (model, variant, hardware), c in candidates.items():
+    for ident, c in candidates.items():
+        model, variant, hardware = ident[:3]
         found = cost_cells.get((model, variant.device, variant.runtime, variant.weight_precision, hardware), [])
         # A failed cost measurement leaves the figures missing: a limit on them then rejects the candidate
         # ("not measured"), and without limits it is ranked on quality and bytes per vector only.
@@ -125,7 +130,10 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         if variant.chunking:
             chunked_cost(c)
         _add_money(c, entries.get(model), policy)
-        _choose_index(c, index_cells.get((model, variant, hardware), []))
+        if c.hybrid is not None:
+            _hybrid_latency(c)
+        else:
+            _choose_index(c, index_cells.get((model, variant, hardware), []))
         for r in ok:
             samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
             if isinstance(samples, list):
@@ -158,6 +166,20 @@ def _add_money(c: Candidate, entry: ModelEntry | None, policy: Policy) -> None:
 MIN_INDEX_RECALL = 0.95
 
 
+def _hybrid_latency(c: Candidate) -> None:
+    """A hybrid query costs the query encode (the dense cost cell's batch-1 latency) plus its measured search:
+    dense exact search + BM25 + fusion (the slowest over the tasks)."""
+    search = [m["hybrid_search_p95_ms"] for m in c.metrics.values() if "hybrid_search_p95_ms" in m]
+    if not search or "latency_p95_ms" not in c.cost:
+        return
+    extra = max(search)
+    c.cost["query_encode_p95_ms"] = c.cost["latency_p95_ms"]
+    c.cost["latency_p95_ms"] += extra
+    if "latency_p95_ms" in c.cost_ci:
+        lo, hi = c.cost_ci["latency_p95_ms"]
+        c.cost_ci["latency_p95_ms"] = (lo + extra, hi + extra)
+
+
 def _choose_index(c: Candidate, cells: list[CellResult]) -> None:
     """The index this variant would ship behind: the fastest end to end (query encode + search p95) among the
     settings keeping recall@10 >= 0.95 against exact search on every task (exact search when none does). With an
@@ -178,7 +200,11 @@ def _choose_index(c: Candidate, cells: list[CellResult]) -> None:
         options.append({"name": spec.get("index"), "settings": spec.get("settings", {}), "recall_at_10": recall,
                         "ndcg_at_10": min(r.metrics.get("ndcg_at_10", 0.0) for r in rs),
                         "search_p95_ms": search_p95, "end_to_end_p95_ms": e2e,
+                        "qps": min(r.metrics.get("qps", 0.0) for r in rs),
+                        "build_s": max(r.metrics.get("build_s", 0.0) for r in rs),
+                        "n_docs": max(r.metrics.get("n_docs", 0.0) for r in rs),
                         "memory_bytes": max(r.metrics.get("memory_bytes", 0.0) for r in rs)})
+    c.index_options = sorted(options, key=lambda o: (str(o["name"]), json.dumps(o["settings"], sort_keys=True)))
     good = [o for o in options if o["recall_at_10"] >= MIN_INDEX_RECALL]
     if not good:
         return

@@ -76,6 +76,8 @@ class Candidate:
     index: dict[str, Any] | None = None  # the index it would ship behind (name, settings, recall, search p95)
     latencies_ms: list[float] = field(default_factory=list)           # raw batch-1 samples, when stored
     cost_errors: list[str] = field(default_factory=list)              # why cost figures are missing
+    hybrid: int | None = None  # fused with BM25 by reciprocal rank fusion at this k (advisor.index.hybrid)
+    index_options: list[dict[str, Any]] = field(default_factory=list)  # every index setting measured on it
     versions: tuple[str, ...] = ()
     status: str = "pareto"
     rejections: list[Rejection] = field(default_factory=list)
@@ -93,9 +95,12 @@ class Candidate:
         v = self.variant
         dim = f"{self.dim} dims" if self.dim else "full size"
         runtime = f" on {v.runtime}" if v.runtime else ""
+        if self.backend == "bm25":
+            return f"{self.model} [{v.device}, lexical]"
+        hybrid = f" + bm25 (RRF k={self.hybrid})" if self.hybrid is not None else ""
         chunks = f", chunks {v.chunking}" if v.chunking else ""
         return (f"{self.model} [{v.device}{runtime} {v.weight_precision}, {dim}, {v.vector_precision} vectors"
-                f"{chunks}]")
+                f"{chunks}]{hybrid}")
 
     def measured(self, name: str) -> Measured | None:
         """A cost figure with its interval and unstable marks, as the limits judge it."""

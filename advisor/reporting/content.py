@@ -22,7 +22,10 @@ def dim_text(c: Candidate) -> str:
 def variant_text(c: Candidate) -> str:
     v = c.variant
     runtime = f" {v.runtime}" if v.runtime else ""
-    return f"{v.device}{runtime} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}" + chunk_text(c)
+    if c.backend == "bm25":
+        return f"{v.device} · lexical (BM25, no vectors)"
+    hybrid = f" · + BM25 by RRF (k={c.hybrid})" if c.hybrid is not None else ""
+    return f"{v.device}{runtime} {v.weight_precision} · {dim_text(c)} · {v.vector_precision}" + chunk_text(c) + hybrid
 
 
 def chunk_text(c: Candidate) -> str:
@@ -116,6 +119,9 @@ def headline(rec: Recommendation) -> str:
         behind = (f" behind a {best.index['name']} index{f' ({settings})' if settings else ''}, recall@10 "
                   f"{best.index['recall_at_10']:.3f} against exact search")
         cost = [c.replace("p95 query latency", "p95 query latency (encode + search)") for c in cost]
+    elif best.hybrid is not None and "query_encode_p95_ms" in best.cost:
+        cost = [c.replace("p95 query latency", "p95 query latency (encode + dense and BM25 search + fusion)")
+                for c in cost]
     text = f"Ship {best.model} ({variant_text(best)}){behind}: {tasks}; " + ", ".join(cost) + "."
     for flag in best.flags:
         text += f" Caution: {flag.reason}."

@@ -172,6 +172,7 @@ def render(report: Report) -> str:
 {card}
 <dl class="facts">{facts_html}</dl>
 {notes}
+{_retrieval(rec)}
 <h2>Each model at its best</h2>
 <table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
 {absent}
@@ -199,3 +200,11 @@ class HtmlWriter(ReportWriter):
         path = out_dir / "report.html"
         path.write_text(render(report), encoding="utf-8")
         return path
+
+
+def _retrieval(rec: Recommendation) -> str:
+    """The BM25 answer and the switching cost (``advisor.reporting.retrieval``)."""
+    from advisor.reporting.retrieval import retrieval_sections
+
+    return "\n".join(f"<h2>{e(s.title)}</h2><p>{e(s.intro)}</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in s.lines)
+                     + "</ul>" for s in retrieval_sections(rec))

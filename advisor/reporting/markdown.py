@@ -65,6 +65,7 @@ class MarkdownWriter(ReportWriter):
         if not_evaluated(rec):
             lines += ["Admitted by the policy but not in these results (not run yet, or left out with --model): "
                       + md(", ".join(not_evaluated(rec))) + ".", ""]
+        lines += _retrieval_lines(rec)
         plots_dir = out_dir / "plots"
         for i, group in enumerate(rec.groups):
             suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"
@@ -111,3 +112,13 @@ class MarkdownWriter(ReportWriter):
         path = out_dir / "report.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         return path
+
+
+def _retrieval_lines(rec) -> list[str]:
+    """The BM25 answer and the switching cost (``advisor.reporting.retrieval``)."""
+    from advisor.reporting.retrieval import retrieval_sections
+
+    out: list[str] = []
+    for s in retrieval_sections(rec):
+        out += [f"## {md(s.title)}", "", md(s.intro), ""] + [f"- {md(x)}" for x in s.lines] + [""]
+    return out

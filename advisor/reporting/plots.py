@@ -282,7 +282,36 @@ def latency(group: HardwareGroup) -> Figure | None:
                                               f"({count} samples per model).", _png(fig))
 
 
+def index_recall_qps(group: HardwareGroup) -> Figure | None:
+    """Recall@10 against exact search vs queries per second, one colour per index, one point per (variant, index
+    setting) measured: what each index trades for speed on these vectors."""
+    points: dict[str, list[tuple[float, float]]] = {}
+    for c in group.candidates:
+        for o in c.index_options:
+            if o.get("qps"):
+                points.setdefault(str(o["name"]), []).append((float(o["qps"]), float(o["recall_at_10"])))
+    if not points:
+        return None
+    plt = _plt()
+    colors = _colors(list(points))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, pts in sorted(points.items()):
+        xs, ys = zip(*sorted(pts))
+        ax.scatter(xs, ys, color=colors[name], label=name, s=40, zorder=3)
+    ax.axhline(0.95, color="0.5", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    _plain_log_axis(ax.xaxis)
+    ax.set_xlabel("queries per second (batch 1, several client threads; log scale)")
+    ax.set_ylabel("recall@10 against exact search")
+    ax.set_title("Recall vs speed per index")
+    ax.legend(fontsize=7.5, loc="lower left")
+    n = sum(len(p) for p in points.values())
+    return Figure("index-recall-qps", "Recall@10 vs QPS per index",
+                  f"{n} index cells: each point one index setting on one variant's vectors (the worst task's "
+                  f"recall, its QPS). Dashed line: recall@10 0.95, the least an index needs to be chosen.", _png(fig))
+
+
 def all_figures(group: HardwareGroup, metric: str) -> list[Figure]:
     """Every plot that has something to show, in reading order."""
-    out = [pareto(group, metric), dims(group, metric), retained(group), latency(group)]
+    out = [pareto(group, metric), dims(group, metric), retained(group), latency(group), index_recall_qps(group)]
     return [f for f in out if f is not None]

@@ -18,6 +18,7 @@ class JsonWriter(ReportWriter):
     def write(self, report: Report, out_dir: Path) -> Path:
         path = out_dir / "report.json"
         data = {"meta": report.meta(), **report.recommendation.to_dict()}
+        data.update(_retrieval(report))
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
         return path
 
@@ -39,3 +40,13 @@ class CsvWriter(ReportWriter):
             writer.writeheader()
             writer.writerows(rows)
         return path
+
+
+def _retrieval(report: Report) -> dict:
+    """The BM25 comparisons (one object per candidate and task) and the switching-cost lines."""
+    from advisor.ranking.baseline import bm25_lines
+    from advisor.reporting.retrieval import switching_section
+
+    switching = switching_section(report.recommendation)
+    return {"bm25": [line.to_dict() for line in bm25_lines(report.recommendation)],
+            "switching_cost": switching.to_dict() if switching else None}

@@ -78,10 +78,11 @@ class TaskCells:
     quality: tuple[CellSpec, ...]
     cost: CellSpec | None = None
     indexes: tuple[CellSpec, ...] = ()  # index cells (retrieval tasks, policy variants.indexes)
+    hybrid: tuple[CellSpec, ...] = ()   # BM25 + dense RRF cells (retrieval tasks, policy variants.hybrid)
 
     @property
     def cells(self) -> tuple[CellSpec, ...]:
-        return self.quality + ((self.cost,) if self.cost else ()) + self.indexes
+        return self.quality + ((self.cost,) if self.cost else ()) + self.indexes + self.hybrid
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
     device, wp, runtime = variant.device, variant.weight_precision, variant.runtime
     task_cells = []
     for ref in refs:
-        quality, indexes = [], []
+        quality, indexes, hybrid = [], [], []
         for dim, flags in dims:
             for vp in grid.vector_precisions:
                 v = Variant(device, wp, dim, vp, runtime)
@@ -223,6 +224,11 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
                         ikey = CellKey.index(entry, ref.name, ref.content_hash, v, name, dict(settings),
                                              hardware=hardware, versions=versions)
                         indexes.append(CellSpec(ikey, f"{entry.name} {ref.name} {v.label()} index {name}", flags))
+                    for rrf_k in grid.hybrid:  # the same variant fused with BM25 (advisor.index.hybrid)
+                        options = ",".join(o for o in (key.options, f"hybrid=bm25+rrf;k={rrf_k}") if o)
+                        hkey = replace(key, kind="hybrid", options=options)
+                        hybrid.append(CellSpec(hkey, f"{entry.name} {ref.name} {v.label()} + bm25 rrf k={rrf_k}",
+                                               flags))
         if ref.type == "retrieval":  # chunked corpora (policy variants.chunking), beside the truncated ones
             quality.extend(_chunked_cells(entry, ref, dims, grid, variant, hardware, versions))
         cost = None
@@ -231,10 +237,36 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
                                runtime=runtime)
             where = f"{device}/{runtime + ':' if runtime else ''}{wp}"
             cost = CellSpec(key, f"{entry.name} {ref.name} {where} cost")
-        task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes)))
+        task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes), tuple(hybrid)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
                      policy.allow_remote_code, policy.allow_pickle_weights, runtime,
                      policy.allow_network and not policy.stay_on_machine)
+
+
+def _baseline_groups(policy: Policy, refs: Sequence[TaskRef], measure_cost: bool, batch_size: int,
+                     versions: str) -> list["GroupSpec"]:
+    """BM25 as a candidate (policy ``baselines: [bm25]``): one group, a quality and a cost cell per retrieval
+    task, keyed like a model's so they are stored, resumed and ranked like any candidate's."""
+    if "bm25" not in policy.baselines:
+        return []
+    from advisor.index.bm25 import VECTORS, WEIGHTS, bm25_entry
+
+    entry, hardware = bm25_entry(), _hardware("cpu")
+    variant = Variant("cpu", WEIGHTS, None, VECTORS)
+    task_cells = []
+    for ref in refs:
+        if ref.type != "retrieval":
+            continue
+        key = CellKey.quality(entry, ref.name, ref.content_hash, variant, hardware=hardware, versions=versions)
+        cost = None
+        if measure_cost:
+            ckey = CellKey.cost(entry, ref.name, ref.content_hash, "cpu", WEIGHTS, hardware=hardware,
+                                versions=versions)
+            cost = CellSpec(ckey, f"bm25 {ref.name} cost")
+        task_cells.append(TaskCells(ref, (CellSpec(key, f"bm25 {ref.name}"),), cost))
+    if not task_cells:
+        return []
+    return [GroupSpec(entry, "cpu", WEIGHTS, tuple(task_cells), batch_size=batch_size)]
 
 
 def _chunked_cells(entry: ModelEntry, ref: TaskRef, dims: list, grid: VariantGrid, variant: Variant, hardware: str,
@@ -296,6 +328,7 @@ def build_plan(entries: Sequence[ModelEntry], policy: Policy, tasks: Sequence["T
                         continue
                     plan.groups.append(_group(entry, policy, refs, dims, variant, measure_cost, batch_size,
                                               _hardware(device), versions))
+    plan.groups += _baseline_groups(policy, refs, measure_cost, batch_size, versions)
     return plan
 
 

@@ -68,6 +68,10 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
     entry = group.entry
     keys: dict[str, Any] = {}
     key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731 - the key as measured here
+    if entry.backend == "bm25":  # the BM25 baseline loads no model: its cells come from advisor.index.bm25
+        yield from (_with_group(e, label) for e in _bm25_cells(group, pending, preloaded, is_done, force))
+        yield Event("end", label)
+        return
     try:
         t0 = time.perf_counter()
         encoder = load_encoder(entry, group.load_options())
@@ -124,7 +128,8 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment, progress)
     quality = [c for c in todo if c.key.kind == "quality"]
     indexed = [c for c in todo if c.key.kind == "index"]
-    if not quality and not indexed:
+    hybrid = [c for c in todo if c.key.kind == "hybrid"]
+    if not quality and not indexed and not hybrid:
         return
     notes: list[str] = []
     sets = task.text_sets()
@@ -146,7 +151,7 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         encode_s = {name: round(s, 4) for name, s in seconds.items()}
     except Exception as exc:  # noqa: BLE001
         error = _error_text(exc, f"encoding {task.name}")
-        for cell in quality + indexed:
+        for cell in quality + indexed + hybrid:
             yield _failed(cell, key_of, error, started, notes=notes, traceback=traceback.format_exc(limit=8))
         return
     from advisor.quality.evaluation import evaluate_embeddings
@@ -172,9 +177,93 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
                                                            details=details, started_at=t0, finished_at=time.time()))
     if chunked:  # the corpus cut into chunks by this model's own tokenizer, each distinct chunk encoded once
         yield from _chunked_quality(group, chunked, task, encoder, embeddings, key_of, environment, truncation)
-    encode_p95 = _query_encode_p95_ms(encoder, task) if indexed else None
+    encode_p95 = _query_encode_p95_ms(encoder, task) if indexed or hybrid else None
     for cell in indexed:  # the embeddings the quality cells used, searched through each index setting
         yield _index_cell(group, cell, task, embeddings, key_of, environment, encode_p95)
+    lexical = None
+    for cell in hybrid:  # the same embeddings fused with BM25's ranking by reciprocal rank fusion
+        t0 = time.time()
+        try:
+            if lexical is None:
+                from advisor.index.bm25 import bm25_search
+                from advisor.index.hybrid import DEPTH, bm25_rows
+
+                rows, scores, _ = bm25_search(task, DEPTH)
+                lexical = bm25_rows(rows, scores)
+            yield _hybrid_cell(group, cell, task, embeddings, lexical, key_of, environment, encode_p95)
+        except Exception as exc:  # noqa: BLE001
+            yield _failed(cell, key_of, _error_text(exc, f"hybrid {cell.variant.label()}"), t0,
+                          traceback=traceback.format_exc(limit=8))
+
+
+def _hybrid_cell(group: GroupSpec, cell: CellSpec, task: "Task", embeddings: dict, lexical: list,
+                 key_of: Callable[[CellSpec], Any], environment: dict, encode_p95_ms: float | None) -> Event:
+    from advisor.index.hybrid import dense_rows, hybrid_latency_ms, hybrid_quality
+    from advisor.quality.vectors import derive
+
+    t0 = time.time()
+    from advisor.index.hybrid import rrf_k_of
+
+    rrf_k = rrf_k_of(cell.key.options)
+    vecs = derive(embeddings, cell.key.dim, cell.key.vector_precision or "float32", calibrate_on="corpus")
+    q = hybrid_quality(task, dense_rows(task, vecs), lexical, rrf_k=rrf_k)
+    metrics = {**q.metrics, **hybrid_latency_ms(task, vecs, rrf_k=rrf_k)}
+    if encode_p95_ms is not None:  # a served hybrid query: encode it, then both searches and the fusion
+        metrics["query_encode_p95_ms"] = encode_p95_ms
+        metrics["end_to_end_p95_ms"] = encode_p95_ms + metrics["hybrid_search_p95_ms"]
+    details = {"main_metric": q.main_metric, "task_type": "retrieval", "per_item": list(q.per_item),
+               **dict(q.details), "flags": list(cell.flags), "environment": environment}
+    return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
+                                                        details=details, started_at=t0, finished_at=time.time()))
+
+
+def _bm25_cells(group: GroupSpec, pending: set[str], preloaded: dict[str, "Task"] | None,
+                is_done: Callable[[str], bool], force: bool) -> Iterator[Event]:
+    """The BM25 baseline group: per retrieval task, its quality cell (``bm25_quality``) and its cost cell
+    (``bm25_cost``), stored under keys like a model's."""
+    from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
+    from advisor.index.bm25 import bm25_cost, bm25_quality
+
+    hardware, versions = hardware_id("cpu"), versions_id()
+    environment = {"hardware": hardware_manifest("cpu"), "versions": library_versions()}
+    keys: dict[str, Any] = {}
+    key_of = lambda cell: keys.get(cell.fingerprint, cell.key)  # noqa: E731
+    for tc in group.tasks:
+        todo = []
+        for cell in tc.cells:
+            actual = with_hardware(cell.key, hardware, versions)
+            keys[cell.fingerprint] = actual
+            if cell.fingerprint in pending and (force or actual == cell.key or not is_done(actual.fingerprint())):
+                todo.append(cell)
+        if not todo:
+            continue
+        started = time.time()
+        try:
+            task = _load_task(tc, preloaded)
+        except Exception as exc:  # noqa: BLE001
+            for cell in todo:
+                yield _failed(cell, key_of, _error_text(exc, f"loading dataset {tc.task.spec}"), started)
+            continue
+        for cell in todo:
+            t0 = time.time()
+            try:
+                if cell.key.kind == "quality":
+                    q = bm25_quality(task)
+                    metrics = dict(q.metrics)
+                    details = {"main_metric": q.main_metric, "task_type": "retrieval", "per_item": list(q.per_item),
+                               **dict(q.details), "environment": environment}
+                else:
+                    figures = bm25_cost(task)
+                    metrics = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float))}
+                    details = {k: v for k, v in figures.items() if k not in metrics}
+                    details["environment"] = environment
+            except Exception as exc:  # noqa: BLE001
+                yield _failed(cell, key_of, _error_text(exc, f"bm25 {cell.key.kind} on {task.name}"), t0,
+                              traceback=traceback.format_exc(limit=8))
+                continue
+            yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
+                                                               details=details, started_at=t0,
+                                                               finished_at=time.time()))
 
 
 def _chunked_quality(group: GroupSpec, cells: list[CellSpec], task: "Task", encoder: "Encoder", embeddings: dict,
