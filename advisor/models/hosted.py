@@ -214,8 +214,7 @@ def validate_options(backend: str, options: Any, file: str, entry: str | None) -
     for name in ("rpm", "tpm", "max_batch"):
         f.int(name)
     f.int("max_retries", minimum=0)
-    if f.number("timeout_s", minimum=0.001) is None and f.has("timeout_s"):
-        raise f.error("timeout_s", "must be a number of seconds")
+    f.number("timeout_s", minimum=0.001)
     f.bool("send_dimensions")
     if backend == "openai" and f.has("azure_deployment") and not f.has("api_version"):
         raise f.error("api_version", "is required with azure_deployment (e.g. 2024-02-01)")
