@@ -142,8 +142,9 @@ def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
     return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c), cell(c.bytes_per_vector or None)]
             + [cell(c.quality.get(t.name), decimals=4) + quality_mark(c, t.name) for t in tasks]
             + [percent(c.quality_retained, missing=CELL_MISSING), interval_cell(c, "latency_p95_ms"),
-               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")), money_cell(c, "usd_per_million_docs"),
-               money_cell(c, "usd_per_thousand_queries"), cell(c.score, decimals=3), c.why])
+               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")),
+               money_cell(c, "usd_per_million_docs"), money_cell(c, "usd_per_thousand_queries"),
+               cell(c.score, decimals=3), c.why])
 
 
 def money_cell(c: Candidate, name: str) -> str:
