@@ -180,7 +180,9 @@ def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[s
                            "runtime": c.variant.runtime or "", "weight_precision": c.variant.weight_precision,
                            "dim": c.dim,
                            "trained_dim": c.trained_dim, "vector_precision": c.variant.vector_precision,
-                           "bytes_per_vector": c.bytes_per_vector}
+                           "bytes_per_vector": c.bytes_per_vector, "chunking": c.variant.chunking,
+                           "vectors_per_document": c.vectors_per_document,
+                           "trained_on": "; ".join(f"{t}: {', '.join(n)}" for t, n in sorted(c.trained_on.items()))}
     for t in tasks:
         row[f"{t.name}.{t.metric}"] = c.quality.get(t.name)
     row.update(quality_mean=c.quality_mean, quality_retained=c.quality_retained,

@@ -176,6 +176,7 @@ def render(report: Report) -> str:
 <h2>Each model at its best</h2>
 <table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
 {absent}
+{_chunking(rec)}
 {groups}
 {_pairs(rec)}
 <h2>Models and the policy's rules</h2>
@@ -189,6 +190,25 @@ noise are reported as tied. Figures from different machines are never ranked aga
 <footer>{'; '.join(footer)}.</footer>
 </main></body></html>
 """
+
+
+def _chunking(rec: Recommendation) -> str:
+    """Truncation share per model and truncate-or-chunk (``advisor.reporting.chunking``)."""
+    from advisor.reporting.chunking import CHUNK_COLUMNS, TRUNCATION_COLUMNS, chunking_section
+
+    s = chunking_section(rec)
+    if s is None:
+        return ""
+
+    def tab(columns: list[str], rows: list[list[str]]) -> str:
+        head = "".join(f"<th>{e(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    out = f"<h2>{e(s.title)}</h2><p>{e(s.intro)}</p>" + tab(TRUNCATION_COLUMNS, s.truncation)
+    if s.chunks:
+        out += tab(CHUNK_COLUMNS, s.chunks) + "<ul>" + "".join(f"<li>{e(x)}</li>" for x in s.lines) + "</ul>"
+    return out
 
 
 class HtmlWriter(ReportWriter):

@@ -42,6 +42,19 @@ def _pair_lines(rec) -> list[str]:
     return lines
 
 
+def _chunking_lines(rec) -> list[str]:
+    """Truncation share per model and truncate-or-chunk (``advisor.reporting.chunking``)."""
+    from advisor.reporting.chunking import CHUNK_COLUMNS, TRUNCATION_COLUMNS, chunking_section
+
+    s = chunking_section(rec)
+    if s is None:
+        return []
+    out = [f"## {md(s.title)}", "", md(s.intro), ""] + table(TRUNCATION_COLUMNS, s.truncation) + [""]
+    if s.chunks:
+        out += table(CHUNK_COLUMNS, s.chunks) + [""] + [f"- {md(x)}" for x in s.lines] + [""]
+    return out
+
+
 class MarkdownWriter(ReportWriter):
     name = "markdown"
     suffix = ".md"
@@ -62,6 +75,7 @@ class MarkdownWriter(ReportWriter):
         if rec.notes:
             lines.append("")
         lines += ["## Each model at its best", ""] + table(MODEL_COLUMNS, model_summary(rec)) + [""]
+        lines += _chunking_lines(rec)
         if not_evaluated(rec):
             lines += ["Admitted by the policy but not in these results (not run yet, or left out with --model): "
                       + md(", ".join(not_evaluated(rec))) + ".", ""]
