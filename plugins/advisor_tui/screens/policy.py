@@ -26,7 +26,9 @@ from .base import AdvisorScreen
 
 LIMIT_LABELS = {"max_p95_latency_ms": "max p95 query latency (ms)",
                 "min_throughput_docs_per_s": "min throughput (docs/s)",
-                "max_peak_memory_mb": "max peak memory (MB)", "max_bytes_per_vector": "max bytes per vector"}
+                "max_peak_memory_mb": "max peak memory (MB)", "max_bytes_per_vector": "max bytes per vector",
+                "usd_per_million_docs": "max USD per million docs",
+                "usd_per_thousand_queries": "max USD per 1k queries"}
 
 
 def policy_summary(policy: Policy, source: str | None = None, edited: bool = False) -> Table:
