@@ -28,9 +28,11 @@ def bm25_entry() -> Any:
     English (its stop words and tokenizer), no weights, no remote code."""
     import bm25s
 
+    from advisor.config.languages import normalize_language
     from advisor.models.catalog import ModelEntry
 
-    return ModelEntry(name=NAME, source="builtin:bm25", backend=NAME, embed_dim=0, license="MIT", languages=("en",),
+    return ModelEntry(name=NAME, source="builtin:bm25", backend=NAME, embed_dim=0, license="MIT",
+                      languages=(normalize_language("en"),),
                       revision=f"bm25s-{bm25s.__version__}", weights_format="none", training_datasets=(),
                       notes="lexical baseline: bm25s, Lucene BM25 (k1 1.5, b 0.75), English stop words")
 

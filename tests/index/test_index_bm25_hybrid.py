@@ -200,3 +200,24 @@ def test_an_unknown_baseline_or_hybrid_field_is_a_one_line_error(tmp_path):
     path.write_text("name: x\nvariants:\n  hybrid: {k: 60}\n")
     with pytest.raises(ConfigError, match="unknown field; allowed fields: rrf_k"):
         load_policy(path)
+
+
+def test_the_tui_table_tells_bm25_and_the_hybrid_from_the_model(swept):
+    pytest.importorskip("textual")
+    from advisor_tui.screens.results import variant_label
+
+    labels = {c.label: variant_label(c) for c in swept["rec"].candidates()}
+    assert labels["bm25 [cpu, lexical]"] == "cpu lexical"
+    assert len(set(labels.values())) == len(labels)
+    assert any(v.endswith("+bm25 rrf k=60") for v in labels.values())
+
+
+def test_the_demo_policy_asks_for_every_index_bm25_and_a_hybrid(repo):
+    from advisor.index.bm25 import bm25_entry
+    from advisor.policy.rules import check_metadata
+    from advisor.policy.spec import load_policy
+
+    policy = load_policy(repo / "policies" / "indexes-demo.yaml")
+    assert [name for name, _ in policy.variants.indexes] == ["exact", "faiss-hnsw", "usearch-hnsw", "pgvector-hnsw"]
+    assert policy.baselines == ("bm25",) and policy.variants.hybrid == (60,)
+    assert check_metadata(bm25_entry(), policy) == []  # MIT, English: BM25 passes the demo's rules

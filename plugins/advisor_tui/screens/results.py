@@ -55,7 +55,10 @@ def measuring_text(c: Any) -> str:
 def variant_label(c: Any) -> str:
     v = c.variant
     runtime = f"{v.runtime}:" if v.runtime else ""
-    return f"{v.device}/{runtime}{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}"
+    if getattr(c, "backend", "") == "bm25":  # the BM25 baseline: no weights, no vectors
+        return f"{v.device} lexical"
+    hybrid = f" +bm25 rrf k={c.hybrid}" if getattr(c, "hybrid", None) is not None else ""
+    return f"{v.device}/{runtime}{v.weight_precision} {'full' if v.dim is None else v.dim} {v.vector_precision}{hybrid}"
 
 
 class ResultsScreen(AdvisorScreen):
