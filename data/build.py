@@ -241,6 +241,32 @@ def build_rt_reviews_plots_rerank(out: Path) -> None:
     _write_tsv(out / "candidates.tsv", ["query-id", "corpus-id"], candidates)
 
 
+HARD_DEDUP_MOVIES = 40       # movies in rt-near-duplicates-hard
+HARD_DEDUP_PER_MOVIE = 5     # reviews of each (distinct texts on one subject: the hard negatives)
+HARD_DEDUP_COPIES = 60       # heavily rewritten copies among them
+
+
+def build_rt_near_duplicates_hard(out: Path) -> None:
+    """De-duplication, harder: five reviews each of 40 movies (same-movie reviews share names and topic words but
+    are different texts), plus 60 heavy rewrites (advisor.datasets.deduplication.hard_rewrite, seeded: a quarter of
+    the words dropped, one in six replaced by a word of another review of the same movie, two swaps)."""
+    from advisor.datasets.deduplication import hard_near_duplicate_task
+
+    rows = [r for r in _read_rt(full=False) if r["category"] != "plot"]
+    by_movie: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: _key(r["text"], r["row"])):
+        if len(r["text"].split()) >= 8:
+            by_movie[r["movie"]].append(r["text"])
+    movies = [m for m in sorted(by_movie, key=_key) if len(set(by_movie[m])) >= HARD_DEDUP_PER_MOVIE]
+    groups = [list(dict.fromkeys(by_movie[m]))[:HARD_DEDUP_PER_MOVIE] for m in movies[:HARD_DEDUP_MOVIES]]
+    task = hard_near_duplicate_task(groups, n_copies=HARD_DEDUP_COPIES, name="rt-near-duplicates-hard",
+                                    source="rotten tomatoes")
+    group = list(range(len(task.data.texts)))
+    for a, b in task.data.duplicates:
+        group[b] = group[a]
+    _write_tsv(out / "test.tsv", ["text", "group"], ([t, f"g{g}"] for t, g in zip(task.data.texts, group)))
+
+
 LONG_PLOTS_PER_DOC = 5       # plots joined into one document of rt-long-plots (one reviewed, four distractors)
 LONG_QUERIES = 300           # reviews used as queries in rt-long-plots
 
@@ -311,6 +337,7 @@ BUILDERS = {
     "rt-near-duplicates": build_rt_near_duplicates,
     "rt-reviews-plots-rerank": build_rt_reviews_plots_rerank,
     "rt-long-plots": build_rt_long_plots,
+    "rt-near-duplicates-hard": build_rt_near_duplicates_hard,
 }
 
 

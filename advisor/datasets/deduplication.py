@@ -22,6 +22,48 @@ def rewrite(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
+def hard_rewrite(text: str, donor: str, rng: random.Random) -> str:
+    """A heavily edited near-duplicate: lower case, no punctuation, a quarter of the words dropped, one word in six
+    replaced by a word of ``donor`` (another text on the same subject), two neighbour pairs swapped."""
+    words = re.sub(r"[^\w\s']", "", text).lower().split()
+    spare = re.sub(r"[^\w\s']", "", donor).lower().split() or ["the"]
+    if len(words) <= 4:
+        return " ".join(words)
+    for _ in range(max(1, len(words) // 4)):
+        del words[rng.randrange(len(words))]
+    for _ in range(max(1, len(words) // 6)):
+        words[rng.randrange(len(words))] = rng.choice(spare)
+    for _ in range(2):
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    return " ".join(words)
+
+
+def hard_near_duplicate_task(groups: Sequence[Sequence[str]], *, n_copies: int, name: str, source: str,
+                             seed: int = 17) -> Task:
+    """Texts in groups on one subject (reviews of one movie: distinct texts sharing names and topic words, the
+    hard negatives) plus a :func:`hard_rewrite` of ``n_copies`` of them, each with a donor from its own group."""
+    originals = [(t, g) for g, texts in enumerate(groups) for t in dict.fromkeys(texts) if t.strip()]
+    if n_copies < 1 or n_copies > len(originals):
+        raise UserError(f"n_copies must be between 1 and the {len(originals)} distinct texts, got {n_copies}")
+    rng = random.Random(seed)
+    copied = rng.sample(range(len(originals)), n_copies)
+    rows = [(t, i) for i, (t, _) in enumerate(originals)]
+    for i in copied:
+        text, group = originals[i]
+        donors = [t for t, g in originals if g == group and t != text] or [text]
+        rows.append((hard_rewrite(text, rng.choice(donors), rng), i))
+    rng.shuffle(rows)
+    where: dict[int, list[int]] = {}
+    for row, (_, origin) in enumerate(rows):
+        where.setdefault(origin, []).append(row)
+    pairs = tuple(sorted((a, b) for rows_of in where.values() if len(rows_of) == 2 for a, b in [sorted(rows_of)]))
+    data = DeduplicationData(tuple(t for t, _ in rows), pairs)
+    return Task(name=name, type="deduplication", source=source, content_hash=content_hash(data), data=data,
+                description=f"{len(originals)} texts in {len(groups)} subject groups and {n_copies} heavily "
+                            f"rewritten near-duplicates")
+
+
 def near_duplicate_task(texts: Sequence[str], *, n_copies: int, name: str, source: str,
                         seed: int = 13) -> Task:
     """``texts`` (distinct) plus a rewritten copy of ``n_copies`` of them, the copies shuffled in."""
