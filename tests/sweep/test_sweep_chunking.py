@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from advisor.cli import cli
+from advisor.errors import ConfigError
 from advisor.sweep.store import ResultStore
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -138,3 +139,31 @@ def test_sweep_chunking_in_the_policy_leaves_the_unchunked_fingerprints_unchange
     assert {r.key.identity() for r in stored if not r.key.chunking} != {r.key.identity() for r in stored
                                                                           if r.key.chunking}
     assert all("chunking" not in r.key.options for r in stored if not r.key.chunking)
+
+
+def test_sweep_report_shows_truncation_share_and_each_chunking_beside_truncation(chunked_store, tmp_path):
+    folder, store = chunked_store
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    out = tmp_path / "report"
+    done = CliRunner().invoke(cli, ["report", "--store", str(store), "--policy", str(policy), "--out", str(out),
+                                    "--format", "markdown"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    text = (out / "report.md").read_text()
+    section = text.split("## Long documents: truncate or chunk?", 1)[1].split("\n## ", 1)[0]
+    assert "| all-MiniLM-L6-v2 | long-small | 256 | corpus | 6 of 6 | 100.0% |" in section  # every document is cut
+    rows = [line for line in section.splitlines() if line.startswith(f"| all-MiniLM-L6-v2 | long-small | {TOKENS}:")]
+    assert len(rows) == 2 and all(any(a in r for a in ("| chunk |", "| truncate |", "| tie within noise |"))
+                                  for r in rows)
+
+
+def test_sweep_chunking_policy_mistakes_name_the_field(tmp_path):
+    from advisor.policy.spec import load_policy
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("variants:\n  chunking: [{tokens: 64, overlap: 64}]\n")
+    with pytest.raises(ConfigError, match=r"overlap.*smaller than tokens"):
+        load_policy(bad)
+    bad.write_text("variants:\n  chunking: [{tokens: 64, aggregate: median}]\n")
+    with pytest.raises(ConfigError, match="aggregate"):
+        load_policy(bad)
