@@ -13,6 +13,7 @@ import os
 import queue as queue_module
 import select
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -27,6 +28,7 @@ from advisor.sweep.events import Event
 from advisor.sweep.worker import run_group
 
 OnEvent = Callable[[Event], None]
+SPAWN_ALLOWANCE_S = 60.0  # beyond --cell-timeout, for a local worker to spawn and report its start
 
 
 class Executor(ABC):
@@ -219,12 +221,15 @@ class LocalExecutor(Executor):
             try:
                 proc.start()
                 writer.close()  # so the worker's death (or exit) reads as EOF here
-                last_cell = time.monotonic()
+                last_cell, begun = time.monotonic(), False
                 while True:
                     if not reader.poll(0.2):
                         if stop is not None and stop.is_set():
                             raise KeyboardInterrupt
-                        if limit is not None and time.monotonic() - last_cell > limit:
+                        # the clock runs from the worker's start (a fresh interpreter is slow to spawn on a busy
+                        # machine, and that is no model's fault); a worker that never starts gets a minute more
+                        allowed = limit if begun or limit is None else limit + SPAWN_ALLOWANCE_S
+                        if limit is not None and time.monotonic() - last_cell > allowed:
                             proc.kill()
                             proc.join()
                             error = f"timed out: no cell finished within --cell-timeout {limit:g} s"
@@ -239,8 +244,8 @@ class LocalExecutor(Executor):
                         continue
                     if event.kind == "error":
                         error = event.message.splitlines()[0]
-                    elif event.kind in ("cell", "waiting"):
-                        last_cell = time.monotonic()
+                    elif event.kind in ("cell", "waiting", "start"):
+                        last_cell, begun = time.monotonic(), True
                     on_event(event)
             except KeyboardInterrupt:
                 _reap(proc)
@@ -301,9 +306,10 @@ class RayExecutor(Executor):
             started = True
         store = ResultStore(store_path)
         try:
+            redo = frozenset(options.get("redo") or ())
             done = frozenset(r.fingerprint for r in store.results(status="ok",
                                                                   model=sorted({g.entry.name for g in groups}))
-                             ) - frozenset(options.get("redo") or ())
+                             ) - redo
             tasks: dict[str, Any] = {}
             for group in groups:  # load each dataset once here and ship it: workers need no shared disk
                 for tc in group.tasks:
@@ -311,58 +317,142 @@ class RayExecutor(Executor):
                         tasks[tc.task.name] = load_task(tc.task.spec, tc.task.source)
             tasks_ref = ray.put(tasks)
             remote = ray.remote(_ray_group)
-            generators = []
-            for group in groups:
+
+            def submit(group: GroupSpec, claimed: frozenset[str]) -> Any:
                 cuda = group.device.startswith("cuda")
-                generators.append(remote.options(num_returns="streaming", num_cpus=1, num_gpus=1 if cuda else 0,
-                                                 max_retries=0, name=f"advisor:{group.label}")
-                                  .remote(group, done, force, tasks_ref))
-            self._drain(ray, groups, generators, store, on_event, stop)
+                planned = frozenset(c.fingerprint for c in group.cells)
+                skip = (planned | done) - claimed  # finished, or computed by another run
+                return (remote.options(num_returns="streaming", num_cpus=1, num_gpus=1 if cuda else 0,
+                                       max_retries=0, name=f"advisor:{group.label}")
+                        .remote(group, skip, force, tasks_ref))
+
+            _RayDrain(ray, store, run_id, force, redo, on_event, stop,
+                      float(options.get("cell_timeout") or 0) or None).run(groups, submit)
         finally:
             if started:
                 ray.shutdown()
 
-    @staticmethod
-    def _drain(ray: Any, groups: Sequence[GroupSpec], generators: list, store: Any, on_event: OnEvent,
-               stop: threading.Event | None) -> None:
-        """Read every group's stream in its own thread; handle events (and store writes) on this thread."""
-        inbox: queue_module.Queue = queue_module.Queue()
 
-        def pump(group: GroupSpec, gen: Any) -> None:
-            try:
-                for ref in gen:
-                    inbox.put(ray.get(ref))
-            except Exception as exc:  # noqa: BLE001 - a dead worker fails its unfinished cells
-                inbox.put(("crashed", group, f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
-            inbox.put(("finished", group, ""))
+class _RayDrain:
+    """The driver side of a Ray sweep. It claims each group's unfinished cells in the store's leases table before
+    submitting its task (the driver holds the lease: it stores the cells and outlives its tasks, which Ray ends
+    with it), waits while another live run holds them, refreshes the leases every ``HEARTBEAT_S``, cancels a task
+    when no cell of it finishes within ``limit`` seconds of its start (its cells fail by timeout, the sweep goes
+    on), and reads every group's stream in its own thread while events and store writes stay on this thread."""
 
-        threads = [threading.Thread(target=pump, args=(g, gen), daemon=True) for g, gen in zip(groups, generators)]
-        for t in threads:
-            t.start()
-        remaining = len(threads)
+    def __init__(self, ray: Any, store: Any, run_id: str, force: bool, redo: frozenset[str], on_event: OnEvent,
+                 stop: threading.Event | None, limit: float | None) -> None:
+        self.ray, self.store, self.run_id, self.force, self.redo = ray, store, run_id, force, redo
+        self.on_event, self.stop, self.limit = on_event, stop, limit
+        self.inbox: queue_module.Queue = queue_module.Queue()
+        self.running: dict[str, tuple[GroupSpec, Any, frozenset[str]]] = {}  # label -> (group, stream, claimed)
+        self.started: dict[str, float] = {}  # label -> when its task began, or its last cell finished
+
+    def claim(self, group: GroupSpec) -> tuple[frozenset[str] | None, int]:
+        """(claimed cells, or None while another live run holds some; how many are held)."""
+        wanted = [c.fingerprint for c in group.cells
+                  if self.force or c.fingerprint in self.redo or not self.store.has(c.fingerprint)]
+        claimed, held = self.store.claim(wanted, self.run_id,
+                                         recompute=set(wanted) if self.force else set(self.redo))
+        return (None, len(held)) if held else (frozenset(claimed), 0)
+
+    def pump(self, label: str, gen: Any) -> None:
         try:
-            while remaining:
+            for ref in gen:
+                self.inbox.put((label, self.ray.get(ref)))
+        except Exception as exc:  # noqa: BLE001 - a dead or cancelled task fails its unfinished cells
+            first = (str(exc).splitlines() or [""])[0]
+            self.inbox.put((label, ("crashed", f"{type(exc).__name__}: {first}".rstrip(": "))))
+        finally:  # always, so the driver never waits on a stream that is gone
+            self.inbox.put((label, ("finished", "")))
+
+    def fail(self, label: str, error: str) -> None:
+        group, _, claimed = self.running.pop(label)
+        self.started.pop(label, None)
+        for event in crashed_cells(group, self.store, error):
+            self.on_event(event)
+        self.store.release(sorted(claimed))
+
+    def run(self, groups: Sequence[GroupSpec], submit: Callable[[GroupSpec, frozenset[str]], Any]) -> None:
+        from advisor.sweep.store import HEARTBEAT_S
+
+        waiting = list(groups)
+        told: set[str] = set()
+        beating = threading.Event()
+
+        def beat() -> None:
+            while not beating.wait(HEARTBEAT_S):
                 try:
-                    item = inbox.get(timeout=0.2)
-                except queue_module.Empty:
-                    if stop is not None and stop.is_set():
-                        raise KeyboardInterrupt
-                    continue
-                if isinstance(item, tuple):
-                    kind, group, message = item
-                    if kind == "finished":
-                        remaining -= 1
-                    else:
-                        for event in crashed_cells(group, store, f"Ray task for {group.label} failed: {message}"):
-                            on_event(event)
-                    continue
-                on_event(item)
-        except KeyboardInterrupt:
-            for gen in generators:
-                try:
-                    ray.cancel(gen, force=True)
-                except Exception:  # noqa: BLE001 - already finished
+                    self.store.heartbeat()
+                except Exception:  # noqa: BLE001 - a busy store: try again next beat
                     pass
-            if stop is not None and stop.is_set():
+        threading.Thread(target=beat, daemon=True, name="advisor-heartbeat").start()
+        next_claim = 0.0
+        try:
+            while waiting or self.running:
+                if waiting and time.monotonic() >= next_claim:
+                    for group in list(waiting):
+                        claimed, held = self.claim(group)
+                        if claimed is None:
+                            if group.label not in told:
+                                told.add(group.label)
+                                self.on_event(Event("waiting", group.label,
+                                                    message=f"{held} cell(s) being computed by another run"))
+                            continue
+                        waiting.remove(group)
+                        if not claimed:
+                            continue  # another run finished them all
+                        gen = submit(group, claimed)
+                        self.running[group.label] = (group, gen, claimed)
+                        threading.Thread(target=self.pump, args=(group.label, gen), daemon=True).start()
+                    next_claim = time.monotonic() + 0.5
+                try:
+                    label, item = self.inbox.get(timeout=0.2)
+                except queue_module.Empty:
+                    if self.stop is not None and self.stop.is_set():
+                        raise KeyboardInterrupt
+                    self.time_out()
+                    continue
+                if label not in self.running:
+                    continue  # a group already timed out: whatever its stream still says is ignored
+                if isinstance(item, tuple):
+                    kind, message = item
+                    if kind == "crashed":
+                        group = self.running[label][0]
+                        self.fail(label, f"Ray task for {group.label} failed: {message}")
+                    else:
+                        self.store.release(sorted(self.running.pop(label)[2]))
+                        self.started.pop(label, None)
+                    continue
+                if item.kind in ("start", "cell"):
+                    self.started[label] = time.monotonic()
+                self.on_event(item)
+                self.time_out()
+        except BaseException:
+            for _, gen, _ in list(self.running.values()):
+                self._cancel(gen)
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt) and self.stop is not None and self.stop.is_set():
                 return
             raise
+        finally:
+            beating.set()
+            try:
+                self.store.release()
+            except Exception:  # noqa: BLE001 - a dead lease is taken over anyway
+                pass
+
+    def time_out(self) -> None:
+        if self.limit is None:
+            return
+        now = time.monotonic()
+        for label, since in list(self.started.items()):
+            if label in self.running and now - since > self.limit:
+                self._cancel(self.running[label][1])
+                self.fail(label, f"Ray task for {label} timed out: no cell finished within --cell-timeout "
+                                 f"{self.limit:g} s")
+
+    def _cancel(self, gen: Any) -> None:
+        try:
+            self.ray.cancel(gen, force=True)
+        except Exception:  # noqa: BLE001 - already finished
+            pass

@@ -101,6 +101,7 @@ def store_error(path: Path, exc: BaseException, doing: str = "writing") -> Store
 
 
 def _alive(pid: int | None) -> bool:
+    """Whether ``pid`` is a running process; a zombie (exited, not yet reaped by its parent) holds nothing."""
     if not pid:
         return False
     try:
@@ -109,7 +110,16 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        import psutil
+    except ImportError:
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
 
 
 def process_started(pid: int | None = None) -> float | None:

@@ -56,7 +56,7 @@ def _when(ts: float | None) -> str:
 @batch_size_option
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
               help="Kill a model's worker when no cell finishes within S seconds; its cells fail by timeout "
-                   "and the sweep goes on (local executor).")
+                   "and the sweep goes on (local and ray executors).")
 @click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
 @json_option
 def run_command(catalogs, policy, datasets, dataset_type, models, devices, store, executor, address, force,
