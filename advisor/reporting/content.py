@@ -119,9 +119,13 @@ def headline(rec: Recommendation) -> str:
         behind = (f" behind a {best.index['name']} index{f' ({settings})' if settings else ''}, recall@10 "
                   f"{best.index['recall_at_10']:.3f} against exact search")
         cost = [c.replace("p95 query latency", "p95 query latency (encode + search)") for c in cost]
-    elif best.hybrid is not None and "query_encode_p95_ms" in best.cost:
-        cost = [c.replace("p95 query latency", "p95 query latency (encode + dense and BM25 search + fusion)")
-                for c in cost]
+    elif best.hybrid is not None:
+        behind = " behind exact dense search and a BM25 index (bm25s), their rankings fused"
+        if "query_encode_p95_ms" in best.cost:
+            cost = [c.replace("p95 query latency", "p95 query latency (encode + dense and BM25 search + fusion)")
+                    for c in cost]
+    elif best.backend == "bm25":
+        behind = " behind a BM25 index (bm25s)"
     text = f"Ship {best.model} ({variant_text(best)}){behind}: {tasks}; " + ", ".join(cost) + "."
     for flag in best.flags:
         text += f" Caution: {flag.reason}."

@@ -221,3 +221,14 @@ def test_the_demo_policy_asks_for_every_index_bm25_and_a_hybrid(repo):
     assert [name for name, _ in policy.variants.indexes] == ["exact", "faiss-hnsw", "usearch-hnsw", "pgvector-hnsw"]
     assert policy.baselines == ("bm25",) and policy.variants.hybrid == (60,)
     assert check_metadata(bm25_entry(), policy) == []  # MIT, English: BM25 passes the demo's rules
+
+
+def test_a_recommended_hybrid_names_both_of_its_indexes(swept):
+    import copy
+
+    from advisor.reporting.content import headline
+
+    rec = copy.deepcopy(swept["rec"])
+    for c in rec.candidates():
+        c.status = "recommended" if c.hybrid is not None else "pareto"
+    assert "behind exact dense search and a BM25 index (bm25s)" in headline(rec)
