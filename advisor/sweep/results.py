@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-CellKind = Literal["quality", "cost", "index"]
+CellKind = Literal["quality", "cost", "index", "hybrid"]
 CellStatus = Literal["ok", "failed"]
 
 
