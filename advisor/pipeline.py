@@ -32,7 +32,8 @@ def in_grid(result: CellResult, policy: Policy) -> bool:
     if k.backend == "bm25":  # the BM25 baseline: in the grid when the policy asks for it
         return "bm25" in policy.baselines
     if k.kind == "quality":
-        return (k.dim is None or k.dim in grid.dims) and (k.vector_precision or "float32") in grid.vector_precisions
+        return ((k.dim is None or k.dim in grid.dims) and (k.vector_precision or "float32") in grid.vector_precisions
+                and (not k.chunking or k.chunking in grid.chunking))  # chunked cells only where the grid chunks
     return True
 
 

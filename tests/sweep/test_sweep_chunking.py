@@ -167,3 +167,13 @@ def test_sweep_chunking_policy_mistakes_name_the_field(tmp_path):
     bad.write_text("variants:\n  chunking: [{tokens: 64, aggregate: median}]\n")
     with pytest.raises(ConfigError, match="aggregate"):
         load_policy(bad)
+
+
+def test_sweep_a_policy_without_chunking_reports_only_the_truncated_variant(chunked_store, tmp_path):
+    _, store = chunked_store
+    out = tmp_path / "plain-report"
+    done = CliRunner().invoke(cli, ["report", "--store", str(store), "--out", str(out), "--format", "markdown"],
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    text = (out / "report.md").read_text()
+    assert "all-MiniLM-L6-v2" in text and f"chunks {TOKENS}:" not in text
