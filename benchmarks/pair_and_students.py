@@ -128,7 +128,8 @@ def markdown(rows: list[dict], pairs: list[dict], span: dict | None, notes: list
     lines = ["| model | what | nDCG@10 (95% CI) | query p50 ms | query p95 ms | bulk docs/s | parameters |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        nd = "–" if r["ndcg_at_10"] is None else f"{r['ndcg_at_10']:.4f} ({fmt(r['ci'][0], 4)}–{fmt(r['ci'][1], 4)})"
+        nd = ("–" if r["ndcg_at_10"] is None
+              else f"{r['ndcg_at_10']:.4f} ({fmt(r['ci'][0], 4)}–{fmt(r['ci'][1], 4)})")
         params = "–" if r["parameters"] is None else f"{r['parameters'] / 1e6:.1f} M"
         lines.append(f"| {r['model']} | {r['kind']} | {nd} | {fmt(r['latency_p50_ms'])} | {fmt(r['latency_p95_ms'])} "
                      f"| {fmt(r['docs_per_s'])} | {params} |")
@@ -137,7 +138,8 @@ def markdown(rows: list[dict], pairs: list[dict], span: dict | None, notes: list
         lines += [f"- {line}" for line in p["summary"]]
     if span:
         lines.append(f"- span-corruption fine-tune ({span['steps']} steps on plot passages, no query seen), held-out "
-                     f"reviews->plots ({span['queries']} queries): nDCG@10 {span['before']:.4f} -> {span['after']:.4f}, "
+                     f"reviews->plots ({span['queries']} queries): nDCG@10 {span['before']:.4f} -> "
+                     f"{span['after']:.4f}, "
                      f"difference {span['difference']:+.4f} (95% CI {span['ci'][0]:+.4f} .. {span['ci'][1]:+.4f})"
                      + ("" if span["different"] else ", within the noise"))
     lines += [f"- note: {n}" for n in notes]
@@ -217,8 +219,8 @@ def main() -> int:
                                                   "notes": notes, "seconds": time.perf_counter() - started},
                                                  indent=1, default=str), encoding="utf-8")
     print("\n" + text)
-    print(f"reports: {out / 'recommend' / 'report.html'}" + ("" if "c" in skip else f", {out / 'report' / 'report.html'}")
-          + f"; {time.perf_counter() - started:.0f} s in all")
+    reports = [out / "recommend" / "report.html"] + ([] if "c" in skip else [out / "report" / "report.html"])
+    print(f"reports: {', '.join(map(str, reports))}; {time.perf_counter() - started:.0f} s in all")
     return 0
 
 
