@@ -145,7 +145,7 @@ def pareto(group: HardwareGroup, metric: str) -> Figure | None:
     ax2.set_title("Quality vs index size")
     _legend(ax2, colors)
     best = group.recommended
-    if best is not None:
+    if best is not None and best.bytes_per_vector is not None:  # BM25 has no vectors to place on this axis
         ax2.annotate("recommended", (best.bytes_per_vector, best.quality_mean), textcoords="offset points",
                      xytext=(-10, 8), ha="right", fontsize=8, fontweight="bold")
     return Figure("pareto", "Pareto front: quality against cost",
