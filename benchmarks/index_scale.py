@@ -77,6 +77,7 @@ def tune(name: str, corpus, queries, truth: np.ndarray, efs: list[int], target: 
     t = time.perf_counter()
     index.build(corpus, np.arange(len(corpus)))
     build_s = time.perf_counter() - t
+    print(f"{name}: built over {len(corpus)} vectors in {build_s:.1f} s", flush=True)
     rows = []
     try:
         for ef in efs:
@@ -137,6 +138,7 @@ def main() -> None:
     t = time.perf_counter()
     real = real_vectors(a.real, a.batch_size)
     encode_s = time.perf_counter() - t
+    print(f"encoded {len(real)} real passages in {encode_s:.1f} s", flush=True)
     q = quantize(pad_around(real[:a.queries], a.queries, a.spread, a.seed + 1), "float32")
     docs = quantize(pad_around(real[a.queries:], a.docs, a.spread, a.seed), "float32")
     truth, exact_s = exact_top(q, docs, 100, a.device, a.chunk_mb)
@@ -147,10 +149,18 @@ def main() -> None:
            "exact": {"device": a.device, "seconds": exact_s, "chunk_mb": a.chunk_mb}, "cpu_count": os.cpu_count(),
            "indexes": []}
     efs = [16, 32, 64, 128, 256, 512, 1024]
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every index, so a stopped run keeps what it measured
+        a.out.write_text(json.dumps(out, indent=2, default=str))
+
+    save()
     if "faiss" not in a.skip:
         out["indexes"].append(tune("faiss-hnsw", docs, q, truth[:, :10], efs, a.target, M=32, ef_construction=100))
+        save()
     if "usearch" not in a.skip:
         out["indexes"].append(tune("usearch-hnsw", docs, q, truth[:, :10], efs, a.target, M=32, ef_construction=128))
+        save()
     if "pgvector" not in a.skip:
         import advisor_pgvector
 
@@ -163,8 +173,7 @@ def main() -> None:
             advisor_pgvector.stop_servers()
         row["slice"] = {"docs": a.pg_docs, "queries": a.pg_queries}
         out["indexes"].append(row)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=2, default=str))
+    save()
     print(f"wrote {a.out}")
 
 

@@ -124,7 +124,7 @@ def main() -> None:
     runs.append(measure("infinity-emb", [str(exe), "v2", "--model-id", str(folder), "--port", str(port),
                                          "--host", "127.0.0.1", "--engine", "torch", "--device", "cpu",
                                          "--url-prefix", "/v1"],
-                        f"http://127.0.0.1:{port}/v1/health", f"http://127.0.0.1:{port}", args, env))
+                        f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}", args, env))
 
     print("| server | target/s | achieved/s | p50 ms | p95 ms | p99 ms | 429 | errors |")
     print("|---|---|---|---|---|---|---|---|")
