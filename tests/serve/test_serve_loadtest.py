@@ -34,6 +34,15 @@ def _rate(target, achieved, p95, rejected=0):
     return RateResult(target, 100, 100 - rejected, rejected, 0, 0, 1.0, achieved, p95 / 2, p95, p95, 0.0)
 
 
+def test_a_sparse_poisson_draw_does_not_count_against_the_server():
+    """A draw at target 10/s that happened to schedule 8.6/s, all served: sustained; one served well below what
+    its schedule offered is not."""
+    served = RateResult(10, 130, 130, 0, 0, 0, 15.1, 8.6, 20.0, 40.0, 45.0, 0.0, offered_qps=8.6)
+    behind = RateResult(20, 300, 300, 0, 0, 0, 25.0, 12.0, 30.0, 60.0, 70.0, 0.0, offered_qps=20.1)
+    assert saturation([served]) == (10, None)
+    assert saturation([served, behind]) == (10, 20)
+
+
 def test_saturation_is_the_last_rate_the_server_kept_up_with():
     rates = [_rate(10, 10, 5), _rate(20, 19.5, 6), _rate(40, 25, 90)]
     assert saturation(rates) == (20, 40)
