@@ -10,6 +10,8 @@ sentence-transformers' quantized search does; no float copy of the corpus is nee
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -120,7 +122,9 @@ def search(queries: VectorSet, corpus: VectorSet, k: int, *, rescore_multiplier:
     return SearchResult(indices=idx.astype(np.int64), scores=scores.astype(np.float32), details=details)
 
 
+@functools.lru_cache(maxsize=1)
 def _torch_available() -> bool:
+    """Looked up once per process: every search asks, and the answer cannot change while it runs."""
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None
