@@ -29,7 +29,7 @@ def in_grid(result: CellResult, policy: Policy) -> bool:
     k, grid = result.key, policy.variants
     if k.device not in grid.devices:
         return False
-    if k.backend == "bm25":  # the BM25 baseline: in the grid when the policy asks for it
+    if k.backend == "bm25":  # the BM25 baseline: in the grid unless the policy turns it off (baselines: [])
         return "bm25" in policy.baselines
     if k.kind == "quality":
         return ((k.dim is None or k.dim in grid.dims) and (k.vector_precision or "float32") in grid.vector_precisions

@@ -1,8 +1,8 @@
 """BM25 (the bm25s package) as the baseline a dense model has to beat: nDCG@10 of BM25 on a retrieval task,
 computed with the same trec_eval rules as the quality cells, and the paired bootstrap of a dense result against it
 (the same queries in the same order, so the per-query figures pair up). ``bm25_entry`` is the catalog entry a
-sweep plans BM25 under (policy ``baselines: [bm25]``), ``bm25_cost`` its cost figures (indexing docs/s, batch-1
-query latency, index memory and disk)."""
+sweep plans BM25 under (by default on retrieval tasks; policy ``baselines: []`` turns it off), ``bm25_cost`` its
+cost figures (indexing docs/s, batch-1 query latency, index memory and disk)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,10 @@ DEFAULT_MACHINE_USD_PER_HOUR = 0.10
 COSTS_FIELDS = ("machine_usd_per_hour", "corpus_documents")
 # The corpus a switching-cost line re-embeds when the policy states none (``costs: {corpus_documents: ...}``).
 DEFAULT_CORPUS_DOCUMENTS = 1_000_000
-BASELINES = ("bm25",)  # baseline candidates a policy can add (``baselines: [bm25]``)
+BASELINES = ("bm25",)  # baseline candidates a policy can name (``baselines: [bm25]``)
+# What a policy that does not say ``baselines:`` gets: BM25 beside the models on every retrieval task, so each
+# retrieval report answers "is this model better than BM25 on your data?"; ``baselines: []`` turns it off.
+DEFAULT_BASELINES = ("bm25",)
 DATA_FIELDS = ("stay_on_machine",)
 DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
                            "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
@@ -119,7 +122,8 @@ class Policy:
     allow_network: bool = False
     stay_on_machine: bool = False
     costs: Costs = Costs()
-    baselines: tuple[str, ...] = ()  # baseline candidates planned beside the catalog's models (e.g. bm25)
+    # baseline candidates planned beside the catalog's models on retrieval tasks (``baselines: []``: none)
+    baselines: tuple[str, ...] = DEFAULT_BASELINES
     file: str | None = None
 
     def load_grants(self) -> dict[str, bool]:
@@ -255,8 +259,15 @@ def load_policy(path: str | Path) -> Policy:
         cell_timeout=top.number("cell_timeout", minimum=0) or None,
         allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
         costs=_costs(costs_section),
-        baselines=tuple(dict.fromkeys(top.list("baselines", _choice(BASELINES)))),
+        baselines=_baselines(top),
     )
+
+
+def _baselines(top: Fields) -> tuple[str, ...]:
+    """``baselines``: BM25 unless the policy says otherwise; ``baselines: []`` (or an empty ``baselines:``) is none."""
+    if "baselines" not in top.data:
+        return DEFAULT_BASELINES
+    return tuple(dict.fromkeys(top.list("baselines", _choice(BASELINES))))
 
 
 def _costs(section: Fields) -> Costs:

@@ -37,7 +37,9 @@ def bm25_section(rec: Recommendation) -> Section | None:
              "the difference is candidate minus BM25 with a 95% paired-bootstrap interval over the queries "
              "(1,000 resamples, seed 0); 'no significant difference' when the interval holds zero.")
     if missing:
-        lines.append(f"BM25 was not measured on {', '.join(missing)}: add 'baselines: [bm25]' to the policy.")
+        how = ("the policy turns it off ('baselines: []'); drop that line to measure it" if
+               "bm25" not in rec.policy.baselines else "run the sweep again under this policy to measure it")
+        lines.append(f"BM25 was not measured on {', '.join(missing)}: {how}.")
     return Section(BM25_TITLE, intro, lines)
 
 

@@ -245,8 +245,9 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
 
 def _baseline_groups(policy: Policy, refs: Sequence[TaskRef], measure_cost: bool, batch_size: int,
                      versions: str) -> list["GroupSpec"]:
-    """BM25 as a candidate (policy ``baselines: [bm25]``): one group, a quality and a cost cell per retrieval
-    task, keyed like a model's so they are stored, resumed and ranked like any candidate's."""
+    """BM25 as a candidate (the default; policy ``baselines: []`` turns it off): one group, a quality and a cost
+    cell per retrieval task and none for other task types, keyed like a model's so they are stored, resumed and
+    ranked like any candidate's."""
     if "bm25" not in policy.baselines:
         return []
     from advisor.index.bm25 import VECTORS, WEIGHTS, bm25_entry

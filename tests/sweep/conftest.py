@@ -113,9 +113,12 @@ def hashing_catalog(path: Path, dims: list[int], matryoshka: dict[int, list[int]
 
 
 def grid_policy(path: Path, dims: str = "[full, 128, 64]", precisions: str = "[float32, int8, binary]",
-                extra: str = "") -> Path:
-    path.write_text(textwrap.dedent(f"""\
-        name: sweep-test
+                extra: str = "", baselines: str | None = "[]") -> Path:
+    """A policy of the given grid (``extra``: more lines under ``variants``). These tests count and run the
+    models' cells, so BM25 (planned on retrieval tasks by default) is off unless a test asks for it:
+    ``baselines=None`` leaves the line out (the default applies), ``"[bm25]"`` names it."""
+    head = "name: sweep-test\n" + (f"baselines: {baselines}\n" if baselines is not None else "")
+    path.write_text(head + textwrap.dedent(f"""\
         variants:
           dims: {dims}
           vector_precisions: {precisions}

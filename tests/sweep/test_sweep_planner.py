@@ -97,7 +97,8 @@ def test_plan_sweep_plans_the_selected_models_of_the_inputs(tmp_path, hashing_pl
     catalog = hashing_catalog(tmp_path / "c.yaml", [128, 256])
     inputs = read_inputs(catalogs=[catalog], datasets=[str(retrieval_dir)], models=["hash-128"])
     plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs)
-    assert [g.entry.name for g in plan.groups] == ["hash-128"]
+    # no policy given: the selected model, and BM25 beside it on the retrieval task (the default baseline)
+    assert [g.entry.name for g in plan.groups] == ["hash-128", "bm25"]
     assert plan.tasks == inputs.task_refs and inputs.tasks[0].name == plan.tasks[0].name
 
 
@@ -130,3 +131,34 @@ def test_runtimes_in_the_grid_plan_onnx_beside_torch_and_say_why_a_precision_is_
     plain = [c for g in plan.groups if g.runtime is None for c in g.cells]
     # cells of the backend's own runtime keep the fingerprints they had before runtimes existed
     assert all(c.key.runtime == "" for c in plain)
+
+
+def test_a_policy_without_baselines_plans_bm25_on_retrieval_tasks_only(tmp_path, hashing_plugin, retrieval_dir,
+                                                                       repo):
+    entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [128]))
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", baselines=None))
+    retrieval, sts = load_task(retrieval_dir), load_task(repo / "data" / "lee-sts")
+    assert (retrieval.type, sts.type) == ("retrieval", "sts")
+    plan = build_plan(entries, policy, [retrieval, sts])
+    bm25 = [c for c in plan.cells if c.key.model == "bm25"]
+    assert sorted((c.key.kind, c.key.task) for c in bm25) == [("cost", retrieval.name), ("quality", retrieval.name)]
+    # the model itself is planned on both tasks, as without BM25
+    assert {c.key.task for c in plan.cells if c.key.model == "hash-128"} == {retrieval.name, sts.name}
+
+
+def test_a_policy_without_baselines_plans_no_bm25_when_every_task_is_sts(tmp_path, hashing_plugin, repo):
+    entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [128]))
+    policy = load_policy(grid_policy(tmp_path / "p.yaml", baselines=None))
+    plan = build_plan(entries, policy, [load_task(repo / "data" / "lee-sts")])
+    assert [g.entry.name for g in plan.groups] == ["hash-128"]
+
+
+def test_baselines_empty_plans_no_bm25(tmp_path, hashing_plugin, retrieval_dir):
+    entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [128]))
+    task = load_task(retrieval_dir)
+    for line in ("[]", ""):  # ``baselines: []`` and an empty ``baselines:`` both say none
+        policy = load_policy(grid_policy(tmp_path / "p.yaml", baselines=line))
+        assert policy.baselines == ()
+        plan = build_plan(entries, policy, [task])
+        assert [g.entry.name for g in plan.groups] == ["hash-128"]
+        assert not [c for c in plan.cells if c.key.model == "bm25"]
