@@ -40,10 +40,13 @@ class USearchIndex(Index):
         self.add(vectors, ids)
 
     def add(self, vectors: VectorSet, ids: np.ndarray) -> None:
-        self.index.add(np.asarray(ids, dtype=np.uint64), self._rows(vectors), threads=1)
+        # every core for a bulk add, as faiss's OpenMP build uses them (threads=0: usearch picks them all)
+        self.index.add(np.asarray(ids, dtype=np.uint64), self._rows(vectors), threads=int(self.settings["threads"]))
 
     def search(self, queries: VectorSet, k: int) -> tuple[np.ndarray, np.ndarray]:
-        m = self.index.search(self._rows(queries), k, threads=1)
+        # one query: one thread (batch-1 latency, and QPS clients bring their own threads); a batch: every core
+        threads = 1 if len(queries) == 1 else int(self.settings["threads"])
+        m = self.index.search(self._rows(queries), k, threads=threads)
         keys = np.atleast_2d(np.asarray(m.keys)).astype(np.int64)
         dist = np.atleast_2d(np.asarray(m.distances)).astype(np.float32)
         # many queries: BatchMatches with counts; one query: Matches holding only the hits found
@@ -70,7 +73,7 @@ class USearchHNSW(IndexType):
     description = "usearch HNSW (f32, f16, i8, b1)"
     precisions = ("float32", "float16", "int8", "binary")
     metrics = ("ip", "hamming")
-    defaults = {"M": 16, "ef_construction": 128, "ef_search": 64}
+    defaults = {"M": 16, "ef_construction": 128, "ef_search": 64, "threads": 0}  # threads 0: all cores
 
     def available(self) -> str | None:
         return None if importlib.util.find_spec("usearch") else "usearch is not installed (pip install usearch)"
