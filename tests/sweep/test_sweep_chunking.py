@@ -21,6 +21,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 TOKENS, OVERLAP = 64, 16
 POLICY = f"""\
 name: chunking-test
+baselines: []  # these tests are about the model's chunked cells; BM25 (the default on retrieval) would add its own
 variants:
   chunking: [none, {{tokens: {TOKENS}, overlap: {OVERLAP}, aggregate: max}},
              {{tokens: {TOKENS}, overlap: {OVERLAP}, aggregate: mean}}]
@@ -130,7 +131,7 @@ def test_sweep_chunking_in_the_policy_leaves_the_unchunked_fingerprints_unchange
     with_chunks = tmp_path / "chunks.yaml"
     with_chunks.write_text(POLICY)
     without = tmp_path / "plain.yaml"
-    without.write_text("name: plain\n")
+    without.write_text("name: plain\nbaselines: []\n")
     planned = {c.fingerprint for c in build_plan([entry], load_policy(with_chunks), [task], measure_cost=False).cells
                if not c.key.chunking}
     plain = {c.fingerprint for c in build_plan([entry], load_policy(without), [task], measure_cost=False).cells}
