@@ -71,7 +71,19 @@ def _stored_details(store) -> dict[str, dict]:
 
 
 def test_the_planner_adds_a_pairs_sides_to_the_sweep(pair_run):
-    assert sorted(g.entry.name for g in pair_run["plan"].groups) == sorted([PAIR, QUERY, DOCUMENT])
+    # and BM25, the default baseline on a retrieval task
+    assert sorted(g.entry.name for g in pair_run["plan"].groups) == sorted([PAIR, QUERY, DOCUMENT, "bm25"])
+
+
+def test_the_pair_and_each_side_are_compared_with_bm25(pair_run):
+    stored = _stored_details(pair_run["store"])
+    lines = pair_run["report"]["bm25"]
+    assert sorted(line["candidate"].split(" [")[0] for line in lines) == sorted([PAIR, QUERY, DOCUMENT]), lines
+    for line in lines:
+        expected = bootstrap.compare(stored[line["candidate"].split(" [")[0]], stored["bm25"])
+        assert line["task"] == TASK
+        for name in ("difference", "ci_low", "ci_high", "p_value"):
+            assert line[name] == pytest.approx(getattr(expected, name), abs=1e-12), (line["candidate"], name)
 
 
 def test_pair_differences_equal_the_bootstrap_of_the_stored_scores(pair_run):
