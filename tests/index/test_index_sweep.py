@@ -20,6 +20,7 @@ from advisor.sweep.store import ResultStore
 
 POLICY = """\
 name: index-sweep
+baselines: []  # the model's index cells only (BM25, the default on retrieval, is tested in test_index_bm25_hybrid)
 variants:
   vector_precisions: [float32, int8]
   indexes:
@@ -87,7 +88,9 @@ def test_the_recommendation_names_its_index_and_its_latency_includes_search(tmp_
     from advisor.reporting.content import headline
 
     path = tmp_path / "p.yaml"
-    path.write_text("name: index-rank\nvariants:\n  indexes:\n    - {name: faiss-hnsw, M: 16, ef_search: 64}\n")
+    # the model behind its index, without BM25 (which would be ranked beside it by default)
+    path.write_text("name: index-rank\nbaselines: []\nvariants:\n  indexes:\n    - {name: faiss-hnsw, M: 16, "
+                    "ef_search: 64}\n")
     policy = load_policy(path)
     entry = resolve_model("all-MiniLM-L6-v2")
     plan = build_plan([entry], policy, [load_task(repo / "data" / "rt-reviews-plots")])
