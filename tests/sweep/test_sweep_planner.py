@@ -137,6 +137,7 @@ def test_a_policy_without_baselines_plans_bm25_on_retrieval_tasks_only(tmp_path,
                                                                        repo):
     entries = load_catalog(hashing_catalog(tmp_path / "c.yaml", [128]))
     policy = load_policy(grid_policy(tmp_path / "p.yaml", baselines=None))
+    assert policy.baselines == ("bm25",)
     retrieval, sts = load_task(retrieval_dir), load_task(repo / "data" / "lee-sts")
     assert (retrieval.type, sts.type) == ("retrieval", "sts")
     plan = build_plan(entries, policy, [retrieval, sts])
