@@ -43,7 +43,8 @@ def small_retrieval(repo: Path, out: Path, n_queries: int = 30, n_docs: int = 60
 
 
 def small_policy(path: Path) -> Path:
-    path.write_text("name: tui-test\nlicenses: {commercial_use: true}\nlanguages: {require: [en]}\n"
+    # baselines: [] keeps the run to the selected model's cells (BM25 is planned on retrieval tasks by default)
+    path.write_text("name: tui-test\nbaselines: []\nlicenses: {commercial_use: true}\nlanguages: {require: [en]}\n"
                     "limits: {max_p95_latency_ms: 5000}\n"
                     "variants: {dims: [full, 128], vector_precisions: [float32, binary]}\n", encoding="utf-8")
     return path
