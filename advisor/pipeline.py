@@ -27,10 +27,10 @@ def in_grid(result: CellResult, policy: Policy) -> bool:
     """Whether a stored cell is one of the variants the policy's grid asks for (so a store filled under another
     policy can be reported under this one without its extra variants)."""
     k, grid = result.key, policy.variants
+    if k.backend == "bm25":  # the BM25 baseline (planned on the CPU whatever the grid's devices): in the grid
+        return "bm25" in policy.baselines  # unless the policy turns it off (baselines: [])
     if k.device not in grid.devices:
         return False
-    if k.backend == "bm25":  # the BM25 baseline: in the grid unless the policy turns it off (baselines: [])
-        return "bm25" in policy.baselines
     if k.kind == "quality":
         return ((k.dim is None or k.dim in grid.dims) and (k.vector_precision or "float32") in grid.vector_precisions
                 and (not k.chunking or k.chunking in grid.chunking))  # chunked cells only where the grid chunks

@@ -1,7 +1,7 @@
 """BM25 as a candidate, BM25 + dense hybrids and the report's "is this model better than BM25?" line: one real
-sweep (all-MiniLM-L6-v2 on data/rt-reviews-plots, policy ``baselines: [bm25]`` and ``variants.hybrid``), its
-figures checked against bm25s used directly, reciprocal rank fusion written out here, pytrec_eval and
-``advisor.quality.bootstrap``."""
+sweep (all-MiniLM-L6-v2 on data/rt-reviews-plots, policy ``baselines: [bm25]``, the default said out loud, and
+``variants.hybrid``), its figures checked against bm25s used directly, reciprocal rank fusion written out here,
+pytrec_eval and ``advisor.quality.bootstrap``."""
 
 from __future__ import annotations
 
@@ -200,6 +200,36 @@ def test_an_unknown_baseline_or_hybrid_field_is_a_one_line_error(tmp_path):
     path.write_text("name: x\nvariants:\n  hybrid: {k: 60}\n")
     with pytest.raises(ConfigError, match="unknown field; allowed fields: rrf_k"):
         load_policy(path)
+
+
+def test_a_gpu_policy_keeps_bm25_which_runs_on_the_cpu(swept, tmp_path):
+    from advisor.pipeline import in_grid
+    from advisor.policy.spec import load_policy
+
+    path = tmp_path / "gpu.yaml"
+    path.write_text("name: gpu\nvariants: {devices: [cuda]}\n")
+    kept = {r.key.model for r in swept["store"].results() if in_grid(r, load_policy(path))}
+    assert kept == {"bm25"}  # the model's CPU cells are not in a cuda grid; BM25's are (it has no GPU variant)
+    path.write_text("name: gpu\nbaselines: []\nvariants: {devices: [cuda]}\n")
+    assert not [r for r in swept["store"].results() if in_grid(r, load_policy(path))]
+
+
+def test_without_bm25_cells_the_report_says_why(swept, tmp_path):
+    from advisor.models.resolve import resolve_model
+    from advisor.policy.spec import load_policy
+    from advisor.ranking import rank
+    from advisor.reporting.retrieval import bm25_section
+
+    dense = [r for r in swept["store"].results() if r.key.model != "bm25"]
+    entry, task = resolve_model("all-MiniLM-L6-v2"), swept["task"].name
+    path = tmp_path / "off.yaml"
+    path.write_text("name: bm25-off\nbaselines: []\n")
+    off = bm25_section(rank(dense, [entry], load_policy(path)))
+    assert off.lines == [f"BM25 was not measured on {task}: the policy turns it off ('baselines: []'); drop that "
+                         f"line to measure it."]
+    path.write_text("name: bm25-on\n")  # BM25 is asked for (the default) but these results hold no BM25 cell
+    on = bm25_section(rank(dense, [entry], load_policy(path)))
+    assert on.lines[-1] == f"BM25 was not measured on {task}: run the sweep again under this policy to measure it."
 
 
 def test_the_tui_table_tells_bm25_and_the_hybrid_from_the_model(swept):
