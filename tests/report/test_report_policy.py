@@ -46,6 +46,15 @@ def test_shipped_policy_contents():
     assert default.variants.devices == ("cpu",) and default.variants.weight_precisions == ("fp32",)
 
 
+def test_the_quick_start_policy_measures_bm25_and_its_rules_let_it_through():
+    pytest.importorskip("bm25s")
+    from advisor.index.bm25 import bm25_entry
+
+    default = load_policy(POLICIES / "default.yaml")
+    assert default.baselines == ("bm25",)
+    assert check_metadata(bm25_entry(), default) == []  # MIT, English: ranked beside the models, not rejected
+
+
 def test_iso_639_1_codes_are_mapped(tmp_path):
     policy = load_policy(write(tmp_path, "languages:\n  require: [de, fr, eng-Latn]\n"))
     assert policy.required_languages == ("deu-Latn", "fra-Latn", "eng-Latn")
