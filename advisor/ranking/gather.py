@@ -3,6 +3,7 @@ the bootstrap and its cost figures (worst case over tasks)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable, Sequence
 
 from advisor.models.catalog import ModelEntry
@@ -112,12 +113,14 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         if per_item and metric == r.details.get("main_metric", metric):
             c.per_item[k.task] = r.details
         info = tasks.get(k.task)
+        origin = r.details.get("task_origin") or {}
+        names = ([] if origin.get("origin", "user") == "user" else [origin["origin"]]) + \
+            list(origin.get("overlaps") or [])
         if info is None:
-            origin = r.details.get("task_origin") or {}
-            names = ([] if origin.get("origin", "user") == "user" else [origin["origin"]]) + \
-                list(origin.get("overlaps") or [])
             tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None,
                                      tuple(dict.fromkeys(names)))
+        elif names and not info.origin:  # a cell that records no origin (BM25's before it did) must not hide it
+            tasks[k.task] = replace(info, origin=tuple(dict.fromkeys(names)))
 
     for ident, c in candidates.items():
         model, variant, hardware = ident[:3]

@@ -251,7 +251,8 @@ def _bm25_cells(group: GroupSpec, pending: set[str], preloaded: dict[str, "Task"
                     q = bm25_quality(task)
                     metrics = dict(q.metrics)
                     details = {"main_metric": q.main_metric, "task_type": "retrieval", "per_item": list(q.per_item),
-                               **dict(q.details), "environment": environment}
+                               **dict(q.details), "environment": environment,
+                               "task_origin": {"origin": task.origin, "overlaps": list(task.overlaps)}}
                 else:
                     figures = bm25_cost(task)
                     metrics = {k: float(v) for k, v in figures.items() if isinstance(v, (int, float))}

@@ -245,3 +245,15 @@ def test_failed_cost_measurement_leaves_figures_missing(tmp_path, cells):
     b = find(limited, "b")
     assert b.status == "rejected" and "not measured" in b.why and "boom" in b.why
     assert limited.recommended.model == "a"
+
+
+def test_a_cell_without_the_tasks_origin_does_not_hide_a_trained_on_mark(cells, tmp_path):
+    from dataclasses import replace
+
+    trained = replace(cells.entry("trained"), training_datasets=("SUBJ",))
+    plain = cells.quality("other", cells.scores(0.3))  # first, and says nothing of where the task comes from
+    marked = cells.quality("trained", cells.scores(0.4, seed=1))
+    marked.details["task_origin"] = {"origin": "SUBJ", "overlaps": []}
+    rec = rank([plain, marked], [cells.entry("other"), trained], policy(tmp_path))
+    assert [t.origin for t in rec.tasks] == [("SUBJ",)]
+    assert find(rec, "trained").trained_on == {"reviews": ["SUBJ"]} and find(rec, "other").trained_on == {}
