@@ -42,7 +42,7 @@ def sweep_seconds(catalogs: list[Path], model: str, dataset: str, dims: tuple, p
     start = time.perf_counter()
     inputs = read_inputs(catalogs=catalogs, datasets=[dataset], models=[model])
     grid = VariantGrid(dims=tuple(None if d == "full" else d for d in dims), vector_precisions=tuple(precisions))
-    policy = replace(inputs.policy, name="grid-cost", variants=grid)
+    policy = replace(inputs.policy, name="grid-cost", variants=grid, baselines=())  # the model's cells only
     plan = plan_sweep(inputs.entries, policy, inputs.tasks, task_refs=inputs.task_refs, measure_cost=False)
     summary = run_plan(plan, store, executor="local")
     seconds = time.perf_counter() - start
