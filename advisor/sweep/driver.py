@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.sweep.events import Emit, Event
-from advisor.sweep.planner import GroupSpec
+from advisor.sweep.planner import GroupSpec, model_loads
 
 
 @dataclass
@@ -84,7 +84,7 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
 
     if on_event is not None:
         on_event(Event("plan", run_id, total=len(cells) - summary.already_done, n=summary.already_done,
-                       message=f"{len(groups)} model load(s)"))
+                       message=f"{model_loads(groups)} model load(s)"))
     try:
         runner.execute(groups, store_path=store.path, run_id=run_id, force=force, on_event=handle,
                        options=options, stop=stop)

@@ -155,6 +155,11 @@ class Plan:
                 "n_cells": len(self.cells)}
 
 
+def model_loads(groups: Sequence["GroupSpec"]) -> int:
+    """How many of these groups load a model (BM25's group loads none), for the messages that count them."""
+    return sum(1 for g in groups if g.entry.backend != "bm25")
+
+
 def _hardware(device: str) -> str:
     from advisor.environment import hardware_id
 

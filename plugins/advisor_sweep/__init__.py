@@ -65,7 +65,7 @@ def run_command(catalogs, policy, datasets, dataset_type, models, devices, store
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
     from advisor.inputs import read_inputs
     from advisor.sweep.executors import get_executor
-    from advisor.sweep.planner import plan_sweep
+    from advisor.sweep.planner import model_loads, plan_sweep
     from advisor.sweep.driver import pending_groups, run_plan
 
     get_executor(executor)  # a wrong name fails before any loading
@@ -82,13 +82,14 @@ def run_command(catalogs, policy, datasets, dataset_type, models, devices, store
     if dry_run:
         groups, done = pending_groups(plan.groups, results, force) if results else (plan.groups, 0)
         data = {"groups": [g.to_dict() for g in plan.groups], "cells": len(plan.cells), "already_done": done,
-                "model_loads": len(groups), "skipped": [s.__dict__ for s in plan.skipped]}
+                "model_loads": model_loads(groups), "skipped": [s.__dict__ for s in plan.skipped]}
         if as_json:
             click.echo(json.dumps(data, indent=2, default=str))
         else:
             for g in plan.groups:
                 click.echo(f"{g.label}: {len(g.cells)} cells over {len(g.tasks)} task(s)")
-            click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, {len(groups)} model load(s)")
+            click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, "
+                       f"{model_loads(groups)} model load(s)")
         return
     from advisor.sweep.progress import SweepProgress
 

@@ -89,7 +89,10 @@ class RunState:
         self.cells = cells
         self.skipped = [f"{s.model} {s.variant}: {s.reason}" for s in plan.skipped]
         self.status = "cancelling" if stopping else "running"
-        self.message = f"{len(cells)} cells in {len(plan.groups)} model load(s); {len(done)} already in the store"
+        from advisor.sweep.planner import model_loads
+
+        self.message = (f"{len(cells)} cells in {model_loads(plan.groups)} model load(s); {len(done)} already in "
+                        f"the store")
 
     def progress(self, event: "Event") -> None:
         if event.kind == "plan":

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from advisor.models.catalog import load_catalog, load_catalogs
-from advisor.sweep.planner import UNTRAINED, build_plan, plan_sweep
+from advisor.sweep.planner import UNTRAINED, build_plan, model_loads, plan_sweep
 from advisor.policy.spec import load_policy
 from advisor.datasets.tasks import load_task
 
@@ -143,8 +143,9 @@ def test_a_policy_without_baselines_plans_bm25_on_retrieval_tasks_only(tmp_path,
     plan = build_plan(entries, policy, [retrieval, sts])
     bm25 = [c for c in plan.cells if c.key.model == "bm25"]
     assert sorted((c.key.kind, c.key.task) for c in bm25) == [("cost", retrieval.name), ("quality", retrieval.name)]
-    # the model itself is planned on both tasks, as without BM25
+    # the model itself is planned on both tasks, as without BM25; BM25's group loads no model
     assert {c.key.task for c in plan.cells if c.key.model == "hash-128"} == {retrieval.name, sts.name}
+    assert len(plan.groups) == 2 and model_loads(plan.groups) == 1
 
 
 def test_a_policy_without_baselines_plans_no_bm25_when_every_task_is_sts(tmp_path, hashing_plugin, repo):
