@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from advisor.models.catalog import ModelEntry
-from advisor.models.hosted import is_loopback as is_loopback_url
+from advisor.models.hosted import is_loopback
 
 # Backends that embed over HTTP, and where each sends texts when the entry names no ``options.base_url``.
 HOSTED_BACKENDS: dict[str, str] = {
@@ -21,7 +21,7 @@ def _off_machine(backend: str, options: Mapping[str, Any], hosted: bool) -> str 
         base = f"https://{options.get('location')}-aiplatform.googleapis.com"
     if backend in HOSTED_BACKENDS:
         url = str(base or HOSTED_BACKENDS[backend])
-        if not is_loopback_url(url):
+        if not is_loopback(url):
             return url
         return f"{url} (marked hosted)" if hosted else None
     if hosted:

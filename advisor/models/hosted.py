@@ -26,10 +26,14 @@ MAX_BACKOFF_S = 30.0
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English; used only where an API does not count for us
 
 
-def is_loopback(url: str) -> bool:
-    """True when ``url``'s host is this machine (localhost or a loopback address)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
+def is_loopback(url_or_host: str) -> bool:
+    """True when a URL's host, or a bare host name or address, is this machine (localhost or a loopback address).
+    The one definition: hosted backends, the chat rater, the policy's destination rules and ``advisor serve`` /
+    ``loadtest`` all ask this."""
+    value = url_or_host.strip()
+    host = (urlsplit(value).hostname or "") if "://" in value else value.strip("[]")
+    host = host.lower()
+    if host in ("localhost", "localhost.localdomain"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

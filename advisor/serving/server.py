@@ -6,18 +6,8 @@ import sys
 from typing import Any
 
 from advisor.errors import UserError
+from advisor.models.hosted import is_loopback
 from advisor.serving.config import ServeConfig, VectorForm
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def prepare(model: str, *, catalogs: list[Any] | None = None, device: str = "cpu",

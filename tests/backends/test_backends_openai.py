@@ -88,3 +88,12 @@ def test_the_minute_limiter_holds_requests_and_tokens_per_minute():
     limiter.sent.extend([(0.0, 60), (5.0, 30)])
     assert limiter.delay(5, now=10.0) == 0.0
     assert limiter.delay(50, now=10.0) == pytest.approx(50.0)  # 60 tokens must leave the window first
+
+
+def test_one_loopback_rule_reads_urls_and_bare_hosts():
+    """Backends pass URLs, ``advisor serve`` a bind host: the one ``is_loopback`` answers both the same way."""
+    from advisor.models.hosted import is_loopback
+
+    assert all(is_loopback(v) for v in ("http://127.0.0.1:8080/v1", "http://[::1]:9", "::1", "127.0.0.1",
+                                        "localhost", "http://LOCALHOST:1"))
+    assert not any(is_loopback(v) for v in ("https://api.openai.com/v1", "0.0.0.0", "10.1.2.3", "http://[2001:db8::1]/"))
