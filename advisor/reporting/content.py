@@ -133,7 +133,21 @@ def headline(rec: Recommendation) -> str:
     better = [m for m in (group.near_misses if group else []) if m.better]
     if better:
         text += (f" A limit costs quality here: {better[0].text(best)}; see the near misses.")
+    if best.backend == "bm25":
+        text += best_embedding_model(rec)
     return text
+
+
+def best_embedding_model(rec: Recommendation) -> str:
+    """When BM25 wins, the question was still "which embedding model?": the best-ranked one and how it stands
+    against BM25 (the first line of ``bm25_lines``, which lists the ranked candidates best first)."""
+    from advisor.ranking.baseline import bm25_lines
+
+    line = next(iter(bm25_lines(rec)), None)
+    if line is None:
+        return ""
+    return (f" The best embedding model, {line.candidate}, scores {line.metric} {line.value:.4f} on {line.task}: "
+            f"{line.verdict} (difference {line.difference:+.4f}, 95% CI [{line.ci_low:+.4f}, {line.ci_high:+.4f}]).")
 
 
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:

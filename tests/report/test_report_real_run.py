@@ -119,6 +119,21 @@ def test_commercial_policy_rejects_the_model_without_a_licence(run, advisor_cli,
     assert reason in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_when_bm25_wins_the_headline_still_names_the_best_embedding_model(run, advisor_cli, repo):
+    out = run["base"] / "commercial-headline"
+    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "policies" / "default.yaml"),
+                       "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["recommended"]["model"] == "bm25"
+    first = data["bm25"][0]  # the best-ranked embedding model's line against BM25
+    assert first["candidate"].startswith(MODELS[0])
+    head = (out / "report.md").read_text(encoding="utf-8").splitlines()[2]
+    assert head.startswith("**Ship bm25")
+    assert (f"The best embedding model, {first['candidate']}, scores {first['metric']} {first['value']:.4f} on "
+            f"rt-reviews-plots: {first['verdict']} (difference {first['difference']:+.4f}") in head
+
+
 def test_the_report_compares_each_ranked_model_with_bm25_by_the_paired_bootstrap(run):
     from advisor.quality import bootstrap
 
