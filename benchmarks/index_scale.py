@@ -13,7 +13,7 @@ between real ones (``--padding between``, the default): a random real corpus vec
 norm ``--jitter`` x |v - u|, re-normalized. The padding so stays on the real vectors' manifold, with their local
 dimension and density; the earlier ``--padding around`` (a real vector plus isotropic noise of norm ``--spread``)
 puts hundreds of near-equidistant points in all 384 directions around each seed, which no real corpus does and
-which holds HNSW recall@10 under 0.8 at any ef (benchmarks/results/index_scale_1m.json, kept for reference).
+which holds HNSW recall@10 under 0.8 at any ef (benchmarks/results/index_scale_1m_around.json, kept for reference).
 The JSON output records every choice. Exact search: advisor.quality.search in chunks (``--chunk-mb``), on the GPU
 with torch when one is available (``--device cuda``).
 """
