@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from advisor.errors import UserError
 from advisor.models.backends import Encoder
 from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 from advisor.datasets.tasks import Task
 from advisor.cost.batcher import run_load
+from advisor.cost.served import SIMULATED
 from advisor.cost.latency import LatencyMeasurement, measure_latency, single_query_fn
 from advisor.cost.stability import StabilityRule
 from advisor.cost.throughput import Throughput, measure_throughput
@@ -54,6 +56,16 @@ class CostOptions:
     memory_docs: int = 128
     dims: tuple[int, ...] | None = None
     price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
+    # "in-process": the load test simulates a dynamic batcher around the loaded encoder (advisor.cost.batcher);
+    # "subprocess": it starts a real ``advisor serve`` of the same entry and LoadOptions on 127.0.0.1 and drives it
+    # over HTTP with ``advisor loadtest``'s open-loop client (advisor.cost.served)
+    load_server: str = "in-process"
+
+    def __post_init__(self) -> None:
+        from advisor.policy.spec import LOAD_SERVERS
+
+        if self.load_server not in LOAD_SERVERS:
+            raise UserError(f"load_server '{self.load_server}' is not one of {', '.join(LOAD_SERVERS)}")
 
 
 def split_texts(task: Task) -> tuple[list[str], list[str], int]:
@@ -141,27 +153,28 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
         out["billing"] = {"token_source": source, "how": "encoder.usage_tokens over one pass of the bulk sample and "
                                                          "of an even sample of the queries"}
 
-    # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching.
+    # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching: simulated
+    # in this process, or through a real ``advisor serve`` subprocess (``load_server: subprocess``).
     if opts.load_test:
         capacity = 1000.0 / max(lat.stats.p50_ms, 1e-3)
         rate = opts.load_overload * capacity
         span_s = 3.0 if on_gpu else 2.0
         requests = opts.load_requests or int(min(2000 if on_gpu else 300, max(40, rate * span_s)))
-        one = single_query_fn(encoder, "query")
-
-        def batch_fn(texts: list[str]) -> np.ndarray:
-            return encoder.encode(texts, kind="query", batch_size=len(texts))
-
         load: dict[str, Any] = {"target_qps": round(rate, 3), "requests": requests, "clients": opts.load_clients,
                                 "max_wait_ms": opts.max_wait_ms}
-        for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
-            tell(f"load ({label})", 0, requests)
-            res = run_load(batch_fn, queries, rate_qps=rate, requests=requests, clients=opts.load_clients,
-                           max_batch_size=max_batch, max_wait_ms=opts.max_wait_ms, encode_one=one)
-            out.update(res.figures(f"load_{label}"))
-            load[label] = {"max_batch_size": max_batch, "achieved_qps": res.achieved_qps,
-                           "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency")}
-            tell(f"load ({label})", requests, requests)
+        served = None
+        if opts.load_server == "subprocess":
+            why_not = _not_served(entry)
+            if why_not is None:
+                served = _served_load(entry, load_options, queries, rate, requests, opts, tell, notes)
+            else:
+                notes.append(f"load_server subprocess: {why_not}; the load figures come from the in-process "
+                             f"simulation")
+        if served is not None:
+            out.update(served[0])
+            load.update(served[1])
+        else:
+            out.update(_simulated_load(encoder, queries, rate, requests, opts, tell, load))
         out["load_target_qps"] = round(rate, 3)
         out["load_test"] = load
 
@@ -216,6 +229,73 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
                        "stability_rule": opts.stability.describe()}
     out["notes"] = notes
     return out
+
+
+def _simulated_load(encoder: Encoder, queries: list[str], rate: float, requests: int, opts: CostOptions,
+                    tell: StageProgress, load: dict[str, Any]) -> dict[str, Any]:
+    """The load figures of the in-process simulation; fills ``load`` with the per-run details."""
+    one = single_query_fn(encoder, "query")
+
+    def batch_fn(texts: list[str]) -> np.ndarray:
+        return encoder.encode(texts, kind="query", batch_size=len(texts))
+
+    out: dict[str, Any] = {}
+    load["source"] = SIMULATED
+    for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
+        tell(f"load ({label})", 0, requests)
+        res = run_load(batch_fn, queries, rate_qps=rate, requests=requests, clients=opts.load_clients,
+                       max_batch_size=max_batch, max_wait_ms=opts.max_wait_ms, encode_one=one)
+        out.update(res.figures(f"load_{label}"))
+        load[label] = {"max_batch_size": max_batch, "achieved_qps": res.achieved_qps,
+                       "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency")}
+        tell(f"load ({label})", requests, requests)
+    return out
+
+
+def _not_served(entry: "ModelEntry") -> str | None:
+    """Why this entry's load test cannot be a local ``advisor serve`` (None when it can)."""
+    from advisor.models.destination import HOSTED_BACKENDS, off_machine
+
+    if entry.backend == "pair":
+        return ("an asymmetric pair is served as its query model inside this process (advisor serve serves one "
+                "model), so its load test stays in-process")
+    if entry.backend in HOSTED_BACKENDS or entry.hosted or off_machine(entry):
+        return ("a hosted model's load test is of the remote API, sent from this process (an advisor serve in "
+                "front of it would time the proxy too)")
+    return None
+
+
+def _served_load(entry: "ModelEntry", load: "LoadOptions", queries: list[str], rate: float,
+                 requests: int, opts: CostOptions, tell: StageProgress,
+                 notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(figures, details) of the load test through real ``advisor serve`` subprocesses (one per batching setting:
+    max batch requests = ``max_batch_size``, then 1), or None with a note when a server could not run (the caller
+    falls back to the simulation). This process keeps its own copy of the model loaded; each server loads another."""
+    from advisor.cost.served import SOURCE, served_load
+
+    spec = reload_spec(entry, load)
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    figures: dict[str, Any] = {}
+    details: dict[str, Any] = {"source": SOURCE, "clients": "open loop (asyncio, up to 256 connections)"}
+    for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
+        tell(f"load ({label}, advisor serve)", 0, requests)
+        try:
+            res = served_load(spec, queries, rate_qps=rate, requests=requests, max_batch_requests=max_batch,
+                              max_wait_ms=opts.max_wait_ms, batch_size=opts.batch_size, threads=threads)
+        except (RuntimeError, UserError, OSError, ImportError) as exc:
+            notes.append(f"load_server subprocess: the served load test did not run ({exc}); the load figures come "
+                         f"from the in-process simulation")
+            return None
+        figures.update(res.figures(f"load_{label}"))
+        r = res.rate
+        details[label] = {"max_batch_size": max_batch, "achieved_qps": r.achieved_qps,
+                          "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency"),
+                          "sent": r.sent, "ok": r.ok, "rejected": r.rejected, "errors": r.errors,
+                          "timed_out": r.timed_out, "offered_qps": r.offered_qps,
+                          "max_send_lag_ms": r.max_send_lag_ms, "server": res.server}
+        tell(f"load ({label}, advisor serve)", requests, requests)
+    return figures, details
 
 
 def stability_figures(bulk: Throughput, latency: LatencyMeasurement, rule: StabilityRule) -> dict[str, Any]:

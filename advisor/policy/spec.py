@@ -24,7 +24,10 @@ RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per
 # The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
 # like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
 DEFAULT_MACHINE_USD_PER_HOUR = 0.10
-COSTS_FIELDS = ("machine_usd_per_hour", "corpus_documents")
+COSTS_FIELDS = ("machine_usd_per_hour", "corpus_documents", "load_server")
+# Where a cost cell's load test runs (``costs: {load_server: ...}``): "in-process" simulates a dynamic batcher around
+# the loaded model; "subprocess" starts a real ``advisor serve`` on 127.0.0.1 and drives it over HTTP.
+LOAD_SERVERS = ("in-process", "subprocess")
 # The corpus a switching-cost line re-embeds when the policy states none (``costs: {corpus_documents: ...}``).
 DEFAULT_CORPUS_DOCUMENTS = 1_000_000
 BASELINES = ("bm25",)  # baseline candidates a policy can name (``baselines: [bm25]``)
@@ -94,6 +97,7 @@ class Costs:
     machine_price_stated: bool = False  # True when the policy gave the price (else the default applies)
     corpus_documents: int = DEFAULT_CORPUS_DOCUMENTS  # the corpus a switch of models re-embeds and re-indexes
     corpus_documents_stated: bool = False
+    load_server: str = "in-process"  # where the cost cells' load test runs (LOAD_SERVERS)
 
 
 @dataclass(frozen=True)
@@ -274,7 +278,9 @@ def _costs(section: Fields) -> Costs:
     price = section.number("machine_usd_per_hour", minimum=0)
     costs = Costs(machine_usd_per_hour=price, machine_price_stated=True) if price is not None else Costs()
     corpus = section.int("corpus_documents")
-    return replace(costs, corpus_documents=corpus, corpus_documents_stated=True) if corpus is not None else costs
+    if corpus is not None:
+        costs = replace(costs, corpus_documents=corpus, corpus_documents_stated=True)
+    return replace(costs, load_server=section.str("load_server", "in-process", choices=LOAD_SERVERS) or "in-process")
 
 
 def _hybrid(var: Fields) -> tuple[int, ...]:

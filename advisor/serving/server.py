@@ -10,19 +10,33 @@ from advisor.models.hosted import is_loopback
 from advisor.serving.config import ServeConfig, VectorForm
 
 
-def prepare(model: str, *, catalogs: list[Any] | None = None, device: str = "cpu",
+def prepare(model: str | None, *, catalogs: list[Any] | None = None, device: str = "cpu",
             weight_precision: str | None = None, runtime: str | None = None, form: VectorForm = VectorForm(),
-            config: ServeConfig = ServeConfig(), allow_network: bool = False) -> Any:
-    """The model loaded (through ``load_encoder``, the one encode path) and wrapped for serving, warmed up."""
+            config: ServeConfig = ServeConfig(), allow_network: bool = False,
+            load_spec: dict[str, Any] | None = None) -> Any:
+    """The model loaded (through ``load_encoder``, the one encode path) and wrapped for serving, warmed up.
+
+    ``load_spec`` (``advisor.cost.memory.reload_spec``: a catalog entry and its ``LoadOptions`` as JSON) serves
+    exactly the entry a measuring process has loaded, with its device, weights, runtime and grants, instead of
+    resolving ``model`` by name: how a sweep's cost cell starts the server it load-tests."""
     from advisor.models.backends import LoadOptions, load_encoder
+    from advisor.models.catalog import ModelEntry
     from advisor.models.resolve import resolve_model
     from advisor.serving.app import Served
 
-    entry = resolve_model(model, catalogs or None)
+    if load_spec is not None:
+        entry = ModelEntry.from_dict(load_spec["entry"])
+        options = LoadOptions(**load_spec["load"])
+        device, weight_precision = options.device, options.weight_precision
+    else:
+        if model is None:
+            raise UserError("give --model NAME or --report report/report.json")
+        entry = resolve_model(model, catalogs or None)
+        options = LoadOptions(device=device, weight_precision=weight_precision, runtime=runtime,
+                              allow_network=allow_network)
     if form.dim is not None and form.dim > entry.embed_dim:
         raise UserError(f"--dim {form.dim} is larger than {entry.name}'s output size {entry.embed_dim}")
-    encoder = load_encoder(entry, LoadOptions(device=device, weight_precision=weight_precision, runtime=runtime,
-                                              allow_network=allow_network))
+    encoder = load_encoder(entry, options)
     encoder.warmup()
     info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": device,
             "weight_precision": weight_precision or entry.weight_precision or "fp32",

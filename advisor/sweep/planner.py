@@ -99,6 +99,7 @@ class GroupSpec:
     allow_pickle: bool = False
     runtime: str | None = None       # None: the backend's own runtime
     allow_network: bool = False      # the policy lets a hosted model receive texts (policy ``network: true``)
+    load_server: str = "in-process"  # where the cost cells' load test runs (policy ``costs: {load_server: ...}``)
 
     @property
     def label(self) -> str:
@@ -245,7 +246,7 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
         task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes), tuple(hybrid)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
                      policy.allow_remote_code, policy.allow_pickle_weights, runtime,
-                     policy.allow_network and not policy.stay_on_machine)
+                     policy.allow_network and not policy.stay_on_machine, policy.costs.load_server)
 
 
 def _baseline_groups(policy: Policy, refs: Sequence[TaskRef], measure_cost: bool, batch_size: int,

@@ -34,6 +34,10 @@ from advisor.options import (batch_size_option, catalog_option, dataset_type_opt
 @click.option("--load-requests", default=None, type=click.IntRange(1),
               help="Requests in each concurrent-load run (default: about 2-3 s of traffic).")
 @click.option("--no-load", is_flag=True, help="Skip the concurrent-load (dynamic batching) runs.")
+@click.option("--load-server", default="in-process", show_default=True,
+              type=click.Choice(["in-process", "subprocess"]),
+              help="Where the load test runs: a dynamic batcher simulated in this process, or a real 'advisor "
+                   "serve' of the same model on 127.0.0.1 driven over HTTP (policy: costs.load_server).")
 @click.option("--no-memory", is_flag=True, help="Skip the fresh-subprocess peak-memory probe (CPU).")
 @click.option("--max-batch", "max_batch_size", default=32, type=click.IntRange(1), show_default=True,
               help="Dynamic batcher: largest batch.")
@@ -45,7 +49,7 @@ from advisor.options import (batch_size_option, catalog_option, dataset_type_opt
 def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
                     device: str, weight_precision: str | None, batch_size: int,
                     bulk_docs: int | None, latency_samples: int,
-                    load_requests: int | None, no_load: bool, no_memory: bool, max_batch_size: int,
+                    load_requests: int | None, no_load: bool, load_server: str, no_memory: bool, max_batch_size: int,
                     max_wait_ms: float, price_per_gb_month: float, as_json: bool) -> None:
     """Throughput, batch-1 latency, latency under load, memory and storage cost of a model on your data."""
     from advisor.cost import CostOptions, measure_cost
@@ -58,7 +62,8 @@ def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | 
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before the model loads
     rule = StabilityRule() if latency_samples is None else StabilityRule(round_samples=latency_samples)
     opts = CostOptions(batch_size=batch_size, bulk_docs=bulk_docs, stability=rule,
-                       load_test=not no_load, load_requests=load_requests, memory=not no_memory,
+                       load_test=not no_load, load_requests=load_requests, load_server=load_server,
+                       memory=not no_memory,
                        max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, price_per_gb_month=price_per_gb_month)
     load = LoadOptions(device=device, weight_precision=weight_precision or entry.weight_precision or "fp32")
     weight_precision = load.weight_precision
