@@ -38,11 +38,16 @@ def read_catalogs(paths: Sequence[str | Path] = ()) -> tuple[list[Path], list[Mo
     return catalog_paths, load_catalogs(catalog_paths)
 
 
-def read_policy(path: str | Path | None = None, devices: Sequence[str] = ()) -> Policy:
-    """The policy file named (None: the permissive default); ``devices`` (``--device``) replaces its grid's."""
+def read_policy(path: str | Path | None = None, devices: Sequence[str] = (), *,
+                allow_network: bool = False) -> Policy:
+    """The policy file named (None: the permissive default); ``devices`` (``--device``) replaces its grid's;
+    ``allow_network`` (``--allow-network``) grants what the policy's ``network: true`` does (its
+    ``data.stay_on_machine`` still denies hosted models: the rules read both)."""
     policy = load_policy(path) if path else permissive_policy()
     if devices:
         policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
+    if allow_network:
+        policy = replace(policy, allow_network=True)
     return policy
 
 
@@ -75,11 +80,11 @@ def select_models(entries: Sequence[ModelEntry], names: Sequence[str]) -> list[M
 
 def read_inputs(*, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,
                 datasets: Sequence[str | Path] = (), dataset_type: str | None = None, models: Sequence[str] = (),
-                devices: Sequence[str] = ()) -> Inputs:
+                devices: Sequence[str] = (), allow_network: bool = False) -> Inputs:
     """Catalogs, policy, model selection and datasets, read in that order (a bad catalog or policy fails before
     any dataset is loaded)."""
     catalog_paths, catalog = read_catalogs(catalogs)
-    chosen_policy = read_policy(policy, devices)
+    chosen_policy = read_policy(policy, devices, allow_network=allow_network)
     entries = select_models(catalog, models)
     known = {e.name for e in catalog}
     catalog = catalog + [e for e in entries if e.name not in known]

@@ -35,6 +35,8 @@ HELP = {
     "--dataset-type": "Task source to read the datasets with, instead of detecting it (see 'advisor datasets "
                       "sources').",
     "--executor": "Where the sweep runs: local, ray, or a plugin's executor.",
+    "--allow-network": "Let hosted models receive your texts off this machine, as a policy's 'network: true' does; "
+                       "a policy's 'data: {stay_on_machine: true}' still wins.",
 }
 SHARED = tuple(HELP)
 _ALIASED = "advisor.options.aliased"  # ctx.meta key: parameter -> the value a deprecated spelling gave it
@@ -75,6 +77,7 @@ _SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "--json": ("as_json", {"is_flag": True}),
     "--dataset-type": ("dataset_type", {"default": None}),
     "--executor": ("executor", {"default": "local", "show_default": True}),
+    "--allow-network": ("allow_network", {"is_flag": True}),
 }
 
 
@@ -133,3 +136,4 @@ policy_option = _shared("--policy")                      # -> policy (a Path or 
 json_option = _shared("--json")                          # -> as_json
 dataset_type_option = _shared("--dataset-type")          # -> dataset_type (None: detected)
 executor_option = _shared("--executor")                  # -> executor
+allow_network_option = _shared("--allow-network")        # -> allow_network (the policy's network grant, from the CLI)

@@ -67,10 +67,12 @@ def hosting_rejection(entry: ModelEntry, policy: Policy) -> Rejection | None:
         return None
     if policy.stay_on_machine:
         return Rejection("data.stay_on_machine", f"hosted: it sends your texts to {where}; the policy keeps all data "
-                                                 f"on this machine (data.stay_on_machine: true)")
+                                                 f"on this machine (data.stay_on_machine: true, which wins over "
+                                                 f"'network: true' and --allow-network)")
     if not policy.allow_network:
         return Rejection("network", f"hosted: it sends your texts to {where}, off this machine, and the policy does "
-                                    f"not allow network (set 'network: true' in the policy to send them)")
+                                    f"not allow network (set 'network: true' in the policy, or pass "
+                                    f"--allow-network, to send them)")
     return None
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (batch_size_option, catalog_option, dataset_type_option, devices_option, executor_option,
-                              json_option, policy_option, store_option)
+from advisor.options import (allow_network_option, batch_size_option, catalog_option, dataset_type_option,
+                              devices_option, executor_option, json_option, policy_option, store_option)
 
 FORMATS = ("markdown", "html", "json", "csv")
 
@@ -35,18 +35,18 @@ def _options(f):
     f = click.option("--task", "tasks", multiple=True, help="Only these tasks (by name; repeatable).")(f)
     f = click.option("--run", "run_id", default=None,
                      help="Only the cells of this run (an id, a prefix or 'latest').")(f)
-    for option in (catalog_option, policy_option, store_option):
+    for option in (catalog_option, policy_option, store_option, allow_network_option):
         f = option(f)
     return f
 
 
-def _ranked(store, policy, catalogs, run_id, tasks):
+def _ranked(store, policy, catalogs, run_id, tasks, allow_network=False):
     """The ranking ``rank`` and ``report`` share, and the catalog files it read: (Ranked, catalog paths)."""
     from advisor.inputs import open_store, read_inputs
     from advisor.pipeline import rank_results
 
     with open_store(store) as results:
-        inputs = read_inputs(catalogs=catalogs, policy=policy)
+        inputs = read_inputs(catalogs=catalogs, policy=policy, allow_network=allow_network)
         return rank_results(results, inputs.catalog, inputs.policy, run_id=run_id, tasks=tasks), inputs.catalog_paths
 
 
@@ -54,12 +54,12 @@ def _ranked(store, policy, catalogs, run_id, tasks):
 @_options
 @click.option("--all", "show_all", is_flag=True, help="Also list dominated and rejected candidates.")
 @json_option
-def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
+def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all, as_json):
     """Rank the results in the store under a policy: hard rules, Pareto front, weighted score, ties within noise.
     Reads the store only."""
     from advisor.reporting.content import STATUS_TEXT, hardware_text, headline
 
-    rec = _ranked(store, policy, catalogs, run_id, tasks)[0].recommendation
+    rec = _ranked(store, policy, catalogs, run_id, tasks, allow_network)[0].recommendation
     if as_json:
         click.echo(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False, default=str))
         return
@@ -90,11 +90,11 @@ def rank_command(store, policy, catalogs, run_id, tasks, show_all, as_json):
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="Report format (repeatable). Default: all of them.")
 @json_option
-def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats, as_json):
+def report_command(store, policy, catalogs, allow_network, run_id, tasks, out_dir, formats, as_json):
     """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only."""
     from advisor.pipeline import main_path, write_report
 
-    ranked, catalog_paths = _ranked(store, policy, catalogs, run_id, tasks)
+    ranked, catalog_paths = _ranked(store, policy, catalogs, run_id, tasks, allow_network)
     paths = write_report(ranked, out_dir, formats or None, _command(), catalogs=catalog_paths)
     if as_json:
         click.echo(json.dumps(_paths_json(paths), indent=2))
@@ -117,9 +117,10 @@ def report_command(store, policy, catalogs, run_id, tasks, out_dir, formats, as_
 @executor_option
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="Report format (repeatable). Default: all of them.")
+@allow_network_option
 @json_option
 def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, batch_size, executor,
-                      formats, as_json):
+                      formats, allow_network, as_json):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
     from advisor.inputs import read_inputs
@@ -132,7 +133,7 @@ def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir,
     try:
         get_executor(executor)  # a wrong name fails before any loading
         inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
-                             models=models, devices=devices)
+                             models=models, devices=devices, allow_network=allow_network)
         plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                           batch_size=batch_size)
         with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
-from advisor.options import (batch_size_option, catalog_option, device_option, dim_option, json_option,
-                              vector_precision_option, weights_option)
+from advisor.options import (allow_network_option, batch_size_option, catalog_option, device_option, dim_option,
+                              json_option, vector_precision_option, weights_option)
 
 
 def _one(values: tuple, name: str):
@@ -48,7 +48,7 @@ def _one(values: tuple, name: str):
               help="Environment variable holding the API key clients must send as 'Authorization: Bearer KEY'.")
 @click.option("--kind", default="query", show_default=True, type=click.Choice(["query", "document"]),
               help="Prompt the model adds when a request gives no input_type / prompt_name.")
-@click.option("--allow-network", is_flag=True, help="Let the backend reach the network (hosted backends).")
+@allow_network_option
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds shutdown waits for queued and open requests.")
 @click.option("--load-spec", "load_spec_file", default=None, hidden=True,

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (batch_size_option, catalog_option, dataset_type_option, devices_option, executor_option,
-                              json_option, policy_option, store_option)
+from advisor.options import (allow_network_option, batch_size_option, catalog_option, dataset_type_option,
+                              devices_option, executor_option, json_option, policy_option, store_option)
 
 
 @hookimpl
@@ -58,9 +58,10 @@ def _when(ts: float | None) -> str:
               help="Kill a model's worker when no cell finishes within S seconds; its cells fail by timeout "
                    "and the sweep goes on (local and ray executors).")
 @click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
+@allow_network_option
 @json_option
 def run_command(catalogs, policy, datasets, dataset_type, models, devices, store, executor, address, force,
-                remeasure, no_cost, batch_size, cell_timeout, dry_run, as_json):
+                remeasure, no_cost, batch_size, cell_timeout, dry_run, allow_network, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
     from advisor.inputs import read_inputs
@@ -70,7 +71,7 @@ def run_command(catalogs, policy, datasets, dataset_type, models, devices, store
 
     get_executor(executor)  # a wrong name fails before any loading
     inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
-                         models=models, devices=devices)
+                         models=models, devices=devices, allow_network=allow_network)
     plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                       measure_cost=not no_cost, batch_size=batch_size)
     results = _store(store) if not dry_run or store.exists() else None  # a dry run creates no store
