@@ -46,6 +46,22 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN)
 
 
+def openai_route(what: str, base_url: str, operation: str, key: str | None, *, deployment: str | None = None,
+                 api_version: str | None = None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(url, query params, auth headers) of an OpenAI-shaped request (``operation``: "embeddings",
+    "chat/completions"): ``{base}/{operation}`` with a Bearer key, or, for an Azure OpenAI ``deployment``,
+    ``{base}/openai/deployments/{deployment}/{operation}?api-version=...`` with an ``api-key`` header. The
+    embedding backend and the chat rater both build their requests here, so Azure is one definition."""
+    base = base_url.rstrip("/")
+    if deployment:
+        if not api_version:
+            raise UserError(f"{what}: an Azure deployment needs api_version (Azure OpenAI's api-version, e.g. "
+                            f"2024-10-21)")
+        return (f"{base}/openai/deployments/{deployment}/{operation}", {"api-version": api_version},
+                {"api-key": key} if key else {})
+    return f"{base}/{operation}", {}, {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def check_network(what: str, base_url: str, allow_network: bool) -> None:
     """Refuse a host off this machine unless the user (``--allow-network``) or the policy allowed it."""
     if not is_loopback(base_url) and not allow_network:

@@ -17,6 +17,9 @@ Configured by a YAML file named by ``ADVISOR_CHAT_RATER`` (or a ``ChatRaterConfi
     max_output_tokens: null           # sent as max_tokens / maxOutputTokens when set
     allow_network: false              # a host off this machine needs true here
     store: .advisor/results.sqlite    # where ratings are cached (the results store's file by default)
+    deployment: my-gpt-4o-mini        # Azure OpenAI (api: openai): POST {base_url}/openai/deployments/{deployment}/
+    api_version: "2024-10-21"         #   chat/completions?api-version=... with an api-key header (key default:
+                                      #   AZURE_OPENAI_API_KEY; base_url is your resource, https://NAME.openai.azure.com)
 
 Requests go through the core hosted client (limits, retries with backoff on 429/5xx, timeouts). Answers are parsed
 strictly: exactly one integer from 0 to ``max_grade`` (whitespace aside), anything else is a malformed answer,
@@ -50,7 +53,8 @@ DEFAULT_BASE = {"openai": "https://api.openai.com/v1", "gemini": "https://genera
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}
 CONFIG_FIELDS = ("api", "model", "base_url", "api_key_env", "prompt", "max_grade", "price_per_million_input_tokens",
                  "price_per_million_output_tokens", "rpm", "tpm", "timeout_s", "max_retries", "concurrency",
-                 "temperature", "max_output_tokens", "allow_network", "store")
+                 "temperature", "max_output_tokens", "allow_network", "store", "deployment", "api_version")
+AZURE_KEY_ENV = "AZURE_OPENAI_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class ChatRaterConfig:
     max_output_tokens: int | None = None
     allow_network: bool = False
     store: Path = field(default_factory=lambda: Path(DEFAULT_STORE))
+    deployment: str | None = None   # Azure OpenAI: the deployment of the chat model (api: openai)
+    api_version: str | None = None  # Azure OpenAI's api-version query parameter
 
     @property
     def url_base(self) -> str:
@@ -79,7 +85,7 @@ class ChatRaterConfig:
 
     @property
     def key_env(self) -> str:
-        return self.api_key_env or DEFAULT_KEY_ENV[self.api]
+        return self.api_key_env or (AZURE_KEY_ENV if self.deployment else DEFAULT_KEY_ENV[self.api])
 
 
 def load_config(path: str | Path) -> ChatRaterConfig:
@@ -108,9 +114,21 @@ def load_config(path: str | Path) -> ChatRaterConfig:
         max_retries=int(f.int("max_retries", 5, minimum=0) or 0), concurrency=int(f.int("concurrency", 4) or 4),
         temperature=temperature, max_output_tokens=f.int("max_output_tokens"),
         allow_network=f.bool("allow_network"),
-        store=store if store.is_absolute() or not f.has("store") else here / store)
+        store=store if store.is_absolute() or not f.has("store") else here / store,
+        deployment=f.str("deployment"), api_version=f.str("api_version"))
     if config.base_url and not config.base_url.startswith(("http://", "https://")):
         raise f.error("base_url", f"must be an http:// or https:// URL, got {config.base_url!r}")
+    if config.deployment:  # Azure OpenAI
+        if config.api != "openai":
+            raise f.error("deployment", "is Azure OpenAI's (api: openai); remove it for api: gemini")
+        if not config.base_url:
+            raise f.error("base_url", "is required with deployment: your Azure OpenAI resource, e.g. "
+                                      "https://NAME.openai.azure.com")
+        if not config.api_version:
+            raise f.error("api_version", "is required with deployment (Azure OpenAI's api-version, e.g. "
+                                         "\"2024-10-21\")")
+    elif config.api_version:
+        raise f.error("api_version", "is used only with deployment (Azure OpenAI)")
     template = read_prompt(config.prompt)
     missing = [p for p in ("{query}", "{document}") if p not in template]
     if missing:
@@ -196,8 +214,11 @@ class ChatRater(Rater):
     def identity(self) -> dict[str, Any]:
         c = self.config
         prompt = hashlib.sha256(read_prompt(c.prompt).encode("utf-8")).hexdigest()[:16]
-        return {"rater": self.name, "api": c.api, "model": c.model, "prompt_sha256": prompt,
-                "scale": f"0-{c.max_grade}", "temperature": c.temperature}
+        identity = {"rater": self.name, "api": c.api, "model": c.model, "prompt_sha256": prompt,
+                    "scale": f"0-{c.max_grade}", "temperature": c.temperature}
+        if c.deployment:  # an Azure deployment is its own model (a cached rating of another does not count)
+            identity["azure_deployment"] = c.deployment
+        return identity
 
     def rating_store(self) -> RatingStore:
         self._fresh_after_fork()
@@ -214,14 +235,25 @@ class ChatRater(Rater):
             c = self.config
             check_network("the chat rater", c.url_base, c.allow_network)
             key = api_key("the chat rater", c.key_env, c.url_base)
-            headers = {}
-            if key:
-                headers = {"x-goog-api-key": key} if c.api == "gemini" else {"Authorization": f"Bearer {key}"}
+            if c.api == "gemini":
+                headers = {"x-goog-api-key": key} if key else {}
+            else:
+                headers = self._openai_route(key)[2]
             self._client = HostedClient(f"chat rater ({c.model})", headers=headers, timeout_s=c.timeout_s,
                                         max_retries=c.max_retries, rpm=c.rpm, tpm=c.tpm)
         return self._client
 
-    def _request(self, prompt: str) -> tuple[str, dict[str, Any]]:
+    def _openai_route(self, key: str | None = None) -> tuple[str, dict[str, str], dict[str, str]]:
+        """OpenAI's chat completions, or Azure OpenAI's when a deployment is configured (the embedding backend's
+        request shape, ``advisor.models.hosted.openai_route``)."""
+        from advisor.models.hosted import openai_route
+
+        c = self.config
+        return openai_route("the chat rater", c.url_base, "chat/completions", key, deployment=c.deployment,
+                            api_version=c.api_version)
+
+    def _request(self, prompt: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """(url, JSON body, query params) of one grading request."""
         c = self.config
         if c.api == "gemini":
             generation: dict[str, Any] = {}
@@ -232,13 +264,14 @@ class ChatRater(Rater):
             body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
             if generation:
                 body["generationConfig"] = generation
-            return f"{c.url_base}/v1beta/models/{c.model}:generateContent", body
+            return f"{c.url_base}/v1beta/models/{c.model}:generateContent", body, {}
         body = {"model": c.model, "messages": [{"role": "user", "content": prompt}]}
         if c.temperature is not None:
             body["temperature"] = c.temperature
         if c.max_output_tokens is not None:
             body["max_tokens"] = c.max_output_tokens
-        return f"{c.url_base}/chat/completions", body
+        url, params, _ = self._openai_route()
+        return url, body, params
 
     def _answer(self, data: Any) -> tuple[str, int | None, int | None]:
         """(answer text, input tokens, output tokens) from an API answer; text '' when it holds none."""
@@ -258,8 +291,8 @@ class ChatRater(Rater):
         from advisor.models.hosted import estimate_tokens
 
         prompt = template.replace("{query}", query).replace("{document}", doc)
-        url, body = self._request(prompt)
-        data = self._http().post_json(url, body, tokens=estimate_tokens(prompt))
+        url, body, params = self._request(prompt)
+        data = self._http().post_json(url, body, tokens=estimate_tokens(prompt), params=params)
         try:
             text, tokens_in, tokens_out = self._answer(data)
         except (AttributeError, IndexError, TypeError):

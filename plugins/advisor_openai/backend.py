@@ -21,7 +21,8 @@ import numpy as np
 from advisor.errors import UserError
 from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions
 from advisor.models.hosted import api_key as read_api_key
-from advisor.models.hosted import check_network, client_from_options, estimate_tokens, is_loopback, require_httpx
+from advisor.models.hosted import (check_network, client_from_options, estimate_tokens, is_loopback, openai_route,
+                                   require_httpx)
 
 if TYPE_CHECKING:
     from advisor.models.catalog import ModelEntry
@@ -34,19 +35,9 @@ class OpenAIEncoder(Encoder):
         self.entry, self.embed_dim = entry, entry.embed_dim
         base = str(options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.model = str(options.get("model") or entry.name)
-        deployment = options.get("azure_deployment")
-        headers = {}
-        if deployment:
-            version = options.get("api_version")
-            if not version:
-                raise UserError(f"{entry.name}: an Azure deployment needs options.api_version")
-            self.url, self.params = f"{base}/openai/deployments/{deployment}/embeddings", {"api-version": version}
-            if api_key:
-                headers["api-key"] = api_key
-        else:
-            self.url, self.params = f"{base}/embeddings", {}
-            if api_key:
-                headers["Authorization"] = f"Bearer {api_key}"
+        self.url, self.params, headers = openai_route(
+            f"{entry.name} (options)", base, "embeddings", api_key, deployment=options.get("azure_deployment"),
+            api_version=options.get("api_version"))
         self.send_dimensions = bool(options.get("send_dimensions", False))
         self.max_batch = int(options.get("max_batch", 256))
         self.http = client_from_options(entry.name, options, headers)

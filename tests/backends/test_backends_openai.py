@@ -97,3 +97,27 @@ def test_one_loopback_rule_reads_urls_and_bare_hosts():
     assert all(is_loopback(v) for v in ("http://127.0.0.1:8080/v1", "http://[::1]:9", "::1", "127.0.0.1",
                                         "localhost", "http://LOCALHOST:1"))
     assert not any(is_loopback(v) for v in ("https://api.openai.com/v1", "0.0.0.0", "10.1.2.3", "http://[2001:db8::1]/"))
+
+
+def test_an_azure_deployment_is_called_at_its_path_with_an_api_key_header(tmp_path, monkeypatch):
+    """Azure OpenAI's shape (shared with the chat rater: ``advisor.models.hosted.openai_route``), on a local server."""
+    from .hosted_server import local_api
+
+    monkeypatch.setenv("AZURE_TEST_KEY", "az-key")
+
+    def embeddings(body, headers):
+        rows = [{"index": i, "embedding": [float(i + 1)] * 256} for i in range(len(body["input"]))]
+        return 200, {"data": rows, "usage": {"prompt_tokens": 3}}, {}
+
+    with local_api([(r"/openai/deployments/(?P<d>[^/]+)/embeddings", embeddings)]) as api:
+        entry = resolve_model("served-wordllama", [_catalog(tmp_path, api.url, azure_deployment="emb-dep",
+                                                            api_version="'2024-02-01'", api_key_env="AZURE_TEST_KEY")])
+        encoder = load_encoder(entry)
+        try:
+            got = encoder.encode(TEXTS[:2])
+        finally:
+            encoder.close()
+    (request,) = api.requests
+    assert request["path"] == "/openai/deployments/emb-dep/embeddings?api-version=2024-02-01"
+    assert request["headers"]["api-key"] == "az-key" and "authorization" not in request["headers"]
+    assert got[:, 0].tolist() == [1.0, 2.0]

@@ -73,6 +73,7 @@ def chat(minilm):
                      "usageMetadata": {"promptTokenCount": got[1], "candidatesTokenCount": 1}}, {}
 
     with local_api([(r"/v1/chat/completions", openai),
+                    (r"/openai/deployments/(?P<d>[^/]+)/chat/completions", openai),  # Azure OpenAI's path
                     (r"/v1beta/models/(?P<m>[^/:]+):generateContent", gemini)]) as api:
         api.state = state
         yield api
@@ -152,6 +153,24 @@ def test_gemini_generate_content_with_the_users_prompt_file(tmp_path, chat, mini
     assert all(r["body"]["contents"][0]["parts"][0]["text"].startswith("Grade 0-3 for my shop.")
                for r in chat.requests)
     assert rater.usage()["output_tokens"] == 2
+
+
+def test_azure_openai_puts_the_deployment_in_the_path_and_the_key_in_api_key(tmp_path, chat, minilm, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "az-key")
+    rater = ChatRater(load_config(_config(tmp_path, chat.url, deployment="grader-dep", api_version='"2024-10-21"')))
+    pair = ("a query about cats", "A document about cats.")
+    scores, _ = rate_pairs(rater, [pair])
+    (request,) = chat.requests
+    assert request["path"] == "/openai/deployments/grader-dep/chat/completions?api-version=2024-10-21"
+    assert request["headers"]["api-key"] == "az-key" and "authorization" not in request["headers"]
+    assert scores[0] == grade(minilm, *pair) / 3
+    assert rater.identity()["azure_deployment"] == "grader-dep"
+
+
+def test_an_azure_deployment_needs_an_api_version(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(_config(tmp_path, "http://127.0.0.1:9", deployment="grader-dep"))
+    assert "field 'api_version'" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_a_429_is_retried(tmp_path, chat, minilm):
