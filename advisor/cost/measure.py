@@ -176,6 +176,8 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
         else:
             out.update(_simulated_load(encoder, queries, rate, requests, opts, tell, load))
         out["load_target_qps"] = round(rate, 3)
+        out["load_served"] = 1.0 if served is not None else 0.0  # 1: a real advisor serve answered the load test
+        load["requested"] = opts.load_server  # the sweep measures again when a policy asks for the other one
         out["load_test"] = load
 
     # Peak memory.

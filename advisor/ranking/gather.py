@@ -233,7 +233,8 @@ def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tu
             if value is None:
                 continue
             value = float(value)
-            lower_is_worse = name in ("docs_per_s", "tokens_per_s", "latency_samples")
+            lower_is_worse = name in ("docs_per_s", "tokens_per_s", "latency_samples", "load_batched_qps",
+                                      "load_served")
             if name not in out or (value < out[name] if lower_is_worse else value > out[name]):
                 out[name], source[name] = value, r
     intervals: dict[str, tuple[float, float]] = {}

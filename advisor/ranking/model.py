@@ -20,7 +20,8 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {
 }
 COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
                 "peak_memory_mb", "load_time_s", "contention_busy_cores", "load_avg_1m",
-                "billed_tokens_per_doc", "billed_tokens_per_query", "billed_tokens_estimated", "mean_tokens_per_doc")
+                "billed_tokens_per_doc", "billed_tokens_per_query", "billed_tokens_estimated", "mean_tokens_per_doc",
+                "load_target_qps", "load_batched_qps", "load_batched_p95_ms", "load_served")
 # Money figures the ranking derives from the cost figures and the prices (advisor.cost.money), in ``Candidate.cost``.
 MONEY_FIGURES = ("usd_per_million_docs", "usd_per_thousand_queries")
 # Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and

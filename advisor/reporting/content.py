@@ -109,6 +109,8 @@ def headline(rec: Recommendation) -> str:
         cost.append(f"peak memory {figure(best.cost['peak_memory_mb'], 'MB')}")
     if best.bytes_per_vector:
         cost.append(figure(best.bytes_per_vector, "bytes per vector"))
+    if "load_batched_p95_ms" in best.cost:
+        cost.append(load_text(best))
     if "usd_per_million_docs" in best.cost:
         cost.append(f"{money(best.cost['usd_per_million_docs'])} per million documents")
     if "usd_per_thousand_queries" in best.cost:
@@ -138,6 +140,14 @@ def headline(rec: Recommendation) -> str:
     return text
 
 
+def load_text(c: Candidate) -> str:
+    """The load test's line: p95 at the rate it sustained, and whether a real server or the simulation answered."""
+    how = "a real advisor serve" if c.cost.get("load_served") else "the in-process simulation"
+    return (f"p95 {figure(c.cost['load_batched_p95_ms'], 'ms')} under load at "
+            f"{figure(c.cost.get('load_batched_qps'))} of {figure(c.cost.get('load_target_qps'))} queries/s offered "
+            f"({how})")
+
+
 def best_embedding_model(rec: Recommendation) -> str:
     """When BM25 wins, the question was still "which embedding model?": the best-ranked one and how it stands
     against BM25 (the first line of ``bm25_lines``, which lists the ranked candidates best first)."""
@@ -146,8 +156,12 @@ def best_embedding_model(rec: Recommendation) -> str:
     line = next(iter(bm25_lines(rec)), None)
     if line is None:
         return ""
-    return (f" The best embedding model, {line.candidate}, scores {line.metric} {line.value:.4f} on {line.task}: "
-            f"{line.verdict} (difference {line.difference:+.4f}, 95% CI [{line.ci_low:+.4f}, {line.ci_high:+.4f}]).")
+    text = (f" The best embedding model, {line.candidate}, scores {line.metric} {line.value:.4f} on {line.task}: "
+            f"{line.verdict} (difference {line.difference:+.4f}, 95% CI [{line.ci_low:+.4f}, {line.ci_high:+.4f}])")
+    model = next((c for c in rec.candidates() if c.label == line.candidate), None)
+    if model is not None and "load_batched_p95_ms" in model.cost:
+        text += f"; batch-1 p95 {figure(model.cost['latency_p95_ms'], 'ms')}, {load_text(model)}"
+    return text + "."
 
 
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:

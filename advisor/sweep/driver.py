@@ -36,6 +36,20 @@ def unstable_cells(plan: Any, store: Any) -> set[str]:
             if ((r.details.get("stability") or {}).get("unstable"))}
 
 
+def load_mode_changed(plan: Any, store: Any) -> set[str]:
+    """Fingerprints of the plan's finished cost cells whose load test ran under another ``load_server`` than the
+    plan's policy asks for (``costs: {load_server: ...}``): a simulated figure is not a served one, so they are
+    measured again rather than reused. Cells measured without a load test are left alone."""
+    wanted = {c.fingerprint: getattr(g, "load_server", "in-process") for g in plan.groups for c in g.cells
+              if c.key.kind == "cost"}
+    changed = set()
+    for r in store.results(fingerprint=list(wanted), status="ok"):
+        load = r.details.get("load_test")
+        if isinstance(load, dict) and load.get("requested", "in-process") != wanted[r.fingerprint]:
+            changed.add(r.fingerprint)
+    return changed
+
+
 def pending_groups(groups: list[GroupSpec], store: Any, force: bool,
                    redo: set[str] | frozenset[str] = frozenset()) -> tuple[list[GroupSpec], int]:
     """Groups with at least one unfinished cell (or a cell in ``redo``), and how many planned cells are already
@@ -67,7 +81,7 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
         from advisor.errors import UserError
 
         raise UserError(f"--remeasure {remeasure}: only 'unstable' can be measured again")
-    redo = unstable_cells(plan, store) if remeasure == "unstable" else set()
+    redo = (unstable_cells(plan, store) if remeasure == "unstable" else set()) | load_mode_changed(plan, store)
     groups, summary.already_done = pending_groups(plan.groups, store, force, redo)
     options = {**(executor_options or {}), "redo": sorted(redo)}
 

@@ -55,6 +55,7 @@ def test_subprocess_load_figures_come_from_a_real_server_that_is_stopped_after(r
     # the server's own /metrics: one text per batch when it may batch only one request
     assert figures["load_unbatched_mean_batch"] == 1.0 and figures["load_batched_mean_batch"] >= 1.0
     assert figures["settings"]["load_server"] == "subprocess"
+    assert figures["load_served"] == 1.0 and test["requested"] == "subprocess"  # what the report reads
 
 
 def test_a_hosted_model_keeps_the_in_process_load_test_and_says_why(repo):
@@ -84,9 +85,44 @@ def test_policy_load_server_reaches_the_cost_cells(tmp_path, repo):
     plan = build_plan([resolve_model("all-MiniLM-L6-v2")], policy, [load_task(repo / "data" / "rt-reviews-plots")])
     (group,) = plan.groups
     assert policy.costs.load_server == group.load_server == "subprocess"
-    assert load_policy(repo / "policies" / "default.yaml").costs.load_server == "in-process"  # the default
+    assert load_policy(tmp_path / "policy.yaml").costs.load_server == "subprocess"
+    assert load_policy(repo / "policies" / "default.yaml").costs.load_server == "subprocess"  # the quick start's
+    path.write_text("name: p\n", encoding="utf-8")
+    assert load_policy(path).costs.load_server == "in-process"  # the default
 
 
 def test_cost_options_refuse_an_unknown_load_server():
     with pytest.raises(UserError, match="load_server 'docker'"):
         CostOptions(load_server="docker")
+
+
+def _plan_under(tmp_path, repo, load_server: str):
+    from advisor.sweep.planner import build_plan
+
+    path = tmp_path / f"{load_server}.yaml"
+    path.write_text(f"name: p\nbaselines: []\ncosts:\n  load_server: {load_server}\n", encoding="utf-8")
+    return build_plan([resolve_model("all-MiniLM-L6-v2")], load_policy(path),
+                      [load_task(repo / "data" / "rt-reviews-plots")])
+
+
+def test_a_cost_cell_measured_under_the_other_load_server_is_measured_again(tmp_path, repo):
+    """The cost cell's key does not hold the load server, so the sweep compares what the stored cell was asked
+    for with what the policy asks for now: a simulated figure is never reused as a served one, nor back."""
+    from advisor.sweep.driver import load_mode_changed
+    from advisor.sweep.results import CellResult
+    from advisor.sweep.store import ResultStore
+
+    served, simulated = _plan_under(tmp_path, repo, "subprocess"), _plan_under(tmp_path, repo, "in-process")
+    (cost,) = [c for c in simulated.cells if c.key.kind == "cost"]
+    assert cost.fingerprint in {c.fingerprint for c in served.cells}  # the same cell under both policies
+    with ResultStore(tmp_path / "results.sqlite") as store:
+        store.put(CellResult(cost.key, metrics={"load_batched_p95_ms": 5.0},
+                             details={"load_test": {"source": "in-process simulation", "requested": "in-process"}}))
+        assert load_mode_changed(simulated, store) == set()
+        assert load_mode_changed(served, store) == {cost.fingerprint}
+        # a cell stored before the stamp existed was simulated: it is measured again for a served policy only
+        store.put(CellResult(cost.key, metrics={"load_batched_p95_ms": 5.0}, details={"load_test": {}}))
+        assert (load_mode_changed(simulated, store), load_mode_changed(served, store)) == (set(), {cost.fingerprint})
+        # a cell measured without a load test has no load figures to mismatch
+        store.put(CellResult(cost.key, metrics={}, details={}))
+        assert load_mode_changed(served, store) == set()
