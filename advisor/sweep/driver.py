@@ -40,8 +40,7 @@ def load_mode_changed(plan: Any, store: Any) -> set[str]:
     """Fingerprints of the plan's finished cost cells whose load test ran under another ``load_server`` than the
     plan's policy asks for (``costs: {load_server: ...}``): a simulated figure is not a served one, so they are
     measured again rather than reused. Cells measured without a load test are left alone."""
-    wanted = {c.fingerprint: getattr(g, "load_server", "in-process") for g in plan.groups for c in g.cells
-              if c.key.kind == "cost"}
+    wanted = {c.fingerprint: g.load_server for g in plan.groups for c in g.cells if c.key.kind == "cost"}
     changed = set()
     for r in store.results(fingerprint=list(wanted), status="ok"):
         load = r.details.get("load_test")

@@ -100,12 +100,18 @@ def test_store_is_a_cache(run, advisor_cli):
     assert counts and set(counts) == {1}
 
 
-def test_commercial_policy_rejects_the_model_without_a_licence(run, advisor_cli, repo):
+@pytest.fixture(scope="module")
+def commercial(run, advisor_cli, repo):
+    """``advisor report`` of the same store under the quick start's commercial policy: (out folder, report.json)."""
     out = run["base"] / "commercial"
     proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "policies" / "default.yaml"),
                        "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return out, json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_commercial_policy_rejects_the_model_without_a_licence(commercial):
+    out, data = commercial
     cands = [c for g in data["groups"] for c in g["candidates"]]
     token = [c for c in cands if c["model"] == "tokenlearn-static-64"]
     assert token and all(c["status"] == "rejected" for c in token)
@@ -119,12 +125,8 @@ def test_commercial_policy_rejects_the_model_without_a_licence(run, advisor_cli,
     assert reason in (out / "report.html").read_text(encoding="utf-8")
 
 
-def test_when_bm25_wins_the_headline_still_names_the_best_embedding_model(run, advisor_cli, repo):
-    out = run["base"] / "commercial-headline"
-    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "policies" / "default.yaml"),
-                       "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+def test_when_bm25_wins_the_headline_still_names_the_best_embedding_model(run, commercial):
+    out, data = commercial
     assert data["recommended"]["model"] == "bm25"
     first = data["bm25"][0]  # the best-ranked embedding model's line against BM25
     assert first["candidate"].startswith(MODELS[0])
