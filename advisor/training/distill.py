@@ -10,7 +10,7 @@ the student alone."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from advisor.errors import UserError
 from advisor.training.data import load_training_task
 from advisor.training.finetune import PreparedData, build_rows
+from advisor.training.settings import TrainSettings, check_settings, distill_settings, flat_identity
 from advisor.training.split import split_queries, subset_task
 from advisor.training.workspace import Workspace
 
@@ -42,24 +43,17 @@ class DistillConfig:
     split_seed: int = 0
     max_pairs: int | None = None
     name: str | None = None
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    warmup_ratio: float = 0.1
-    seed: int = 0
-    save_steps: int | None = None
-    max_seq_length: int | None = None
     side: str = "both"              # both: queries and documents; query: the query half of a pair
     pair_name: str | None = None    # the pair entry's name (side=query)
+    train: TrainSettings = field(default_factory=distill_settings)  # learning rate: DISTILL_LEARNING_RATE
 
     def identity(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        data.pop("out")
+        """The fields a resumed run must share with the run it continues (flat, as ``training.json`` holds them)."""
+        data = {k: v for k, v in self.__dict__.items() if k not in ("out", "train")}
         if self.side == "both":  # runs started before --side existed resume unchanged
             data.pop("side")
             data.pop("pair_name")
-        return data
+        return flat_identity(data, self.train)
 
 
 def _teacher_embeddings(teacher: Any, rows: list[dict], task: Any, query_prompt: str, document_prompt: str,
@@ -88,7 +82,6 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     """Train the student, save ``out/model`` and ``out/catalog.yaml``, evaluate student (after and before training)
     and teacher on the held-out split, write ``out/report.json``/``report.md``; returns the report."""
     from advisor.training.loading import load_sentence_transformer, pick_device, resolve_trainable
-    from advisor.training.settings import TrainSettings, check_settings
     from advisor.training.student import build_student, parse_student
 
     if config.loss not in ("score", "embedding", "both"):
@@ -96,8 +89,8 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     if config.side not in SIDES:
         raise UserError(f"--side must be both or query, got '{config.side}'")
     spec = parse_student(config.student)
-    check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
-                   max_steps=config.max_steps, learning_rate=config.learning_rate)
+    settings = config.train
+    check_settings(settings, heldout=config.heldout)
     teacher = resolve_trainable(config.teacher, config.catalogs)
     existing = resolve_trainable(spec.model, config.catalogs) if spec.kind == "existing" else None
     if config.side == "query":  # refused before any work: a query model must search the teacher's index
@@ -113,9 +106,6 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     ws = Workspace.open(config.out, "distill", config.identity(), resume=resume)
     device = pick_device(device)
-    settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
-                             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
-                             save_steps=config.save_steps, max_seq_length=config.max_seq_length)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
 
     rows_path, teacher_path = ws.path(TRAIN_PAIRS), ws.path(TEACHER_FILE)
@@ -125,7 +115,7 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
         labels = np.load(teacher_path, allow_pickle=False)
     else:
         prepared = build_rows(task, split, None, max_pairs=config.max_pairs)
-        teacher_model = load_sentence_transformer(teacher.folder, device, config.max_seq_length)
+        teacher_model = load_sentence_transformer(teacher.folder, device, settings.max_seq_length)
         labels = _teacher_embeddings(teacher_model, prepared.rows, task, teacher.entry.query_prompt,
                                      teacher.entry.document_prompt, progress)
         del teacher_model
@@ -139,7 +129,7 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
         init_entry = existing.entry
         meta_base = existing.entry
     else:
-        student = build_student(spec, teacher.folder, device, seed=config.seed)
+        student = build_student(spec, teacher.folder, device, seed=settings.seed)
         prompts = (teacher.entry.query_prompt, teacher.entry.document_prompt)
         meta_base = teacher.entry
         init_dir = ws.path(STUDENT_INIT)
@@ -147,8 +137,8 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
             student.save(str(init_dir), safe_serialization=True, create_model_card=False)
         init_entry = None  # written below, once the trained entry's metadata is known
     native_length = student.max_seq_length
-    if config.max_seq_length:
-        student.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
+    if settings.max_seq_length:
+        student.max_seq_length = settings.max_seq_length  # a training shortcut; the saved model keeps its own length
     texts = {"anchor": [prompts[0] + task.data.queries[r["query_id"]] for r in prepared.rows],
              "positive": [prompts[1] + task.data.corpus[r["positive_id"]] for r in prepared.rows],
              "label": labels.tolist()}

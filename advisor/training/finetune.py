@@ -12,6 +12,7 @@ from advisor.errors import UserError
 from advisor.datasets.tasks import RetrievalData, Task
 from advisor.training.data import load_training_task
 from advisor.training.mining import MiningStats, mine_negatives
+from advisor.training.settings import TrainSettings, check_settings, flat_identity
 from advisor.training.split import HeldOutSplit, split_queries, subset_task
 from advisor.training.workspace import Workspace
 
@@ -36,23 +37,15 @@ class FinetuneConfig:
     split_seed: int = 0
     max_pairs: int | None = None            # cap on training pairs (small CPU runs)
     name: str | None = None
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    seed: int = 0
-    save_steps: int | None = None
-    max_seq_length: int | None = None
     decoder_pooling: str | None = None      # a decoder base: lasttoken | mean (advisor.training.decoder)
+    train: TrainSettings = field(default_factory=TrainSettings)  # learning rate: FINETUNE_LEARNING_RATE
 
     def identity(self) -> dict[str, Any]:
-        """The fields a resumed run must share with the run it continues."""
-        data = dict(self.__dict__)
-        data.pop("out")
+        """The fields a resumed run must share with the run it continues (flat, as ``training.json`` holds them)."""
+        data = {k: v for k, v in self.__dict__.items() if k not in ("out", "train")}
         if self.decoder_pooling is None:  # runs started before the option existed resume unchanged
             data.pop("decoder_pooling")
-        return data
+        return flat_identity(data, self.train)
 
 
 @dataclass
@@ -147,10 +140,8 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     """Train, save ``out/model`` (sentence-transformers, safetensors), write ``out/catalog.yaml`` and
     ``out/report.json``/``report.md`` with before/after figures on the held-out split. Returns the report."""
     from advisor.training.loading import load_sentence_transformer, pick_device, resolve_trainable
-    from advisor.training.settings import TrainSettings, check_settings
-
-    check_settings(heldout=config.heldout, batch_size=config.batch_size, epochs=config.epochs,
-                   max_steps=config.max_steps, learning_rate=config.learning_rate)
+    settings = config.train
+    check_settings(settings, heldout=config.heldout)
     if config.hard_negatives < 0 or not 0 < config.max_ratio <= 1:
         raise UserError("--hard-negatives must be 0 or more and --max-ratio in (0, 1]")
     base = resolve_trainable(config.model, config.catalogs)
@@ -167,9 +158,6 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
     ws = Workspace.open(config.out, "finetune", config.identity(), resume=resume)
     device = pick_device(device)
-    settings = TrainSettings(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
-                             learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio, seed=config.seed,
-                             save_steps=config.save_steps, max_seq_length=config.max_seq_length)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))
     if config.decoder_pooling is not None:
         from advisor.training.decoder import load_decoder
@@ -178,8 +166,8 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     else:
         model = load_sentence_transformer(base.folder, device)
     native_length = model.max_seq_length
-    if config.max_seq_length:
-        model.max_seq_length = config.max_seq_length  # a training shortcut; the saved model keeps its own length
+    if settings.max_seq_length:
+        model.max_seq_length = settings.max_seq_length  # a training shortcut; the saved model keeps its own length
 
     rows_path = ws.path(TRAIN_PAIRS)
     if resume and rows_path.exists():
@@ -189,7 +177,7 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
             prepared.mining = MiningStats(**json.loads(ws.path(MINING_FILE).read_text(encoding="utf-8")))
     else:
         mining = MiningOptions(config.hard_negatives, config.mining_depth, config.max_ratio, config.margin,
-                               config.seed)
+                               settings.seed)
         prepared = build_rows(task, split, model, max_pairs=config.max_pairs, mining=mining,
                               query_prompt=base.entry.query_prompt, document_prompt=base.entry.document_prompt,
                               progress=progress)

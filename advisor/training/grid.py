@@ -124,8 +124,9 @@ def distill_grid(config: Any, students: list[StudentSpec], *, notes: list[str] |
 
     entries = load_catalogs([*config.catalogs, catalog] if config.catalogs else [catalog])  # valid, or an error
     grid = {"teacher": config.teacher, "students": rows, "notes": list(notes or []), "catalog": str(catalog),
-            "budget": {"max_steps": config.max_steps, "epochs": config.epochs, "batch_size": config.batch_size,
-                       "learning_rate": config.learning_rate, "max_pairs": config.max_pairs, "seed": config.seed}}
+            "budget": {"max_steps": config.train.max_steps, "epochs": config.train.epochs,
+                       "batch_size": config.train.batch_size, "learning_rate": config.train.learning_rate,
+                       "max_pairs": config.max_pairs, "seed": config.train.seed}}
     if store is not None:
         names = {m["name"] for m in models}
         grid["sweep"] = _benchmark([e for e in entries if e.name in names], config, Path(rows[0]["folder"]),

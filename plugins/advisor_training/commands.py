@@ -12,6 +12,7 @@ import click
 from advisor.errors import UserError
 from advisor.options import (batch_size_option, catalog_option, dataset_type_option, device_option, json_option,
                               policy_option, store_option)
+from advisor.training.settings import DISTILL_LEARNING_RATE, FINETUNE_LEARNING_RATE, TrainSettings
 
 
 def _dims(value: str | None) -> tuple[int, ...]:
@@ -24,6 +25,16 @@ def _dims(value: str | None) -> tuple[int, ...]:
     if any(d <= 0 for d in dims):
         raise UserError(f"--matryoshka-dims sizes must be positive, got '{value}'")
     return dims
+
+
+def _train_settings(default_learning_rate: float, *, epochs: float, max_steps: int | None, batch_size: int,
+                    learning_rate: float | None, warmup_ratio: float, seed: int, save_steps: int | None,
+                    max_seq_length: int | None) -> TrainSettings:
+    """The shared training options as one TrainSettings; no --learning-rate means the purpose's default (an
+    explicit 0 is kept, so the checks refuse it instead of silently training at the default)."""
+    return TrainSettings(epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                         learning_rate=default_learning_rate if learning_rate is None else learning_rate,
+                         warmup_ratio=warmup_ratio, seed=seed, save_steps=save_steps, max_seq_length=max_seq_length)
 
 
 def _policy_dims(policy: Path | None) -> tuple[int, ...]:
@@ -109,6 +120,12 @@ def print_grid(grid: dict, as_json: bool) -> None:
     click.echo(f"Benchmark them: --catalog {grid['catalog']}")
 
 
+def _rate(value: float) -> str:
+    """2e-05 -> '2e-5' (as a user types it)."""
+    mantissa, _, exponent = f"{value:.6e}".partition("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def common_options(f: Any) -> Any:
     """Options shared by finetune and distill (the same names as everywhere else in the advisor)."""
     options = [
@@ -128,7 +145,8 @@ def common_options(f: Any) -> Any:
         click.option("--max-steps", default=None, type=int, help="Stop after this many steps (wins over --epochs)."),
         batch_size_option,
         click.option("--learning-rate", default=None, type=float,
-                     help="Default 2e-5 for finetune, 1e-4 for distill."),
+                     help=f"Default {_rate(FINETUNE_LEARNING_RATE)} for finetune, {_rate(DISTILL_LEARNING_RATE)} "
+                          "for distill."),
         click.option("--warmup-ratio", default=0.1, show_default=True, type=float),
         click.option("--seed", default=0, show_default=True, type=int),
         click.option("--save-steps", default=None, type=int, help="Checkpoint every N steps (default: ~10 per run)."),
@@ -178,9 +196,10 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
         model=model, dataset=str(dataset), out=str(out), catalogs=tuple(str(c) for c in catalogs),
         pair_source=pair_source, dataset_type=dataset_type, hard_negatives=hard_negatives,
         mining_depth=mining_depth, max_ratio=max_ratio, margin=margin, matryoshka_dims=dims, heldout=heldout,
-        split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, learning_rate=learning_rate or 2e-5, warmup_ratio=warmup_ratio, seed=seed,
-        save_steps=save_steps, max_seq_length=max_seq_length, decoder_pooling=decoder_pooling)
+        split_seed=split_seed, max_pairs=max_pairs, name=name, decoder_pooling=decoder_pooling,
+        train=_train_settings(FINETUNE_LEARNING_RATE, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                              learning_rate=learning_rate, warmup_ratio=warmup_ratio, seed=seed,
+                              save_steps=save_steps, max_seq_length=max_seq_length))
     report = run_with_progress(lambda p: finetune(config, device=device, resume=resume, evaluate=not no_evaluate,
                                                   measure=measure, progress=p), quiet or as_json)
     print_report(report, as_json)
@@ -226,9 +245,10 @@ def distill_command(teacher: str, student: str | None, student_grid: str | None,
     config = DistillConfig(
         teacher=teacher, student=student or "grid", loss=loss_kind, dataset=str(dataset), out=str(out),
         catalogs=tuple(str(c) for c in catalogs), pair_source=pair_source, dataset_type=dataset_type,
-        heldout=heldout, split_seed=split_seed, max_pairs=max_pairs, name=name, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, learning_rate=learning_rate or 1e-4, warmup_ratio=warmup_ratio, seed=seed,
-        save_steps=save_steps, max_seq_length=max_seq_length, side=side, pair_name=pair_name)
+        heldout=heldout, split_seed=split_seed, max_pairs=max_pairs, name=name, side=side, pair_name=pair_name,
+        train=_train_settings(DISTILL_LEARNING_RATE, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                              learning_rate=learning_rate, warmup_ratio=warmup_ratio, seed=seed,
+                              save_steps=save_steps, max_seq_length=max_seq_length))
     if student_grid is not None:
         from advisor.training.grid import distill_grid, parse_student_grid
 

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from advisor.training.settings import DISTILL_LEARNING_RATE
+
 
 def test_help_lists_the_commands_and_options(advisor_cli):
     result = advisor_cli("--help")
@@ -30,6 +32,8 @@ def test_help_lists_the_commands_and_options(advisor_cli):
      "--matryoshka-dims takes sizes"),
     (["finetune", "--model", "wordllama-l2-supercat-256", "--dataset", "data/rt-reviews-plots"],
      "cannot be trained"),
+    (["distill", "--teacher", "all-MiniLM-L6-v2", "--student", "layers=1", "--dataset", "data/rt-reviews-plots",
+      "--learning-rate", "0"], "--learning-rate must be positive"),
 ])
 def test_user_mistakes_are_one_line_errors(advisor_cli, tmp_path, args, message):
     result = advisor_cli(*args, "--out", str(tmp_path / "out"))
@@ -66,6 +70,7 @@ def test_distill_end_to_end_through_the_command(advisor_cli, tmp_path):
     report = json.loads(result.stdout)
     assert report["training"]["pair_source"] == "next-sentence"
     assert report["training"]["log"]["steps"] == 3
+    assert report["training"]["settings"]["learning_rate"] == DISTILL_LEARNING_RATE  # no --learning-rate given
     assert {r["reference"] for r in report["quality"]} == {"student before training", "teacher"}
     listed = advisor_cli("catalog", "list", "--catalog", str(out / "catalog.yaml"), "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["name"] == report["trained"]

@@ -5,12 +5,14 @@ evaluated against the teacher and the untrained student), and into a new small B
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from advisor.models.catalog import load_catalog
 from advisor.training.distill import DistillConfig, distill
+from advisor.training.settings import TrainSettings, distill_settings
 from advisor.training.split import HeldOutSplit
 
 pytestmark = pytest.mark.slow
@@ -20,8 +22,9 @@ pytestmark = pytest.mark.slow
 def truncated(tmp_path_factory, repo, minilm_dir):
     out = tmp_path_factory.mktemp("distill") / "l2"
     config = DistillConfig(teacher="all-MiniLM-L6-v2", student="layers=2", loss="both",
-                           dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out), max_pairs=24, batch_size=8,
-                           max_steps=6, save_steps=6, max_seq_length=64, learning_rate=1e-4)
+                           dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out), max_pairs=24,
+                           train=TrainSettings(batch_size=8, max_steps=6, save_steps=6, max_seq_length=64,
+                                               learning_rate=1e-4))
     return out, distill(config)
 
 
@@ -74,8 +77,8 @@ def test_new_architecture_with_projection(tmp_path, repo, minilm_dir):
     out = tmp_path / "tiny"
     config = DistillConfig(teacher="all-MiniLM-L6-v2", student="layers=1,width=64,heads=2,dim=32",
                            loss="embedding", dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out),
-                           max_pairs=16, batch_size=8, max_steps=6, save_steps=3, max_seq_length=32,
-                           learning_rate=1e-3)
+                           max_pairs=16, train=TrainSettings(batch_size=8, max_steps=6, save_steps=3,
+                                                             max_seq_length=32, learning_rate=1e-3))
     report = distill(config, evaluate=False)
     (entry,) = load_catalog(out / "catalog.yaml")
     assert entry.embed_dim == 32 and entry.n_parameters < 2_500_000
@@ -124,8 +127,8 @@ def test_existing_student_folder(truncated, tmp_path, repo):
     student_dir, _ = truncated
     out = tmp_path / "existing"
     config = DistillConfig(teacher="all-MiniLM-L6-v2", student=str(student_dir / "model"), loss="embedding",
-                           dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out), max_pairs=8, batch_size=4,
-                           max_steps=2, max_seq_length=32)
+                           dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out), max_pairs=8,
+                           train=replace(distill_settings(), batch_size=4, max_steps=2, max_seq_length=32))
     report = distill(config, evaluate=False)
     assert report["training"]["student"]["kind"] == "existing" and report["training"]["projection"] is False
     (entry,) = load_catalog(out / "catalog.yaml")

@@ -6,6 +6,7 @@ the report's 'before' figure equals an independent pytrec_eval computation."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from advisor.models.catalog import load_catalog
 from advisor.errors import UserError
 from advisor.training.finetune import FinetuneConfig, finetune
+from advisor.training.settings import TrainSettings
 from advisor.training.split import HeldOutSplit
 
 pytestmark = pytest.mark.slow
@@ -26,9 +28,9 @@ class Interrupt(Exception):
 def run(tmp_path_factory, repo, minilm_dir):
     out = tmp_path_factory.mktemp("ft") / "run"
     config = FinetuneConfig(model="all-MiniLM-L6-v2", dataset=str(repo / "data" / "rt-reviews-plots"), out=str(out),
-                            max_pairs=16, batch_size=8, max_steps=8, save_steps=4, max_seq_length=64,
-                            learning_rate=1e-4, hard_negatives=1, heldout=0.2,
-                            matryoshka_dims=(128,))
+                            max_pairs=16, hard_negatives=1, heldout=0.2, matryoshka_dims=(128,),
+                            train=TrainSettings(batch_size=8, max_steps=8, save_steps=4, max_seq_length=64,
+                                                learning_rate=1e-4))
     seen = []
 
     def stop_after_checkpoint(stage, done, total, info):
@@ -136,6 +138,6 @@ def test_out_folder_is_not_overwritten_and_resume_checks_settings(run):
     config, out, _, _ = run
     with pytest.raises(UserError, match="not empty; pass --resume"):
         finetune(config)
-    changed = FinetuneConfig(**{**config.__dict__, "learning_rate": 3e-5})
+    changed = replace(config, train=replace(config.train, learning_rate=3e-5))
     with pytest.raises(UserError, match="learning_rate"):
         finetune(changed, resume=True)

@@ -5,6 +5,7 @@ and the sweep run like any candidate, with each cost figure taken from the side 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import yaml
 
 from advisor.models.catalog import load_catalog
 from advisor.training.distill import DistillConfig, distill
+from advisor.training.settings import distill_settings
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +40,7 @@ def test_query_side_needs_the_teachers_size(tmp_path, repo, minilm_dir):
 
     config = DistillConfig(teacher="all-MiniLM-L6-v2", student="layers=1,width=32,heads=2", side="query",
                            dataset=str(repo / "data" / "rt-reviews-plots"), out=str(tmp_path / "o"), max_pairs=8,
-                           batch_size=8, max_steps=1)
+                           train=replace(distill_settings(), batch_size=8, max_steps=1))
     with pytest.raises(UserError, match="give the student dim=384"):
         distill(config, evaluate=False)
 
