@@ -9,7 +9,7 @@ numbers (JSON, CSV); nothing here is for them.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 MISSING = "n/a"
 CELL_MISSING = "–"
@@ -54,6 +54,33 @@ def cell(value: Any, digits: int = 3, *, decimals: int | None = None, missing: s
     if value is None or isinstance(value, (int, float)):
         return number(value, digits=digits, decimals=decimals, missing=missing)
     return str(value)
+
+
+def signed(value: float | None, *, decimals: int = 4, missing: str = MISSING) -> str:
+    """A difference, with its sign always written: ``0.0123`` -> ``+0.0123``, ``-0.02`` -> ``-0.0200``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    return f"{value:+,.{decimals}f}"
+
+
+def interval(low: float | None, high: float | None, unit: str = "", *, digits: int = 3,
+             decimals: int | None = None, sign: bool = False, label: str = "95% CI",
+             write: Callable[[float], str] | None = None, missing: str = MISSING) -> str:
+    """The one way an interval is written: ``95% CI 221 to 240 ms``; ``sign`` for a difference
+    (``95% CI -0.0120 to +0.0310``, ``decimals`` 4 unless given); ``label=""`` for a table cell whose column says
+    what the interval is (``221 to 240``); ``write`` writes each end another way (money: ``$0.12 to $0.15``).
+    "to", not a dash or a comma, because ``1,100-1,300`` and ``[1,100, 1,300]`` misread and a dash beside a minus
+    sign does too."""
+    if low is None or high is None or any(isinstance(x, float) and math.isnan(x) for x in (low, high)):
+        return missing
+    if write is not None:
+        ends = [write(x) for x in (low, high)]
+    elif sign:
+        ends = [signed(x, decimals=4 if decimals is None else decimals) for x in (low, high)]
+    else:
+        ends = [number(x, digits=digits, decimals=decimals) for x in (low, high)]
+    text = f"{ends[0]} to {ends[1]}" + (f" {unit}" if unit else "")
+    return f"{label} {text}" if label else text
 
 
 def percent(fraction: float | None, *, decimals: int = 1, missing: str = MISSING) -> str:
