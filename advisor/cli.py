@@ -146,7 +146,7 @@ def catalog_import_mteb(out: Path, names: tuple[str, ...], licenses: tuple[str, 
     from advisor.config.languages import normalize_language
     from advisor.config.licenses import normalize_license
     from advisor.models.catalog import default_catalog_paths, load_catalog, load_catalogs
-    from advisor.models.mteb_import import ImportFilters, import_mteb, parse_size, write_catalog
+    from advisor.models.mteb_import import ImportFilters, import_mteb, parse_size, write_import
 
     try:
         langs = tuple(normalize_language(x) for v in languages for x in v.split(",") if x.strip())
@@ -163,7 +163,7 @@ def catalog_import_mteb(out: Path, names: tuple[str, ...], licenses: tuple[str, 
     result = import_mteb(filters, existing)
     if not result.entries:
         raise UserError("no mteb model passes the filters (and is not already in the catalogs); loosen them")
-    path = write_catalog(result, out, filters)
+    path = write_import(result, out, filters)
     load_catalog(path)  # the same schema as any hand-written catalog
     if as_json:
         emit_json({"catalog": str(path), "entries": len(result.entries), "duplicates": result.duplicates,

@@ -6,7 +6,7 @@ pure data (picklable), so a remote worker can rebuild the model from it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -328,6 +328,104 @@ def pair_entry(pair: PairSpec, query: ModelEntry, document: ModelEntry) -> Model
         weights_format="pickle" if "pickle" in (query.weights_format, document.weights_format) else "safetensors",
         options={"query_model": query.to_dict(), "document_model": document.to_dict()}, notes=notes,
         reference=pair.reference, weight_precision=fixed, catalog=pair.catalog)
+
+
+# Writing: the one way a catalog file is written (training outcomes, the student grid, import-mteb). What it
+# writes, load_catalog reads back as equal entries (only ``catalog``, the file an entry came from, differs).
+
+_DEFAULTS = {f.name: f.default for f in fields(ModelEntry) if f.default is not MISSING}
+_DEFAULTS.update({f.name: f.default_factory() for f in fields(ModelEntry) if f.default_factory is not MISSING})
+_ALWAYS = ("name", "source", "backend", "languages", "embed_dim")  # required by the schema
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe plain data: tuples as lists, mapping subclasses (the loader's LineDict) as dicts."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _relative_source(value: str, folder: Path) -> str:
+    """A local path under ``folder`` written relative to it (so the folder can move with its catalog), in the
+    same form (``path:`` or bare); anything else unchanged."""
+    scheme, sep, rest = value.partition(":")
+    if sep and scheme in SOURCE_SCHEMES and scheme != "path":
+        return value
+    prefix, local = ("path:", rest) if sep and scheme == "path" else ("", value)
+    target = Path(local)
+    if not target.is_absolute() or not target.is_relative_to(folder):
+        return value
+    relative = target.relative_to(folder)
+    return prefix + relative.as_posix() if (folder / relative).resolve() == target else value
+
+
+def _pair_sides(entry: ModelEntry) -> tuple[ModelEntry, ModelEntry] | None:
+    if entry.backend != PAIR_BACKEND:
+        return None
+    return (ModelEntry.from_dict(entry.options["query_model"]),
+            ModelEntry.from_dict(entry.options["document_model"]))
+
+
+def entry_record(item: "ModelEntry | PairSpec", folder: Path) -> dict[str, Any]:
+    """One catalog record: a plain entry's fields that differ from their defaults (required ones always), in
+    schema order, local paths under ``folder`` relative to it; a pair (as written, or as loaded) by the names of
+    its two sides plus what differs from what the pair would take from them."""
+    if isinstance(item, PairSpec):
+        record: dict[str, Any] = {"name": item.name, "query_model": item.query_model,
+                                  "document_model": item.document_model}
+        for key in PAIR_FIELDS[3:]:
+            if getattr(item, key) not in (None, "", ()):
+                record[key] = _plain(getattr(item, key))
+        return record
+    sides = _pair_sides(item)
+    if sides is not None:
+        spec = PairSpec(item.name, sides[0].name, sides[1].name)
+        derived = pair_entry(spec, *sides)
+        record = {"name": item.name, "query_model": spec.query_model, "document_model": spec.document_model}
+        for key in PAIR_FIELDS[3:]:
+            if getattr(item, key) != getattr(derived, key):
+                record[key] = _plain(getattr(item, key))
+        return record
+    record = {}
+    for key in ENTRY_FIELDS:
+        value = getattr(item, key)
+        if key not in _ALWAYS and value == _DEFAULTS.get(key):
+            continue
+        if key in ("source", "tokenizer") and value is not None:
+            value = _relative_source(value, folder)
+        record[key] = _plain(value)
+    return record
+
+
+def write_catalog(entries: Iterable["ModelEntry | PairSpec"], path: str | Path, *, name: str | None = None,
+                  description: str | None = None, header: str = "") -> Path:
+    """Write ``entries`` as a catalog file that :func:`load_catalog` reads back as the same entries; ``header``
+    becomes ``#`` comment lines at the top (say what wrote the file and how to use it). Two entries of one name
+    are refused before anything is written (the loader would refuse the file)."""
+    path = Path(path)
+    folder = path.parent.resolve()
+    records = [entry_record(item, folder) for item in entries]
+    names = [r["name"] for r in records]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(str(path), "duplicate model name; each entry needs its own name", entry=twice[0])
+    doc: dict[str, Any] = {}
+    if name is not None:
+        doc["name"] = name
+    if description is not None:
+        doc["description"] = description
+    doc["models"] = records
+    import yaml
+
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")  # a crash mid-write leaves the old file whole
+    partial.write_text(comment + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120),
+                       encoding="utf-8")
+    partial.replace(path)
+    return path
 
 
 SHIPPED_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"

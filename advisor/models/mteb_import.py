@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 from advisor.config.languages import covers, normalize_language
 from advisor.config.licenses import UNKNOWN, normalize_license
 from advisor.errors import UserError
-from advisor.models.catalog import ModelEntry
+from advisor.models.catalog import ModelEntry, parse_entry, write_catalog
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMbBgG]?)\s*$")
 _SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
@@ -202,17 +202,15 @@ def import_mteb(filters: ImportFilters = ImportFilters(), existing: Sequence[Mod
     return result
 
 
-def write_catalog(result: ImportResult, path: str | Path, filters: ImportFilters) -> Path:
-    """The records as a catalog file (``name``, ``description``, ``models``)."""
-    import yaml
-
+def write_import(result: ImportResult, path: str | Path, filters: ImportFilters) -> Path:
+    """The records as a catalog file (``name``, ``description``, ``models``), checked against the catalog schema
+    entry by entry before anything is written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     described = [f"{k}={v}" for k, v in vars(filters).items() if v not in ((), None, False)]
-    doc = {"name": path.stem,
-           "description": "Imported with 'advisor catalog import-mteb' from mteb's model registry"
-                          f"{' (' + ', '.join(described) + ')' if described else ''}. Fields mteb does not state are "
-                          "left out (unknown); pooling and prompts come from each model's own configuration.",
-           "models": result.entries}
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
-    return path
+    entries = [parse_entry(record, f"mteb model registry ({record.get('name')})", i)
+               for i, record in enumerate(result.entries)]
+    return write_catalog(entries, path, name=path.stem,
+                         description="Imported with 'advisor catalog import-mteb' from mteb's model registry"
+                                     f"{' (' + ', '.join(described) + ')' if described else ''}. Fields mteb does "
+                                     "not state are left out (unknown); pooling and prompts come from each model's "
+                                     "own configuration.")

@@ -15,9 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from advisor.errors import ConfigError, UserError
+from advisor.models.catalog import ModelEntry, load_catalog, load_catalogs, write_catalog
 from advisor.training.student import SPEC_KEYS, StudentSpec, _spec_from_mapping
 
 STUDENTS_DIR = "students"
@@ -96,7 +95,7 @@ def distill_grid(config: Any, students: list[StudentSpec], *, notes: list[str] |
     root = Path(config.out).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    models: list[dict[str, Any]] = []
+    models: dict[str, ModelEntry] = {}
     prefix = config.name or f"{Path(config.teacher).name}-student"
     for spec in students:
         name = student_folder_name(spec)
@@ -110,26 +109,23 @@ def distill_grid(config: Any, students: list[StudentSpec], *, notes: list[str] |
             resume = last_checkpoint(folder) is not None and (folder / "training.json").exists()
             report = distill(child, device=device, resume=resume, evaluate=evaluate, measure=measure,
                              progress=progress)
-        models.extend(m for m in _relocated(folder, root) if m["name"] not in {x["name"] for x in models})
+        for entry in _student_entries(folder, config.catalogs):
+            models.setdefault(entry.name, entry)
         rows.append({"student": spec_text(spec), "folder": str(folder), "trained": report["trained"],
                      "reused": reused, "parameters": report["training"].get("student_parameters"),
                      "steps": report["training"]["log"]["steps"], "verdict": report.get("verdict"),
                      "quality": [{k: r[k] for k in ("reference", "metric", "before", "after")}
                                  for r in report.get("quality", [])]})
-    catalog = root / "catalog.yaml"
-    catalog.write_text(f"# Written by 'advisor distill --student-grid'. Use it with --catalog {catalog}\n"
-                       + yaml.safe_dump({"name": "student-grid", "models": models}, sort_keys=False,
-                                        allow_unicode=True), encoding="utf-8")
-    from advisor.models.catalog import load_catalogs
-
+    catalog = write_catalog(models.values(), root / "catalog.yaml", name="student-grid",
+                            header=f"Written by 'advisor distill --student-grid'. Use it with --catalog "
+                                   f"{root / 'catalog.yaml'}")  # sources under OUT relative to it
     entries = load_catalogs([*config.catalogs, catalog] if config.catalogs else [catalog])  # valid, or an error
     grid = {"teacher": config.teacher, "students": rows, "notes": list(notes or []), "catalog": str(catalog),
             "budget": {"max_steps": config.train.max_steps, "epochs": config.train.epochs,
                        "batch_size": config.train.batch_size, "learning_rate": config.train.learning_rate,
                        "max_pairs": config.max_pairs, "seed": config.train.seed}}
     if store is not None:
-        names = {m["name"] for m in models}
-        grid["sweep"] = _benchmark([e for e in entries if e.name in names], config, Path(rows[0]["folder"]),
+        grid["sweep"] = _benchmark([e for e in entries if e.name in models], config, Path(rows[0]["folder"]),
                                    store, device=device, cost=cost)
     (root / GRID_REPORT).write_text(json.dumps(grid, indent=1, default=str), encoding="utf-8")
     return grid
@@ -160,14 +156,9 @@ def _benchmark(students: list[Any], config: Any, first: Path, store: str | Path,
     return {"store": str(store), "dataset": str(heldout), **summary.to_dict()}
 
 
-def _relocated(folder: Path, root: Path) -> list[dict[str, Any]]:
-    """A student's catalog entries with sources made relative to the grid's catalog."""
-    data = yaml.safe_load((folder / "catalog.yaml").read_text(encoding="utf-8"))
-    out = []
-    for item in data["models"]:
-        item = dict(item)
-        source = item.get("source")
-        if isinstance(source, str) and source.startswith("path:") and not Path(source[5:]).is_absolute():
-            item["source"] = "path:" + str((folder / source[5:]).relative_to(root))
-        out.append(item)
-    return out
+def _student_entries(folder: Path, catalogs: tuple[str, ...]) -> list[ModelEntry]:
+    """The entries of a student's own catalog (the student; with --side query also its pair and any copied
+    teacher), loaded beside the user's catalogs so a pair naming one of their models resolves."""
+    path = folder / "catalog.yaml"
+    loaded = load_catalogs([*catalogs, path]) if catalogs else load_catalog(path)
+    return [e for e in loaded if e.catalog == str(path)]

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
-from advisor.models.catalog import ModelEntry, load_catalog
+from advisor.models.catalog import ModelEntry, PairSpec, load_catalog, load_catalogs, write_catalog
 from advisor.errors import UserError
 from advisor.datasets.tasks import Task
 from advisor.training.split import SPLIT_FILE, HeldOutSplit
@@ -100,26 +98,17 @@ class Workspace:
         it back through the catalog schema."""
         embed_dim = int(model.get_embedding_dimension())
         n_params = int(sum(p.numel() for p in model.parameters()))
-        data: dict[str, Any] = {
-            "name": name, "source": f"path:{MODEL_DIR}", "backend": "torch",
-            "license": license or base.license, "languages": list(languages or base.languages or ("eng-Latn",)),
-            "n_parameters": n_params, "embed_dim": embed_dim,
-            "matryoshka_dims": [d for d in matryoshka_dims if d != embed_dim],
-            "max_tokens": int(model.max_seq_length) if model.max_seq_length else None,
-            "pooling": pooling or base.pooling or "mean", "normalize": True,
-            "weights_format": "safetensors", "notes": notes,
-        }
-        if base.domains:
-            data["domains"] = list(base.domains)
-        if base.query_prompt:
-            data["query_prompt"] = base.query_prompt
-        if base.document_prompt:
-            data["document_prompt"] = base.document_prompt
-        data = {k: v for k, v in data.items() if v is not None}
+        entry = ModelEntry(
+            name=name, source=f"path:{model_dir.resolve()}", backend="torch", embed_dim=embed_dim,
+            license=license or base.license, languages=tuple(languages or base.languages or ("eng-Latn",)),
+            domains=tuple(base.domains), n_parameters=n_params,
+            matryoshka_dims=tuple(d for d in matryoshka_dims if d != embed_dim),
+            max_tokens=int(model.max_seq_length) if model.max_seq_length else None,
+            pooling=pooling or base.pooling or "mean", normalize=True, query_prompt=base.query_prompt,
+            document_prompt=base.document_prompt, weights_format="safetensors", notes=notes)
         path = self.root / CATALOG_FILE
-        header = (f"# Written by 'advisor {self.kind}'. Use it with --catalog {path}\n")
-        path.write_text(header + yaml.safe_dump({"name": f"trained-{name}", "models": [data]}, sort_keys=False,
-                                                allow_unicode=True), encoding="utf-8")
+        write_catalog([entry], path, name=f"trained-{name}",
+                      header=f"Written by 'advisor {self.kind}'. Use it with --catalog {path}")
         (entry,) = load_catalog(path)
         return entry
 
@@ -128,18 +117,15 @@ class Workspace:
         """Add an asymmetric pair (queries by ``query``, documents by ``document``) to ``catalog.yaml`` and return
         it as loaded back. A document model that no catalog lists (a folder) is copied into the file so the pair
         resolves; one from a catalog is named (give that catalog too when it is not a shipped one)."""
-        from advisor.models.catalog import load_catalogs
-
         path = self.root / CATALOG_FILE
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if document.catalog is None:
-            copy = {k: v for k, v in document.to_dict().items() if k != "catalog" and v not in (None, [], {}, "")}
-            data["models"].append(copy)
-        data["models"].append({"name": name, "query_model": query.name, "document_model": document.name,
-                               "notes": f"queries by {query.name} (distilled into {document.name}'s space, query "
-                                        f"side only), documents by {document.name}"})
+        entries: list[ModelEntry | PairSpec] = list(load_catalog(path))
+        if document.catalog is None:  # a folder: copied into the file so the pair resolves
+            entries.append(document)
+        entries.append(PairSpec(name=name, query_model=query.name, document_model=document.name,
+                                notes=f"queries by {query.name} (distilled into {document.name}'s space, query "
+                                      f"side only), documents by {document.name}"))
         extra = "" if document.catalog is None or not catalogs else " --catalog " + " --catalog ".join(catalogs)
-        header = f"# Written by 'advisor {self.kind}'. Use it with --catalog {path}{extra}\n"
-        path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        entries = load_catalogs([*catalogs, path]) if catalogs else load_catalog(path)
-        return next(e for e in entries if e.name == name)
+        write_catalog(entries, path, name=f"trained-{query.name}",
+                      header=f"Written by 'advisor {self.kind}'. Use it with --catalog {path}{extra}")
+        loaded = load_catalogs([*catalogs, path]) if catalogs else load_catalog(path)
+        return next(e for e in loaded if e.name == name)
