@@ -69,3 +69,26 @@ def line_of(mapping: Any, key: str | None = None) -> int | None:
     if key is not None and key in getattr(mapping, "key_lines", {}):
         return mapping.key_lines[key]
     return mapping.line
+
+
+def plain(value: Any) -> Any:
+    """YAML-safe plain data: tuples as lists, mapping subclasses (``LineDict``) as dicts; yaml.safe_dump refuses
+    both."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def dump_yaml(data: Any, path: str | Path, *, header: str = "") -> Path:
+    """The one way the advisor writes a YAML file (catalogs, policies): plain data in the given key order,
+    ``header`` as ``#`` comment lines on top, the file replaced whole (a crash mid-write leaves the old one)."""
+    path = Path(path)
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(comment + yaml.safe_dump(plain(data), sort_keys=False, allow_unicode=True, width=120),
+                       encoding="utf-8")
+    partial.replace(path)
+    return path

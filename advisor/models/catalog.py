@@ -16,7 +16,7 @@ from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
 from advisor.models.hosted import validate_options
 from advisor.models.variants import WEIGHT_PRECISIONS
-from advisor.config.yamlfile import line_of, load_yaml
+from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
 WEIGHT_FORMATS = ("safetensors", "pickle", "onnx", "native")
@@ -338,15 +338,6 @@ _DEFAULTS.update({f.name: f.default_factory() for f in fields(ModelEntry) if f.d
 _ALWAYS = ("name", "source", "backend", "languages", "embed_dim")  # required by the schema
 
 
-def _plain(value: Any) -> Any:
-    """YAML-safe plain data: tuples as lists, mapping subclasses (the loader's LineDict) as dicts."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _relative_source(value: str, folder: Path) -> str:
     """A local path under ``folder`` written relative to it (so the folder can move with its catalog), in the
     same form (``path:`` or bare); anything else unchanged."""
@@ -377,7 +368,7 @@ def entry_record(item: "ModelEntry | PairSpec", folder: Path) -> dict[str, Any]:
                                   "document_model": item.document_model}
         for key in PAIR_FIELDS[3:]:
             if getattr(item, key) not in (None, "", ()):
-                record[key] = _plain(getattr(item, key))
+                record[key] = getattr(item, key)
         return record
     sides = _pair_sides(item)
     if sides is not None:
@@ -386,7 +377,7 @@ def entry_record(item: "ModelEntry | PairSpec", folder: Path) -> dict[str, Any]:
         record = {"name": item.name, "query_model": spec.query_model, "document_model": spec.document_model}
         for key in PAIR_FIELDS[3:]:
             if getattr(item, key) != getattr(derived, key):
-                record[key] = _plain(getattr(item, key))
+                record[key] = getattr(item, key)
         return record
     record = {}
     for key in ENTRY_FIELDS:
@@ -395,7 +386,7 @@ def entry_record(item: "ModelEntry | PairSpec", folder: Path) -> dict[str, Any]:
             continue
         if key in ("source", "tokenizer") and value is not None:
             value = _relative_source(value, folder)
-        record[key] = _plain(value)
+        record[key] = value
     return record
 
 
@@ -417,15 +408,7 @@ def write_catalog(entries: Iterable["ModelEntry | PairSpec"], path: str | Path, 
     if description is not None:
         doc["description"] = description
     doc["models"] = records
-    import yaml
-
-    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")  # a crash mid-write leaves the old file whole
-    partial.write_text(comment + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120),
-                       encoding="utf-8")
-    partial.replace(path)
-    return path
+    return dump_yaml(doc, path, header=header)
 
 
 SHIPPED_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"

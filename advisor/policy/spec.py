@@ -11,7 +11,7 @@ from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
 from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
-from advisor.config.yamlfile import line_of, load_yaml
+from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
               "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout", "network", "data",
@@ -324,3 +324,80 @@ def policy_with_limits(policy: Policy, limits: Mapping[str, float | None] | None
         new_weights[key] = w.number(key, 0.0, minimum=0)
     return replace(policy, name=name or policy.name, file=None, limits=replace(policy.limits, **changed),
                    ranking=replace(policy.ranking, weights=new_weights))
+
+
+# Writing: the one way a policy file is written (the TUI's "save as"). What it writes, load_policy reads back as the
+# same Policy (only ``file`` differs); a setting at its default is left out, so the file shows what was chosen.
+
+def _without_defaults(section: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in section.items() if k not in defaults or v != defaults[k]}
+
+
+def _chunking_record(spec: str) -> Any:
+    from advisor.models.variants import Chunking
+
+    if not spec:
+        return "none"
+    chunking = Chunking.parse(spec)
+    return {"tokens": chunking.tokens, "overlap": chunking.overlap, "aggregate": chunking.aggregate}
+
+
+def policy_to_dict(policy: Policy) -> dict[str, Any]:
+    """``policy`` as the mapping a policy file holds (plain lists and dicts, YAML-safe), sections in the order
+    ``TOP_FIELDS`` names them; empty sections are left out."""
+    default = Policy(name=policy.name)
+    grid, lim, costs = policy.variants, policy.limits, policy.costs
+    sections: dict[str, Any] = {
+        "name": policy.name,
+        "description": policy.description,
+        "licenses": _without_defaults({"commercial_use": policy.commercial_use,
+                                       "allow": list(policy.allow_licenses), "deny": list(policy.deny_licenses),
+                                       "training_data_commercial": policy.training_data_commercial},
+                                      {"commercial_use": False, "allow": [], "deny": [],
+                                       "training_data_commercial": False}),
+        "languages": {"require": list(policy.required_languages)} if policy.required_languages else {},
+        "domains": _without_defaults({"allow": list(policy.allow_domains), "deny": list(policy.deny_domains)},
+                                     {"allow": [], "deny": []}),
+        "remote_code": policy.allow_remote_code,
+        "pickle_weights": policy.allow_pickle_weights,
+        "limits": {**{k: getattr(lim, k) for k in NUMERIC_LIMIT_FIELDS if getattr(lim, k) is not None},
+                   **({"min_quality": [{"task": q.task, "metric": q.metric, "min": q.minimum}
+                                       for q in lim.min_quality]} if lim.min_quality else {}),
+                   **({"strict": True} if lim.strict else {})},
+        "variants": _without_defaults({
+            "devices": list(grid.devices), "runtimes": list(grid.runtimes),
+            "weight_precisions": list(grid.weight_precisions),
+            "dims": ["full" if d is None else d for d in grid.dims],
+            "vector_precisions": list(grid.vector_precisions), "trained_dims_only": grid.trained_dims_only,
+            "rescore_multiplier": grid.rescore_multiplier,
+            "indexes": [{"name": name, **dict(settings)} for name, settings in grid.indexes],
+            "hybrid": [{"rrf_k": k} for k in grid.hybrid],
+            "chunking": [_chunking_record(c) for c in grid.chunking]},
+            {"devices": ["cpu"], "runtimes": [], "weight_precisions": ["fp32"], "dims": ["full"],
+             "vector_precisions": ["float32"], "trained_dims_only": False, "rescore_multiplier": 0, "indexes": [],
+             "hybrid": [], "chunking": ["none"]}),
+        "ranking": _without_defaults({"weights": dict(policy.ranking.weights),
+                                      "quality_metrics": _without_defaults(dict(policy.ranking.quality_metrics),
+                                                                           DEFAULT_QUALITY_METRICS)},
+                                     {"weights": dict(default.ranking.weights), "quality_metrics": {}}),
+        "require_zero_shot": policy.require_zero_shot,
+        "unknown_training_data": policy.unknown_training_data,
+        "cell_timeout": policy.cell_timeout,
+        "network": policy.allow_network,
+        "data": {"stay_on_machine": True} if policy.stay_on_machine else {},
+        "costs": {**({"machine_usd_per_hour": costs.machine_usd_per_hour} if costs.machine_price_stated else {}),
+                  **({"corpus_documents": costs.corpus_documents} if costs.corpus_documents_stated else {}),
+                  **({"load_server": costs.load_server} if costs.load_server != Costs().load_server else {})},
+        "baselines": list(policy.baselines),
+    }
+    defaults = {"description": "", "remote_code": False, "pickle_weights": False, "require_zero_shot": False,
+                "unknown_training_data": default.unknown_training_data, "cell_timeout": None, "network": False,
+                "baselines": list(DEFAULT_BASELINES)}
+    return {k: v for k, v in sections.items()
+            if v != {} and (k not in defaults or v != defaults[k])}
+
+
+def write_policy(policy: Policy, path: str | Path, *, header: str = "") -> Path:
+    """Write ``policy`` as a policy file that :func:`load_policy` reads back as the same policy; ``header`` becomes
+    ``#`` comment lines at the top."""
+    return dump_yaml(policy_to_dict(policy), path, header=header)

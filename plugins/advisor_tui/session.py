@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
-
-import yaml
+from typing import Sequence
 
 from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
 from advisor.config.languages import covers, normalize_language
 from advisor.inputs import read_catalogs, read_policy
-from advisor.policy.spec import NUMERIC_LIMIT_FIELDS, Policy, load_policy, policy_with_limits
+from advisor.policy.spec import NUMERIC_LIMIT_FIELDS, Policy, load_policy, policy_with_limits, write_policy
 from advisor.policy.screening import ScreenedEntry, screen
 from advisor.datasets.tasks import Task
-from advisor.config.yamlfile import load_yaml
 from advisor.sweep.planner import TaskRef
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -162,9 +159,9 @@ class Session:
 
     def save_policy_as(self, dest: str | Path, limits: dict[str, float | None],
                        weights: dict[str, float]) -> Policy:
-        """Write the policy file's rules with new limits and weights to a NEW file and switch to it. The values
-        are checked first (``policy_with_limits``), so a bad one writes nothing; the file is then read back with
-        ``advisor.policy.spec.load_policy``, as the CLI will read it."""
+        """Write the policy with new limits and weights to a NEW file and switch to it. The values are checked
+        first (``policy_with_limits``), so a bad one writes nothing; the file is written by
+        ``advisor.policy.spec.write_policy`` and read back with ``load_policy``, as the CLI will read it."""
         dest = Path(dest)
         if dest.suffix not in (".yaml", ".yml"):
             raise UserError(f"{dest}: a policy file name ends in .yaml")
@@ -175,21 +172,8 @@ class Session:
             adjusted = policy_with_limits(base, limits, weights, name=dest.stem)
         except UserError as exc:
             raise UserError(f"{dest}: not saved: {exc}") from None
-        raw = _plain(load_yaml(base.file)) if base.file else {}
-        raw = raw if isinstance(raw, dict) else {}
-        section = dict(raw.get("limits") or {})
-        for name, value in limits.items():
-            if value is None:
-                section.pop(name, None)
-            else:
-                section[name] = value
-        raw["limits"] = section
-        ranking = dict(raw.get("ranking") or {})
-        ranking["weights"] = dict(adjusted.ranking.weights)
-        raw["ranking"] = ranking
-        raw["name"] = dest.stem
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        write_policy(adjusted, dest, header=f"Saved from the advisor TUI: {base.file or base.name} with adjusted "
+                                           f"limits and ranking weights.")
         try:
             policy = load_policy(dest)
         except UserError:
@@ -254,12 +238,3 @@ def task_size(task: Task) -> str:
     """A short size line for the datasets table."""
     sizes = {name: len(ts.texts) for name, ts in task.text_sets().items()}
     return ", ".join(f"{n} {name}" for name, n in sizes.items())
-
-
-def _plain(value: Any) -> Any:
-    """LineDicts from advisor.config.yamlfile as plain dicts (yaml.safe_dump rejects dict subclasses)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
