@@ -127,8 +127,8 @@ def count(n: int | float | None, *, missing: str = "?") -> str:
     return number(n)
 
 
-def money(value: float | None, *, currency: str = "$", missing: str = MISSING) -> str:
+def money(value: float | None, *, currency: str = "$", digits: int = 3, missing: str = MISSING) -> str:
     """An amount of money: ``0.000357`` -> ``$0.000357``, ``1234.5`` -> ``$1,234``."""
     if value is None or math.isnan(value):
         return missing
-    return f"{currency}{number(value)}"
+    return f"{currency}{number(value, digits=digits)}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from advisor.models.catalog import ModelEntry
 from advisor.models.destination import off_machine
 from advisor.config.languages import covers
 from advisor.config.licenses import commercial_use_blocker, license_ids
+from advisor.figures import BYTES_PER_VECTOR, Figure, check as check_figure, limits as limit_figures
 from advisor.formatting import number
 from advisor.policy.spec import Policy
 
@@ -142,10 +143,9 @@ class Measured:
     high: float | None = None
     unstable: tuple[str, ...] = ()
 
-    def interval_text(self, unit: str) -> str:
-        if self.low is None or self.high is None:
-            return f"{number(self.value)} {unit}"
-        return f"{number(self.value)} {unit} (95% interval {number(self.low)}-{number(self.high)} {unit})"
+    def text(self, fig: Figure) -> str:
+        """``230 ms (95% CI 221 to 240 ms)``; the value alone without an interval."""
+        return fig.interval_text(self.value, self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,13 @@ def _as_measured(value: "Measured | float | None") -> Measured | None:
     return Measured(float(value))
 
 
-def _judge_limit(rule: str, what: str, unit: str, measured: Measured, limit: float, over: bool, strict: bool,
-                 out: list[Rejection], flags: list[Flag]) -> None:
-    """``over``: the limit is a maximum (else a minimum). Reject only when the whole interval is beyond it."""
+def _judge_limit(fig: Figure, measured: Measured, limit: float, strict: bool, out: list[Rejection],
+                 flags: list[Flag]) -> None:
+    """Judge ``measured`` against the policy's limit on ``fig`` (a maximum when lower is better, else a minimum).
+    Reject only when the whole interval is beyond it."""
+    over = fig.bound == "max"
+    rule = f"limits.{fig.limit}"
+
     def beyond(x: float) -> bool:
         return x > limit if over else x < limit
 
@@ -180,7 +184,7 @@ def _judge_limit(rule: str, what: str, unit: str, measured: Measured, limit: flo
         far = measured.value
     if not beyond(measured.value) and not beyond(far):
         return
-    text = f"{what} {measured.interval_text(unit)} is {word} {number(limit, digits=6)} {unit}"
+    text = f"{fig.label} {measured.text(fig)} is {word} {fig.text(limit, exact=True)}"
     if measured.unstable:
         flags.append(Flag(rule, "unstable", f"{text}, but the figure is unstable ({'; '.join(measured.unstable)}), "
                                             f"so the limit does not reject on it; measure again on a quiet machine "
@@ -197,62 +201,36 @@ def _judge_limit(rule: str, what: str, unit: str, measured: Measured, limit: flo
                                               f"kept in the ranking (set limits.strict to reject)"))
 
 
-def check_measured(policy: Policy, *, p95_latency_ms: "Measured | float | None" = None,
-                   throughput_docs_per_s: "Measured | float | None" = None, peak_memory_mb: float | None = None,
-                   bytes_per_vector: int | None = None,
-                   quality: dict[str, dict[str, float]] | None = None,
-                   usd_per_million_docs: "Measured | float | None" = None,
-                   usd_per_thousand_queries: "Measured | float | None" = None) -> tuple[list[Rejection], list[Flag]]:
+# A figure a candidate cannot have leaves its limit out: one that stores no vectors (BM25) has no bytes per vector.
+NOT_APPLICABLE_WHEN_ABSENT = (BYTES_PER_VECTOR,)
+
+
+def check_measured(policy: Policy, figures: "Mapping[str, Measured | float | None] | None" = None, *,
+                   quality: dict[str, dict[str, float]] | None = None) -> tuple[list[Rejection], list[Flag]]:
     """Every limit of the policy that measured figures break, and the limits they only may break.
 
-    A latency or throughput limit rejects only when the figure's interval lies wholly beyond it; an interval that
+    ``figures`` maps a figure name (advisor.figures) to its value, or to a ``Measured`` with its interval and
+    unstable marks. A limit rejects only when the figure's interval lies wholly beyond it; an interval that
     straddles the limit makes the candidate borderline (rejected only under ``limits.strict``), and a figure that
     is unstable never rejects (it is flagged). ``quality`` maps task name -> metric -> value for the tasks that
     were evaluated; a floor on a task absent from ``quality`` is not applied here (the ranking notes it once), and
     a limit whose figure was not measured rejects, because it cannot be shown to hold."""
     lim = policy.limits
     strict = bool(getattr(lim, "strict", False))
+    figures = figures or {}
     out: list[Rejection] = []
     flags: list[Flag] = []
-
-    def missing(rule: str, what: str) -> None:
-        out.append(Rejection(rule, f"{what} was not measured, so the limit cannot be checked"))
-
-    latency, throughput = _as_measured(p95_latency_ms), _as_measured(throughput_docs_per_s)
-    if lim.max_p95_latency_ms is not None:
-        if latency is None:
-            missing("limits.max_p95_latency_ms", "p95 query latency")
-        else:
-            _judge_limit("limits.max_p95_latency_ms", "p95 query latency", "ms", latency, lim.max_p95_latency_ms,
-                         True, strict, out, flags)
-    if lim.min_throughput_docs_per_s is not None:
-        if throughput is None:
-            missing("limits.min_throughput_docs_per_s", "throughput")
-        else:
-            _judge_limit("limits.min_throughput_docs_per_s", "throughput", "docs/s", throughput,
-                         lim.min_throughput_docs_per_s, False, strict, out, flags)
-    if lim.max_peak_memory_mb is not None:
-        if peak_memory_mb is None:
-            missing("limits.max_peak_memory_mb", "peak memory")
-        elif peak_memory_mb > lim.max_peak_memory_mb:
-            out.append(Rejection("limits.max_peak_memory_mb",
-                                 f"peak memory {number(peak_memory_mb)} MB is over the limit of "
-                                 f"{number(lim.max_peak_memory_mb, digits=6)} MB"))
-    if lim.max_bytes_per_vector is not None and bytes_per_vector is not None \
-            and bytes_per_vector > lim.max_bytes_per_vector:
-        out.append(Rejection("limits.max_bytes_per_vector", f"{number(bytes_per_vector)} bytes per vector is over "
-                                                            f"the limit of {number(lim.max_bytes_per_vector)}"))
-    for rule, what, unit, value, limit in (
-            ("limits.usd_per_million_docs", "money per million documents", "USD",
-             _as_measured(usd_per_million_docs), getattr(lim, "usd_per_million_docs", None)),
-            ("limits.usd_per_thousand_queries", "money per thousand queries", "USD",
-             _as_measured(usd_per_thousand_queries), getattr(lim, "usd_per_thousand_queries", None))):
+    for fig in limit_figures():
+        limit = getattr(lim, fig.limit or "", None)
         if limit is None:
             continue
-        if value is None:
-            missing(rule, what)
-        else:
-            _judge_limit(rule, what, unit, value, limit, True, strict, out, flags)
+        measured = _as_measured(figures.get(fig.name))
+        if measured is None:
+            if fig.name not in NOT_APPLICABLE_WHEN_ABSENT:
+                out.append(Rejection(f"limits.{fig.limit}", f"{fig.label} was not measured, so the limit cannot be "
+                                                            f"checked"))
+            continue
+        _judge_limit(fig, measured, limit, strict, out, flags)
     for floor in lim.min_quality:
         if quality is None or floor.task not in quality:
             continue
@@ -261,7 +239,8 @@ def check_measured(policy: Policy, *, p95_latency_ms: "Measured | float | None" 
             out.append(Rejection("limits.min_quality", f"no {floor.metric} figure on {floor.task}, so its "
                                                        f"quality floor cannot be checked"))
         elif value < floor.minimum:
+            fig = check_figure(floor.metric, "limits.min_quality", kind="quality")
             out.append(Rejection("limits.min_quality",
                                  f"below the quality floor on {floor.task}: {floor.metric} "
-                                 f"{number(value, decimals=4)} < {number(floor.minimum, digits=6)}"))
+                                 f"{fig.text(value)} < {number(floor.minimum, digits=6)}"))
     return out, flags

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from advisor.errors import ConfigError
+from advisor.figures import UnknownFigure, check as check_figure, limit_figure, limits as limit_figures, objectives, \
+    unknown_figure_message
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
@@ -20,7 +22,7 @@ UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does whe
 NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
                         "max_bytes_per_vector", "usd_per_million_docs", "usd_per_thousand_queries")
 LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
-RANKING_WEIGHT_NAMES = ("quality", "latency", "throughput", "memory", "bytes_per_vector", "money")
+RANKING_WEIGHT_NAMES = ("quality", *objectives())  # the cost objectives' figures: advisor.figures ``objective``
 # The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
 # like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
 DEFAULT_MACHINE_USD_PER_HOUR = 0.10
@@ -35,9 +37,8 @@ BASELINES = ("bm25",)  # baseline candidates a policy can name (``baselines: [bm
 # retrieval report answers "is this model better than BM25 on your data?"; ``baselines: []`` turns it off.
 DEFAULT_BASELINES = ("bm25",)
 DATA_FIELDS = ("stay_on_machine",)
-DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
-                           "clustering": "v_measure", "deduplication": "cosine_ap"}
+# Which figure ranks each task type unless ``ranking.quality_metrics`` says otherwise: its main metric
+DEFAULT_QUALITY_METRICS = main_metrics()
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def load_policy(path: str | Path) -> Policy:
     qm = Fields(rank.mapping("quality_metrics"), file, "ranking.quality_metrics", DEFAULT_QUALITY_METRICS,
                 what="section")
     for task_type in DEFAULT_QUALITY_METRICS:
-        metrics[task_type] = qm.str(task_type, metrics[task_type])
+        metrics[task_type] = _quality_metric(qm, task_type, metrics[task_type]) or metrics[task_type]
 
     return Policy(
         name=top.str("name") or Path(file).stem, description=top.str("description", "") or "",
@@ -264,6 +265,23 @@ def load_policy(path: str | Path) -> Policy:
         allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
         costs=_costs(costs_section),
         baselines=_baselines(top),
+def _limit(section: Fields, field: str) -> float | int | None:
+    """A numeric limit: an integer when its figure is whole (bytes per vector), else a number >= 0."""
+    return section.int(field) if limit_figure(field).integer else section.number(field, minimum=0)
+
+
+def _quality_metric(section: Fields, field: str, default: str | None = None, *, required: bool = False) -> str | None:
+    """A quality figure's name (``ndcg_at_10``), checked against the figure registry: a name it does not know is
+    one line with the closest registered name (``ndcg@10`` -> did you mean 'ndcg_at_10'?)."""
+    name = section.str(field, default, required=required)
+    if name is not None:
+        try:
+            check_figure(name, "", kind="quality")
+        except UnknownFigure:
+            raise section.error(field, unknown_figure_message(name, kind="quality")) from None
+    return name
+
+
     )
 
 
@@ -317,7 +335,7 @@ def policy_with_limits(policy: Policy, limits: Mapping[str, float | None] | None
     lim = Fields(dict(limits or {}), where, "limits", numeric, what="section")
     changed: dict[str, Any] = {}
     for key in lim.data:
-        changed[key] = lim.int(key) if key == "max_bytes_per_vector" else lim.number(key, minimum=0)
+        changed[key] = _limit(lim, key)
     new_weights = dict(policy.ranking.weights)
     w = Fields(dict(weights or {}), where, "ranking.weights", RANKING_WEIGHT_NAMES, what="section")
     for key in w.data:

@@ -11,6 +11,9 @@ from advisor.policy.spec import Policy
 from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection
 from advisor.models.variants import Variant
+from advisor.figures import (BUILD_S, DOCS_PER_S, END_TO_END_P95_MS, HYBRID_SEARCH_P95_MS, LATENCY_P95_MS, MEMORY_BYTES,
+                             N_DOCS, QPS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS, USD_PER_MILLION_DOCS, lookup, ndcg_at,
+                             recall_at)
 from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
 from advisor.ranking.chunked import chunked_cost
 
@@ -154,15 +157,15 @@ def _add_money(c: Candidate, entry: ModelEntry | None, policy: Policy) -> None:
         return
     price = entry.price_per_million_tokens if entry is not None else None
     if price is None and entry is not None and (entry.backend in HOSTED_BACKENDS or off_machine(entry)):
-        c.money_basis = {"usd_per_million_docs": "runs on someone else's server and its catalog entry has no "
+        c.money_basis = {USD_PER_MILLION_DOCS: "runs on someone else's server and its catalog entry has no "
                                                  "price_per_million_tokens, so its money cannot be figured"}
         return
     money = money_of(c.cost, price_per_million_tokens=price, machine_usd_per_hour=policy.costs.machine_usd_per_hour,
                      machine_price_stated=policy.costs.machine_price_stated,
-                     docs_per_s_interval=c.cost_ci.get("docs_per_s"))
+                     docs_per_s_interval=c.cost_ci.get(DOCS_PER_S))
     c.cost.update(money.figures())
     if money.docs_interval is not None:
-        c.cost_ci["usd_per_million_docs"] = money.docs_interval
+        c.cost_ci[USD_PER_MILLION_DOCS] = money.docs_interval
     c.money_basis = dict(money.basis)
 
 
@@ -172,15 +175,24 @@ MIN_INDEX_RECALL = 0.95
 def _hybrid_latency(c: Candidate) -> None:
     """A hybrid query costs the query encode (the dense cost cell's batch-1 latency) plus its measured search:
     dense exact search + BM25 + fusion (the slowest over the tasks)."""
-    search = [m["hybrid_search_p95_ms"] for m in c.metrics.values() if "hybrid_search_p95_ms" in m]
-    if not search or "latency_p95_ms" not in c.cost:
+# The figures of an index setting a candidate carries (``Candidate.index`` / ``index_options``), at their worst
+# over the tasks; ``end_to_end_p95_ms`` is added beside them.
+INDEX_OPTION_FIGURES = (recall_at(10), ndcg_at(10), SEARCH_P95_MS, QPS, BUILD_S, N_DOCS, MEMORY_BYTES)
+    search = [m[HYBRID_SEARCH_P95_MS] for m in c.metrics.values() if HYBRID_SEARCH_P95_MS in m]
+    if not search:
         return
-    extra = max(search)
-    c.cost["query_encode_p95_ms"] = c.cost["latency_p95_ms"]
-    c.cost["latency_p95_ms"] += extra
-    if "latency_p95_ms" in c.cost_ci:
-        lo, hi = c.cost_ci["latency_p95_ms"]
-        c.cost_ci["latency_p95_ms"] = (lo + extra, hi + extra)
+    _add_search(c, max(search))
+
+
+def _add_search(c: Candidate, search_ms: float) -> None:
+    """The candidate's p95 latency (and its interval) becomes end to end: its query encode plus ``search_ms``."""
+    if LATENCY_P95_MS not in c.cost:
+        return
+    c.cost[QUERY_ENCODE_P95_MS] = c.cost[LATENCY_P95_MS]
+    c.cost[LATENCY_P95_MS] += search_ms
+    if LATENCY_P95_MS in c.cost_ci:
+        lo, hi = c.cost_ci[LATENCY_P95_MS]
+        c.cost_ci[LATENCY_P95_MS] = (lo + search_ms, hi + search_ms)
 
 
 def _choose_index(c: Candidate, cells: list[CellResult]) -> None:
@@ -196,29 +208,21 @@ def _choose_index(c: Candidate, cells: list[CellResult]) -> None:
     for key, rs in by_setting.items():
         if {r.key.task for r in rs} != set(c.quality):
             continue  # not measured on every task of this candidate
-        recall = min(r.metrics.get("recall_at_10", 0.0) for r in rs)
-        e2e = max(r.metrics.get("end_to_end_p95_ms", r.metrics.get("search_p95_ms", 0.0)) for r in rs)
-        search_p95 = max(r.metrics.get("search_p95_ms", 0.0) for r in rs)
         spec = json.loads(key) if key else {}
-        options.append({"name": spec.get("index"), "settings": spec.get("settings", {}), "recall_at_10": recall,
-                        "ndcg_at_10": min(r.metrics.get("ndcg_at_10", 0.0) for r in rs),
-                        "search_p95_ms": search_p95, "end_to_end_p95_ms": e2e,
-                        "qps": min(r.metrics.get("qps", 0.0) for r in rs),
-                        "build_s": max(r.metrics.get("build_s", 0.0) for r in rs),
-                        "n_docs": max(r.metrics.get("n_docs", 0.0) for r in rs),
-                        "memory_bytes": max(r.metrics.get("memory_bytes", 0.0) for r in rs)})
+        option: dict[str, Any] = {"name": spec.get("index"), "settings": spec.get("settings", {})}
+        # each figure at its worst over the tasks (the registry's direction says which end that is)
+        for name in INDEX_OPTION_FIGURES:
+            option[name] = lookup(name).worst(r.metrics.get(name, 0.0) for r in rs)
+        option[END_TO_END_P95_MS] = max(r.metrics.get(END_TO_END_P95_MS, r.metrics.get(SEARCH_P95_MS, 0.0))
+                                        for r in rs)
+        options.append(option)
     c.index_options = sorted(options, key=lambda o: (str(o["name"]), json.dumps(o["settings"], sort_keys=True)))
-    good = [o for o in options if o["recall_at_10"] >= MIN_INDEX_RECALL]
+    good = [o for o in options if o[recall_at(10)] >= MIN_INDEX_RECALL]
     if not good:
         return
-    best = min(good, key=lambda o: o["end_to_end_p95_ms"])
+    best = min(good, key=lambda o: o[END_TO_END_P95_MS])
     c.index = best
-    if "latency_p95_ms" in c.cost:
-        c.cost["query_encode_p95_ms"] = c.cost["latency_p95_ms"]
-        c.cost["latency_p95_ms"] = c.cost["latency_p95_ms"] + best["search_p95_ms"]
-        if "latency_p95_ms" in c.cost_ci:
-            lo, hi = c.cost_ci["latency_p95_ms"]
-            c.cost_ci["latency_p95_ms"] = (lo + best["search_p95_ms"], hi + best["search_p95_ms"])
+    _add_search(c, best[SEARCH_P95_MS])
 
 
 def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tuple[float, float]],
@@ -233,9 +237,7 @@ def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tu
             if value is None:
                 continue
             value = float(value)
-            lower_is_worse = name in ("docs_per_s", "tokens_per_s", "latency_samples", "load_batched_qps",
-                                      "load_served")
-            if name not in out or (value < out[name] if lower_is_worse else value > out[name]):
+            if name not in out or lookup(name).worst((value, out[name])) != out[name]:
                 out[name], source[name] = value, r
     intervals: dict[str, tuple[float, float]] = {}
     unstable: dict[str, list[str]] = {}

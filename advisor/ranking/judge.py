@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from advisor.figures import BYTES_PER_VECTOR, limit_figure, limits as limit_figures, lookup
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Measured, Rejection, check_measured
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, NearMiss, TaskInfo
@@ -65,26 +66,34 @@ def _scores(cands: list[Candidate], policy: Policy, objectives: list[str]) -> No
                 c.score += weight * (1.0 if hi == lo else (v - lo) / (hi - lo)) / total
 
 
-MEASURED_LIMITS = {"limits.max_p95_latency_ms": ("latency_p95_ms", "max_p95_latency_ms", True, "ms"),
-                   "limits.min_throughput_docs_per_s": ("docs_per_s", "min_throughput_docs_per_s", False, "docs/s"),
-                   "limits.max_peak_memory_mb": ("peak_memory_mb", "max_peak_memory_mb", True, "MB"),
-                   "limits.max_bytes_per_vector": ("bytes_per_vector", "max_bytes_per_vector", True, "B"),
-                   "limits.usd_per_million_docs": ("usd_per_million_docs", "usd_per_million_docs", True, "USD"),
-                   "limits.usd_per_thousand_queries": ("usd_per_thousand_queries", "usd_per_thousand_queries", True,
-                                                       "USD")}
-
-
 def money_measured(c: Candidate, name: str) -> Measured | None:
     """A money figure as the limits judge it: by the machine-hour it carries the interval and the unstable marks
-    of the rate it was divided by (throughput for documents, latency for queries); per token it is exact."""
+    of the rate it was divided by (its registered measurement: throughput for documents, latency for queries); per
+    token it is exact."""
     value = c.cost.get(name)
     if value is None:
         return None
     low, high = c.cost_ci.get(name, (None, None))
     marks: tuple[str, ...] = ()
     if c.money_basis.get("pricing") == "machine-hour":
-        marks = tuple(c.unstable.get("throughput" if name == "usd_per_million_docs" else "latency", ()))
+        marks = tuple(c.unstable.get(lookup(name).measurement or "", ()))
     return Measured(value, low, high, marks)
+
+
+def limit_figures_of(c: Candidate) -> dict[str, Measured | float | None]:
+    """What the policy's limits judge a candidate on: each bounded figure with its interval and unstable marks."""
+    out: dict[str, Measured | float | None] = {}
+    for fig in limit_figures():
+        if fig.kind == "money":
+            out[fig.name] = money_measured(c, fig.name)
+        elif fig.name == BYTES_PER_VECTOR:
+            out[fig.name] = c.bytes_per_vector  # per vector, as the limit's name says (a chunked document has several)
+        else:
+            out[fig.name] = c.measured(fig.name)
+    return out
+
+
+MEASURED_RULES = tuple(f"limits.{f.limit}" for f in limit_figures())  # the rules a measured figure breaks
 
 
 def near_misses(cands: list[Candidate], policy: Policy, best: Candidate | None) -> list[NearMiss]:
@@ -94,16 +103,16 @@ def near_misses(cands: list[Candidate], policy: Policy, best: Candidate | None) 
     for c in cands:
         if c.status != "rejected" or not c.rejections:
             continue
-        if any(r.rule not in MEASURED_LIMITS or "not measured" in r.reason for r in c.rejections):
+        if any(r.rule not in MEASURED_RULES or "not measured" in r.reason for r in c.rejections):
             continue
         r = c.rejections[0]
-        name, field_name, over, unit = MEASURED_LIMITS[r.rule]
-        value, limit = c.figure(name), getattr(policy.limits, field_name)
+        fig = limit_figure(r.rule.removeprefix("limits."))
+        value, limit = c.figure(fig.name), getattr(policy.limits, fig.limit or "")
         if value is None or not limit:
             continue
-        miss = (value - limit) / limit if over else (limit - value) / limit
+        miss = (value - limit) / limit if fig.bound == "max" else (limit - value) / limit
         diff = quality_difference(c, best) if best is not None else None
-        out.append(NearMiss(c.label, r.rule, float(value), float(limit), miss, c.quality_mean, diff, unit))
+        out.append(NearMiss(c.label, r.rule, float(value), float(limit), miss, c.quality_mean, diff))
     return sorted(out, key=lambda m: (not m.better, -(m.quality or 0.0), m.miss))
 
 
@@ -120,12 +129,7 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
             c.rejections.append(Rejection("incomplete", f"not evaluated on {', '.join(missing)}, so it cannot be "
                                                         f"compared with the others; run it"))
             continue
-        broken, c.flags = check_measured(policy, p95_latency_ms=c.measured("latency_p95_ms"),
-                                         throughput_docs_per_s=c.measured("docs_per_s"),
-                                         peak_memory_mb=c.cost.get("peak_memory_mb"),
-                                         bytes_per_vector=c.bytes_per_vector, quality=c.metrics,
-                                         usd_per_million_docs=money_measured(c, "usd_per_million_docs"),
-                                         usd_per_thousand_queries=money_measured(c, "usd_per_thousand_queries"))
+        broken, c.flags = check_measured(policy, limit_figures_of(c), quality=c.metrics)
         if broken:
             c.status = "rejected"
             c.rejections.extend(broken)

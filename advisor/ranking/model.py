@@ -6,28 +6,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from advisor.figures import (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, QUALITY_DECIMALS, REEMBED_CORPUS_S,
+                             REEMBED_H_PER_B_TOKENS, REEMBED_H_PER_M, STORAGE_PRICE, difference_interval, intervals,
+                             limit_figure, lookup, names, objectives)
+from advisor.formatting import number, percent, signed
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Flag, Measured, Rejection
 from advisor.models.variants import Variant, bytes_per_vector
 
-# Cost objectives: (figure name in CellResult.metrics, +1 when larger is better, -1 when smaller is better).
-COST_OBJECTIVES: dict[str, tuple[str, int]] = {
-    "latency": ("latency_p95_ms", -1),
-    "throughput": ("docs_per_s", +1),
-    "memory": ("peak_memory_mb", -1),
-    "bytes_per_vector": ("bytes_per_vector", -1),
-    "money": ("usd_per_million_docs", -1),  # derived at ranking time (advisor.cost.money); weight 0 by default
-}
-COST_FIGURES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_samples", "docs_per_s", "tokens_per_s",
-                "peak_memory_mb", "load_time_s", "contention_busy_cores", "load_avg_1m",
-                "billed_tokens_per_doc", "billed_tokens_per_query", "billed_tokens_estimated", "mean_tokens_per_doc",
-                "load_target_qps", "load_batched_qps", "load_batched_p95_ms", "load_served")
+# The ranking's cost objectives: ranking weight -> (figure, +1 when larger is better, -1 when smaller is better),
+# from the figure registry (``Figure.objective`` and ``Figure.direction``). Money is derived at ranking time
+# (advisor.cost.money) and weighs 0 by default.
+COST_OBJECTIVES: dict[str, tuple[str, int]] = {weight: (name, lookup(name).direction)
+                                               for weight, name in objectives().items()}
+# Figures a candidate carries from its cost cells (worst case over tasks): the registry's cost and context figures,
+# less those that belong to the variant rather than the loaded model (the candidate derives its own bytes per
+# vector; the cost cell's index and re-embedding figures are for the full-size float32 vectors).
+_PER_VARIANT = (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, STORAGE_PRICE, REEMBED_CORPUS_S, REEMBED_H_PER_M,
+                REEMBED_H_PER_B_TOKENS)
+COST_FIGURES = tuple(n for n in names("cost") + names("info") if n not in _PER_VARIANT)
 # Money figures the ranking derives from the cost figures and the prices (advisor.cost.money), in ``Candidate.cost``.
-MONEY_FIGURES = ("usd_per_million_docs", "usd_per_thousand_queries")
+MONEY_FIGURES = names("money")
 # Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and
 # ``unstable`` names the measurement ("latency" or "throughput") whose marks apply to it.
-INTERVAL_FIGURES = {"latency_p50_ms": "latency", "latency_p95_ms": "latency", "latency_p99_ms": "latency",
-                    "docs_per_s": "throughput"}
+INTERVAL_FIGURES = intervals()
 # The evaluation's main metric per task type (advisor.quality.evaluation.MAIN_METRIC), read backwards: a quality cell
 # names its main metric, and the policy picks its ranking metric by task type.
 _TYPE_OF_MAIN_METRIC = {"ndcg_at_10": "retrieval", "cosine_spearman": "sts", "accuracy": "classification",
@@ -51,8 +53,8 @@ class Difference:
     def text(self) -> str:
         if len(self.per_task) == 1:
             c = next(iter(self.per_task.values()))
-            return f"difference {c.difference:+.4f}, 95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}]"
-        return f"mean difference {self.delta:+.4f}; within the 95% interval on each of {len(self.per_task)} tasks"
+            return f"difference {signed(c.difference)}, {difference_interval(c.ci_low, c.ci_high)}"
+        return f"mean difference {signed(self.delta)}; within the 95% interval on each of {len(self.per_task)} tasks"
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Candidate:
         if value is None:
             return None
         low, high = self.cost_ci.get(name, (None, None))
-        return Measured(value, low, high, tuple(self.unstable.get(INTERVAL_FIGURES.get(name, ""), ())))
+        return Measured(value, low, high, tuple(self.unstable.get(lookup(name).measurement or "", ())))
 
     @property
     def dim(self) -> int | None:
@@ -125,7 +127,7 @@ class Candidate:
 
     def figure(self, name: str) -> float | None:
         """A cost objective's figure (``bytes_per_vector`` is derived, the rest are measured)."""
-        if name == "bytes_per_vector":  # what the index stores per document: one vector, or one per chunk
+        if name == BYTES_PER_VECTOR:  # what the index stores per document: one vector, or one per chunk
             b = self.bytes_per_vector
             return b * self.vectors_per_document if b and self.vectors_per_document != 1.0 else b
         return self.cost.get(name)
@@ -205,7 +207,6 @@ class NearMiss:
     miss: float                      # relative: 0.015 = 1.5% beyond the limit
     quality: float | None
     difference: Difference | None    # near miss - recommendation
-    unit: str = ""
 
     @property
     def better(self) -> bool:
@@ -213,16 +214,12 @@ class NearMiss:
         return self.difference is not None and not self.difference.within_noise and self.difference.delta > 0
 
     def text(self, recommended: "Candidate | None") -> str:
-        from advisor.formatting import figure, percent
-
-        what = {"limits.max_p95_latency_ms": "p95 latency", "limits.min_throughput_docs_per_s": "throughput",
-                "limits.max_peak_memory_mb": "peak memory", "limits.max_bytes_per_vector": "bytes per vector",
-                "limits.usd_per_million_docs": "money per million documents",
-                "limits.usd_per_thousand_queries": "money per thousand queries"}
-        out = (f"{self.label}: {what.get(self.rule, self.rule)} {figure(self.figure, self.unit)} missed the limit "
-               f"of {figure(self.limit, self.unit)} by {percent(self.miss)}")
+        fig = limit_figure(self.rule.removeprefix("limits."))
+        out = (f"{self.label}: {fig.label} {fig.text(self.figure)} missed the limit of {fig.text(self.limit)} by "
+               f"{percent(self.miss)}")
         if self.quality is not None and recommended is not None and recommended.quality_mean is not None:
-            out += f"; quality {self.quality:.4f} against the recommendation's {recommended.quality_mean:.4f}"
+            out += (f"; quality {number(self.quality, decimals=QUALITY_DECIMALS)} against the recommendation's "
+                    f"{number(recommended.quality_mean, decimals=QUALITY_DECIMALS)}")
             if self.difference is not None:
                 out += f" ({self.difference.text()}{', a real gain' if self.better else ''})"
         return out

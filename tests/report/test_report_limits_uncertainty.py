@@ -26,15 +26,15 @@ def _policy(tmp_path, extra: str = ""):
 
 
 def test_an_interval_wholly_over_the_limit_rejects(tmp_path):
-    rejections, flags = check_measured(_policy(tmp_path), p95_latency_ms=Measured(230.0, 221.0, 240.0),
-                                       throughput_docs_per_s=Measured(80.0, 78.0, 82.0))
+    rejections, flags = check_measured(_policy(tmp_path), {"latency_p95_ms": Measured(230.0, 221.0, 240.0),
+                                       "docs_per_s": Measured(80.0, 78.0, 82.0)})
     assert [r.rule for r in rejections] == ["limits.max_p95_latency_ms"] and flags == []
-    assert "95% interval 221-240 ms" in rejections[0].reason
+    assert "p95 query latency 230 ms (95% CI 221 to 240 ms) is over the limit of 200 ms" in rejections[0].reason
 
 
 def test_an_interval_straddling_the_limit_is_borderline_not_rejected(tmp_path):
-    rejections, flags = check_measured(_policy(tmp_path), p95_latency_ms=Measured(203.0, 190.0, 215.0),
-                                       throughput_docs_per_s=Measured(80.0, 78.0, 82.0))
+    rejections, flags = check_measured(_policy(tmp_path), {"latency_p95_ms": Measured(203.0, 190.0, 215.0),
+                                       "docs_per_s": Measured(80.0, 78.0, 82.0)})
     assert rejections == []
     assert [(f.rule, f.kind) for f in flags] == [("limits.max_p95_latency_ms", "borderline")]
 
@@ -43,8 +43,8 @@ def test_strict_limits_reject_borderline_candidates(tmp_path):
     policy = _policy(tmp_path)
     policy = policy.__class__(**{**policy.__dict__, "limits": policy.limits.__class__(
         **{**policy.limits.__dict__, "strict": True})})
-    rejections, flags = check_measured(policy, p95_latency_ms=Measured(203.0, 190.0, 215.0),
-                                       throughput_docs_per_s=Measured(80.0, 78.0, 82.0))
+    rejections, flags = check_measured(policy, {"latency_p95_ms": Measured(203.0, 190.0, 215.0),
+                                       "docs_per_s": Measured(80.0, 78.0, 82.0)})
     assert [r.rule for r in rejections] == ["limits.max_p95_latency_ms"] and "borderline" in rejections[0].reason
     assert flags == []
 
@@ -63,8 +63,8 @@ def _write(tmp_path, text):
 
 def test_an_unstable_figure_is_flagged_and_never_rejects(tmp_path):
     noisy = Measured(432.0, 300.0, 600.0, ("other processes kept 1.20 of 2 cores busy while it was measured",))
-    rejections, flags = check_measured(_policy(tmp_path), p95_latency_ms=noisy,
-                                       throughput_docs_per_s=Measured(80.0, 78.0, 82.0))
+    rejections, flags = check_measured(_policy(tmp_path), {"latency_p95_ms": noisy,
+                                       "docs_per_s": Measured(80.0, 78.0, 82.0)})
     assert rejections == []
     assert flags[0].kind == "unstable" and "1.20 of 2 cores" in flags[0].reason
 

@@ -131,7 +131,7 @@ def test_a_money_limit_rejects_the_costly_candidate_with_its_reason(cells, tmp_p
     by_model = {c.model: c for c in rec.candidates()}
     assert by_model["api-model"].status == "rejected"
     assert by_model["api-model"].rejections[0].rule == "limits.usd_per_million_docs"
-    assert "money per million documents 32.5 USD is over the limit of 10 USD" in by_model["api-model"].why
+    assert "money per million documents $32.5 is over the limit of $10" in by_model["api-model"].why
     assert by_model["local"].status == "recommended"
     assert rec.groups[0].near_misses[0].rule == "limits.usd_per_million_docs"
 

@@ -116,18 +116,16 @@ limits:
   min_quality:
     - {task: reviews, metric: ndcg_at_10, min: 0.5}
 """))
-    ok = dict(p95_latency_ms=19.9, throughput_docs_per_s=100.0, peak_memory_mb=500.0, bytes_per_vector=512,
-              quality={"reviews": {"ndcg_at_10": 0.5}})
-    assert check_measured(policy, **ok) == ([], [])
-    bad = dict(p95_latency_ms=20.1, throughput_docs_per_s=99.0, peak_memory_mb=501.0, bytes_per_vector=1536,
-               quality={"reviews": {"ndcg_at_10": 0.499}})
-    rules = [r.rule for r in check_measured(policy, **bad)[0]]
+    ok = {"latency_p95_ms": 19.9, "docs_per_s": 100.0, "peak_memory_mb": 500.0, "bytes_per_vector": 512}
+    assert check_measured(policy, ok, quality={"reviews": {"ndcg_at_10": 0.5}}) == ([], [])
+    bad = {"latency_p95_ms": 20.1, "docs_per_s": 99.0, "peak_memory_mb": 501.0, "bytes_per_vector": 1536}
+    rules = [r.rule for r in check_measured(policy, bad, quality={"reviews": {"ndcg_at_10": 0.499}})[0]]
     assert rules == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s", "limits.max_peak_memory_mb",
                      "limits.max_bytes_per_vector", "limits.min_quality"]
-    floor, _ = check_measured(policy, **{**ok, "quality": {"reviews": {"ndcg_at_10": 0.41}}})
+    floor, _ = check_measured(policy, ok, quality={"reviews": {"ndcg_at_10": 0.41}})
     assert floor[0].reason == "below the quality floor on reviews: ndcg_at_10 0.4100 < 0.5"
     # A limit whose figure was never measured cannot be shown to hold.
-    unmeasured, _ = check_measured(policy, bytes_per_vector=64, quality={})
+    unmeasured, _ = check_measured(policy, {"bytes_per_vector": 64}, quality={})
     assert [r.rule for r in unmeasured] == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s",
                                             "limits.max_peak_memory_mb"]
     assert all("not measured" in r.reason for r in unmeasured)

@@ -79,7 +79,7 @@ def test_weights_change_the_recommendation(tmp_path, sweep):
                                                           "throughput: 1, memory: 1, bytes_per_vector: 0}\n"))
     assert cost_first.recommended.model == "fast"
     assert "against the recommendation: quality +0.15" in find(cost_first, "big").why
-    assert "8x slower p95 latency" in find(cost_first, "big").why
+    assert "8x slower p95 query latency" in find(cost_first, "big").why
 
 
 def test_scores_follow_the_stated_formula(tmp_path, sweep):
