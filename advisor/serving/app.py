@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from advisor.serving.batcher import Draining, DynamicBatcher, QueueFull
+from advisor.models.batcher import Draining, DynamicBatcher, QueueFull, TooLong, input_limit
 from advisor.serving.config import ServeConfig, VectorForm, encode_base64
 from advisor.serving.metrics import ServerMetrics
 
@@ -40,21 +40,7 @@ class Served:
 
     @property
     def max_tokens(self) -> int | None:
-        return self.config.max_input_tokens or self.entry.max_tokens or None
-
-    def timed_count_tokens(self, texts: list[str]) -> list[int]:
-        """Counted in the model's thread: a Rust tokenizer shared with a running encode can fail ('Already
-        borrowed'), and a request that arrives mid-batch could not join that batch anyway."""
-        t0 = time.perf_counter()
-        counts = self.count_tokens(texts)
-        self.metrics.tokenization_duration.observe(time.perf_counter() - t0)
-        return counts
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        counts = self.encoder.count_tokens(texts)
-        if counts is None:  # a backend that cannot tell: words are a fair stand-in
-            counts = [max(1, len(t.split())) for t in texts]
-        return [int(c) for c in counts]
+        return input_limit(self.config, self.entry.max_tokens)
 
 
 def _texts(value: Any, field_name: str) -> list[str]:
@@ -68,24 +54,19 @@ def _texts(value: Any, field_name: str) -> list[str]:
 
 
 async def _embed(served: Served, texts: list[str], *, dim: int | None, kind: str) -> tuple[np.ndarray, int]:
-    """Vectors (in the served form) and the tokens counted, through the batcher."""
+    """Vectors (in the served form) and the tokens counted, through the batcher (which admits the request: counts
+    its tokens and checks its length, as the in-process load test's requests are admitted)."""
     assert served.batcher is not None
     if dim is not None:
         full = served.form.dim or served.entry.embed_dim
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1 or dim > full:
             raise RequestError(422, f"'dimensions' must be an integer in 1..{full}")
-    counts = await served.batcher.run_in_model_thread(served.timed_count_tokens, texts)
-    limit = served.max_tokens
-    if limit:
-        too_long = [i for i, c in enumerate(counts) if c > limit]
-        if too_long and not served.config.truncate:
-            raise RequestError(413, f"input {too_long[0]} has {counts[too_long[0]]} tokens, more than the "
-                                    f"{limit} allowed (the server refuses over-long inputs; start it with "
-                                    f"--truncate to cut them instead)")
-        counts = [min(c, limit) for c in counts]
-    tokens = sum(counts)
     served.metrics.input_count.inc(len(texts))
-    raw = await served.batcher.submit(texts, tokens, kind)
+    try:
+        raw, tokens = await served.batcher.embed(texts, kind)
+    except TooLong as exc:
+        raise RequestError(413, f"{exc} (the server refuses over-long inputs; start it with --truncate to cut them "
+                                f"instead)") from None
     return served.form.apply(raw, dim), tokens
 
 
@@ -181,7 +162,7 @@ def build_app(served: Served) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):
-        served.batcher = DynamicBatcher(served.encoder, cfg, metrics)
+        served.batcher = DynamicBatcher(served.encoder, cfg, metrics, max_tokens=served.max_tokens)
         served.batcher.start()
         try:
             yield

@@ -1,4 +1,5 @@
-"""What a server runs and how it batches: plain data, validated at the edge."""
+"""What a server runs and the form of its vectors: plain data, validated at the edge. ``ServeConfig`` (how it
+batches and where it listens) lives in ``advisor.models.serve_config``, below the cost layer that builds it too."""
 
 from __future__ import annotations
 
@@ -11,36 +12,12 @@ from typing import Any
 import numpy as np
 
 from advisor.errors import UserError
+from advisor.models.serve_config import ServeConfig
+
+__all__ = ["SERVABLE_PRECISIONS", "ServeConfig", "ServedVariant", "VectorForm", "decode_base64", "encode_base64",
+           "variant_from_report"]
 
 SERVABLE_PRECISIONS = ("float32", "float16", "binary")
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """Dynamic batching as TEI does it: a batch closes when its tokens would pass ``max_batch_tokens``, when it
-    holds ``max_batch_requests`` requests, or ``max_wait_ms`` after its first request arrived. At most
-    ``max_queue`` requests wait; the next one is answered 429 with Retry-After."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    max_batch_tokens: int = 16384
-    max_batch_requests: int = 64
-    max_wait_ms: float = 2.0
-    max_queue: int = 512
-    max_input_tokens: int | None = None  # None: the model's max_tokens
-    truncate: bool = True                # False: refuse an over-long input (413) instead of truncating it
-    api_key: str | None = None
-    kind: str = "query"                  # which prompt the model adds when a request does not say
-    drain_timeout_s: float = 30.0
-    batch_size: int = 32                 # texts per encode call inside one batch
-
-    def __post_init__(self) -> None:
-        if self.max_batch_tokens < 1 or self.max_batch_requests < 1 or self.max_queue < 1:
-            raise UserError("max batch tokens, max batch requests and max queue must be at least 1")
-        if self.max_wait_ms < 0:
-            raise UserError("max wait must be 0 ms or more")
-        if self.kind not in ("query", "document"):
-            raise UserError(f"kind must be query or document, not '{self.kind}'")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,17 @@
-"""Dynamic batching by a token budget with a maximum wait (as text-embeddings-inference batches).
+"""The one dynamic batcher: by a token budget with a maximum wait (as text-embeddings-inference batches).
 
-Requests wait in a bounded queue; one worker takes the oldest, then keeps adding requests while the batch's
-tokens stay within ``max_batch_tokens``, it holds fewer than ``max_batch_requests`` requests, and ``max_wait_ms``
-has not passed since the first one arrived. The model runs in one dedicated thread, so the event loop keeps
-accepting (and refusing) requests while a batch encodes. A request larger than the budget runs alone.
+``advisor serve`` runs it behind HTTP, and a cost cell's in-process load test (``advisor.cost.inprocess_load``)
+drives the same class without HTTP, so a load figure measures the batching a deployment gets. It sits in
+``advisor.models`` because ``advisor.cost`` lies below ``advisor.serving`` and both import it.
+
+A request is admitted first: its tokens are counted (``count_tokens``, in the model's thread) and checked against
+the input limit. Then it waits in a bounded queue; one worker takes the oldest, then keeps adding requests while the
+batch's tokens stay within ``max_batch_tokens``, it holds fewer than ``max_batch_requests`` requests, and
+``max_wait_ms`` has not passed since the first one arrived. The model runs in one dedicated thread, so the event
+loop keeps accepting (and refusing) requests while a batch encodes. A request larger than the budget runs alone.
+
+The batcher reports to metrics hooks (``BatcherMetrics``); without any it reports nowhere (``NullMetrics``), so it
+needs no prometheus_client (``advisor.serving.metrics.ServerMetrics`` fills the hooks with Prometheus histograms).
 """
 
 from __future__ import annotations
@@ -13,14 +21,14 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from advisor.models.serve_config import ServeConfig
+
 if TYPE_CHECKING:
     from advisor.models.backends import Encoder
-    from advisor.serving.config import ServeConfig
-    from advisor.serving.metrics import ServerMetrics
 
 
 class QueueFull(Exception):
@@ -35,6 +43,58 @@ class Draining(Exception):
     """The server is shutting down and takes no new work."""
 
 
+class TooLong(Exception):
+    """An input has more tokens than the limit and the server refuses over-long inputs (``truncate`` False)."""
+
+    def __init__(self, index: int, tokens: int, limit: int) -> None:
+        super().__init__(f"input {index} has {tokens} tokens, more than the {limit} allowed")
+        self.index, self.tokens, self.limit = index, tokens, limit
+
+
+class BatcherMetrics(Protocol):
+    """The hooks the batcher reports to (names as text-embeddings-inference's metrics): each has ``observe``
+    (histograms) or ``set`` (``queue_depth``)."""
+
+    queue_depth: Any
+    queue_size: Any
+    queue_duration: Any
+    tokenization_duration: Any
+    inference_duration: Any
+    batch_size: Any
+    batch_tokens: Any
+
+
+class _Nothing:
+    def observe(self, value: float) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+class NullMetrics:
+    """Every hook, recording nothing: the in-process load test keeps what it needs itself (``on_batch``)."""
+
+    def __init__(self) -> None:
+        nothing = _Nothing()
+        self.queue_depth = self.queue_size = self.queue_duration = nothing
+        self.tokenization_duration = self.inference_duration = self.batch_size = self.batch_tokens = nothing
+
+
+def count_tokens(encoder: "Encoder", texts: Sequence[str]) -> list[int]:
+    """Tokens per text as the model's own tokenizer counts them (``Encoder.count_tokens``); words for a backend
+    that cannot tell. The batch budget, the input limit and the usage a server reports all read this count."""
+    counts = encoder.count_tokens(list(texts))
+    if counts is None:
+        counts = [max(1, len(t.split())) for t in texts]
+    return [int(c) for c in counts]
+
+
+def input_limit(config: ServeConfig, entry_max_tokens: int | None) -> int | None:
+    """The longest input in tokens: the config's ``max_input_tokens``, else the model's ``max_tokens``."""
+    return config.max_input_tokens or entry_max_tokens or None
+
+
 @dataclass
 class Job:
     texts: list[str]
@@ -45,9 +105,14 @@ class Job:
 
 
 class DynamicBatcher:
-    def __init__(self, encoder: "Encoder", config: "ServeConfig", metrics: "ServerMetrics",
-                 on_batch: Callable[[list[Job]], None] | None = None) -> None:
-        self.encoder, self.config, self.metrics = encoder, config, metrics
+    """Lives in one asyncio event loop (``start`` inside it); ``embed`` admits and queues a request and waits for
+    its vectors. ``on_batch`` is called with each finished batch's jobs."""
+
+    def __init__(self, encoder: "Encoder", config: ServeConfig, metrics: BatcherMetrics | None = None, *,
+                 max_tokens: int | None = None, on_batch: Callable[[list[Job]], None] | None = None) -> None:
+        self.encoder, self.config = encoder, config
+        self.metrics: BatcherMetrics = metrics if metrics is not None else NullMetrics()
+        self.max_tokens = max_tokens  # the input limit (``input_limit``); None: no limit
         self.queue: deque[Job] = deque()
         self._wake = asyncio.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advisor-serve-model")
@@ -60,8 +125,30 @@ class DynamicBatcher:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="advisor-serve-batcher")
 
+    async def embed(self, texts: list[str], kind: str) -> tuple[np.ndarray, int]:
+        """Admit, queue and encode one request: (raw float32 vectors, tokens counted). TooLong when an input is
+        over the limit and ``truncate`` is off; QueueFull at the queue bound; Draining while shutting down."""
+        if self.draining:
+            raise Draining()
+        counts = await self.run_in_model_thread(self._timed_count, texts)
+        if self.max_tokens:
+            too_long = [i for i, c in enumerate(counts) if c > self.max_tokens]
+            if too_long and not self.config.truncate:
+                raise TooLong(too_long[0], counts[too_long[0]], self.max_tokens)
+            counts = [min(c, self.max_tokens) for c in counts]  # the model cuts them; only the kept tokens count
+        tokens = sum(counts)
+        return await self.submit(texts, tokens, kind), tokens
+
+    def _timed_count(self, texts: list[str]) -> list[int]:
+        """Counted in the model's thread: a Rust tokenizer shared with a running encode can fail ('Already
+        borrowed'), and a request that arrives mid-batch could not join that batch anyway."""
+        t0 = time.perf_counter()
+        counts = count_tokens(self.encoder, texts)
+        self.metrics.tokenization_duration.observe(time.perf_counter() - t0)
+        return counts
+
     async def submit(self, texts: list[str], tokens: int, kind: str) -> np.ndarray:
-        """Queue one request and wait for its vectors; QueueFull when the queue is at its bound."""
+        """Queue one admitted request and wait for its vectors; QueueFull when the queue is at its bound."""
         if self.draining:
             raise Draining()
         if len(self.queue) >= self.config.max_queue:
@@ -167,3 +254,8 @@ class DynamicBatcher:
                     if not job.future.done():
                         job.future.set_exception(Draining())
         self._pool.shutdown(wait=True)
+
+
+def qualified_name(cls: type) -> str:
+    """``module.Class``: how a measurement records which batcher class ran."""
+    return f"{cls.__module__}.{cls.__qualname__}"
