@@ -20,14 +20,16 @@ from advisor.errors import UserError
 from advisor.models.backends import Encoder
 from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 from advisor.datasets.tasks import Task
-from advisor.cost.batcher import run_load
-from advisor.cost.served import SIMULATED
-from advisor.cost.latency import LatencyMeasurement, measure_latency, single_query_fn
+from advisor.cost.inprocess_load import run_load
+from advisor.cost.served import IN_PROCESS
+from advisor.cost.latency import LatencyMeasurement, measure_latency
 from advisor.cost.stability import StabilityRule
 from advisor.cost.throughput import Throughput, measure_throughput
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.money import billed_tokens_per_text, usage_of
 from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
+from advisor.models.batcher import input_limit
+from advisor.models.serve_config import ServeConfig
 
 if TYPE_CHECKING:
     from advisor.models.backends import LoadOptions
@@ -48,7 +50,7 @@ class CostOptions:
     warmup: int = 10
     load_test: bool = True
     load_requests: int | None = None
-    load_clients: int = 16
+    load_clients: int = 256         # most requests in flight (the served test's HTTP connections), both modes
     load_overload: float = 1.5      # target rate = this x the unbatched capacity (1000 / p50 ms)
     max_batch_size: int = 32
     max_wait_ms: float = 2.0
@@ -56,9 +58,10 @@ class CostOptions:
     memory_docs: int = 128
     dims: tuple[int, ...] | None = None
     price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
-    # "in-process": the load test simulates a dynamic batcher around the loaded encoder (advisor.cost.batcher);
-    # "subprocess": it starts a real ``advisor serve`` of the same entry and LoadOptions on 127.0.0.1 and drives it
-    # over HTTP with ``advisor loadtest``'s open-loop client (advisor.cost.served)
+    # "in-process": the load test drives advisor serve's own batcher around the loaded encoder, without HTTP
+    # (advisor.cost.inprocess_load); "subprocess": it starts a real ``advisor serve`` of the same entry, LoadOptions
+    # and ServeConfig on 127.0.0.1 and drives it over HTTP with ``advisor loadtest``'s open-loop client
+    # (advisor.cost.served)
     load_server: str = "in-process"
 
     def __post_init__(self) -> None:
@@ -153,8 +156,9 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
         out["billing"] = {"token_source": source, "how": "encoder.usage_tokens over one pass of the bulk sample and "
                                                          "of an even sample of the queries"}
 
-    # Concurrent load through a dynamic batcher, with (max batch) and without (max batch 1) batching: simulated
-    # in this process, or through a real ``advisor serve`` subprocess (``load_server: subprocess``).
+    # Concurrent load through advisor serve's dynamic batcher, with (max batch) and without (max batch 1)
+    # batching: in this process without HTTP, or through a real ``advisor serve`` subprocess
+    # (``load_server: subprocess``).
     if opts.load_test:
         capacity = 1000.0 / max(lat.stats.p50_ms, 1e-3)
         rate = opts.load_overload * capacity
@@ -169,12 +173,12 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
                 served = _served_load(entry, load_options, queries, rate, requests, opts, tell, notes)
             else:
                 notes.append(f"load_server subprocess: {why_not}; the load figures come from the in-process "
-                             f"simulation")
+                             f"load test")
         if served is not None:
             out.update(served[0])
             load.update(served[1])
         else:
-            out.update(_simulated_load(encoder, queries, rate, requests, opts, tell, load))
+            out.update(_inprocess_load(encoder, entry, queries, rate, requests, opts, tell, load))
         out["load_target_qps"] = round(rate, 3)
         out["load_served"] = 1.0 if served is not None else 0.0  # 1: a real advisor serve answered the load test
         load["requested"] = opts.load_server  # the sweep measures again when a policy asks for the other one
@@ -233,23 +237,30 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     return out
 
 
-def _simulated_load(encoder: Encoder, queries: list[str], rate: float, requests: int, opts: CostOptions,
-                    tell: StageProgress, load: dict[str, Any]) -> dict[str, Any]:
-    """The load figures of the in-process simulation; fills ``load`` with the per-run details."""
-    one = single_query_fn(encoder, "query")
+def load_config(opts: CostOptions, max_batch_requests: int) -> ServeConfig:
+    """The ServeConfig both load tests run: ``advisor serve``'s defaults (token budget, queue bound) with the cost
+    options' max wait and encode batch size, and ``max_batch_requests`` (the max batch, or 1 for "unbatched")."""
+    return ServeConfig(host="127.0.0.1", max_batch_requests=max_batch_requests, max_wait_ms=opts.max_wait_ms,
+                       batch_size=opts.batch_size)
 
-    def batch_fn(texts: list[str]) -> np.ndarray:
-        return encoder.encode(texts, kind="query", batch_size=len(texts))
 
+def _inprocess_load(encoder: Encoder, entry: "ModelEntry", queries: list[str], rate: float, requests: int,
+                    opts: CostOptions, tell: StageProgress, load: dict[str, Any]) -> dict[str, Any]:
+    """The load figures of the in-process load test (advisor serve's batcher around ``encoder``, no HTTP); fills
+    ``load`` with the per-run details."""
     out: dict[str, Any] = {}
-    load["source"] = SIMULATED
+    load["source"] = IN_PROCESS
+    served_entry = getattr(encoder, "serving_entry", None) or entry  # a pair is served as its query model
     for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
         tell(f"load ({label})", 0, requests)
-        res = run_load(batch_fn, queries, rate_qps=rate, requests=requests, clients=opts.load_clients,
-                       max_batch_size=max_batch, max_wait_ms=opts.max_wait_ms, encode_one=one)
+        config = load_config(opts, max_batch)
+        res = run_load(encoder, queries, config=config, rate_qps=rate, requests=requests, clients=opts.load_clients,
+                       max_tokens=input_limit(config, served_entry.max_tokens))
         out.update(res.figures(f"load_{label}"))
         load[label] = {"max_batch_size": max_batch, "achieved_qps": res.achieved_qps,
-                       "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency")}
+                       "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency"),
+                       "sent": res.requests, "ok": res.ok, "rejected": res.rejected,
+                       "batcher": {**config.settings(), "class": res.batcher}}
         tell(f"load ({label})", requests, requests)
     return out
 
@@ -272,22 +283,22 @@ def _served_load(entry: "ModelEntry", load: "LoadOptions", queries: list[str], r
                  notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(figures, details) of the load test through real ``advisor serve`` subprocesses (one per batching setting:
     max batch requests = ``max_batch_size``, then 1), or None with a note when a server could not run (the caller
-    falls back to the simulation). This process keeps its own copy of the model loaded; each server loads another."""
+    falls back to the in-process load test). This process keeps its own copy of the model loaded; each server loads
+    another."""
     from advisor.cost.served import SOURCE, served_load
 
-    spec = reload_spec(entry, load)
     torch = sys.modules.get("torch")
     threads = torch.get_num_threads() if torch is not None else None
     figures: dict[str, Any] = {}
-    details: dict[str, Any] = {"source": SOURCE, "clients": "open loop (asyncio, up to 256 connections)"}
+    details: dict[str, Any] = {"source": SOURCE}
     for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
         tell(f"load ({label}, advisor serve)", 0, requests)
         try:
-            res = served_load(spec, queries, rate_qps=rate, requests=requests, max_batch_requests=max_batch,
-                              max_wait_ms=opts.max_wait_ms, batch_size=opts.batch_size, threads=threads)
+            res = served_load(entry, load, load_config(opts, max_batch), queries, rate_qps=rate, requests=requests,
+                              clients=opts.load_clients, threads=threads)
         except (RuntimeError, UserError, OSError, ImportError) as exc:
             notes.append(f"load_server subprocess: the served load test did not run ({exc}); the load figures come "
-                         f"from the in-process simulation")
+                         f"from the in-process load test")
             return None
         figures.update(res.figures(f"load_{label}"))
         r = res.rate

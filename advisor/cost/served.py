@@ -1,16 +1,16 @@
 """The cost cell's load test against a real ``advisor serve`` subprocess (policy ``costs: {load_server: subprocess}``).
 
-The in-process simulation (``advisor.cost.batcher``) times the model behind a thread-based batcher; this times what
-a user would deploy: the same catalog entry and ``LoadOptions`` served by ``advisor serve`` on 127.0.0.1 at a free
-port (HTTP, JSON, the token-budget batcher, the 429 queue), driven by the same open-loop client as ``advisor
-loadtest`` (``advisor.cost.http_load``). The server is a subprocess, not an import (``advisor.serving`` sits above
-``advisor.cost``), and it is always stopped and reaped, on errors and Ctrl-C too.
+The in-process load test (``advisor.cost.inprocess_load``) drives the server's own batcher around the model this
+process has loaded; this times the whole server a user would deploy: the same catalog entry and ``LoadOptions``,
+served with the same ``ServeConfig`` on 127.0.0.1 at a free port (HTTP and JSON around the same batcher), driven by
+the same open-loop client as ``advisor loadtest`` (``advisor.cost.http_load``) from this process. The server is a
+subprocess, not an import (``advisor.serving`` sits above ``advisor.cost``): ``python -P -m advisor.serving SPEC``
+with a ``ServeSpec`` file, no command line in between. It is always stopped and reaped, on errors and Ctrl-C too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -19,18 +19,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from advisor.cost.http_load import RateResult, drive_rates
 from advisor.cost.latency import LatencyStats
+from advisor.models.serve_config import ServeConfig, ServeSpec
+
+if TYPE_CHECKING:
+    from advisor.models.backends import LoadOptions
+    from advisor.models.catalog import ModelEntry
 
 SOURCE = "advisor serve subprocess"
-SIMULATED = "in-process simulation (advisor.cost.batcher)"
-SERVE_ENTRY = "from advisor.cli import main; main()"  # the CLI's own entry point, in this interpreter
-MAX_BATCH_TOKENS = 16384  # advisor serve's defaults, recorded with the figures
-MAX_QUEUE = 512
+IN_PROCESS = "in process (advisor serve's batcher, no HTTP)"
+SERVE_MODULE = "advisor.serving"  # ``python -P -m advisor.serving SPEC.json``: serves a ServeSpec
 
 
 def free_port() -> int:
@@ -66,16 +69,14 @@ def _stop(proc: subprocess.Popen, timeout_s: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def serve_subprocess(spec: dict[str, Any], *, max_batch_requests: int, max_wait_ms: float, batch_size: int,
-                     threads: int | None = None, ready_s: float = 300.0) -> Iterator[ServedProcess]:
-    """Start ``advisor serve --load-spec`` for ``spec`` (``reload_spec``: entry + LoadOptions) on 127.0.0.1, wait
-    until GET /health answers 200, yield it; stop it whatever happens."""
+def serve_subprocess(entry: "ModelEntry", load: "LoadOptions", config: ServeConfig, *, threads: int | None = None,
+                     ready_s: float = 300.0) -> Iterator[ServedProcess]:
+    """Serve ``entry`` loaded with ``load``, batching by ``config``, in a fresh interpreter on 127.0.0.1 at a free
+    port (whatever ``config`` says about host and port), wait until GET /health answers 200, yield it; stop it
+    whatever happens."""
     import httpx
 
-    port = free_port()
-    settings = {"host": "127.0.0.1", "port": port, "max_batch_requests": max_batch_requests,
-                "max_wait_ms": max_wait_ms, "max_batch_tokens": MAX_BATCH_TOKENS, "max_queue": MAX_QUEUE,
-                "batch_size": batch_size}
+    config = replace(config, host="127.0.0.1", port=free_port())
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -83,15 +84,13 @@ def serve_subprocess(spec: dict[str, Any], *, max_batch_requests: int, max_wait_
         env["OMP_NUM_THREADS"] = str(threads)
     with tempfile.TemporaryDirectory(prefix="advisor-serve-") as tmp:
         spec_file, log = Path(tmp) / "spec.json", Path(tmp) / "serve.log"
-        spec_file.write_text(json.dumps(spec), encoding="utf-8")
-        command = [sys.executable, "-c", SERVE_ENTRY, "serve", "--load-spec", str(spec_file), "--host", "127.0.0.1",
-                   "--port", str(port), "--max-batch-requests", str(max_batch_requests), "--max-wait-ms",
-                   str(max_wait_ms), "--max-batch-tokens", str(MAX_BATCH_TOKENS), "--max-queue", str(MAX_QUEUE),
-                   "--batch-size", str(batch_size)]
+        spec_file.write_text(ServeSpec(entry, load, config).to_json(), encoding="utf-8")
+        # -P: the working directory is not put on sys.path, so a folder named like a module there cannot shadow it
+        command = [sys.executable, "-P", "-m", SERVE_MODULE, str(spec_file)]
         with open(log, "w", encoding="utf-8") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, cwd=str(Path.cwd()))
-        served = ServedProcess(proc, f"http://127.0.0.1:{port}", log, settings)
+        served = ServedProcess(proc, f"http://{config.host}:{config.port}", log, config.settings())
         try:
             deadline = time.monotonic() + ready_s
             while True:
@@ -130,31 +129,32 @@ class ServedLoad:
     server: dict[str, Any]
 
     def figures(self, prefix: str) -> dict[str, float]:
-        """The same names as the simulation's ``LoadResult.figures``."""
+        """The same names as the in-process load test's ``LoadResult.figures``."""
         out = {f"{prefix}_qps": round(self.rate.achieved_qps, 3), f"{prefix}_mean_batch": round(self.mean_batch_size, 3)}
         out.update(self.latency.figures(prefix))
         return out
 
 
-def served_load(spec: dict[str, Any], queries: Sequence[str], *, rate_qps: float, requests: int,
-                max_batch_requests: int, max_wait_ms: float, batch_size: int, threads: int | None = None,
-                warmup: int = 5, seed: int = 0, timeout_s: float = 60.0) -> ServedLoad:
-    """Serve ``spec`` in a subprocess with this batching and send ``requests`` single queries (``queries`` cycled)
-    at ``rate_qps`` (Poisson, open loop) to its ``/v1/embeddings``; latency from each scheduled send time."""
+def served_load(entry: "ModelEntry", load: "LoadOptions", config: ServeConfig, queries: Sequence[str], *,
+                rate_qps: float, requests: int, clients: int = 256, threads: int | None = None, warmup: int = 5,
+                seed: int = 0, timeout_s: float = 60.0) -> ServedLoad:
+    """Serve ``entry`` with ``config`` in a subprocess and send ``requests`` single queries (``queries`` cycled) at
+    ``rate_qps`` (Poisson, open loop, at most ``clients`` connections) to its ``/v1/embeddings``; latency from
+    each scheduled send time."""
     import httpx
 
     if not queries or requests < 1 or rate_qps <= 0:
         raise ValueError("served_load needs queries, requests >= 1 and rate_qps > 0")
     payloads = [{"input": q} for q in queries]
     duration_s = 3.0 * requests / rate_qps + 1.0  # the request count bounds the run, not the clock
-    with serve_subprocess(spec, max_batch_requests=max_batch_requests, max_wait_ms=max_wait_ms,
-                          batch_size=batch_size, threads=threads) as served:
+    with serve_subprocess(entry, load, config, threads=threads) as served:
         with httpx.Client(base_url=served.url) as client:  # warm the server before anything is timed
             for i in range(warmup):
                 client.post("/v1/embeddings", json=payloads[i % len(payloads)], timeout=timeout_s).raise_for_status()
         texts0, batches0 = _batch_totals(served.url)
         (result,) = drive_rates(served.url, "/v1/embeddings", payloads, [rate_qps], requests=requests,
-                                duration_s=duration_s, timeout_s=timeout_s, seed=seed, warmup=0)
+                                duration_s=duration_s, timeout_s=timeout_s, max_connections=clients, seed=seed,
+                                warmup=0)
         texts1, batches1 = _batch_totals(served.url)
         pid = served.proc.pid
     if not result.latencies_ms:

@@ -12,34 +12,33 @@ from advisor.serving.config import ServeConfig, VectorForm
 
 def prepare(model: str | None, *, catalogs: list[Any] | None = None, device: str = "cpu",
             weight_precision: str | None = None, runtime: str | None = None, form: VectorForm = VectorForm(),
-            config: ServeConfig = ServeConfig(), allow_network: bool = False,
-            load_spec: dict[str, Any] | None = None) -> Any:
-    """The model loaded (through ``load_encoder``, the one encode path) and wrapped for serving, warmed up.
-
-    ``load_spec`` (``advisor.cost.memory.reload_spec``: a catalog entry and its ``LoadOptions`` as JSON) serves
-    exactly the entry a measuring process has loaded, with its device, weights, runtime and grants, instead of
-    resolving ``model`` by name: how a sweep's cost cell starts the server it load-tests."""
-    from advisor.models.backends import LoadOptions, load_encoder
-    from advisor.models.catalog import ModelEntry
+            config: ServeConfig = ServeConfig(), allow_network: bool = False) -> Any:
+    """The model named ``model`` (a catalog name, folder or hub id) loaded at this variant, wrapped for serving."""
+    from advisor.models.backends import LoadOptions
     from advisor.models.resolve import resolve_model
+
+    if model is None:
+        raise UserError("give --model NAME or --report report/report.json")
+    entry = resolve_model(model, catalogs or None)
+    options = LoadOptions(device=device, weight_precision=weight_precision, runtime=runtime,
+                          allow_network=allow_network)
+    return load_served(entry, options, form=form, config=config)
+
+
+def load_served(entry: Any, options: Any, *, form: VectorForm = VectorForm(),
+                config: ServeConfig = ServeConfig()) -> Any:
+    """``entry`` loaded with ``options`` (``LoadOptions``) through ``load_encoder``, the one encode path, wrapped
+    for serving and warmed up. ``advisor serve`` comes here through ``prepare``; a cost cell's served load test
+    through ``python -m advisor.serving SPEC`` with the entry and options it has loaded itself."""
+    from advisor.models.backends import load_encoder
     from advisor.serving.app import Served
 
-    if load_spec is not None:
-        entry = ModelEntry.from_dict(load_spec["entry"])
-        options = LoadOptions(**load_spec["load"])
-        device, weight_precision = options.device, options.weight_precision
-    else:
-        if model is None:
-            raise UserError("give --model NAME or --report report/report.json")
-        entry = resolve_model(model, catalogs or None)
-        options = LoadOptions(device=device, weight_precision=weight_precision, runtime=runtime,
-                              allow_network=allow_network)
     if form.dim is not None and form.dim > entry.embed_dim:
         raise UserError(f"--dim {form.dim} is larger than {entry.name}'s output size {entry.embed_dim}")
     encoder = load_encoder(entry, options)
     encoder.warmup()
-    info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": device,
-            "weight_precision": weight_precision or entry.weight_precision or "fp32",
+    info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": options.device,
+            "weight_precision": options.precision_for(entry),
             "max_input_tokens": config.max_input_tokens or entry.max_tokens,
             "runtime": dict(encoder.info).get("runtime") or dict(encoder.info).get("backend")}
     return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)

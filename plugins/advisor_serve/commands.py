@@ -51,13 +51,9 @@ def _one(values: tuple, name: str):
 @allow_network_option
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds shutdown waits for queued and open requests.")
-@click.option("--load-spec", "load_spec_file", default=None, hidden=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON {entry, load}: serve exactly this catalog entry with these LoadOptions (the cost cell's "
-                   "load test against a real server starts the server this way).")
 def serve_command(model, report, catalogs, device, weight_precision, dims, precisions, batch_size, host, port,
                   max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_input_tokens, truncate,
-                  api_key_env, kind, allow_network, drain_timeout, load_spec_file):
+                  api_key_env, kind, allow_network, drain_timeout):
     """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings, TEI /embed,
     /health, /metrics."""
     from advisor.serving.config import ServeConfig, VectorForm, variant_from_report
@@ -76,15 +72,7 @@ def serve_command(model, report, catalogs, device, weight_precision, dims, preci
         dim = dim if dim is not None else chosen.dim
         precision = precision or chosen.vector_precision
         click.echo(f"advisor serve: the report recommends {chosen.source.get('label') or model}", err=True)
-    load_spec = None
-    if load_spec_file is not None:
-        if model is not None or report is not None:
-            raise UserError("give --model, --report or --load-spec, not more than one")
-        try:
-            load_spec = json.loads(load_spec_file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UserError(f"--load-spec {load_spec_file}: not readable JSON: {exc}") from None
-    elif model is None:
+    if model is None:
         raise UserError("give --model NAME or --report report/report.json")
     api_key = None
     if api_key_env:
@@ -97,7 +85,7 @@ def serve_command(model, report, catalogs, device, weight_precision, dims, preci
                          drain_timeout_s=drain_timeout, batch_size=batch_size)
     served = prepare(model, catalogs=list(catalogs), device=device, weight_precision=weight_precision,
                      runtime=runtime, form=VectorForm(dim=dim, precision=precision or "float32"), config=config,
-                     allow_network=allow_network, load_spec=load_spec)
+                     allow_network=allow_network)
     serve(served)
 
 

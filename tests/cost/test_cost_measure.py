@@ -1,20 +1,24 @@
-"""Cost figures on real runs: latency percentiles equal numpy's over the recorded samples, the dynamic batcher
-hands every client its own vector (equal to the unbatched one), the fresh-subprocess peak RSS exceeds the model
-file, and ``advisor measure --json`` reports every figure with its manifest on a real model and dataset."""
+"""Cost figures on real runs: latency percentiles equal numpy's over the recorded samples, the in-process load test
+(advisor serve's batcher) hands every request its own vector (equal to the unbatched one) and keeps the token
+budget, the fresh-subprocess peak RSS exceeds the model file, and ``advisor measure --json`` reports every figure
+with its manifest on a real model and dataset."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from advisor.cost.batcher import DynamicBatcher, run_load
+from advisor.cost.inprocess_load import run_load
+from advisor.models.backends import Encoder
+from advisor.models.batcher import DynamicBatcher, count_tokens
 from advisor.models.fastpath import FastTransformerEncoder
+from advisor.models.serve_config import ServeConfig
 from advisor.cost.latency import LatencyStats, measure_latency
 from advisor.cost.stability import StabilityRule
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
@@ -57,53 +61,52 @@ def test_latency_stats_reject_empty():
         LatencyStats.from_samples([])
 
 
-def test_batcher_gives_each_client_its_own_vector(encoder):
-    reference = {q: encoder.encode([q])[0] for q in QUERIES}
-    calls: list[int] = []
-
-    def encode_batch(texts):
-        calls.append(len(texts))
-        return encoder.encode(texts, kind="document")
-
-    results: dict[int, np.ndarray] = {}
-    with DynamicBatcher(encode_batch, max_batch_size=8, max_wait_ms=50) as batcher:
-        def client(i: int) -> None:
-            results[i] = batcher.submit(QUERIES[i % len(QUERIES)]).result(timeout=120)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert sorted(results) == list(range(16)) and sum(calls) == 16
-    assert max(calls) > 1  # requests really were batched together
-    for i, vec in results.items():
-        np.testing.assert_allclose(vec, reference[QUERIES[i % len(QUERIES)]], atol=1e-5)
-
-
-def test_batcher_reports_errors_to_every_waiting_client():
-    def broken(texts):
-        raise RuntimeError("model crashed")
-
-    with DynamicBatcher(broken, max_batch_size=4, max_wait_ms=20) as batcher:
-        futures = [batcher.submit(q) for q in QUERIES[:4]]
-        for f in futures:
-            with pytest.raises(RuntimeError, match="model crashed"):
-                f.result(timeout=10)
-
-
-def test_load_run_batched_and_unbatched_answer_every_request(encoder):
-    def encode_batch(texts):
-        return encoder.encode(texts, kind="query")
-
+def test_inprocess_load_batched_and_unbatched_answer_every_request_with_its_own_vector(encoder):
     for max_batch in (16, 1):
-        res = run_load(encode_batch, QUERIES, rate_qps=200.0, requests=24, clients=8, max_batch_size=max_batch,
-                       max_wait_ms=5)
-        assert res.latency.samples == 24 and res.achieved_qps > 0
+        res = run_load(encoder, QUERIES, config=ServeConfig(max_batch_requests=max_batch, max_wait_ms=5),
+                       rate_qps=200.0, requests=24, clients=8)
+        assert res.ok == res.latency.samples == 24 and res.rejected == 0 and res.achieved_qps > 0
         assert (res.mean_batch_size == 1.0) if max_batch == 1 else (res.mean_batch_size >= 1.0)
         for i, vec in enumerate(res.vectors):
-            want = encoder.encode([QUERIES[i % len(QUERIES)]])[0]
+            want = encoder.encode([QUERIES[i % len(QUERIES)]], kind="query")[0]
             np.testing.assert_allclose(vec, want, atol=1e-5)
+
+
+class _Broken(Encoder):
+    """A model that fails on every encode: what every waiting request must learn."""
+
+    embed_dim = 4
+
+    def encode(self, texts, *, kind="document", batch_size=32, progress=None):
+        raise RuntimeError("model crashed")
+
+
+def test_inprocess_load_raises_the_models_error():
+    with pytest.raises(RuntimeError, match="model crashed"):
+        run_load(_Broken(), QUERIES, config=ServeConfig(max_batch_requests=4), rate_qps=100.0, requests=8, warmup=0)
+
+
+def test_the_batcher_counts_tokens_with_the_models_tokenizer_and_keeps_the_token_budget(encoder):
+    """Each request's tokens are the model's own count (as a server's usage reports them); a batch closes before
+    its tokens pass ``max_batch_tokens`` (one request over the budget would run alone)."""
+    counts = count_tokens(encoder, QUERIES)
+    budget = max(counts) * 2
+    batches: list[list[int]] = []
+
+    async def main() -> list[int]:
+        batcher = DynamicBatcher(encoder, ServeConfig(max_batch_tokens=budget, max_wait_ms=1000),
+                                 on_batch=lambda batch: batches.append([job.tokens for job in batch]))
+        batcher.start()
+        try:
+            answers = await asyncio.gather(*(batcher.embed([q], "query") for q in QUERIES))
+        finally:
+            await batcher.drain(30)
+        return [tokens for _, tokens in answers]
+
+    assert asyncio.run(main()) == counts == [len(encoder.tokenizer.encode(q).ids) for q in QUERIES]
+    assert sorted(t for batch in batches for t in batch) == sorted(counts)  # every request encoded once
+    assert all(sum(batch) <= budget for batch in batches)
+    assert max(len(batch) for batch in batches) > 1  # requests really were batched together
 
 
 def test_subprocess_peak_rss_exceeds_model_file(minilm_dir):
@@ -146,6 +149,13 @@ def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
     assert f["bulk_docs"] == 24
     assert f["tokens_per_s"] / f["docs_per_s"] == pytest.approx(f["mean_tokens_per_doc"], rel=1e-2)
     assert f["bytes_per_vector"] == 384 * 4 and f["index_vectors"] == 156
+    load = f["load_test"]  # in process, through advisor serve's own batcher and its default token budget and queue
+    assert load["source"].startswith("in process") and load["requested"] == "in-process"
+    for label, max_batch in (("batched", 32), ("unbatched", 1)):
+        assert load[label]["batcher"]["class"] == "advisor.models.batcher.DynamicBatcher"
+        assert load[label]["batcher"]["max_batch_requests"] == max_batch
+        assert load[label]["batcher"]["max_batch_tokens"] == ServeConfig().max_batch_tokens
+        assert load[label]["ok"] + load[label]["rejected"] == load[label]["sent"] == 16
     env = f["environment"]
     assert env["hardware"]["device"] == "cpu" and env["libraries"]["torch"] and env["hardware_id"]
 

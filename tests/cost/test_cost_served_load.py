@@ -1,6 +1,6 @@
 """``load_server: subprocess``: a cost cell's load figures come from a real ``advisor serve`` of the same model on
-127.0.0.1, driven over HTTP by ``advisor loadtest``'s open-loop client; the server is gone afterwards; a policy
-that names another load server fails in one line."""
+127.0.0.1 (started from a ServeSpec file), driven over HTTP by ``advisor loadtest``'s open-loop client; the server is
+gone afterwards; a policy that names another load server fails in one line."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def test_subprocess_load_figures_come_from_a_real_server_that_is_stopped_after(r
         run = test[label]
         assert run["ok"] == run["sent"] == 20 and run["rejected"] == run["errors"] == run["timed_out"] == 0
         assert run["server"]["host"] == "127.0.0.1" and run["server"]["max_batch_requests"] == max_batch
+        # the ServeConfig both load tests build: advisor serve's own token budget and queue bound
+        assert (run["server"]["max_batch_tokens"], run["server"]["max_queue"]) == (16384, 512)
+        assert "api_key" not in run["server"]
         assert _gone(run["server"]["pid"])  # stopped and reaped, not left running
         assert figures[f"load_{label}_qps"] == pytest.approx(run["achieved_qps"], abs=1e-3) and run["achieved_qps"] > 0
         assert figures[f"load_{label}_p50_ms"] <= figures[f"load_{label}_p95_ms"]
