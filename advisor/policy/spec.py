@@ -19,8 +19,9 @@ TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote
               "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout", "network", "data",
               "costs", "baselines")
 UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does when a model's training data is unknown
-NUMERIC_LIMIT_FIELDS = ("max_p95_latency_ms", "min_throughput_docs_per_s", "max_peak_memory_mb",
-                        "max_bytes_per_vector", "usd_per_million_docs", "usd_per_thousand_queries")
+# ``limits.<field>`` for each figure a policy can bound (advisor.figures: ``Figure.limit``, a maximum when lower is
+# better, else a minimum)
+NUMERIC_LIMIT_FIELDS = tuple(f.limit for f in limit_figures() if f.limit)
 LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
 RANKING_WEIGHT_NAMES = ("quality", *objectives())  # the cost objectives' figures: advisor.figures ``objective``
 # The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
@@ -37,8 +38,9 @@ BASELINES = ("bm25",)  # baseline candidates a policy can name (``baselines: [bm
 # retrieval report answers "is this model better than BM25 on your data?"; ``baselines: []`` turns it off.
 DEFAULT_BASELINES = ("bm25",)
 DATA_FIELDS = ("stay_on_machine",)
-# Which figure ranks each task type unless ``ranking.quality_metrics`` says otherwise: its main metric
-DEFAULT_QUALITY_METRICS = main_metrics()
+DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
+                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
+                           "clustering": "v_measure", "deduplication": "cosine_ap"}
 
 
 @dataclass(frozen=True)
@@ -215,14 +217,9 @@ def load_policy(path: str | Path) -> Policy:
         minimum = q.number("min")
         if minimum is None:
             raise q.error("min", "is required (the lowest acceptable value)")
-        floors.append(QualityFloor(q.str("task", required=True), q.str("metric", required=True), minimum))
-    limits = Limits(max_p95_latency_ms=lim.number("max_p95_latency_ms", minimum=0),
-                    min_throughput_docs_per_s=lim.number("min_throughput_docs_per_s", minimum=0),
-                    max_peak_memory_mb=lim.number("max_peak_memory_mb", minimum=0),
-                    max_bytes_per_vector=lim.int("max_bytes_per_vector"),
-                    usd_per_million_docs=lim.number("usd_per_million_docs", minimum=0),
-                    usd_per_thousand_queries=lim.number("usd_per_thousand_queries", minimum=0),
-                    min_quality=tuple(floors),
+        floors.append(QualityFloor(q.str("task", required=True), _quality_metric(q, "metric", required=True),
+                                   minimum))
+    limits = Limits(**{f: _limit(lim, f) for f in NUMERIC_LIMIT_FIELDS}, min_quality=tuple(floors),
                     strict=lim.bool("strict"))
 
     grid = VariantGrid(
@@ -265,6 +262,9 @@ def load_policy(path: str | Path) -> Policy:
         allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
         costs=_costs(costs_section),
         baselines=_baselines(top),
+    )
+
+
 def _limit(section: Fields, field: str) -> float | int | None:
     """A numeric limit: an integer when its figure is whole (bytes per vector), else a number >= 0."""
     return section.int(field) if limit_figure(field).integer else section.number(field, minimum=0)
@@ -280,9 +280,6 @@ def _quality_metric(section: Fields, field: str, default: str | None = None, *, 
         except UnknownFigure:
             raise section.error(field, unknown_figure_message(name, kind="quality")) from None
     return name
-
-
-    )
 
 
 def _baselines(top: Fields) -> tuple[str, ...]:

@@ -170,14 +170,14 @@ def _add_money(c: Candidate, entry: ModelEntry | None, policy: Policy) -> None:
 
 
 MIN_INDEX_RECALL = 0.95
+# The figures of an index setting a candidate carries (``Candidate.index`` / ``index_options``), at their worst
+# over the tasks; ``end_to_end_p95_ms`` is added beside them.
+INDEX_OPTION_FIGURES = (recall_at(10), ndcg_at(10), SEARCH_P95_MS, QPS, BUILD_S, N_DOCS, MEMORY_BYTES)
 
 
 def _hybrid_latency(c: Candidate) -> None:
     """A hybrid query costs the query encode (the dense cost cell's batch-1 latency) plus its measured search:
     dense exact search + BM25 + fusion (the slowest over the tasks)."""
-# The figures of an index setting a candidate carries (``Candidate.index`` / ``index_options``), at their worst
-# over the tasks; ``end_to_end_p95_ms`` is added beside them.
-INDEX_OPTION_FIGURES = (recall_at(10), ndcg_at(10), SEARCH_P95_MS, QPS, BUILD_S, N_DOCS, MEMORY_BYTES)
     search = [m[HYBRID_SEARCH_P95_MS] for m in c.metrics.values() if HYBRID_SEARCH_P95_MS in m]
     if not search:
         return
