@@ -99,10 +99,15 @@ class Figure:
             return formatting.duration(value)
         return formatting.figure(value, self.unit)
 
-    def text(self, value: float | int | None, *, missing: str = formatting.MISSING) -> str:
-        """For a sentence: ``1,209 ms``, ``0.4123``, ``$0.16``, ``2.1 GB``; None -> ``n/a``."""
+    def text(self, value: float | int | None, *, exact: bool = False, missing: str = formatting.MISSING) -> str:
+        """For a sentence: ``1,209 ms``, ``0.4123``, ``$0.16``, ``2.1 GB``; None -> ``n/a``. ``exact``: a number
+        someone wrote (a policy's limit), in the figure's own unit with up to six significant digits."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return missing
+        if exact and self.decimals is None:
+            if self.unit == "USD":
+                return formatting.money(value, digits=6)
+            return formatting.figure(value, self.unit if self.unit != "fraction" else "", digits=6)
         return self._write(value)
 
     def cell(self, value: float | int | None, *, missing: str = formatting.CELL_MISSING) -> str:
