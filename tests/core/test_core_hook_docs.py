@@ -45,6 +45,20 @@ def documented_hooks(markdown: str, hooks: set[str]) -> set[str]:
     return {hook for hook in hooks if any(re.search(rf"\b{hook}\b", h) for h in headings(markdown))}
 
 
+def hook_table(markdown: str) -> dict[str, str]:
+    """The rows of the overview table (the one headed ``| hook | ...``): hook name -> its contract cell."""
+    rows: dict[str, str] = {}
+    in_table = False
+    for line in markdown.splitlines():
+        if line.startswith("| hook |"):
+            in_table = True
+        elif in_table and not line.startswith("|"):
+            break
+        elif in_table and (match := re.match(r"\| `(\w+)\(", line)):
+            rows[match.group(1)] = line.rsplit("|", 2)[-2].strip()
+    return rows
+
+
 @pytest.fixture(scope="module")
 def plugins_doc(repo) -> str:
     return (repo / "docs" / "plugins.md").read_text()
@@ -62,6 +76,13 @@ def test_every_hook_has_a_section_in_the_plugin_docs(plugins_doc):
     assert not missing, f"hooks without a heading in docs/plugins.md: {sorted(missing)}"
 
 
+def test_every_hook_is_a_row_of_the_hook_table_naming_its_contract(plugins_doc):
+    table = hook_table(plugins_doc)
+    assert set(table) == hook_names(), f"docs/plugins.md's hook table: {sorted(table)}"
+    for hook, kind in HOOK_KINDS.items():
+        assert kind.contract.replace(":", ".") in table[hook], (hook, table[hook])
+
+
 def test_every_registration_hook_has_a_documented_contract(plugins_doc):
     registration = {h for h in hook_names() if "register" in inspect.signature(getattr(hookspecs, h)).parameters}
     assert registration == set(HOOK_KINDS)
@@ -77,6 +98,9 @@ def test_the_checks_catch_a_hook_without_a_test_or_a_section(tmp_path):
     hooks = {"register_widgets", "register_gadgets"}
     assert hooks - hooks_with_a_test(tmp_path) == {"register_gadgets"}
     assert hooks - documented_hooks(doc, hooks) == {"register_gadgets"}
+    table = ("| hook | registers | contract |\n|---|---|---|\n| `register_widgets(register)` | widgets | `w.Widget` |\n"
+             "\n| `register_gadgets(register)` | after the table ended |\n")
+    assert hooks - set(hook_table(table)) == {"register_gadgets"}
 
 
 def section_example(markdown: str, hook: str) -> str:
