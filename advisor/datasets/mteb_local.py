@@ -14,11 +14,12 @@ from advisor.errors import UserError
 from advisor.datasets.tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
 from advisor.datasets.beir import join_title
 
+# The task types this bridge hands to mteb: mteb's type name and mteb's name for its main score (mteb's
+# vocabulary, not the advisor's main metric: advisor.config.task_types holds those)
 MTEB_TYPES = {"retrieval": ("Retrieval", "ndcg_at_10"), "sts": ("STS", "cosine_spearman"),
               "classification": ("Classification", "accuracy"),
               "pair_classification": ("PairClassification", "max_ap")}
-ADVISOR_TYPES = {"Retrieval": "retrieval", "STS": "sts", "Classification": "classification",
-                 "PairClassification": "pair_classification"}
+ADVISOR_TYPES = {mteb_type: ours for ours, (mteb_type, _) in MTEB_TYPES.items()}  # mteb's type -> the advisor's
 
 
 def _metadata(task: Task, split: str) -> Any:

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from advisor.config.task_types import TASK_TYPES, TaskTypeName, task_type  # noqa: F401 - TASK_TYPES re-exported
 from advisor.errors import UserError
 
-TaskType = Literal["retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval", "clustering",
-                   "deduplication", "reranking"]
-TASK_TYPES: tuple[str, ...] = ("retrieval", "sts", "classification", "pair_classification", "unlabeled_retrieval",
-                               "clustering", "deduplication", "reranking")
+TaskType = TaskTypeName  # the task types are one table: advisor.config.task_types.TASK_TYPES
 
 
 @dataclass(frozen=True)
@@ -32,12 +30,18 @@ class RetrievalData:
     queries: dict[str, str]            # query id -> text
     qrels: dict[str, dict[str, int]]   # query id -> doc id -> graded relevance (empty for unlabeled tasks)
 
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return tuple({"queries": self.queries, "corpus": self.corpus}[text_set].values())
+
 
 @dataclass(frozen=True)
 class STSData:
     sentence1: tuple[str, ...]
     sentence2: tuple[str, ...]
     scores: tuple[float, ...]
+
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return {"sentence1": self.sentence1, "sentence2": self.sentence2}[text_set]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class ClassificationData:
     test_texts: tuple[str, ...]
     test_labels: tuple[str, ...]
 
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return {"train": self.train_texts, "test": self.test_texts}[text_set]
+
 
 @dataclass(frozen=True)
 class ClusteringData:
@@ -54,6 +61,9 @@ class ClusteringData:
 
     texts: tuple[str, ...]
     labels: tuple[str, ...]
+
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return {"texts": self.texts}[text_set]
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class RerankingData:
     qrels: dict[str, dict[str, int]]
     candidates: dict[str, tuple[str, ...]]  # query id -> doc ids to rerank
 
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return tuple({"queries": self.queries, "corpus": self.corpus}[text_set].values())
+
 
 @dataclass(frozen=True)
 class DeduplicationData:
@@ -73,12 +86,18 @@ class DeduplicationData:
     texts: tuple[str, ...]
     duplicates: tuple[tuple[int, int], ...]
 
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return {"texts": self.texts}[text_set]
+
 
 @dataclass(frozen=True)
 class PairClassificationData:
     text1: tuple[str, ...]
     text2: tuple[str, ...]
     labels: tuple[int, ...]
+
+    def texts_of(self, text_set: str) -> tuple[str, ...]:
+        return {"text1": self.text1, "text2": self.text2}[text_set]
 
 
 @dataclass(frozen=True)
@@ -100,20 +119,9 @@ class Task:
     origin_note: str = ""
 
     def text_sets(self) -> dict[str, TextSet]:
-        """The named text sets the harness encodes once per model variant."""
-        d = self.data
-        if self.type in ("retrieval", "unlabeled_retrieval", "reranking"):
-            return {"queries": TextSet("query", tuple(d.queries.values())),
-                    "corpus": TextSet("document", tuple(d.corpus.values()))}
-        if self.type == "sts":
-            return {"sentence1": TextSet("query", d.sentence1), "sentence2": TextSet("query", d.sentence2)}
-        if self.type == "classification":
-            return {"train": TextSet("query", d.train_texts), "test": TextSet("query", d.test_texts)}
-        if self.type == "pair_classification":
-            return {"text1": TextSet("query", d.text1), "text2": TextSet("query", d.text2)}
-        if self.type in ("clustering", "deduplication"):
-            return {"texts": TextSet("query", d.texts)}
-        raise ValueError(f"unknown task type {self.type}")
+        """The named text sets the harness encodes once per model variant: the type's text sets
+        (``advisor.config.task_types``), each read from the data by its name."""
+        return {ts.name: TextSet(ts.kind, self.data.texts_of(ts.name)) for ts in task_type(self.type).text_sets}
 
 
 def content_hash(payload: Any) -> str:
