@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 SOURCE = "advisor serve subprocess"
 IN_PROCESS = "in process (advisor serve's batcher, no HTTP)"
 SERVE_MODULE = "advisor.serving"  # ``python -P -m advisor.serving SPEC.json``: serves a ServeSpec
+# Before the one batcher, the in-process load test ran a thread-based simulation with a batcher of its own
+RETIRED_SIMULATION = "in-process simulation (advisor.cost.batcher)"
+
+
+def retired_load_test(load_test: dict[str, Any]) -> bool:
+    """Whether a stored cell's load figures (its ``load_test`` details) came from that retired simulation, which ran a
+    batcher advisor serve never ran: stamped with its source, or stored before load tests were stamped at all."""
+    source = load_test.get("source")
+    return source is None or source == RETIRED_SIMULATION
 
 
 def free_port() -> int:

@@ -38,13 +38,18 @@ def unstable_cells(plan: Any, store: Any) -> set[str]:
 
 def load_mode_changed(plan: Any, store: Any) -> set[str]:
     """Fingerprints of the plan's finished cost cells whose load test ran under another ``load_server`` than the
-    plan's policy asks for (``costs: {load_server: ...}``): a simulated figure is not a served one, so they are
-    measured again rather than reused. Cells measured without a load test are left alone."""
+    plan's policy asks for (``costs: {load_server: ...}``): an in-process figure is not a served one, so they are
+    measured again rather than reused. So are cells whose load figures came from the retired thread-based simulation
+    (``advisor.cost.served.retired_load_test``), under either mode. Cells measured without a load test are left
+    alone."""
+    from advisor.cost.served import retired_load_test
+
     wanted = {c.fingerprint: g.load_server for g in plan.groups for c in g.cells if c.key.kind == "cost"}
     changed = set()
     for r in store.results(fingerprint=list(wanted), status="ok"):
         load = r.details.get("load_test")
-        if isinstance(load, dict) and load.get("requested", "in-process") != wanted[r.fingerprint]:
+        if isinstance(load, dict) and (retired_load_test(load)
+                                       or load.get("requested", "in-process") != wanted[r.fingerprint]):
             changed.add(r.fingerprint)
     return changed
 

@@ -110,22 +110,29 @@ def _plan_under(tmp_path, repo, load_server: str):
 
 def test_a_cost_cell_measured_under_the_other_load_server_is_measured_again(tmp_path, repo):
     """The cost cell's key does not hold the load server, so the sweep compares what the stored cell was asked
-    for with what the policy asks for now: a simulated figure is never reused as a served one, nor back."""
+    for with what the policy asks for now: an in-process figure is never reused as a served one, nor back; a figure
+    of the retired thread-based simulation is reused under neither."""
+    from advisor.cost.served import IN_PROCESS, RETIRED_SIMULATION, SOURCE
     from advisor.sweep.driver import load_mode_changed
     from advisor.sweep.results import CellResult
     from advisor.sweep.store import ResultStore
 
-    served, simulated = _plan_under(tmp_path, repo, "subprocess"), _plan_under(tmp_path, repo, "in-process")
-    (cost,) = [c for c in simulated.cells if c.key.kind == "cost"]
+    served, inprocess = _plan_under(tmp_path, repo, "subprocess"), _plan_under(tmp_path, repo, "in-process")
+    (cost,) = [c for c in inprocess.cells if c.key.kind == "cost"]
     assert cost.fingerprint in {c.fingerprint for c in served.cells}  # the same cell under both policies
     with ResultStore(tmp_path / "results.sqlite") as store:
-        store.put(CellResult(cost.key, metrics={"load_batched_p95_ms": 5.0},
-                             details={"load_test": {"source": "in-process simulation", "requested": "in-process"}}))
-        assert load_mode_changed(simulated, store) == set()
-        assert load_mode_changed(served, store) == {cost.fingerprint}
-        # a cell stored before the stamp existed was simulated: it is measured again for a served policy only
-        store.put(CellResult(cost.key, metrics={"load_batched_p95_ms": 5.0}, details={"load_test": {}}))
-        assert (load_mode_changed(simulated, store), load_mode_changed(served, store)) == (set(), {cost.fingerprint})
+        def stored(load_test: dict) -> tuple[set, set]:
+            store.put(CellResult(cost.key, metrics={"load_batched_p95_ms": 5.0}, details={"load_test": load_test}))
+            return load_mode_changed(inprocess, store), load_mode_changed(served, store)
+
+        measured_again = {cost.fingerprint}
+        assert stored({"source": IN_PROCESS, "requested": "in-process"}) == (set(), measured_again)
+        assert stored({"source": SOURCE, "requested": "subprocess"}) == (measured_again, set())
+        # a hosted model or a pair asked for a server but ran in process: what was asked for decides
+        assert stored({"source": IN_PROCESS, "requested": "subprocess"}) == (measured_again, set())
+        # the retired simulation's figures, stamped or from before the stamps, are measured again under either
+        assert stored({"source": RETIRED_SIMULATION, "requested": "in-process"}) == (measured_again, measured_again)
+        assert stored({}) == (measured_again, measured_again)
         # a cell measured without a load test has no load figures to mismatch
         store.put(CellResult(cost.key, metrics={}, details={}))
         assert load_mode_changed(served, store) == set()
