@@ -14,7 +14,7 @@ import click
 
 from advisor import __version__
 from advisor.errors import UserError
-from advisor.options import catalog_option, json_option, policy_option
+from advisor.options import catalog_option, deprecated_alias, json_option, option, policy_option
 
 
 class AdvisorGroup(click.Group):
@@ -128,9 +128,10 @@ def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool)
 
 
 @catalog_group.command("import-mteb")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Catalog file to write (YAML).")
-@click.option("--name", "names", multiple=True, help="Keep models whose name contains this (repeatable).")
+@option("--out-file", required=True)
+@deprecated_alias("--out", "--out-file")
+@option("--name-contains")
+@deprecated_alias("--name", "--name-contains")
 @click.option("--license", "licenses", multiple=True, help="Keep models under this SPDX licence (repeatable).")
 @click.option("--max-params", default=None, help="Keep models with at most this many parameters, e.g. 600M.")
 @click.option("--languages", "languages", multiple=True,
@@ -138,11 +139,11 @@ def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool)
 @click.option("--open-weights", is_flag=True, help="Keep only models whose weights are open.")
 @catalog_option
 @json_option
-def catalog_import_mteb(out: Path, names: tuple[str, ...], licenses: tuple[str, ...], max_params: str | None,
+def catalog_import_mteb(out_file: Path, names: tuple[str, ...], licenses: tuple[str, ...], max_params: str | None,
                         languages: tuple[str, ...], open_weights: bool, catalogs: tuple[Path, ...],
                         as_json: bool) -> None:
-    """Write catalog entries from mteb's model registry (offline); fields mteb does not state stay unknown, and
-    models already in the catalogs (default: the shipped ones) are left out."""
+    """Write catalog entries from mteb's model registry (offline) into a catalog YAML file; fields mteb does not
+    state stay unknown, and models already in the catalogs (default: the shipped ones) are left out."""
     from advisor.config.languages import normalize_language
     from advisor.config.licenses import normalize_license
     from advisor.models.catalog import default_catalog_paths, load_catalog, load_catalogs
@@ -163,7 +164,7 @@ def catalog_import_mteb(out: Path, names: tuple[str, ...], licenses: tuple[str, 
     result = import_mteb(filters, existing)
     if not result.entries:
         raise UserError("no mteb model passes the filters (and is not already in the catalogs); loosen them")
-    path = write_import(result, out, filters)
+    path = write_import(result, out_file, filters)
     load_catalog(path)  # the same schema as any hand-written catalog
     if as_json:
         emit_json({"catalog": str(path), "entries": len(result.entries), "duplicates": result.duplicates,

@@ -1,56 +1,194 @@
-"""The words of the command line, defined once: every command that takes a weight precision, a device, a store or
-``--json`` takes it from here, so one name has one meaning, one type and one help text across the CLI
-(``tests/core/test_core_cli_vocabulary.py`` holds every command to it; ``docs/cli.md`` has the table).
+"""The words of the command line, defined once: every command that takes a model, a dataset, a weight precision, a
+device, a store, an output folder or ``--json`` takes it from here, so one name has one meaning, one type and one
+help text across the CLI (``tests/core/test_core_cli_vocabulary.py`` holds every command to it; ``docs/cli.md`` has
+the tables).
 
-An old spelling keeps working for one release as a hidden alias that prints a one-line notice on stderr.
+A name may come in a few *forms* (``--device``: the one device a command runs on, or the sweep's repeatable
+devices); each form has its own parameter, type and help text, and a help text speaks only of the commands that
+take its form. An old spelling keeps working for one release as a hidden alias that prints a one-line notice on
+stderr.
 """
 
 from __future__ import annotations
 
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import click
 from click.core import ParameterSource
 
+from advisor.errors import UserError
 from advisor.models.variants import DEVICES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
 from advisor.sweep.store import DEFAULT_STORE
 
 Decorator = Callable[[Any], Any]
-
-HELP = {
-    "--weights": "Weight precision the model runs at. Default: the weights the model ships with (fp32 for a "
-                 "convertible model).",
-    "--vector-precision": "Precision of the stored vectors (repeatable: every one is derived from the same "
-                          "embeddings). Default: float32.",
-    "--dim": "Output dimension (repeatable: every one is derived from the same embeddings). Default: the model's "
-             "full size.",
-    "--device": "Device the models run on. In a sweep (run, recommend) it is repeatable and the devices given "
-                "replace those of the policy's variant grid.",
-    "--batch-size": "Texts encoded per batch (in finetune and distill: pairs per training step).",
-    "--store": "Results database (SQLite): 'advisor run' writes it; rank, report, recommend and the TUI read it.",
-    "--catalog": "Catalog YAML file (repeatable). Default: the shipped catalogs.",
-    "--policy": "Policy YAML file: hard rules, the variant grid and the ranking weights.",
-    "--json": "Machine-readable output: JSON on stdout (progress and notes go to stderr).",
-    "--dataset-type": "Task source to read the datasets with, instead of detecting it (see 'advisor datasets "
-                      "sources').",
-    "--executor": "Where the sweep runs: local, ray, or a plugin's executor.",
-    "--allow-network": "Let hosted models receive your texts off this machine, as a policy's 'network: true' does; "
-                       "a policy's 'data: {stay_on_machine: true}' still wins.",
-}
-SHARED = tuple(HELP)
 _ALIASED = "advisor.options.aliased"  # ctx.meta key: parameter -> the value a deprecated spelling gave it
 
 
+class RegisteredName(click.ParamType):
+    """The name of something plugins register (a report writer, ...). The names are read from the plugin registry
+    when a value is checked, never at import or ``--help``, so a plugin's own writer can be picked; an unknown name
+    is one line with a did-you-mean."""
+
+    name = "name"
+
+    def __init__(self, kind: str, noun: str) -> None:
+        self.kind, self.noun = kind, noun
+
+    def to_info_dict(self) -> dict[str, Any]:
+        return {**super().to_info_dict(), "kind": self.kind}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from advisor.plugins import registered
+
+        names = sorted(registered(self.kind))
+        if value in names:
+            return value
+        close = difflib.get_close_matches(str(value), names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        option = param.opts[0] if param is not None else self.noun
+        raise UserError(f"{option} {value}: no {self.noun} of that name; {hint}registered: {', '.join(names)}")
+
+
+@dataclass(frozen=True)
+class Form:
+    """One form of a shared option: the parameter it fills, its help text and its click arguments. ``once``: the
+    option takes one value and says so when it is given twice (instead of click's silent last-one-wins)."""
+
+    dest: str
+    help: str
+    kw: Mapping[str, Any] = field(default_factory=dict)
+    once: bool = False
+
+    @property
+    def multiple(self) -> bool:
+        return bool(self.kw.get("multiple")) and not self.once
+
+
+ONE, REPEATABLE = "one", "repeatable"  # the plain forms; others name what sets them apart ("training", ...)
+
+_MODEL = "a catalog name, a local model folder or file, or hub:ORG/NAME (cached)"
+_DATASET = ("a folder or file (BEIR folder, STS/classification/pair table) or a task name such as mteb:TASK; "
+            "repeatable")
+
+# option -> form -> Form; the order is docs/cli.md's column order
+VOCABULARY: dict[str, dict[str, Form]] = {
+    # what is evaluated
+    "--model": {
+        ONE: Form("model", f"The model: {_MODEL}."),
+        REPEATABLE: Form("models", "Only these models (a catalog name or a local model folder; repeatable). "
+                                   "Default: every one.", {"multiple": True}),
+        "sent": Form("model", "Model name sent in each request's 'model' field (OpenAI endpoint)."),
+    },
+    "--dataset": {
+        REPEATABLE: Form("datasets", f"Dataset: {_DATASET}.", {"multiple": True}),
+        "training": Form("dataset", "Dataset to train on: a retrieval task (BEIR folder with qrels), a pairs file "
+                                    "(TSV/CSV/JSONL with anchor, positive[, negative]) or raw text (one document "
+                                    "per line)."),
+    },
+    "--dataset-type": {ONE: Form("dataset_type", "Task source to read the datasets with, instead of detecting it "
+                                                 "(see 'advisor datasets sources').", {"default": None})},
+    "--catalog": {REPEATABLE: Form("catalogs", "Catalog YAML file (repeatable). Default: the shipped catalogs.",
+                                   {"multiple": True, "type": click.Path(path_type=Path)})},
+    "--name-contains": {REPEATABLE: Form("names", "Keep models whose name contains this (repeatable).",
+                                         {"multiple": True})},
+    "--policy": {ONE: Form("policy", "Policy YAML file: hard rules, the variant grid and the ranking weights.",
+                           {"default": None, "type": click.Path(path_type=Path)})},
+    "--allow-network": {ONE: Form("allow_network", "Let hosted models receive your texts off this machine, as a "
+                                                   "policy's 'network: true' does; a policy's 'data: "
+                                                   "{stay_on_machine: true}' still wins.", {"is_flag": True})},
+    # how it runs
+    "--weights": {ONE: Form("weight_precision", "Weight precision the model runs at. Default: the weights the model "
+                                                "ships with (fp32 for a convertible model).",
+                            {"default": None, "type": click.Choice(WEIGHT_PRECISIONS)})},
+    "--vector-precision": {
+        REPEATABLE: Form("precisions", "Precision of the stored vectors (repeatable: every one is derived from the "
+                                       "same embeddings). Default: float32.",
+                         {"multiple": True, "type": click.Choice(VECTOR_PRECISIONS)}),
+        ONE: Form("vector_precision", "Precision of the vectors. Default: float32.",
+                  {"multiple": True, "type": click.Choice(VECTOR_PRECISIONS)}, once=True),
+    },
+    "--dim": {
+        REPEATABLE: Form("dims", "Output dimension (repeatable: every one is derived from the same embeddings). "
+                                 "Default: the model's full size.", {"multiple": True, "type": click.IntRange(1)}),
+        ONE: Form("dim", "Output dimension. Default: the model's full size.",
+                  {"multiple": True, "type": click.IntRange(1)}, once=True),
+    },
+    "--device": {
+        ONE: Form("device", "Device the model runs on.",
+                  {"default": "cpu", "show_default": True, "type": click.Choice(DEVICES)}),
+        REPEATABLE: Form("devices", "Devices to sweep (repeatable); the devices given replace those of the "
+                                    "policy's variant grid.",
+                         {"multiple": True, "default": None, "show_default": "the policy's devices",
+                          "type": click.Choice(DEVICES)}),
+    },
+    "--batch-size": {
+        ONE: Form("batch_size", "Texts encoded per batch.",
+                  {"default": 32, "show_default": True, "type": click.IntRange(1)}),
+        "training": Form("batch_size", "Training pairs per optimizer step.",
+                         {"default": 32, "show_default": True, "type": click.IntRange(1)}),
+    },
+    "--executor": {ONE: Form("executor", "Where the sweep runs: local, ray, or a plugin's executor.",
+                             {"default": "local", "show_default": True})},
+    "--max-batch-requests": {ONE: Form("max_batch_requests", "Dynamic batching: most requests in one batch.",
+                                       {"default": 64, "show_default": True, "type": click.IntRange(1)})},
+    "--max-wait-ms": {ONE: Form("max_wait_ms", "Dynamic batching: longest a batch waits to fill after its first "
+                                               "request, in ms.",
+                                {"default": 2.0, "show_default": True, "type": click.FloatRange(0)})},
+    "--input-type": {ONE: Form("input_type", "Input type of a request that gives no input_type / prompt_name: "
+                                             "it picks the prompt the model adds.",
+                               {"default": "query", "show_default": True,
+                                "type": click.Choice(["query", "document"])})},
+    "--api-key-env": {ONE: Form("api_key_env", "Environment variable holding the API key (sent as 'Authorization: "
+                                               "Bearer KEY'); the key itself never appears on the command line.",
+                                {"default": None})},
+    # where results go
+    "--store": {ONE: Form("store", "Results database (SQLite): 'advisor run' writes it; rank, report, recommend and "
+                                   "the TUI read it.",
+                          {"default": DEFAULT_STORE, "show_default": True, "type": click.Path(path_type=Path)})},
+    "--out": {ONE: Form("out", "Output folder (created when missing).",
+                        {"type": click.Path(file_okay=False, path_type=Path)})},
+    "--out-file": {ONE: Form("out_file", "Output file (an existing one is replaced).",
+                             {"type": click.Path(dir_okay=False, path_type=Path)})},
+    "--format": {
+        REPEATABLE: Form("formats", "Report format (repeatable): the name of a registered report writer, built in "
+                                    "markdown, html, json and csv, or a plugin's. Default: every registered one.",
+                         {"multiple": True, "metavar": "NAME",
+                          "type": RegisteredName("report_writers", "report writer")}),
+        "table": Form("table_format", "Table format. Default: from the --out-file suffix (csv without one).",
+                      {"default": None, "type": click.Choice(["csv", "parquet", "json"])}),
+    },
+    "--json": {ONE: Form("as_json", "Machine-readable output: JSON on stdout (progress and notes go to stderr).",
+                         {"is_flag": True})},
+}
+SHARED = tuple(VOCABULARY)
+
+
 class SharedOption(click.Option):
-    """An option of the shared vocabulary; it also takes the value of a deprecated alias given instead of it."""
+    """An option of the shared vocabulary, in one of its forms; it also takes the value of a deprecated alias given
+    instead of it."""
+
+    def __init__(self, *args: Any, form: str = ONE, once: bool = False, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.form, self.once = form, once
 
     def process_value(self, ctx: click.Context, value: Any) -> Any:
-        value = super().process_value(ctx, value)
         aliased = ctx.meta.get(_ALIASED, {}).get(self.name)
+        try:
+            value = super().process_value(ctx, value)
+        except click.MissingParameter:
+            if aliased is None:  # a required option is there when its deprecated spelling was given
+                raise
+            value = () if self.multiple else None
+        if self.once:
+            if len(value or ()) > 1:
+                raise UserError(f"{self.opts[0]} was given {len(value)} times; '{ctx.info_name}' takes one")
+            value = value[0] if value else None
         if aliased is None:
             return value
-        if self.multiple:
+        if self.multiple and not self.once:
             return tuple(value or ()) + tuple(aliased)
         return aliased if ctx.get_parameter_source(self.name) in (ParameterSource.DEFAULT, None) else value
 
@@ -64,46 +202,42 @@ class DeprecatedOption(click.Option):
         self.replacement, self.notice = replacement, notice
 
 
-# name -> (parameter, click.option arguments) of the one-value form of each shared option
-_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--weights": ("weight_precision", {"default": None, "type": click.Choice(WEIGHT_PRECISIONS)}),
-    "--vector-precision": ("precisions", {"multiple": True, "type": click.Choice(VECTOR_PRECISIONS)}),
-    "--dim": ("dims", {"multiple": True, "type": click.IntRange(1)}),
-    "--device": ("device", {"default": "cpu", "show_default": True, "type": click.Choice(DEVICES)}),
-    "--batch-size": ("batch_size", {"default": 32, "show_default": True, "type": click.IntRange(1)}),
-    "--store": ("store", {"default": DEFAULT_STORE, "show_default": True, "type": click.Path(path_type=Path)}),
-    "--catalog": ("catalogs", {"multiple": True, "type": click.Path(path_type=Path)}),
-    "--policy": ("policy", {"default": None, "type": click.Path(path_type=Path)}),
-    "--json": ("as_json", {"is_flag": True}),
-    "--dataset-type": ("dataset_type", {"default": None}),
-    "--executor": ("executor", {"default": "local", "show_default": True}),
-    "--allow-network": ("allow_network", {"is_flag": True}),
-}
+def _form(name: str, form: str | None) -> tuple[str, Form]:
+    forms = VOCABULARY[name]
+    if form is None:
+        if len(forms) > 1:
+            raise ValueError(f"{name} has the forms {', '.join(forms)}; say which")
+        form = next(iter(forms))
+    return form, forms[form]
 
 
-def _shared(name: str, **overrides: Any) -> Decorator:
-    dest, kw = _SPECS[name]
-    kw = {**kw, **overrides}
-    return click.option(name, kw.pop("dest", dest), cls=SharedOption, help=HELP[name], **kw)
+def option(name: str, form: str | None = None, **overrides: Any) -> Decorator:
+    """The shared option ``name`` in ``form`` (may be left out when the option has one). ``overrides`` may set
+    what a command decides for itself: ``default``, ``show_default``, ``required``; never the help text or the
+    type."""
+    assert set(overrides) <= {"default", "show_default", "required"}, f"{name}: cannot override {set(overrides)}"
+    form, spec = _form(name, form)
+    return click.option(name, spec.dest, cls=SharedOption, form=form, once=spec.once, help=spec.help,
+                        **{**spec.kw, **overrides})
 
 
 def _given(ctx: click.Context, param: click.Parameter, value: Any) -> bool:
     return ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE and value not in (None, ())
 
 
-def deprecated_alias(old: str, new: str) -> Decorator:
+def deprecated_alias(old: str, new: str, form: str | None = None) -> Decorator:
     """``old`` still works for a release: a hidden option of ``new``'s type that prints a one-line notice and hands
-    its value to the shared option ``new``. Eager, so it is read before ``new`` is."""
-    dest, kw = _SPECS[new]
+    its value to the shared option ``new`` (in ``form``). Eager, so it is read before ``new`` is."""
+    _form_name, spec = _form(new, form)
     notice = f"advisor: {old} is deprecated here; use {new}"
 
     def note(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if _given(ctx, param, value):
             click.echo(notice, err=True)
-            ctx.meta.setdefault(_ALIASED, {})[dest] = value
+            ctx.meta.setdefault(_ALIASED, {})[spec.dest] = value
 
     return click.option(old, cls=DeprecatedOption, replacement=new, notice=notice, hidden=True, expose_value=False,
-                        is_eager=True, callback=note, multiple=kw.get("multiple", False), type=kw.get("type"),
+                        is_eager=True, callback=note, multiple=spec.multiple, type=spec.kw.get("type"),
                         help=f"Deprecated: use {new}.")
 
 
@@ -121,19 +255,20 @@ def ignored_option(old: str, notice: str) -> Decorator:
 
 def device_option(*, default: str | None = "cpu", default_text: str | None = None) -> Decorator:
     """``--device`` -> ``device``: the one device a command runs on."""
-    return _shared("--device", default=default, show_default=default_text or True)
+    return option("--device", ONE, default=default, show_default=default_text or True)
 
 
-weights_option = _shared("--weights")                    # -> weight_precision (None: as the model ships)
-vector_precision_option = _shared("--vector-precision")  # repeatable -> precisions
-dim_option = _shared("--dim")                            # repeatable -> dims
-devices_option = _shared("--device", dest="devices", multiple=True, default=None,
-                         show_default="the policy's devices")  # repeatable -> devices: the sweep's devices
-batch_size_option = _shared("--batch-size")              # -> batch_size
-store_option = _shared("--store")                        # -> store (a Path)
-catalog_option = _shared("--catalog")                    # repeatable -> catalogs
-policy_option = _shared("--policy")                      # -> policy (a Path or None)
-json_option = _shared("--json")                          # -> as_json
-dataset_type_option = _shared("--dataset-type")          # -> dataset_type (None: detected)
-executor_option = _shared("--executor")                  # -> executor
-allow_network_option = _shared("--allow-network")        # -> allow_network (the policy's network grant, from the CLI)
+weights_option = option("--weights")                                # -> weight_precision (None: as the model ships)
+vector_precision_option = option("--vector-precision", REPEATABLE)  # -> precisions
+dim_option = option("--dim", REPEATABLE)                            # -> dims
+devices_option = option("--device", REPEATABLE)                     # -> devices: the sweep's devices
+batch_size_option = option("--batch-size", ONE)                     # -> batch_size: texts per encode call
+training_batch_size_option = option("--batch-size", "training")     # -> batch_size: pairs per optimizer step
+store_option = option("--store")                                    # -> store (a Path)
+catalog_option = option("--catalog")                                # -> catalogs
+policy_option = option("--policy")                                  # -> policy (a Path or None)
+json_option = option("--json")                                      # -> as_json
+dataset_type_option = option("--dataset-type")                      # -> dataset_type (None: detected)
+executor_option = option("--executor")                              # -> executor
+allow_network_option = option("--allow-network")                    # -> allow_network (the policy's network grant)
+report_format_option = option("--format", REPEATABLE)               # -> formats (report writers' names)

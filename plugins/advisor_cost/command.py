@@ -10,14 +10,13 @@ from typing import Any
 import click
 
 from advisor.formatting import duration, figure, megabytes, money
-from advisor.options import (batch_size_option, catalog_option, dataset_type_option, deprecated_alias, device_option,
-                              ignored_option, json_option, weights_option)
+from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
+                              deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
 
 
 @click.command("measure")
-@click.option("--model", required=True, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
-@click.option("--dataset", "datasets", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Dataset folder or file (repeatable); its own texts are what is timed.")
+@option("--model", ONE, required=True)
+@option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @catalog_option
 @device_option()
@@ -39,17 +38,17 @@ from advisor.options import (batch_size_option, catalog_option, dataset_type_opt
               help="Where the load test runs: a dynamic batcher simulated in this process, or a real 'advisor "
                    "serve' of the same model on 127.0.0.1 driven over HTTP (policy: costs.load_server).")
 @click.option("--no-memory", is_flag=True, help="Skip the fresh-subprocess peak-memory probe (CPU).")
-@click.option("--max-batch", "max_batch_size", default=32, type=click.IntRange(1), show_default=True,
-              help="Dynamic batcher: largest batch.")
-@click.option("--max-wait-ms", default=2.0, type=click.FloatRange(0), show_default=True,
-              help="Dynamic batcher: longest wait for a batch to fill.")
+@option("--max-batch-requests", default=32)
+@deprecated_alias("--max-batch", "--max-batch-requests")
+@option("--max-wait-ms")
 @click.option("--price-per-gb-month", default=0.10, type=click.FloatRange(0), show_default=True,
               help="Storage price (USD per GB-month) for the storage-cost estimates.")
 @json_option
-def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
+def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
                     device: str, weight_precision: str | None, batch_size: int,
                     bulk_docs: int | None, latency_samples: int,
-                    load_requests: int | None, no_load: bool, load_server: str, no_memory: bool, max_batch_size: int,
+                    load_requests: int | None, no_load: bool, load_server: str, no_memory: bool,
+                    max_batch_requests: int,
                     max_wait_ms: float, price_per_gb_month: float, as_json: bool) -> None:
     """Throughput, batch-1 latency, latency under load, memory and storage cost of a model on your data."""
     from advisor.cost import CostOptions, measure_cost
@@ -64,7 +63,8 @@ def measure_command(model: str, datasets: tuple[Path, ...], dataset_type: str | 
     opts = CostOptions(batch_size=batch_size, bulk_docs=bulk_docs, stability=rule,
                        load_test=not no_load, load_requests=load_requests, load_server=load_server,
                        memory=not no_memory,
-                       max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, price_per_gb_month=price_per_gb_month)
+                       max_batch_size=max_batch_requests, max_wait_ms=max_wait_ms,
+                       price_per_gb_month=price_per_gb_month)
     load = LoadOptions(device=device, weight_precision=weight_precision or entry.weight_precision or "fp32")
     weight_precision = load.weight_precision
     encoder = load_encoder(entry, load)

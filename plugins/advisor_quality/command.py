@@ -10,19 +10,19 @@ from typing import Any
 import click
 
 from advisor.errors import UserError
-from advisor.options import (batch_size_option, catalog_option, dataset_type_option, deprecated_alias, device_option,
-                              dim_option, json_option, vector_precision_option, weights_option)
+from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
+                              deprecated_alias, device_option, dim_option, json_option, option,
+                              vector_precision_option, weights_option)
 
 
 @click.command("evaluate")
-@click.option("--model", required=True, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
-@click.option("--dataset", "datasets", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Dataset folder or file (repeatable): BEIR folder, STS/classification/pair table.")
+@option("--model", ONE, required=True)
+@option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @catalog_option
 @dim_option
 @vector_precision_option
-@deprecated_alias("--precision", "--vector-precision")
+@deprecated_alias("--precision", "--vector-precision", REPEATABLE)
 @weights_option
 @click.option("--rescore", "rescore_multiplier", default=0, type=click.IntRange(0), show_default=True,
               help="int8/binary retrieval: rescore k x N candidates with the float query (0: off).")
@@ -32,7 +32,7 @@ from advisor.options import (batch_size_option, catalog_option, dataset_type_opt
 @click.option("--resamples", default=1000, type=click.IntRange(0), show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
 @json_option
-def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
+def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
                      dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str | None,
                      rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
                      as_json: bool) -> None:
@@ -43,6 +43,7 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
     from advisor.sweep.results import CellKey
     from advisor.models.resolve import resolve_model
     from advisor.quality.raters import get_rater
+    from advisor.config.task_types import task_type
     from advisor.datasets.tasks import load_task
     from advisor.models.variants import Variant
 
@@ -56,7 +57,7 @@ def evaluate_command(model: str, datasets: tuple[Path, ...], dataset_type: str |
         reason = backend.unsupported_reason(entry, v)
         if reason:
             raise UserError(f"{entry.name} cannot run {v.label()}: {reason}")
-    judge = get_rater(rater) if any(t.type == "unlabeled_retrieval" for t in tasks) else None
+    judge = get_rater(rater) if any(task_type(t.type).rated for t in tasks) else None
     encoder = load_encoder(entry, device=device, weight_precision=weight_precision)
     load_s = encoder.info["load_time_s"]
     hardware, versions = hardware_id(device), versions_id()

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (allow_network_option, batch_size_option, catalog_option, dataset_type_option,
-                              devices_option, executor_option, json_option, policy_option, store_option)
-
-FORMATS = ("markdown", "html", "json", "csv")
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option,
+                              dataset_type_option, devices_option, executor_option, json_option, option,
+                              policy_option, report_format_option, store_option)
 
 
 @hookimpl
@@ -86,16 +84,15 @@ def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all
 
 @click.command("report")
 @_options
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
-              help="Report format (repeatable). Default: all of them.")
+@option("--out", required=True)
+@report_format_option
 @json_option
-def report_command(store, policy, catalogs, allow_network, run_id, tasks, out_dir, formats, as_json):
+def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, formats, as_json):
     """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only."""
     from advisor.pipeline import main_path, write_report
 
     ranked, catalog_paths = _ranked(store, policy, catalogs, run_id, tasks, allow_network)
-    paths = write_report(ranked, out_dir, formats or None, _command(), catalogs=catalog_paths)
+    paths = write_report(ranked, out, formats or None, _command(), catalogs=catalog_paths)
     if as_json:
         click.echo(json.dumps(_paths_json(paths), indent=2))
         return
@@ -107,19 +104,18 @@ def report_command(store, policy, catalogs, allow_network, run_id, tasks, out_di
 @click.command("recommend")
 @catalog_option
 @policy_option
-@click.option("--dataset", "datasets", multiple=True, required=True, help="Dataset folder or name (repeatable).")
+@option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
-@click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
+@option("--model", REPEATABLE)
+@option("--out", required=True)
 @store_option
 @devices_option
 @batch_size_option
 @executor_option
-@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
-              help="Report format (repeatable). Default: all of them.")
+@report_format_option
 @allow_network_option
 @json_option
-def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir, store, devices, batch_size, executor,
+def recommend_command(catalogs, policy, datasets, dataset_type, models, out, store, devices, batch_size, executor,
                       formats, allow_network, as_json):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
@@ -137,7 +133,7 @@ def recommend_command(catalogs, policy, datasets, dataset_type, models, out_dir,
         plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                           batch_size=batch_size)
         with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:
-            paths, summary = recommend(plan, results, inputs.catalog, inputs.policy, out_dir, executor=executor,
+            paths, summary = recommend(plan, results, inputs.catalog, inputs.policy, out, executor=executor,
                                        command=_command(), on_event=progress.on_event, formats=formats or None,
                                        datasets=[str(d) for d in datasets], catalogs=inputs.catalog_paths)
     except KeyboardInterrupt:

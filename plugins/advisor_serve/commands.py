@@ -9,58 +9,48 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
-from advisor.options import (allow_network_option, batch_size_option, catalog_option, device_option, dim_option,
-                              json_option, vector_precision_option, weights_option)
-
-
-def _one(values: tuple, name: str):
-    if len(values) > 1:
-        raise UserError(f"a server serves one {name}; give {name} once")
-    return values[0] if values else None
+from advisor.options import (ONE, allow_network_option, batch_size_option, catalog_option, deprecated_alias,
+                              device_option, json_option, option, weights_option)
 
 
 @click.command("serve")
-@click.option("--model", default=None, help="Catalog name, local model folder/file, or hub:ORG/NAME (cached).")
+@option("--model", ONE)
 @click.option("--report", "report", default=None, type=click.Path(path_type=Path),
               help="A report.json: serve its recommended model at its recommended variant.")
 @catalog_option
 @device_option()
 @weights_option
-@dim_option
-@vector_precision_option
+@option("--dim", ONE)
+@option("--vector-precision", ONE)
 @batch_size_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback exposes the model to the network.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-batch-tokens", default=16384, show_default=True, type=click.IntRange(1),
               help="Dynamic batching: most tokens in one batch.")
-@click.option("--max-batch-requests", default=64, show_default=True, type=click.IntRange(1),
-              help="Dynamic batching: most requests in one batch.")
-@click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(0),
-              help="Dynamic batching: longest a batch waits to fill after its first request.")
+@option("--max-batch-requests")
+@option("--max-wait-ms")
 @click.option("--max-queue", default=512, show_default=True, type=click.IntRange(1),
               help="Requests that may wait; the next is answered 429 with Retry-After.")
 @click.option("--max-input-tokens", default=None, type=click.IntRange(1),
               help="Longest input in tokens. Default: the model's max_tokens.")
 @click.option("--truncate/--no-truncate", default=True, show_default=True,
               help="Cut over-long inputs to the limit, or refuse them (413).")
-@click.option("--api-key-env", default=None,
-              help="Environment variable holding the API key clients must send as 'Authorization: Bearer KEY'.")
-@click.option("--kind", default="query", show_default=True, type=click.Choice(["query", "document"]),
-              help="Prompt the model adds when a request gives no input_type / prompt_name.")
+@option("--api-key-env")
+@option("--input-type")
+@deprecated_alias("--kind", "--input-type")
 @allow_network_option
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds shutdown waits for queued and open requests.")
-def serve_command(model, report, catalogs, device, weight_precision, dims, precisions, batch_size, host, port,
+def serve_command(model, report, catalogs, device, weight_precision, dim, vector_precision, batch_size, host, port,
                   max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_input_tokens, truncate,
-                  api_key_env, kind, allow_network, drain_timeout):
+                  api_key_env, input_type, allow_network, drain_timeout):
     """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings, TEI /embed,
     /health, /metrics."""
     from advisor.serving.config import ServeConfig, VectorForm, variant_from_report
     from advisor.serving.server import prepare, serve
 
     runtime = None
-    dim, precision = _one(dims, "--dim"), _one(precisions, "--vector-precision")
     if report is not None:
         if model is not None:
             raise UserError("give --model or --report, not both")
@@ -70,7 +60,7 @@ def serve_command(model, report, catalogs, device, weight_precision, dims, preci
             else chosen.device
         weight_precision = weight_precision or chosen.weight_precision
         dim = dim if dim is not None else chosen.dim
-        precision = precision or chosen.vector_precision
+        vector_precision = vector_precision or chosen.vector_precision
         click.echo(f"advisor serve: the report recommends {chosen.source.get('label') or model}", err=True)
     if model is None:
         raise UserError("give --model NAME or --report report/report.json")
@@ -81,10 +71,10 @@ def serve_command(model, report, catalogs, device, weight_precision, dims, preci
             raise UserError(f"--api-key-env {api_key_env}: that environment variable is not set or empty")
     config = ServeConfig(host=host, port=port, max_batch_tokens=max_batch_tokens,
                          max_batch_requests=max_batch_requests, max_wait_ms=max_wait_ms, max_queue=max_queue,
-                         max_input_tokens=max_input_tokens, truncate=truncate, api_key=api_key, kind=kind,
+                         max_input_tokens=max_input_tokens, truncate=truncate, api_key=api_key, kind=input_type,
                          drain_timeout_s=drain_timeout, batch_size=batch_size)
     served = prepare(model, catalogs=list(catalogs), device=device, weight_precision=weight_precision,
-                     runtime=runtime, form=VectorForm(dim=dim, precision=precision or "float32"), config=config,
+                     runtime=runtime, form=VectorForm(dim=dim, precision=vector_precision or "float32"), config=config,
                      allow_network=allow_network)
     serve(served)
 
@@ -111,11 +101,12 @@ def _rates(value: str) -> list[float]:
               help="Request shape: POST /v1/embeddings or POST /embed.")
 @click.option("--texts", "texts_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="File with one text per line to send (cycled). Default: a few short queries.")
-@click.option("--model", default=None, help="The 'model' field sent to an OpenAI-compatible server.")
-@click.option("--api-key-env", default=None, help="Environment variable holding the server's API key.")
+@option("--model", "sent")
+@option("--api-key-env")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
               help="Seconds before one request counts as timed out.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the Poisson arrival times.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Random seed (the same seed repeats the same random choices).")
 @click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Write a latency-vs-QPS plot (PNG) here.")
 @json_option

@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (allow_network_option, batch_size_option, catalog_option, dataset_type_option,
-                              devices_option, executor_option, json_option, policy_option, store_option)
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option,
+                              dataset_type_option, deprecated_alias, devices_option, executor_option, json_option,
+                              option, policy_option, store_option)
 
 
 @hookimpl
@@ -41,9 +42,9 @@ def _when(ts: float | None) -> str:
 @click.command("run")
 @catalog_option
 @policy_option
-@click.option("--dataset", "datasets", multiple=True, required=True, help="Dataset folder or name (repeatable).")
+@option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
-@click.option("--model", "models", multiple=True, help="Only these models (catalog name or local folder; repeatable).")
+@option("--model", REPEATABLE)
 @devices_option
 @store_option
 @executor_option
@@ -210,15 +211,14 @@ def cost_line(result) -> str:
 
 @runs_group.command("export")
 @store_option
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Output file (.csv, .parquet or .json) or a folder (results.csv is written in it).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default=None,
-              help="Format; default from the --out suffix.")
-@click.option("--run", "run_id", default=None, help="Only the cells planned by this run (id, prefix or 'latest').")
-@click.option("--model", "models", multiple=True, help="Only these models (repeatable).")
+@option("--out-file", required=True)
+@deprecated_alias("--out", "--out-file")
+@option("--format", "table")
+@click.option("--run", "run_id", default=None, help="Only the cells of this run (an id, a prefix or 'latest').")
+@option("--model", REPEATABLE)
 @click.option("--kind", type=click.Choice(["quality", "cost"]), default=None, help="Only quality or cost cells.")
 @json_option
-def runs_export(store, out, fmt, run_id, models, kind, as_json):
+def runs_export(store, out_file, table_format, run_id, models, kind, as_json):
     """Export cells (one row each: key, status, metrics, details as JSON) to CSV, Parquet or JSON."""
     db = _store(store, must_exist=True)
     filters: dict = {}
@@ -228,9 +228,7 @@ def runs_export(store, out, fmt, run_id, models, kind, as_json):
         filters["model"] = list(models)
     if kind:
         filters["kind"] = kind
-    if out.is_dir() or (not out.suffix and fmt is None):
-        out = out / "results.csv"
-    path = db.export(out, fmt, **filters)
+    path = db.export(out_file, table_format, **filters)
     cells = len(db.results(**filters))
     if as_json:
         click.echo(json.dumps({"path": str(path), "cells": cells}, indent=2))

@@ -10,8 +10,9 @@ from typing import Any, Callable
 import click
 
 from advisor.errors import UserError
-from advisor.options import (batch_size_option, catalog_option, dataset_type_option, device_option, json_option,
-                              policy_option, store_option)
+from advisor.options import (ONE, catalog_option, dataset_type_option, device_option, json_option, policy_option,
+                              store_option, training_batch_size_option)
+from advisor.options import option as shared_option
 from advisor.training.settings import DISTILL_LEARNING_RATE, FINETUNE_LEARNING_RATE, TrainSettings
 
 
@@ -129,10 +130,8 @@ def _rate(value: float) -> str:
 def common_options(f: Any) -> Any:
     """Options shared by finetune and distill (the same names as everywhere else in the advisor)."""
     options = [
-        click.option("--dataset", required=True, help="A retrieval task (BEIR folder: qrels), a pairs file "
-                     "(TSV/CSV/JSONL with anchor, positive[, negative]) or raw text (one document per line)."),
-        click.option("--out", required=True, type=click.Path(path_type=Path),
-                     help="Output folder: model/, catalog.yaml, split.json, heldout/, report.md, checkpoints/."),
+        shared_option("--dataset", "training", required=True),
+        shared_option("--out", required=True),
         catalog_option,
         dataset_type_option,
         click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence", "span-corruption"]),
@@ -143,12 +142,13 @@ def common_options(f: Any) -> Any:
         click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the held-out split."),
         click.option("--epochs", default=1.0, show_default=True, type=float),
         click.option("--max-steps", default=None, type=int, help="Stop after this many steps (wins over --epochs)."),
-        batch_size_option,
+        training_batch_size_option,
         click.option("--learning-rate", default=None, type=float,
                      help=f"Default {_rate(FINETUNE_LEARNING_RATE)} for finetune, {_rate(DISTILL_LEARNING_RATE)} "
                           "for distill."),
         click.option("--warmup-ratio", default=0.1, show_default=True, type=float),
-        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--seed", default=0, show_default=True, type=int,
+                     help="Random seed (the same seed repeats the same random choices)."),
         click.option("--save-steps", default=None, type=int, help="Checkpoint every N steps (default: ~10 per run)."),
         click.option("--max-seq-length", default=None, type=int, help="Truncate texts to N tokens while training."),
         click.option("--max-pairs", default=None, type=int, help="Use at most N training pairs (small CPU runs)."),
@@ -166,7 +166,7 @@ def common_options(f: Any) -> Any:
 
 
 @click.command("finetune")
-@click.option("--model", required=True, help="Model to fine-tune: catalog name or local folder (safetensors).")
+@shared_option("--model", ONE, required=True)
 @common_options
 @click.option("--hard-negatives", default=1, show_default=True, type=int,
               help="Negatives mined per pair with the model itself (0: in-batch negatives only).")
@@ -188,7 +188,8 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
                      hard_negatives: int, mining_depth: int, max_ratio: float, margin: float,
                      matryoshka_dims: str | None, decoder_pooling: str | None, policy: Path | None) -> None:
     """Fine-tune an embedding model contrastively (in-batch + mined hard negatives), then evaluate it before/after
-    on a held-out split and register it as a catalog entry."""
+    on a held-out split and register it as a catalog entry. --out gets model/, catalog.yaml, split.json, heldout/,
+    report.md and checkpoints/."""
     from advisor.training.finetune import FinetuneConfig, finetune
 
     dims = _dims(matryoshka_dims) or _policy_dims(policy)
@@ -221,7 +222,8 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
 @click.option("--benchmark", is_flag=True,
               help="--student-grid: also benchmark the students and the teacher on the held-out split into "
                    "--store with the sweep (finished cells are kept), so rank, report and the TUI show them.")
-@click.option("--no-cost", "grid_no_cost", is_flag=True, help="--benchmark: quality cells only.")
+@click.option("--no-cost", "grid_no_cost", is_flag=True,
+              help="Quality only: skip throughput, latency and memory measurements.")
 @store_option
 @click.option("--side", type=click.Choice(["both", "query"]), default="both", show_default=True,
               help="query: train the student on query texts only, into the teacher's space, and register a pair "
@@ -237,7 +239,8 @@ def distill_command(teacher: str, student: str | None, student_grid: str | None,
                     max_seq_length: int | None, max_pairs: int | None, name: str | None, device: str | None,
                     resume: bool, no_evaluate: bool, measure: bool, as_json: bool, quiet: bool) -> None:
     """Distill a teacher into a smaller student (score and/or embedding distillation), then evaluate both on a
-    held-out split and register the student as a catalog entry."""
+    held-out split and register the student as a catalog entry. --out gets model/, catalog.yaml, split.json,
+    heldout/, report.md and checkpoints/ (with --student-grid, one students/NAME folder per student)."""
     from advisor.training.distill import DistillConfig, distill
 
     if (student is None) == (student_grid is None):

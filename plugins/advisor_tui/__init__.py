@@ -12,22 +12,21 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import catalog_option, policy_option, store_option
+from advisor.options import REPEATABLE, catalog_option, option, policy_option, store_option
 
 
 @click.command("tui")
 @catalog_option
 @policy_option
-@click.option("--dataset", "datasets", multiple=True, help="Dataset path or name (repeatable).")
+@option("--dataset", REPEATABLE)
 @store_option
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("advisor-report"),
-              show_default=True, help="Folder the report is exported to (ctrl+e).")
+@option("--out", default=Path("advisor-report"), show_default=True)
 def tui_command(catalogs: tuple[Path, ...], policy: Path | None, datasets: tuple[str, ...], store: Path,
-                out_dir: Path) -> None:
+                out: Path) -> None:
     """Browse the catalog, adjust the policy, run a sweep and read the recommendation, interactively.
 
     Runs go through the same planner, runner and store as 'advisor run'; what the model worker processes print
-    goes to a log file beside the store instead of the screen."""
+    goes to a log file beside the store instead of the screen. The report is exported (ctrl+e) into --out."""
     from .session import Session
 
     # Catalog and policy errors surface here, as the CLI's one-line error, before the terminal is taken over.
@@ -36,7 +35,7 @@ def tui_command(catalogs: tuple[Path, ...], policy: Path | None, datasets: tuple
     from .terminal import child_output_to
 
     with child_output_to(Path(store).parent / "tui-workers.log"):
-        AdvisorApp(session, out_dir=out_dir).run()
+        AdvisorApp(session, out_dir=out).run()
 
 
 @hookimpl

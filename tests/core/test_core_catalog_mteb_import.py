@@ -24,7 +24,7 @@ COMMERCIAL = REPO / "policies" / "commercial-english-rag-cpu.yaml"
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory, advisor_cli) -> Path:
     out = tmp_path_factory.mktemp("mteb") / "mteb.yaml"
-    done = advisor_cli("catalog", "import-mteb", "--open-weights", "--max-params", "600M", "--out", str(out))
+    done = advisor_cli("catalog", "import-mteb", "--open-weights", "--max-params", "600M", "--out-file", str(out))
     assert done.returncode == 0, done.stderr
     assert f"entries to {out}" in done.stdout
     return out
@@ -61,8 +61,8 @@ def test_fields_mteb_does_not_state_stay_unknown(imported):
 
 def test_filters_keep_only_matching_names_and_licences(tmp_path, advisor_cli):
     out = tmp_path / "minilm.yaml"
-    done = advisor_cli("catalog", "import-mteb", "--name", "MiniLM", "--license", "apache-2.0", "--languages",
-                       "eng-Latn", "--out", str(out), "--json")
+    done = advisor_cli("catalog", "import-mteb", "--name-contains", "MiniLM", "--license", "apache-2.0",
+                       "--languages", "eng-Latn", "--out-file", str(out), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     entries = load_catalog(out)
@@ -72,7 +72,7 @@ def test_filters_keep_only_matching_names_and_licences(tmp_path, advisor_cli):
 
 
 def test_a_bad_size_is_a_one_line_user_error(tmp_path, advisor_cli):
-    done = advisor_cli("catalog", "import-mteb", "--max-params", "lots", "--out", str(tmp_path / "x.yaml"))
+    done = advisor_cli("catalog", "import-mteb", "--max-params", "lots", "--out-file", str(tmp_path / "x.yaml"))
     assert done.returncode == 2 and "600M" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -14,7 +14,7 @@ require_serve_deps()
 
 @pytest.mark.parametrize("args, says", [
     (["--model", WORDLLAMA, "--vector-precision", "int8"], "int8 codes need the ranges"),
-    (["--model", WORDLLAMA, "--dim", "64", "--dim", "128"], "a server serves one --dim"),
+    (["--model", WORDLLAMA, "--dim", "64", "--dim", "128"], "--dim was given 2 times; 'serve' takes one"),
     (["--model", WORDLLAMA, "--report", "report.json"], "give --model or --report, not both"),
     (["--report", "no/such/report.json"], "does not exist"),
     ([], "give --model NAME or --report"),

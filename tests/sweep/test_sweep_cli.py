@@ -59,14 +59,15 @@ def test_ray_run_then_runs_list_show_export(files, sweep_env, tmp_path):
     assert "skipped hash-512 dim=1024" in shown.stdout
 
     out = tmp_path / "export"
-    csv = advisor("runs", "export", "--out", str(out / "cells.csv"), "--run", "latest", env=sweep_env, cwd=tmp_path)
+    csv = advisor("runs", "export", "--out-file", str(out / "cells.csv"), "--run", "latest", env=sweep_env,
+                  cwd=tmp_path)
     assert csv.returncode == 0, csv.stderr
     frame = pd.read_csv(out / "cells.csv")
     assert len(frame) == 8 and set(frame["status"]) == {"ok", "failed"}
     for cell in store.results(status="ok"):
         row = frame[frame["fingerprint"] == cell.fingerprint].iloc[0]
         assert row["ndcg_at_10"] == pytest.approx(cell.metrics["ndcg_at_10"], rel=1e-12)
-    pq = advisor("runs", "export", "--out", str(out / "ok.parquet"), "--model", "hash-512", env=sweep_env,
+    pq = advisor("runs", "export", "--out-file", str(out / "ok.parquet"), "--model", "hash-512", env=sweep_env,
                  cwd=tmp_path)
     assert pq.returncode == 0, pq.stderr
     assert sorted(pd.read_parquet(out / "ok.parquet")["fingerprint"]) == sorted(
