@@ -141,8 +141,9 @@ def headline(rec: Recommendation) -> str:
 
 
 def load_text(c: Candidate) -> str:
-    """The load test's line: p95 at the rate it sustained, and whether a real server or the simulation answered."""
-    how = "a real advisor serve" if c.cost.get("load_served") else "the in-process simulation"
+    """The load test's line: p95 at the rate it sustained, and whether a real server answered or advisor serve's
+    batcher ran in the measuring process (no HTTP)."""
+    how = "a real advisor serve" if c.cost.get("load_served") else "advisor serve's batcher in process, no HTTP"
     return (f"p95 {figure(c.cost['load_batched_p95_ms'], 'ms')} under load at "
             f"{figure(c.cost.get('load_batched_qps'))} of {figure(c.cost.get('load_target_qps'))} queries/s offered "
             f"({how})")

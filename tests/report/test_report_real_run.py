@@ -134,14 +134,14 @@ def test_when_bm25_wins_the_headline_still_names_the_best_embedding_model(run, c
     assert head.startswith("**Ship bm25")
     assert (f"The best embedding model, {first['candidate']}, scores {first['metric']} {first['value']:.4f} on "
             f"rt-reviews-plots: {first['verdict']} (difference {first['difference']:+.4f}") in head
-    # its load test, as stored: this store's cells were simulated in-process (the research policy's default), and
-    # the headline says so even under default.yaml, which asks for a real server
+    # its load test, as stored: this store's cells ran advisor serve's batcher in process (the research policy's
+    # default), and the headline says so even under default.yaml, which asks for a real server
     from advisor.formatting import figure
 
     load = next(c["metrics"] for c in cells(run["store"]) if c["kind"] == "cost" and c["model"] == MODELS[0])
     assert load["load_served"] == 0.0
     assert (f"p95 {figure(load['load_batched_p95_ms'], 'ms')} under load at {figure(load['load_batched_qps'])} of "
-            f"{figure(load['load_target_qps'])} queries/s offered (the in-process simulation)") in head
+            f"{figure(load['load_target_qps'])} queries/s offered (advisor serve's batcher in process, no HTTP)") in head
 
 
 def test_the_report_compares_each_ranked_model_with_bm25_by_the_paired_bootstrap(run):
