@@ -28,8 +28,8 @@ RANKING_WEIGHT_NAMES = ("quality", *objectives())  # the cost objectives' figure
 # like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
 DEFAULT_MACHINE_USD_PER_HOUR = 0.10
 COSTS_FIELDS = ("machine_usd_per_hour", "corpus_documents", "load_server")
-# Where a cost cell's load test runs (``costs: {load_server: ...}``): "in-process" simulates a dynamic batcher around
-# the loaded model; "subprocess" starts a real ``advisor serve`` on 127.0.0.1 and drives it over HTTP.
+# Where a cost cell's load test runs (``costs: {load_server: ...}``): "in-process" runs advisor serve's batcher around
+# the loaded model, without HTTP; "subprocess" starts a real ``advisor serve`` on 127.0.0.1 and drives it over HTTP.
 LOAD_SERVERS = ("in-process", "subprocess")
 # The corpus a switching-cost line re-embeds when the policy states none (``costs: {corpus_documents: ...}``).
 DEFAULT_CORPUS_DOCUMENTS = 1_000_000

@@ -35,8 +35,8 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @click.option("--no-load", is_flag=True, help="Skip the concurrent-load (dynamic batching) runs.")
 @click.option("--load-server", default="in-process", show_default=True,
               type=click.Choice(["in-process", "subprocess"]),
-              help="Where the load test runs: a dynamic batcher simulated in this process, or a real 'advisor "
-                   "serve' of the same model on 127.0.0.1 driven over HTTP (policy: costs.load_server).")
+              help="Where the load test runs: advisor serve's batcher in this process (no HTTP), or a real "
+                   "'advisor serve' of the same model on 127.0.0.1 driven over HTTP (policy: costs.load_server).")
 @click.option("--no-memory", is_flag=True, help="Skip the fresh-subprocess peak-memory probe (CPU).")
 @option("--max-batch-requests", default=32)
 @deprecated_alias("--max-batch", "--max-batch-requests")
