@@ -233,6 +233,13 @@ def find(name: str) -> Figure | None:
     return _FIGURES.get(name) or _family_of(name) or _interval_end(name)
 
 
+def figure_of(name: str) -> Figure:
+    """For writing a figure someone stored (a store from another version may hold a name no longer registered):
+    the registered figure, else a plain one that writes the number as it is. Never raises; what the advisor
+    produces is held to the registry by tests, not here."""
+    return find(name) or Figure(name, "", 0, "info", name, "not in the figure registry")
+
+
 def is_figure(name: str) -> bool:
     return find(name) is not None
 
@@ -413,6 +420,14 @@ EXACT_NDCG_AT_10 = _quality("exact_ndcg_at_10", "exact nDCG@10", "nDCG@10 of exa
 RECALL_AFTER_INSERTS = _quality("recall_at_10_after_inserts", "recall@10 after inserts",
                                 "an index's recall@10 against exact search after the last share of the corpus was "
                                 "inserted into it (index cell)")
+
+# The ranking's own figures (advisor.ranking): what it derives from the quality figures
+QUALITY_MEAN = _quality("quality_mean", "quality", "mean over the tasks of each task's ranking metric (the policy's "
+                                                   "quality_metrics, else the task's main metric)")
+QUALITY_RETAINED = _fig("quality_retained", "fraction", 1, "quality", "quality retained", "quality relative to the "
+                        "same model at full size, float32 vectors, fp32 weights")
+SCORE = _fig("score", "", 1, "info", "score", "the weighted score in [0, 1] the ranking orders the Pareto front by "
+             "(each criterion scaled over the candidates, costs on a log scale)", decimals=3)
 
 # Cost: batch-1 query latency
 LATENCY_P50_MS = _fig("latency_p50_ms", "ms", -1, "cost", "p50 latency", "median batch-1 query latency (raw text in, "

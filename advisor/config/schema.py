@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import difflib
 from typing import Any, Callable, Iterable, Mapping
 
 from advisor.errors import ConfigError
@@ -17,9 +18,12 @@ class Fields:
             raise ConfigError(file, f"each {what} must be a mapping of field: value, got {type(data).__name__}",
                               entry=entry, line=line_of(data))
         self.data, self.file, self.entry = data, file, entry
+        allowed = list(allowed)
         unknown = [k for k in data if k not in set(allowed)]
         if unknown:
-            raise self.error(str(unknown[0]), f"unknown field; allowed fields: {', '.join(sorted(allowed))}")
+            close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise self.error(str(unknown[0]), f"unknown field; allowed fields: {', '.join(sorted(allowed))}{hint}")
 
     def error(self, field: str, message: str) -> ConfigError:
         return ConfigError(self.file, message, entry=self.entry, field=field, line=line_of(self.data, field))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from advisor.figures import figure_of
 from advisor.quality import bootstrap as boot
 from advisor.ranking.model import Candidate, Recommendation
 
@@ -27,8 +28,9 @@ class BaselineLine:
     verdict: str             # better / worse / no significant difference
 
     def text(self) -> str:
-        return (f"{self.task}: {self.candidate} {self.metric} {self.value:.4f} vs BM25 {self.bm25:.4f}, difference "
-                f"{self.difference:+.4f} (95% CI [{self.ci_low:+.4f}, {self.ci_high:+.4f}]): {self.verdict}")
+        fig = figure_of(self.metric)
+        return (f"{self.task}: {self.candidate} {self.metric} {fig.text(self.value)} vs BM25 {fig.text(self.bm25)}, "
+                f"difference {fig.difference_text(self.difference, self.ci_low, self.ci_high)}: {self.verdict}")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "text": self.text()}

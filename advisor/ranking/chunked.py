@@ -5,6 +5,7 @@ vector per chunk. Derived from the unchunked cost cell of the same load and the 
 
 from __future__ import annotations
 
+from advisor.figures import DOCS_PER_S
 from advisor.ranking.model import Candidate
 
 
@@ -28,10 +29,10 @@ def vectors_per_document(c: Candidate) -> float:
 def chunked_cost(c: Candidate) -> None:
     """Scale the candidate's documents/s (and its interval) to its chunks and set its vectors per document."""
     ratio = throughput_ratio(c)
-    if ratio is None or "docs_per_s" not in c.cost:
+    if ratio is None or DOCS_PER_S not in c.cost:
         return
-    c.cost["docs_per_s"] *= ratio
-    if "docs_per_s" in c.cost_ci:
-        lo, hi = c.cost_ci["docs_per_s"]
-        c.cost_ci["docs_per_s"] = (lo * ratio, hi * ratio)
+    c.cost[DOCS_PER_S] *= ratio
+    if DOCS_PER_S in c.cost_ci:
+        lo, hi = c.cost_ci[DOCS_PER_S]
+        c.cost_ci[DOCS_PER_S] = (lo * ratio, hi * ratio)
     c.vectors_per_document = vectors_per_document(c)

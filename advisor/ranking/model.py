@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.figures import (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, QUALITY_DECIMALS, REEMBED_CORPUS_S,
-                             REEMBED_H_PER_B_TOKENS, REEMBED_H_PER_M, STORAGE_PRICE, difference_interval, intervals,
-                             limit_figure, lookup, names, objectives)
-from advisor.formatting import number, percent, signed
+from advisor.figures import (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, QUALITY_MEAN, REEMBED_CORPUS_S,
+                             REEMBED_H_PER_B_TOKENS, REEMBED_H_PER_M, SCORE, STORAGE_PRICE, difference_interval,
+                             intervals, limit_figure, lookup, names, objectives)
+from advisor.formatting import percent, signed
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Flag, Measured, Rejection
 from advisor.models.variants import Variant, bytes_per_vector
@@ -21,10 +21,11 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {weight: (name, lookup(name).direc
                                                for weight, name in objectives().items()}
 # Figures a candidate carries from its cost cells (worst case over tasks): the registry's cost and context figures,
 # less those that belong to the variant rather than the loaded model (the candidate derives its own bytes per
-# vector; the cost cell's index and re-embedding figures are for the full-size float32 vectors).
-_PER_VARIANT = (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, STORAGE_PRICE, REEMBED_CORPUS_S, REEMBED_H_PER_M,
-                REEMBED_H_PER_B_TOKENS)
-COST_FIGURES = tuple(n for n in names("cost") + names("info") if n not in _PER_VARIANT)
+# vector; the cost cell's index and re-embedding figures are for the full-size float32 vectors) and the score the
+# ranking gives.
+_NOT_CARRIED = (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, STORAGE_PRICE, REEMBED_CORPUS_S, REEMBED_H_PER_M,
+                REEMBED_H_PER_B_TOKENS, SCORE)
+COST_FIGURES = tuple(n for n in names("cost") + names("info") if n not in _NOT_CARRIED)
 # Money figures the ranking derives from the cost figures and the prices (advisor.cost.money), in ``Candidate.cost``.
 MONEY_FIGURES = names("money")
 # Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and
@@ -218,8 +219,9 @@ class NearMiss:
         out = (f"{self.label}: {fig.label} {fig.text(self.figure)} missed the limit of {fig.text(self.limit)} by "
                f"{percent(self.miss)}")
         if self.quality is not None and recommended is not None and recommended.quality_mean is not None:
-            out += (f"; quality {number(self.quality, decimals=QUALITY_DECIMALS)} against the recommendation's "
-                    f"{number(recommended.quality_mean, decimals=QUALITY_DECIMALS)}")
+            quality = lookup(QUALITY_MEAN)
+            out += (f"; quality {quality.text(self.quality)} against the recommendation's "
+                    f"{quality.text(recommended.quality_mean)}")
             if self.difference is not None:
                 out += f" ({self.difference.text()}{', a real gain' if self.better else ''})"
         return out

@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from advisor.figures import (DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS,
+                             difference_interval, figure_of)
+from advisor.formatting import number, signed
 from advisor.models.catalog import PAIR_BACKEND, ModelEntry
 from advisor.models.variants import Variant
 from advisor.ranking.model import Candidate, HardwareGroup, ModelVerdict
@@ -41,8 +44,8 @@ class PairRow:
     def to_dict(self) -> dict[str, Any]:
         return {"role": self.role, "model": self.model, "status": self.status, "quality": dict(self.quality),
                 "intervals": {k: list(v) for k, v in self.intervals.items()},
-                "latency_p50_ms": self.latency_p50_ms, "latency_p95_ms": self.latency_p95_ms,
-                "docs_per_s": self.docs_per_s, "cost_ci": {k: list(v) for k, v in self.cost_ci.items()},
+                LATENCY_P50_MS: self.latency_p50_ms, LATENCY_P95_MS: self.latency_p95_ms, DOCS_PER_S: self.docs_per_s,
+                "cost_ci": {k: list(v) for k, v in self.cost_ci.items()},
                 "missing": self.missing}
 
 
@@ -79,9 +82,10 @@ class PairComparison:
                     continue
                 verdict = ("within the noise (the interval holds zero)" if not c.different else
                            "the pair is better" if c.difference > 0 else "the pair trails it")
-                out.append(f"pair vs {name} alone on {task}: {metric} {c.a:.4f} vs {c.b:.4f}, difference "
-                           f"{c.difference:+.4f} (95% CI {c.ci_low:+.4f} .. {c.ci_high:+.4f}, p = {c.p_value:.3f}): "
-                           f"{verdict}")
+                fig = figure_of(metric)
+                out.append(f"pair vs {name} alone on {task}: {metric} {fig.text(c.a)} vs {fig.text(c.b)}, difference "
+                           f"{signed(c.difference)} ({difference_interval(c.ci_low, c.ci_high)}, "
+                           f"p = {number(c.p_value, decimals=3)}): {verdict}")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,14 +106,14 @@ def _row(role: str, model: str, c: Candidate, metrics: dict[str, str]) -> PairRo
         if ci:
             row.intervals[task] = (float(ci[0]), float(ci[1]))
     # batch-1 query encoding, without the index search a chosen index adds to the candidate's end-to-end p95
-    search = (c.index or {}).get("search_p95_ms", 0.0) if "query_encode_p95_ms" in c.cost else 0.0
-    row.latency_p50_ms = c.cost.get("latency_p50_ms")
-    row.latency_p95_ms = c.cost.get("query_encode_p95_ms", c.cost.get("latency_p95_ms"))
-    row.docs_per_s = c.cost.get("docs_per_s")
-    for name in ("latency_p50_ms", "latency_p95_ms", "docs_per_s"):
+    search = (c.index or {}).get(SEARCH_P95_MS, 0.0) if QUERY_ENCODE_P95_MS in c.cost else 0.0
+    row.latency_p50_ms = c.cost.get(LATENCY_P50_MS)
+    row.latency_p95_ms = c.cost.get(QUERY_ENCODE_P95_MS, c.cost.get(LATENCY_P95_MS))
+    row.docs_per_s = c.cost.get(DOCS_PER_S)
+    for name in (LATENCY_P50_MS, LATENCY_P95_MS, DOCS_PER_S):
         if name in c.cost_ci:
             lo, hi = c.cost_ci[name]
-            shift = search if name == "latency_p95_ms" else 0.0
+            shift = search if name == LATENCY_P95_MS else 0.0
             row.cost_ci[name] = (lo - shift, hi - shift)
     return row
 

@@ -4,7 +4,7 @@ noise, rejected by which rule."""
 from __future__ import annotations
 
 from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, LATENCY_P95_MS, PEAK_MEMORY_MB, QUALITY_DECIMALS,
-                             USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES, lookup)
+                             QUALITY_MEAN, SCORE, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES, lookup)
 from advisor.formatting import number, signed
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference
 
@@ -17,7 +17,7 @@ _SUFFIX = {BYTES_PER_VECTOR: "/vector", USD_PER_MILLION_DOCS: " per million docs
 
 
 def quality_text(q: float | None) -> str:
-    return number(q, decimals=QUALITY_DECIMALS)
+    return lookup(QUALITY_MEAN).text(q)
 
 
 def figures(c: Candidate) -> str:
@@ -65,8 +65,7 @@ def why(c: Candidate, best: Candidate | None, by_label: dict[str, Candidate], di
 
 
 def score_text(score: float | None) -> str:
-    """The ranking's weighted score, in [0, 1]: three decimals."""
-    return number(score, decimals=3)
+    return lookup(SCORE).text(score)
 
 
 # The words of a ratio by the figure's unit: (larger, smaller).

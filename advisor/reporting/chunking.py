@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from advisor.formatting import cell, figure, percent
+from advisor.figures import DOCS_PER_S, QUALITY_MEAN, figure_of, lookup
+from advisor.formatting import CELL_MISSING, cell, percent
 from advisor.ranking import Candidate, Recommendation
 
 TITLE = "Long documents: truncate or chunk?"
@@ -63,18 +64,20 @@ def chunk_rows(rec: Recommendation) -> tuple[list[list[str]], list[str]]:
             if task not in base.quality:
                 continue
             comp = diff.per_task.get(task) if diff else None
+            metric = c.quality_metric.get(task, QUALITY_MEAN)
+            fig = figure_of(metric)
             if comp is None:
-                interval, answer = "–", "no per-query scores to compare"
+                interval, answer = CELL_MISSING, "no per-query scores to compare"
             else:
-                interval = f"{comp.difference:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}]"
+                interval = fig.difference_text(comp.difference, comp.ci_low, comp.ci_high)
                 answer = ("chunk" if comp.difference > 0 else "truncate") if comp.different else "tie within noise"
-            speed = (f"{figure(base.cost['docs_per_s'], 'docs/s')} → {figure(c.cost['docs_per_s'], 'docs/s')}"
-                     if "docs_per_s" in base.cost and "docs_per_s" in c.cost else "–")
-            metric = c.quality_metric.get(task, "quality")
-            rows.append([c.model, task, c.variant.chunking, cell(c.vectors_per_document), cell(base.quality[task],
-                         decimals=4), cell(c.quality[task], decimals=4), interval, speed, answer])
-            lines.append(f"{c.model} on {task}: {metric} {c.quality[task]:.4f} with chunks {c.variant.chunking} "
-                         f"against {base.quality[task]:.4f} truncated"
+            docs = lookup(DOCS_PER_S)
+            speed = (f"{docs.text(base.cost[DOCS_PER_S])} → {docs.text(c.cost[DOCS_PER_S])}"
+                     if DOCS_PER_S in base.cost and DOCS_PER_S in c.cost else CELL_MISSING)
+            rows.append([c.model, task, c.variant.chunking, cell(c.vectors_per_document), fig.cell(base.quality[task]),
+                         fig.cell(c.quality[task]), interval, speed, answer])
+            lines.append(f"{c.model} on {task}: {metric} {fig.text(c.quality[task])} with chunks {c.variant.chunking} "
+                         f"against {fig.text(base.quality[task])} truncated"
                          + (f" (difference {interval}): {answer}" if comp is not None else f": {answer}"))
     return rows, lines
 

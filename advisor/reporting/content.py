@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.formatting import CELL_MISSING, cell, figure, money, number, percent
+from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS,
+                             LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_BATCHED_P95_MS, LOAD_BATCHED_QPS,
+                             LOAD_SERVED, LOAD_TARGET_QPS, LOAD_TIME_S, PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED,
+                             QUERY_ENCODE_P95_MS, SCORE, TOKENS_PER_S, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES,
+                             difference_interval, figure_of, lookup, recall_at)
+from advisor.formatting import CELL_MISSING, cell, interval, number, signed
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 from advisor.ranking.zero_shot import quality_mark
 
@@ -36,35 +41,33 @@ def chunk_text(c: Candidate) -> str:
 
 
 def interval_cell(c: Candidate, name: str) -> str:
-    """A cost figure for a table, with its interval and a mark when it cannot be trusted: ``9.02 (8.7–9.4)``,
-    ``191 (unstable)``."""
+    """A cost figure for a table, with its interval and a mark when it cannot be trusted: ``9.02 (8.7 to 9.4)``,
+    ``191 unstable``."""
+    fig = lookup(name)
     value = c.cost.get(name)
     if value is None:
-        return cell(None)
-    text = cell(value)
-    if name in c.cost_ci:
-        lo, hi = c.cost_ci[name]
-        text += f" ({cell(lo)}–{cell(hi)})"
-    kind = "latency" if name.startswith("latency") else "throughput"
-    if c.unstable.get(kind):
+        return fig.cell(None)
+    text = fig.interval_cell(value, *c.cost_ci.get(name, (None, None)))
+    if fig.measurement and c.unstable.get(fig.measurement):
         text += " unstable"
     return text
 
 
 def conditions_text(group: HardwareGroup) -> str:
     """How quiet the machine was while the cost figures were taken, and how many of them did not settle."""
-    loads = [c.cost["load_avg_1m"] for c in group.candidates if "load_avg_1m" in c.cost]
-    busy = [c.cost["contention_busy_cores"] for c in group.candidates if "contention_busy_cores" in c.cost]
+    loads = [c.cost[LOAD_AVG_1M] for c in group.candidates if LOAD_AVG_1M in c.cost]
+    busy = [c.cost[CONTENTION_BUSY_CORES] for c in group.candidates if CONTENTION_BUSY_CORES in c.cost]
     unstable = sorted({c.model for c in group.candidates if c.unstable})
     if not loads and not busy:
         return "Measuring conditions were not recorded for these cost figures (measured before the advisor kept them)."
-    cores = next((c.cost.get("cores") for c in group.candidates if c.cost.get("cores")), None)
+    cores = next((c.cost.get(CORES) for c in group.candidates if c.cost.get(CORES)), None)
     parts = []
     if loads:
-        parts.append(f"load average {number(min(loads))}–{number(max(loads))}"
-                     + (f" on {number(cores)} cores" if cores else ""))
+        parts.append(f"{lookup(LOAD_AVG_1M).label} {interval(min(loads), max(loads), label='')}"
+                     + (f" on {lookup(CORES).text(cores)}" if cores else ""))
     if busy:
-        parts.append(f"other processes kept up to {number(max(busy))} cores busy while they were measured")
+        parts.append(f"other processes kept up to {lookup(CONTENTION_BUSY_CORES).text(max(busy))} busy while they "
+                     f"were measured")
     text = "Cost figures measured at " + "; ".join(parts) + "."
     if unstable:
         text += (f" Unstable figures (not settled, or taken under contention) for {', '.join(unstable)}: they are "
@@ -99,33 +102,36 @@ def headline(rec: Recommendation) -> str:
                 rules[r.rule] = rules.get(r.rule, 0) + 1
         why = ", ".join(f"{n} by {rule}" for rule, n in sorted(rules.items(), key=lambda kv: -kv[1]))
         return "No candidate passes the policy" + (f" ({why})" if why else "") + ": see the reasons below."
-    tasks = ", ".join(f"{t.metric} {best.quality.get(t.name, float('nan')):.4f} on {t.name}" for t in rec.tasks)
+    tasks = ", ".join(f"{t.metric} {figure_of(t.metric).text(best.quality.get(t.name))} on {t.name}"
+                      for t in rec.tasks)
+    latency = lookup(LATENCY_P95_MS).label
     cost = []
-    if "latency_p95_ms" in best.cost:
-        cost.append(f"p95 query latency {figure(best.cost['latency_p95_ms'], 'ms')}")
-    if "docs_per_s" in best.cost:
-        cost.append(figure(best.cost["docs_per_s"], "docs/s"))
-    if "peak_memory_mb" in best.cost:
-        cost.append(f"peak memory {figure(best.cost['peak_memory_mb'], 'MB')}")
+    if LATENCY_P95_MS in best.cost:
+        cost.append(f"{latency} {lookup(LATENCY_P95_MS).text(best.cost[LATENCY_P95_MS])}")
+    if DOCS_PER_S in best.cost:
+        cost.append(lookup(DOCS_PER_S).text(best.cost[DOCS_PER_S]))
+    if PEAK_MEMORY_MB in best.cost:
+        cost.append(f"{lookup(PEAK_MEMORY_MB).label} {lookup(PEAK_MEMORY_MB).text(best.cost[PEAK_MEMORY_MB])}")
     if best.bytes_per_vector:
-        cost.append(figure(best.bytes_per_vector, "bytes per vector"))
-    if "load_batched_p95_ms" in best.cost:
+        cost.append(f"{lookup(BYTES_PER_VECTOR).text(best.bytes_per_vector)} per vector")
+    if LOAD_BATCHED_P95_MS in best.cost:
         cost.append(load_text(best))
-    if "usd_per_million_docs" in best.cost:
-        cost.append(f"{money(best.cost['usd_per_million_docs'])} per million documents")
-    if "usd_per_thousand_queries" in best.cost:
-        cost.append(f"{money(best.cost['usd_per_thousand_queries'])} per thousand queries")
+    if USD_PER_MILLION_DOCS in best.cost:
+        cost.append(f"{lookup(USD_PER_MILLION_DOCS).text(best.cost[USD_PER_MILLION_DOCS])} per million documents")
+    if USD_PER_THOUSAND_QUERIES in best.cost:
+        cost.append(f"{lookup(USD_PER_THOUSAND_QUERIES).text(best.cost[USD_PER_THOUSAND_QUERIES])} per thousand "
+                    f"queries")
     behind = ""
     if best.index:
         settings = ", ".join(f"{k}={v}" for k, v in sorted(best.index["settings"].items()))
-        behind = (f" behind a {best.index['name']} index{f' ({settings})' if settings else ''}, recall@10 "
-                  f"{best.index['recall_at_10']:.3f} against exact search")
-        cost = [c.replace("p95 query latency", "p95 query latency (encode + search)") for c in cost]
+        recall = lookup(recall_at(10))
+        behind = (f" behind a {best.index['name']} index{f' ({settings})' if settings else ''}, {recall.label} "
+                  f"{recall.text(best.index[recall.name])} against exact search")
+        cost = [c.replace(latency, f"{latency} (encode + search)") for c in cost]
     elif best.hybrid is not None:
         behind = " behind exact dense search and a BM25 index (bm25s), their rankings fused"
-        if "query_encode_p95_ms" in best.cost:
-            cost = [c.replace("p95 query latency", "p95 query latency (encode + dense and BM25 search + fusion)")
-                    for c in cost]
+        if QUERY_ENCODE_P95_MS in best.cost:
+            cost = [c.replace(latency, f"{latency} (encode + dense and BM25 search + fusion)") for c in cost]
     elif best.backend == "bm25":
         behind = " behind a BM25 index (bm25s)"
     text = f"Ship {best.model} ({variant_text(best)}){behind}: {tasks}; " + ", ".join(cost) + "."
@@ -143,10 +149,10 @@ def headline(rec: Recommendation) -> str:
 def load_text(c: Candidate) -> str:
     """The load test's line: p95 at the rate it sustained, and whether a real server answered or advisor serve's
     batcher ran in the measuring process (no HTTP)."""
-    how = "a real advisor serve" if c.cost.get("load_served") else "advisor serve's batcher in process, no HTTP"
-    return (f"p95 {figure(c.cost['load_batched_p95_ms'], 'ms')} under load at "
-            f"{figure(c.cost.get('load_batched_qps'))} of {figure(c.cost.get('load_target_qps'))} queries/s offered "
-            f"({how})")
+    how = "a real advisor serve" if c.cost.get(LOAD_SERVED) else "advisor serve's batcher in process, no HTTP"
+    return (f"p95 {lookup(LOAD_BATCHED_P95_MS).text(c.cost[LOAD_BATCHED_P95_MS])} under load at "
+            f"{number(c.cost.get(LOAD_BATCHED_QPS))} of {lookup(LOAD_TARGET_QPS).text(c.cost.get(LOAD_TARGET_QPS))} "
+            f"offered ({how})")
 
 
 def best_embedding_model(rec: Recommendation) -> str:
@@ -157,11 +163,13 @@ def best_embedding_model(rec: Recommendation) -> str:
     line = next(iter(bm25_lines(rec)), None)
     if line is None:
         return ""
-    text = (f" The best embedding model, {line.candidate}, scores {line.metric} {line.value:.4f} on {line.task}: "
-            f"{line.verdict} (difference {line.difference:+.4f}, 95% CI [{line.ci_low:+.4f}, {line.ci_high:+.4f}])")
+    fig = figure_of(line.metric)
+    text = (f" The best embedding model, {line.candidate}, scores {line.metric} {fig.text(line.value)} on "
+            f"{line.task}: {line.verdict} (difference {signed(line.difference)}, "
+            f"{difference_interval(line.ci_low, line.ci_high)})")
     model = next((c for c in rec.candidates() if c.label == line.candidate), None)
-    if model is not None and "load_batched_p95_ms" in model.cost:
-        text += f"; batch-1 p95 {figure(model.cost['latency_p95_ms'], 'ms')}, {load_text(model)}"
+    if model is not None and LOAD_BATCHED_P95_MS in model.cost:
+        text += f"; batch-1 p95 {lookup(LATENCY_P95_MS).text(model.cost[LATENCY_P95_MS])}, {load_text(model)}"
     return text + "."
 
 
@@ -172,12 +180,14 @@ def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
 
 
 def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
-    return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c), cell(c.bytes_per_vector or None)]
-            + [cell(c.quality.get(t.name), decimals=4) + quality_mark(c, t.name) for t in tasks]
-            + [percent(c.quality_retained, missing=CELL_MISSING), interval_cell(c, "latency_p95_ms"),
-               interval_cell(c, "docs_per_s"), cell(c.cost.get("peak_memory_mb")),
-               money_cell(c, "usd_per_million_docs"), money_cell(c, "usd_per_thousand_queries"),
-               cell(c.score, decimals=3), c.why])
+    return ([str(c.position or ""), STATUS_TEXT[c.status], c.model, variant_text(c),
+             lookup(BYTES_PER_VECTOR).cell(c.bytes_per_vector or None)]
+            + [figure_of(t.metric).cell(c.quality.get(t.name)) + quality_mark(c, t.name) for t in tasks]
+            + [lookup(QUALITY_RETAINED).text(c.quality_retained, missing=CELL_MISSING),
+               interval_cell(c, LATENCY_P95_MS), interval_cell(c, DOCS_PER_S),
+               lookup(PEAK_MEMORY_MB).cell(c.cost.get(PEAK_MEMORY_MB)),
+               money_cell(c, USD_PER_MILLION_DOCS), money_cell(c, USD_PER_THOUSAND_QUERIES),
+               lookup(SCORE).cell(c.score), c.why])
 
 
 def money_cell(c: Candidate, name: str) -> str:
@@ -186,7 +196,7 @@ def money_cell(c: Candidate, name: str) -> str:
     if value is None:
         return cell(None)
     how = c.money_basis.get("pricing")
-    return cell(value) + (f" {how}" if how else "")
+    return lookup(name).cell(value) + (f" {how}" if how else "")
 
 
 def money_text(rec: Recommendation) -> str:
@@ -198,12 +208,18 @@ def money_text(rec: Recommendation) -> str:
     text = (f"Money: a model that runs here costs {price} divided by its measured rate (bulk docs/s for documents; "
             f"one query at a time, 1000 / p50 ms, for queries); a model billed per token costs its tokens per text "
             f"(the server's reported usage where it gives one) x its catalog price_per_million_tokens.")
-    missing = sorted({c.model for c in rec.candidates() if c.cost and "usd_per_million_docs" not in c.cost
-                      and c.money_basis.get("usd_per_million_docs")})
+    missing = sorted({c.model for c in rec.candidates() if c.cost and USD_PER_MILLION_DOCS not in c.cost
+                      and c.money_basis.get(USD_PER_MILLION_DOCS)})
     for model in missing:
         c = next(x for x in rec.candidates() if x.model == model)
-        text += f" {model}: {c.money_basis['usd_per_million_docs']}."
+        text += f" {model}: {c.money_basis[USD_PER_MILLION_DOCS]}."
     return text
+
+
+# The cost figures of a CSV row, in its column order
+CSV_FIGURES = (LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, DOCS_PER_S, TOKENS_PER_S,
+               PEAK_MEMORY_MB, LOAD_TIME_S, LOAD_AVG_1M, CONTENTION_BUSY_CORES, USD_PER_MILLION_DOCS,
+               USD_PER_THOUSAND_QUERIES)
 
 
 def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[str, Any]:
@@ -219,14 +235,10 @@ def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[s
     for t in tasks:
         row[f"{t.name}.{t.metric}"] = c.quality.get(t.name)
     row.update(quality_mean=c.quality_mean, quality_retained=c.quality_retained,
-               **{name: c.cost.get(name) for name in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
-                                                      "latency_samples", "docs_per_s", "tokens_per_s",
-                                                      "peak_memory_mb", "load_time_s", "load_avg_1m",
-                                                      "contention_busy_cores", "usd_per_million_docs",
-                                                      "usd_per_thousand_queries")},
+               **{name: c.cost.get(name) for name in CSV_FIGURES},
                money_pricing=c.money_basis.get("pricing"),
-               latency_p95_ms_ci_low=c.cost_ci.get("latency_p95_ms", (None, None))[0],
-               latency_p95_ms_ci_high=c.cost_ci.get("latency_p95_ms", (None, None))[1],
+               **{lookup(LATENCY_P95_MS).ci_low: c.cost_ci.get(LATENCY_P95_MS, (None, None))[0],
+                  lookup(LATENCY_P95_MS).ci_high: c.cost_ci.get(LATENCY_P95_MS, (None, None))[1]},
                unstable="; ".join(r for rs in c.unstable.values() for r in rs),
                flags="; ".join(f"{f.kind}: {f.rule}" for f in c.flags),
                score=c.score, dominated_by=c.dominated_by, tied_with="; ".join(c.tied_with),
@@ -249,8 +261,9 @@ def model_summary(rec: Recommendation) -> list[list[str]]:
         ranked = sorted((c for c in cands if c.position), key=lambda c: (c.status != "recommended", c.position))
         if ranked:
             c = ranked[0]
-            rows.append([m.name, STATUS_TEXT[c.status], variant_text(c), cell(c.quality_mean, decimals=4),
-                         cell(c.cost.get("latency_p95_ms")), cell(c.bytes_per_vector or None), c.why])
+            rows.append([m.name, STATUS_TEXT[c.status], variant_text(c), lookup(QUALITY_MEAN).cell(c.quality_mean),
+                         lookup(LATENCY_P95_MS).cell(c.cost.get(LATENCY_P95_MS)),
+                         lookup(BYTES_PER_VECTOR).cell(c.bytes_per_vector or None), c.why])
         elif cands:
             c = cands[0]
             rows.append([m.name, STATUS_TEXT[c.status], "–", "–", "–", "–", c.why])

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.formatting import cell
+from advisor.figures import DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, Figure, figure_of, lookup
+from advisor.formatting import CELL_MISSING
 from advisor.ranking import Recommendation
 from advisor.ranking.pairs import PairComparison, PairRow
 
@@ -26,22 +27,19 @@ class PairSection:
     lines: list[str]
 
 
-def _ci(value: float | None, ci: tuple[float, float] | None, decimals: int | None = None) -> str:
-    """``0.4123 (0.3801–0.4450)``; ``–`` when not measured."""
-    if value is None:
-        return cell(None)
-    text = cell(value, decimals=decimals)
-    return text + (f" ({cell(ci[0], decimals=decimals)}–{cell(ci[1], decimals=decimals)})" if ci else "")
+def _ci(fig: Figure, value: float | None, ci: tuple[float, float] | None) -> str:
+    """``0.4123 (0.3801 to 0.4450)``; ``–`` when not measured."""
+    return fig.interval_cell(value, *(ci or (None, None)))
 
 
 def _cells(row: PairRow, p: PairComparison) -> list[str]:
     if row.missing:
-        return [row.role, row.model, "missing"] + ["–"] * (len(p.metrics) + 3)
+        return [row.role, row.model, "missing"] + [CELL_MISSING] * (len(p.metrics) + 3)
     return ([row.role, row.model, row.status or ""]
-            + [_ci(row.quality.get(t), row.intervals.get(t), 4) for t in p.metrics]
-            + [_ci(row.latency_p50_ms, row.cost_ci.get("latency_p50_ms")),
-               _ci(row.latency_p95_ms, row.cost_ci.get("latency_p95_ms")),
-               _ci(row.docs_per_s, row.cost_ci.get("docs_per_s"))])
+            + [_ci(figure_of(m), row.quality.get(t), row.intervals.get(t)) for t, m in p.metrics.items()]
+            + [_ci(lookup(LATENCY_P50_MS), row.latency_p50_ms, row.cost_ci.get(LATENCY_P50_MS)),
+               _ci(lookup(LATENCY_P95_MS), row.latency_p95_ms, row.cost_ci.get(LATENCY_P95_MS)),
+               _ci(lookup(DOCS_PER_S), row.docs_per_s, row.cost_ci.get(DOCS_PER_S))])
 
 
 def pair_sections(rec: Recommendation) -> list[PairSection]:

@@ -8,7 +8,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.formatting import number
+from advisor.figures import (BYTES_PER_VECTOR, LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, QPS,
+                             lookup, recall_at)
+from advisor.formatting import interval, number
 from advisor.ranking import Candidate, HardwareGroup
 
 STATUS_STYLE = {  # marker, filled, size, alpha
@@ -120,7 +122,7 @@ def _legend(ax: Any, colors: dict[str, Any], loc: str = "lower right") -> None:
 
 def pareto(group: HardwareGroup, metric: str) -> Figure | None:
     cands = [c for c in group.candidates if c.quality_mean is not None]
-    lat = [c for c in cands if c.cost.get("latency_p95_ms")]
+    lat = [c for c in cands if c.cost.get(LATENCY_P95_MS)]
     if not cands:
         return None
     plt = _plt()
@@ -128,11 +130,11 @@ def pareto(group: HardwareGroup, metric: str) -> Figure | None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     ax1, ax2 = axes
     if lat:
-        _scatter(ax1, lat, lambda c: c.cost["latency_p95_ms"], colors)
-        _front_line(ax1, lat, lambda c: c.cost["latency_p95_ms"])
+        _scatter(ax1, lat, lambda c: c.cost[LATENCY_P95_MS], colors)
+        _front_line(ax1, lat, lambda c: c.cost[LATENCY_P95_MS])
         ax1.set_xscale("log")
         _plain_log_axis(ax1.xaxis)
-        ax1.set_xlabel("p95 query latency, batch 1 (ms, log scale) — lower is better")
+        ax1.set_xlabel(axis_label(LATENCY_P95_MS, "batch 1"))
     else:
         ax1.text(0.5, 0.5, "no latency measured", ha="center", va="center", transform=ax1.transAxes)
     ax1.set_ylabel(f"quality ({metric}) — higher is better")
@@ -141,7 +143,7 @@ def pareto(group: HardwareGroup, metric: str) -> Figure | None:
     _front_line(ax2, cands, lambda c: c.bytes_per_vector)
     ax2.set_xscale("log", base=2)
     _plain_log_axis(ax2.xaxis)
-    ax2.set_xlabel("bytes per vector (log scale) — lower is better")
+    ax2.set_xlabel(axis_label(BYTES_PER_VECTOR))
     ax2.set_title("Quality vs index size")
     _legend(ax2, colors)
     best = group.recommended
@@ -227,7 +229,7 @@ def retained(group: HardwareGroup) -> Figure | None:
                           label=level)
             for bar, y in zip(bars, ys):
                 if y == y and len(models) * len(levels) <= 12:  # label bars while there is room
-                    ax.text(bar.get_x() + bar.get_width() / 2, y + 0.5, f"{y:.0f}", ha="center", fontsize=6.5)
+                    ax.text(bar.get_x() + bar.get_width() / 2, y + 0.5, number(y, decimals=0), ha="center", fontsize=6.5)
         ax.set_xticks(range(len(models)), [_short(m, 30) for m in models], rotation=20, ha="right")
         low = min(100 * v for d in data.values() for v in d.values())
         high = max(100 * v for d in data.values() for v in d.values())
@@ -244,13 +246,12 @@ def retained(group: HardwareGroup) -> Figure | None:
 def latency(group: HardwareGroup) -> Figure | None:
     loads: dict[tuple[str, str], Candidate] = {}
     for c in group.candidates:
-        if c.cost.get("latency_p95_ms") is not None:
+        if c.cost.get(LATENCY_P95_MS) is not None:
             loads.setdefault((c.model, c.variant.weight_precision), c)
     if not loads:
         return None
     plt = _plt()
-    items = sorted(loads.items(), key=lambda kv: kv[1].cost["latency_p50_ms"] if "latency_p50_ms" in kv[1].cost
-                   else kv[1].cost["latency_p95_ms"])
+    items = sorted(loads.items(), key=lambda kv: kv[1].cost.get(LATENCY_P50_MS, kv[1].cost[LATENCY_P95_MS]))
     labels = [_short(f"{m} ({wp})", 40) for (m, wp), _ in items]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(items) + 1.4))
     with_samples = [c.latencies_ms for _, c in items]
@@ -258,12 +259,12 @@ def latency(group: HardwareGroup) -> Figure | None:
         ax.boxplot(with_samples, vert=False, whis=(1, 99), showfliers=False, widths=0.5)
         ax.set_yticks(range(1, len(items) + 1), labels)
         for i, (_, c) in enumerate(items, start=1):
-            ax.scatter([c.cost["latency_p95_ms"]], [i], marker="|", s=200, color="crimson", zorder=3)
+            ax.scatter([c.cost[LATENCY_P95_MS]], [i], marker="|", s=200, color="crimson", zorder=3)
         note = "Boxes: quartiles; whiskers: 1st-99th percentile; red tick: p95."
     else:
         for i, (_, c) in enumerate(items):
-            p50, p95 = c.cost.get("latency_p50_ms"), c.cost["latency_p95_ms"]
-            p99 = c.cost.get("latency_p99_ms", p95)
+            p50, p95 = c.cost.get(LATENCY_P50_MS), c.cost[LATENCY_P95_MS]
+            p99 = c.cost.get(LATENCY_P99_MS, p95)
             ax.plot([p50 or p95, p99], [i, i], color="0.5", linewidth=2)
             if p50:
                 ax.scatter([p50], [i], color="tab:blue", zorder=3, label="p50" if i == 0 else None)
@@ -276,8 +277,8 @@ def latency(group: HardwareGroup) -> Figure | None:
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("query latency, batch 1 (ms, log scale)")
     ax.set_title("Query latency distribution per model load")
-    n = sorted({int(c.cost.get("latency_samples", 0)) for _, c in items})
-    count = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    n = sorted({int(c.cost.get(LATENCY_SAMPLES, 0)) for _, c in items})
+    count = number(n[0]) if len(n) == 1 else interval(n[0], n[-1], label="")
     return Figure("latency", "Query latency", f"{note} Measured after warm-up, one query at a time "
                                               f"({count} samples per model).", _png(fig))
 
@@ -288,8 +289,8 @@ def index_recall_qps(group: HardwareGroup) -> Figure | None:
     points: dict[str, list[tuple[float, float]]] = {}
     for c in group.candidates:
         for o in c.index_options:
-            if o.get("qps"):
-                points.setdefault(str(o["name"]), []).append((float(o["qps"]), float(o["recall_at_10"])))
+            if o.get(QPS):
+                points.setdefault(str(o["name"]), []).append((float(o[QPS]), float(o[recall_at(10)])))
     if not points:
         return None
     plt = _plt()
@@ -301,14 +302,22 @@ def index_recall_qps(group: HardwareGroup) -> Figure | None:
     ax.axhline(0.95, color="0.5", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     _plain_log_axis(ax.xaxis)
-    ax.set_xlabel("queries per second (batch 1, several client threads; log scale)")
-    ax.set_ylabel("recall@10 against exact search")
+    ax.set_xlabel(axis_label(QPS, "batch 1, several client threads"))
+    ax.set_ylabel(f"{lookup(recall_at(10)).label} against exact search")
     ax.set_title("Recall vs speed per index")
     ax.legend(fontsize=7.5, loc="lower left")
     n = sum(len(p) for p in points.values())
     return Figure("index-recall-qps", "Recall@10 vs QPS per index",
                   f"{n} index cells: each point one index setting on one variant's vectors (the worst task's "
                   f"recall, its QPS). Dashed line: recall@10 0.95, the least an index needs to be chosen.", _png(fig))
+
+
+def axis_label(name: str, how: str = "") -> str:
+    """``p95 query latency, batch 1 (ms, log scale) — lower is better``: a figure's axis, from the registry."""
+    fig = lookup(name)
+    unit = f"{fig.unit}, log scale" if fig.unit else "log scale"
+    better = {1: " — higher is better", -1: " — lower is better"}.get(fig.direction, "")
+    return f"{fig.label}{', ' + how if how else ''} ({unit}){better}"
 
 
 def all_figures(group: HardwareGroup, metric: str) -> list[Figure]:

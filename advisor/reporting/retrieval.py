@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor.figures import BUILD_S, DOCS_PER_S, N_DOCS, lookup
 from advisor.formatting import count, figure, money
 from advisor.ranking import Candidate, Recommendation
 
@@ -45,7 +46,7 @@ def bm25_section(rec: Recommendation) -> Section | None:
 
 def _ranked(rec: Recommendation) -> list[Candidate]:
     order = {"recommended": 0, "pareto": 1, "dominated": 2}
-    return sorted((c for c in rec.candidates() if c.status in order and c.cost.get("docs_per_s")),
+    return sorted((c for c in rec.candidates() if c.status in order and c.cost.get(DOCS_PER_S)),
                   key=lambda c: (order[c.status], c.position or 0, c.label))
 
 
@@ -54,20 +55,20 @@ def switching_line(c: Candidate, documents: int, usd_per_hour: float) -> str:
     build its index at the rate measured on this corpus (scaled linearly)."""
     from advisor.index.bm25 import NAME
 
-    rate = c.cost["docs_per_s"]
+    docs = lookup(DOCS_PER_S)
+    rate = c.cost[DOCS_PER_S]
     hours = documents / rate / 3600.0
     if c.backend == NAME:
-        text = f"indexing {count(documents)} documents with BM25 at {figure(rate, 'docs/s')} takes " \
-               f"{figure(hours, 'h')}"
+        text = f"indexing {count(documents)} documents with BM25 at {docs.text(rate)} takes {figure(hours, 'h')}"
     else:
-        text = f"re-embedding {count(documents)} documents at {figure(rate, 'docs/s')} takes {figure(hours, 'h')}"
+        text = f"re-embedding {count(documents)} documents at {docs.text(rate)} takes {figure(hours, 'h')}"
         index = c.index or {}
-        if index.get("build_s") and index.get("n_docs"):
-            build_rate = index["n_docs"] / index["build_s"]
+        if index.get(BUILD_S) and index.get(N_DOCS):
+            build_rate = index[N_DOCS] / index[BUILD_S]
             build_h = documents / build_rate / 3600.0
             hours += build_h
-            text += (f", rebuilding its {index['name']} index at {figure(build_rate, 'docs/s')} (built on "
-                     f"{count(index['n_docs'])}) {figure(build_h, 'h')}")
+            text += (f", rebuilding its {index['name']} index at {docs.text(build_rate)} (built on "
+                     f"{count(index[N_DOCS])}) {figure(build_h, 'h')}")
         elif c.hybrid is not None:
             text += " (and re-indexing BM25)"
         else:
