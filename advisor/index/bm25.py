@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from advisor.config.task_types import TASK_TYPES
 from advisor.quality import bootstrap as boot
 from advisor.quality.evaluation import QualityResult
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
@@ -121,10 +122,11 @@ def bm25_quality(task: Any, *, k_values: Sequence[int] = K_VALUES, resamples: in
     query_ids, doc_ids = list(task.data.queries), list(task.data.corpus)
     metrics, per_query, evaluated = retrieval_metrics(rows, scores, query_ids, doc_ids, task.data.qrels, k_values)
     cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
-    details = {"bm25": info, "n_queries": len(evaluated), "query_ids": evaluated,
+    details = {"task_type": "retrieval", "bm25": info, "n_queries": len(evaluated), "query_ids": evaluated,
                "ci": {name: list(ci) for name, ci in cis.items()}}
-    return QualityResult(metrics=metrics, main_metric="ndcg_at_10", per_item=[float(v) for v in
-                                                                            per_query["ndcg_at_10"]], details=details)
+    main = TASK_TYPES["retrieval"].main_metric
+    return QualityResult(metrics=metrics, main_metric=main, per_item=[float(v) for v in per_query[main]],
+                         details=details)
 
 
 def compare_with_bm25(dense: QualityResult, bm25: QualityResult, *, resamples: int = boot.DEFAULT_RESAMPLES,

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from advisor.config.task_types import TASK_TYPES
 from advisor.quality import bootstrap as boot
 from advisor.quality.evaluation import QualityResult
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
@@ -74,13 +75,15 @@ def hybrid_quality(task: Any, dense: np.ndarray, lexical: list[list[int]], *, rr
     query_ids = list(task.data.queries)
     metrics, per_query, evaluated = retrieval_metrics(rows, scores, query_ids, doc_ids, task.data.qrels, k_values)
     cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
-    details = {"hybrid": {"fusion": "reciprocal rank fusion", "rrf_k": rrf_k, "depth": int(dense.shape[1]),
+    details = {"task_type": "retrieval",
+               "hybrid": {"fusion": "reciprocal rank fusion", "rrf_k": rrf_k, "depth": int(dense.shape[1]),
                           "lists": ["dense exact search", "bm25 (score > 0)"]},
                "n_queries": len(evaluated), "query_ids": evaluated,
                "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed, "level": boot.DEFAULT_LEVEL},
                "ci": {name: [round(lo, 6), round(hi, 6)] for name, (lo, hi) in cis.items()}}
-    return QualityResult(metrics=metrics, main_metric="ndcg_at_10",
-                         per_item=[float(v) for v in per_query["ndcg_at_10"]], details=details)
+    main = TASK_TYPES["retrieval"].main_metric
+    return QualityResult(metrics=metrics, main_metric=main, per_item=[float(v) for v in per_query[main]],
+                         details=details)
 
 
 def hybrid_latency_ms(task: Any, vecs: dict[str, VectorSet], *, rrf_k: int = RRF_K, depth: int = DEPTH,

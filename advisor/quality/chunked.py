@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from advisor.config.task_types import TASK_TYPES
 from advisor.quality import bootstrap as boot
 from advisor.quality.evaluation import QualityResult, _search_device
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
@@ -73,5 +74,6 @@ def evaluate_chunked(task: "Task", query_embeddings: np.ndarray, chunk_embedding
         "n_queries": len(evaluated), "query_ids": evaluated,
         "timing": {"total_s": round(time.perf_counter() - t0, 4)},
     }
-    return QualityResult(metrics=metrics, main_metric="ndcg_at_10",
-                         per_item=[float(v) for v in per_query["ndcg_at_10"]], details=details)
+    main = TASK_TYPES["retrieval"].main_metric
+    return QualityResult(metrics=metrics, main_metric=main, per_item=[float(v) for v in per_query[main]],
+                         details=details)

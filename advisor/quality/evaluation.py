@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
+from advisor.config.task_types import require_every_type, task_type
 from advisor.quality import bootstrap as boot
 from advisor.quality.metrics import (K_VALUES, classification_metrics, pair_classification_metrics, position_weighted_score,
                       retrieval_metrics, sts_metrics)
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
     from advisor.models.backends import Encoder
     from advisor.quality.raters import Rater
     from advisor.datasets.tasks import Task
-
-MAIN_METRIC = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-               "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
-               "clustering": "v_measure", "deduplication": "cosine_ap",
-               "reranking": "map_at_1000"}
-
 
 @dataclass
 class QualityResult:
@@ -63,7 +58,9 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
                         rescore_multiplier: int = 0, k_values: tuple[int, ...] = K_VALUES,
                         resamples: int = boot.DEFAULT_RESAMPLES, seed: int = boot.DEFAULT_SEED,
                         rater: "Rater | None" = None) -> QualityResult:
-    """Truncate, re-normalize and quantize per ``variant`` (never re-encode), then score the task."""
+    """Truncate, re-normalize and quantize per ``variant`` (never re-encode), then score the task with its type's
+    evaluator (``EVALUATORS``); ``details['task_type']`` records the type, so the ranking never has to guess it."""
+    spec = task_type(task.type)
     missing = set(task.text_sets()) - set(embeddings)
     if missing:
         raise ValueError(f"embeddings for text set(s) {sorted(missing)} of task {task.name} are missing")
@@ -71,7 +68,7 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
     vecs = derive(embeddings, variant.dim, variant.vector_precision,
                   calibrate_on="corpus" if "corpus" in embeddings else None)
     dim = next(iter(vecs.values())).dim
-    details: dict[str, Any] = {"variant": variant.to_dict(), "dim": dim,
+    details: dict[str, Any] = {"task_type": task.type, "variant": variant.to_dict(), "dim": dim,
                                "bytes_per_vector": bytes_per_vector(dim, variant.vector_precision),
                                "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed,
                                              "level": boot.DEFAULT_LEVEL}}
@@ -79,15 +76,13 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
     if cal is not None:
         details["int8_calibration"] = cal.to_dict()
     timing: dict[str, float] = {"quantize_s": time.perf_counter() - t0}
-    handler = {"retrieval": _retrieval, "unlabeled_retrieval": _retrieval, "sts": _sts,
-               "classification": _classification, "pair_classification": _pair, "clustering": _clustering,
-               "deduplication": _deduplication, "reranking": _reranking}[task.type]
-    metrics, per_item, cis = handler(task, vecs, variant, details, timing, rescore_multiplier=rescore_multiplier,
-                                     k_values=k_values, resamples=resamples, seed=seed, rater=rater)
+    metrics, per_item, cis = EVALUATORS[task.type](task, vecs, variant, details, timing,
+                                                   rescore_multiplier=rescore_multiplier, k_values=k_values,
+                                                   resamples=resamples, seed=seed, rater=rater)
     details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
     timing["total_s"] = time.perf_counter() - t0
     details["timing"] = {k: round(v, 4) for k, v in timing.items()}
-    return QualityResult(metrics=metrics, main_metric=MAIN_METRIC[task.type],
+    return QualityResult(metrics=metrics, main_metric=spec.main_metric,
                          per_item=[float(v) for v in per_item], details=details)
 
 
@@ -108,23 +103,21 @@ def _retrieval(task, vecs: dict[str, VectorSet], variant, details, timing, *, re
     details["search"] = res.details
     details["rescore_multiplier"] = res.details["rescore_multiplier"]
     t = time.perf_counter()
-    if task.type == "unlabeled_retrieval":
+    if task_type(task.type).rated:  # no judgements: a rater scores what was retrieved
         from advisor.quality.raters import rate_results
         metrics, per_query, rating_details = rate_results(task, res.indices, rater=rater, k_values=k_values)
         details["rater"] = rating_details
-        main = "rated_score_at_10"
     else:
         metrics, per_query, evaluated = retrieval_metrics(res.indices, res.scores, query_ids, doc_ids, data.qrels,
                                                           k_values)
         details["n_queries"] = len(evaluated)
         details["n_queries_without_qrels"] = len(query_ids) - len(evaluated)
         details["query_ids"] = evaluated
-        main = "ndcg_at_10"
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
     cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
     timing["bootstrap_s"] = time.perf_counter() - t
-    return metrics, per_query[main], cis
+    return metrics, per_query[task_type(task.type).main_metric], cis
 
 
 def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
@@ -225,7 +218,7 @@ def _reranking(task, vecs, variant, details, timing, *, k_values, resamples, see
     sizes = [len(data.candidates.get(qid, ())) for qid in evaluated]
     details["n_candidates"] = {"min": min(sizes, default=0), "max": max(sizes, default=0)}
     details["query_ids"] = evaluated
-    return metrics, per_query["map_at_1000"], cis
+    return metrics, per_query[task_type("reranking").main_metric], cis
 
 
 def _deduplication(task, vecs, variant, details, timing, *, resamples, seed, **_):
@@ -268,6 +261,15 @@ def _best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
         f1 = np.where(tp > 0, 2 * tp / (taken + max(int(y.sum()), 1)), 0.0)
     i = cut[int(np.argmax(f1))]
     return float((s[i] + s[i + 1]) / 2)
+
+
+# The quality layer's half of the task-type table (advisor.config.task_types): each type's evaluation function,
+# ``(task, vectors, variant, details, timing, **options) -> (metrics, per-item values of the main metric, intervals)``.
+EVALUATORS: dict[str, Callable[..., tuple[dict[str, float], Any, dict[str, tuple[float, float]]]]] = {
+    "retrieval": _retrieval, "unlabeled_retrieval": _retrieval, "sts": _sts, "classification": _classification,
+    "pair_classification": _pair, "clustering": _clustering, "deduplication": _deduplication,
+    "reranking": _reranking}
+require_every_type(EVALUATORS, "advisor.quality.evaluation.EVALUATORS")
 
 
 # -- encode once, evaluate every variant ---------------------------------------------------------------------------

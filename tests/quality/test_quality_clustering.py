@@ -8,7 +8,8 @@ import pytest
 
 from advisor.datasets.clustering import clustering_from_retrieval
 from advisor.models.variants import Variant
-from advisor.quality.evaluation import MAIN_METRIC, evaluate_embeddings
+from advisor.config.task_types import TASK_TYPES
+from advisor.quality.evaluation import evaluate_embeddings
 from advisor.quality.vectors import derive
 
 
@@ -40,7 +41,7 @@ def test_clustering_v_measure_equals_mteb(reviews_by_movie, mteb_encoder_for, di
     task, emb = reviews_by_movie
     theirs = _mteb_v_measure(task, derive(emb, dim, precision)["texts"].unit_float(), mteb_encoder_for)
     ours = evaluate_embeddings(task, emb, Variant(dim=dim, vector_precision=precision), resamples=0)
-    assert ours.main_metric == MAIN_METRIC["clustering"] == "v_measure"
+    assert ours.main_metric == TASK_TYPES["clustering"].main_metric == "v_measure"
     assert abs(ours.metrics["v_measure"] - theirs) <= 1e-4
     assert 0.0 < ours.metrics["v_measure"] <= 1.0
 

@@ -10,7 +10,8 @@ import pytest
 from advisor.datasets.deduplication import all_pairs, near_duplicate_task
 from advisor.datasets.tasks import PairClassificationData, Task
 from advisor.models.variants import Variant
-from advisor.quality.evaluation import MAIN_METRIC, evaluate_embeddings
+from advisor.config.task_types import TASK_TYPES
+from advisor.quality.evaluation import evaluate_embeddings
 from advisor.quality.vectors import derive
 
 
@@ -35,7 +36,7 @@ def test_deduplication_equals_mteb_pair_classification(reviews_with_copies, mteb
     unit = derive(emb, dim, precision)["texts"].unit_float()
     theirs = run_mteb(pairs, mteb_encoder_for(pairs, {"text1": unit[left], "text2": unit[right]}))
     ours = evaluate_embeddings(task, emb, Variant(dim=dim, vector_precision=precision), resamples=0)
-    assert ours.main_metric == MAIN_METRIC["deduplication"] == "cosine_ap"
+    assert ours.main_metric == TASK_TYPES["deduplication"].main_metric == "cosine_ap"
     for name in ("cosine_ap", "cosine_f1", "cosine_precision", "cosine_recall", "cosine_accuracy"):
         assert abs(ours.metrics[name] - theirs[name]) <= 1e-4, name
 

@@ -10,7 +10,8 @@ import pytest
 from advisor.datasets.reranking import reranking_from_retrieval
 from advisor.datasets.tasks import RetrievalData
 from advisor.models.variants import Variant
-from advisor.quality.evaluation import MAIN_METRIC, evaluate_embeddings
+from advisor.config.task_types import TASK_TYPES
+from advisor.quality.evaluation import evaluate_embeddings
 from advisor.quality.vectors import derive
 
 
@@ -43,7 +44,7 @@ def test_reranking_equals_mteb(reviews_rerank_plots, mteb_encoder_for, dim, prec
     v = derive(emb, dim, precision, calibrate_on="corpus")
     theirs = _mteb_scores(task, {k: x.unit_float() for k, x in v.items()}, mteb_encoder_for)
     ours = evaluate_embeddings(task, emb, Variant(dim=dim, vector_precision=precision), resamples=0)
-    assert ours.main_metric == MAIN_METRIC["reranking"] == "map_at_1000"
+    assert ours.main_metric == TASK_TYPES["reranking"].main_metric == "map_at_1000"
     for name in ("map_at_1000", "mrr_at_10", "ndcg_at_10", "recall_at_1"):
         assert abs(ours.metrics[name] - theirs[name]) <= 1e-4, name
     assert ours.metrics["map_at_1000"] < 1.0  # the distractors make it a real ranking
