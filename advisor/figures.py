@@ -66,6 +66,11 @@ class Figure:
         return "max" if self.direction < 0 else "min"
 
     @property
+    def limit_label(self) -> str:
+        """What a policy limit on it is, for a form: ``max p95 query latency (ms)``."""
+        return f"{self.bound} {self.label}" + (f" ({self.unit})" if self.unit else "")
+
+    @property
     def ci_low(self) -> str:
         return self.name + CI_LOW
 
@@ -89,8 +94,8 @@ class Figure:
         """One value with its unit, for a sentence."""
         if self.kind == "quality" or self.decimals is not None:
             return formatting.number(value, decimals=self.decimals)
-        if self.unit == "USD":
-            return formatting.money(value)
+        if self.unit.startswith("USD"):  # USD, USD/month, USD/GB-month: $0.0154/month
+            return formatting.money(value) + self.unit[3:]
         if self.unit == "MB":
             return formatting.megabytes(value)
         if self.unit == "fraction":
@@ -105,8 +110,8 @@ class Figure:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return missing
         if exact and self.decimals is None:
-            if self.unit == "USD":
-                return formatting.money(value, digits=6)
+            if self.unit.startswith("USD"):
+                return formatting.money(value, digits=6) + self.unit[3:]
             return formatting.figure(value, self.unit if self.unit != "fraction" else "", digits=6)
         return self._write(value)
 
@@ -332,11 +337,11 @@ def markdown_table() -> str:
     rows = ["| figure | unit | better | kind | interval from | policy limit | what it is |",
             "|---|---|---|---|---|---|---|"]
     entries: list[tuple[str, str, int, str, str, str, str]] = []
+    for fam in _FAMILIES:
+        entries.append((fam.pattern, fam.unit, fam.direction, fam.kind, "", "", fam.description.format(k="k")))
     for f in _FIGURES.values():
         limit = f"{f.bound} (`limits.{f.limit}`)" if f.limit else ""
         entries.append((f.name, f.unit, f.direction, f.kind, f.measurement or "", limit, f.description))
-    for fam in _FAMILIES:
-        entries.append((fam.pattern, fam.unit, fam.direction, fam.kind, "", "", fam.description.format(k="k")))
     for kind in KINDS:
         for name, unit, direction, k, measurement, limit, description in entries:
             if k == kind:
@@ -471,6 +476,13 @@ BYTES_PER_VECTOR = _fig("bytes_per_vector", "B", -1, "cost", "bytes per vector",
 INDEX_SIZE_MB = _fig("index_size_mb", "MB", -1, "cost", "index size", "raw vector payload of the task's corpus at "
                      "full size, float32")
 INDEX_VECTORS = _fig("index_vectors", "vectors", 0, "info", "vectors", "vectors in the task's corpus", integer=True)
+# the storage table of a cost cell (``details["index"]``: one row per dimension and vector precision)
+INDEX_MB = _fig("index_mb", "MB", -1, "cost", "index size", "raw vector payload of the task's corpus at this row's "
+                "dimension and vector precision")
+MB_PER_MILLION = _fig("mb_per_million", "MB", -1, "cost", "size per million vectors", "raw vector payload of a "
+                      "million vectors at this row's dimension and vector precision")
+USD_PER_MONTH_PER_MILLION = _fig("usd_per_month_per_million", "USD/month", -1, "cost", "storage per million vectors",
+                                 "monthly storage of a million vectors at the stated price per GB-month")
 STORAGE_PRICE = _fig("storage_price_per_gb_month", "USD/GB-month", 0, "info", "storage price",
                      "the storage price the index table assumed")
 REEMBED_CORPUS_S = _fig("reembed_corpus_s", "s", -1, "cost", "re-embed corpus", "seconds to re-embed the task's "
@@ -518,8 +530,18 @@ for _mode, _how in _LOAD_MODES.items():
              f"{_q} latency from scheduled send to answer under the offered load, {_how}")
     _fig(f"load_{_mode}_samples", "samples", 1, "info", f"{_mode} load samples", f"requests timed, {_how}",
          integer=True)
-LOAD_BATCHED_QPS = "load_batched_qps"
-LOAD_BATCHED_P95_MS = "load_batched_p95_ms"
+LOAD_MODES = tuple(_LOAD_MODES)
+# what ``load_figure`` names: the rate answered, the mean batch, the latency percentiles
+LOAD_QPS, LOAD_MEAN_BATCH, LOAD_P50, LOAD_P95, LOAD_P99 = "qps", "mean_batch", "p50_ms", "p95_ms", "p99_ms"
+
+
+def load_figure(mode: str, what: str) -> str:
+    """The load test's figure ``what`` (LOAD_QPS, LOAD_P95 ...) with or without batching (``mode``, LOAD_MODES)."""
+    return lookup(f"load_{mode}_{what}").name
+
+
+LOAD_BATCHED_QPS = load_figure("batched", LOAD_QPS)
+LOAD_BATCHED_P95_MS = load_figure("batched", LOAD_P95)
 
 # Money (derived at ranking time from the cost figures and the prices, advisor.cost.money)
 USD_PER_MILLION_DOCS = _fig("usd_per_million_docs", "USD", -1, "money", "money per million documents", "USD to "

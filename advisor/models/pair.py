@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
+from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, INDEX_SIZE_MB, LOAD_TIME_S, MEAN_TOKENS_PER_DOC,
+                             MODEL_MEMORY_MB, PEAK_MEMORY_MB, TOKENS_PER_S)
 from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions, Progress, TextKind
 from advisor.models.variants import WEIGHT_PRECISIONS, Variant
 
@@ -22,10 +24,10 @@ if TYPE_CHECKING:
     from advisor.models.catalog import ModelEntry
 
 # Which side each cost figure is measured on (prefixes of the figure names measure_cost writes).
-COST_SIDES = {"latency": "query", "load_": "query", "peak_memory_mb": "query", "model_memory_mb": "query",
-              "docs_per_s": "document", "tokens_per_s": "document", "mean_tokens_per_doc": "document",
-              "index_size_mb": "document", "bytes_per_vector": "document", "reembed_": "document",
-              "load_time_s": "both"}
+COST_SIDES = {"latency": "query", "load_": "query", PEAK_MEMORY_MB: "query", MODEL_MEMORY_MB: "query",
+              DOCS_PER_S: "document", TOKENS_PER_S: "document", MEAN_TOKENS_PER_DOC: "document",
+              INDEX_SIZE_MB: "document", BYTES_PER_VECTOR: "document", "reembed_": "document",
+              LOAD_TIME_S: "both"}
 
 
 def pair_sides(entry: "ModelEntry") -> tuple["ModelEntry", "ModelEntry"]:

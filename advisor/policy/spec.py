@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from advisor.errors import ConfigError
-from advisor.figures import UnknownFigure, check as check_figure, limit_figure, limits as limit_figures, objectives, \
-    unknown_figure_message
+from advisor.figures import (BYTES_PER_VECTOR, UnknownFigure, check as check_figure, limit_figure,
+                             limits as limit_figures, objectives, unknown_figure_message)
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
@@ -84,9 +84,11 @@ class VariantGrid:
 
 @dataclass(frozen=True)
 class Ranking:
-    # money (USD per million documents) weighs 0 unless the policy says: for local models it follows throughput
+    # money (USD per million documents) weighs 0 unless the policy says: for local models it follows throughput.
+    # A weight is named for its objective (advisor.figures ``Figure.objective``; bytes per vector's is the figure's
+    # own name).
     weights: dict[str, float] = field(default_factory=lambda: {"quality": 1.0, "latency": 0.25, "throughput": 0.1,
-                                                               "memory": 0.1, "bytes_per_vector": 0.1,
+                                                               "memory": 0.1, BYTES_PER_VECTOR: 0.1,
                                                                "money": 0.0})
     quality_metrics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUALITY_METRICS))
 

@@ -229,12 +229,12 @@ def csv_row(group: HardwareGroup, c: Candidate, tasks: list[TaskInfo]) -> dict[s
                            "runtime": c.variant.runtime or "", "weight_precision": c.variant.weight_precision,
                            "dim": c.dim,
                            "trained_dim": c.trained_dim, "vector_precision": c.variant.vector_precision,
-                           "bytes_per_vector": c.bytes_per_vector, "chunking": c.variant.chunking,
+                           BYTES_PER_VECTOR: c.bytes_per_vector, "chunking": c.variant.chunking,
                            "vectors_per_document": c.vectors_per_document,
                            "trained_on": "; ".join(f"{t}: {', '.join(n)}" for t, n in sorted(c.trained_on.items()))}
     for t in tasks:
         row[f"{t.name}.{t.metric}"] = c.quality.get(t.name)
-    row.update(quality_mean=c.quality_mean, quality_retained=c.quality_retained,
+    row.update({QUALITY_MEAN: c.quality_mean, QUALITY_RETAINED: c.quality_retained},
                **{name: c.cost.get(name) for name in CSV_FIGURES},
                money_pricing=c.money_basis.get("pricing"),
                **{lookup(LATENCY_P95_MS).ci_low: c.cost_ci.get(LATENCY_P95_MS, (None, None))[0],

@@ -10,7 +10,9 @@ from typing import Any
 
 from advisor.models.catalog import ModelEntry
 from advisor.datasets.tasks import RetrievalData, Task
-from advisor.formatting import duration, number
+from advisor.figures import (DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, LOAD_TIME_S, PEAK_MEMORY_MB, TOKENS_PER_S,
+                             figure_of, lookup)
+from advisor.formatting import duration, number, percent
 from advisor.models.variants import Variant
 from advisor.training.workspace import Workspace
 
@@ -68,7 +70,8 @@ def verdict(comparison: dict[str, Any], metric: str, reference: str = "base") ->
     """One plain sentence: helped, hurt, or no difference beyond the paired-bootstrap noise. Against a teacher
     it says how much of the teacher's quality the student keeps."""
     diff, lo, hi = comparison["difference"], comparison["ci_low"], comparison["ci_high"]
-    span = f"{metric} {comparison['b']:.4f} -> {comparison['a']:.4f} ({diff:+.4f}, 95% CI {lo:+.4f}..{hi:+.4f})"
+    fig = figure_of(metric)
+    span = f"{metric} {fig.text(comparison['b'])} -> {fig.text(comparison['a'])} ({fig.difference_text(diff, lo, hi)})"
     if reference.endswith(" alone"):  # an asymmetric pair against one of its sides
         if not comparison["different"]:
             return f"pair vs {reference}: no difference beyond the noise, {span}"
@@ -77,7 +80,8 @@ def verdict(comparison: dict[str, Any], metric: str, reference: str = "base") ->
         kept = comparison["a"] / comparison["b"] if comparison["b"] else float("nan")
         if not comparison["different"]:
             return f"student vs teacher: no difference beyond the noise, {span}"
-        return (f"student vs teacher: the student {'beats' if diff > 0 else 'keeps ' + format(kept, '.0%') + ' of'} "
+        keeps = f"keeps {percent(kept, decimals=0)} of"
+        return (f"student vs teacher: the student {'beats' if diff > 0 else keeps} "
                 f"the teacher, {span}")
     if comparison["different"] and diff > 0:
         return f"training helped (vs {reference}): {span}"
@@ -142,24 +146,26 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [f"| variant | metric | reference | reference score | {report['trained']} | difference (95% CI) |",
                   "|---|---|---|---|---|---|"]
         for row in report["quality"]:
-            c = row["comparison"]
+            c, fig = row["comparison"], figure_of(row["metric"])
             lines.append(f"| {row['variant']} | {row['metric']} | {row['reference']}: {row['reference_model']} | "
-                         f"{row['before']:.4f} | {row['after']:.4f} | "
-                         f"{c['difference']:+.4f} ({c['ci_low']:+.4f}..{c['ci_high']:+.4f}) |")
+                         f"{fig.cell(row['before'])} | {fig.cell(row['after'])} | "
+                         f"{fig.difference_text(c['difference'], c['ci_low'], c['ci_high'])} |")
         lines.append("")
     cost = report.get("cost")
     measured = {label: c for label, c in (cost or {}).items() if isinstance(c, dict) and c}
     if measured:
         labels = list(measured)
-        keys = [k for k in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "peak_memory_mb",
-                            "load_time_s") if all(k in measured[label] for label in labels)]
+        keys = [k for k in (DOCS_PER_S, TOKENS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, PEAK_MEMORY_MB, LOAD_TIME_S)
+                if all(k in measured[label] for label in labels)]
         lines += ["| cost | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-        lines += [f"| {k} | " + " | ".join(number(measured[label][k]) for label in labels) + " |" for k in keys]
+        lines += [f"| {k} | " + " | ".join(lookup(k).text(measured[label][k]) for label in labels) + " |"
+                  for k in keys]
         lines.append("")
     elif cost and cost.get("note"):
         lines += [f"- cost: {cost['note']}", ""]
     losses = t["log"]["losses"]
     if losses:
-        lines.append(f"- training loss: {losses[0][1]:.4f} (step {losses[0][0]}) -> {losses[-1][1]:.4f} "
+        lines.append(f"- training loss: {number(losses[0][1], decimals=4)} (step {losses[0][0]}) -> "
+                     f"{number(losses[-1][1], decimals=4)} "
                      f"(step {losses[-1][0]})")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,10 @@ from typing import Any
 
 import click
 
-from advisor.formatting import duration, figure, megabytes, money
+from advisor.figures import (BULK_DOCS, BYTES_PER_VECTOR, DOCS_PER_S, INDEX_SIZE_MB, INDEX_VECTORS, LATENCY_P50_MS,
+                             LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_MEAN_BATCH, LOAD_MODES, LOAD_P50,
+                             LOAD_P99, LOAD_QPS, LOAD_TARGET_QPS, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC, PEAK_MEMORY_MB, REEMBED_H_PER_M, TOKENS_PER_S,
+                             USD_PER_MONTH_PER_MILLION, load_figure, lookup)
 from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
                               deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
 
@@ -93,30 +96,29 @@ def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | N
 
 
 def _summary(task: str, f: dict[str, Any]) -> str:
-    hours = f.get("reembed_hours_per_million_docs")
+    """The figures of one task for people, each written as the figure registry says."""
+    def t(name: str) -> str:
+        return lookup(name).text(f.get(name))
+
     lines = [f"  {task}:",
-             f"    bulk        {figure(f.get('docs_per_s'), 'docs/s')}, {figure(f.get('tokens_per_s'), 'tokens/s')}"
-             f" ({f.get('bulk_docs')} docs, mean {figure(f.get('mean_tokens_per_doc'), 'tokens')})",
-             f"    batch-1     p50 {figure(f.get('latency_p50_ms'), 'ms')}, "
-             f"p95 {figure(f.get('latency_p95_ms'), 'ms')}, p99 {figure(f.get('latency_p99_ms'), 'ms')} "
-             f"({f.get('latency_samples')} samples after warm-up)"]
-    if "load_target_qps" in f:
-        for label in ("batched", "unbatched"):
-            lines.append(f"    load {label:<9} {figure(f.get(f'load_{label}_qps'), 'qps')} of "
-                         f"{figure(f['load_target_qps'], 'target')}, p50 {figure(f.get(f'load_{label}_p50_ms'), 'ms')},"
-                         f" p99 {figure(f.get(f'load_{label}_p99_ms'), 'ms')}, mean batch "
-                         f"{figure(f.get(f'load_{label}_mean_batch'))}")
-    lines.append(f"    memory      peak {megabytes(f.get('peak_memory_mb'))} "
-                 f"({f.get('memory_method', 'not measured')}); load {duration(f.get('load_time_s'))}")
-    lines.append(f"    storage     {figure(f.get('bytes_per_vector'), 'B/vector')}, "
-                 f"{megabytes(f.get('index_size_mb'))} for {figure(f.get('index_vectors'), 'vectors')} "
-                 f"(float32, full dim); re-embed 1M docs "
-                 f"{duration(None if hours is None else hours * 3600)}")
+             f"    bulk        {t(DOCS_PER_S)}, {t(TOKENS_PER_S)} ({t(BULK_DOCS)}, mean {t(MEAN_TOKENS_PER_DOC)})",
+             f"    batch-1     p50 {t(LATENCY_P50_MS)}, p95 {t(LATENCY_P95_MS)}, p99 {t(LATENCY_P99_MS)} "
+             f"({t(LATENCY_SAMPLES)} after warm-up)"]
+    if LOAD_TARGET_QPS in f:
+        for mode in LOAD_MODES:
+            lines.append(f"    load {mode:<9} {t(load_figure(mode, LOAD_QPS))} of {t(LOAD_TARGET_QPS)}, "
+                         f"p50 {t(load_figure(mode, LOAD_P50))}, p99 {t(load_figure(mode, LOAD_P99))}, mean batch "
+                         f"{t(load_figure(mode, LOAD_MEAN_BATCH))}")
+    lines.append(f"    memory      peak {t(PEAK_MEMORY_MB)} ({f.get('memory_method', 'not measured')}); "
+                 f"load {t(LOAD_TIME_S)}")
+    lines.append(f"    storage     {t(BYTES_PER_VECTOR)} per vector, {t(INDEX_SIZE_MB)} for {t(INDEX_VECTORS)} "
+                 f"(float32, full dim); re-embed 1M docs {t(REEMBED_H_PER_M)}")
     for row in f.get("index", []):
         if row["vector_precision"] in ("float32", "int8", "binary"):
-            lines.append(f"      dim {row['dim']:>5} {row['vector_precision']:<8} {row['bytes_per_vector']:>6} B  "
-                         f"{megabytes(row['mb_per_million']):>9}/1M vectors  "
-                         f"{money(row['usd_per_month_per_million'])}/month/1M")
+            lines.append(f"      dim {row['dim']:>5} {row['vector_precision']:<8} "
+                         f"{lookup(BYTES_PER_VECTOR).text(row[BYTES_PER_VECTOR]):>8}  "
+                         f"{lookup(MB_PER_MILLION).text(row[MB_PER_MILLION]):>9}/1M vectors  "
+                         f"{lookup(USD_PER_MONTH_PER_MILLION).text(row[USD_PER_MONTH_PER_MILLION])}/1M")
     for note in f.get("notes", []):
         lines.append(f"    note: {note}")
     return "\n".join(lines)

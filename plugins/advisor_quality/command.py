@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from advisor.errors import UserError
+from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES, figure_of, lookup
 from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
                               deprecated_alias, device_option, dim_option, json_option, option,
                               vector_precision_option, weights_option)
@@ -59,7 +60,7 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
             raise UserError(f"{entry.name} cannot run {v.label()}: {reason}")
     judge = get_rater(rater) if any(task_type(t.type).rated for t in tasks) else None
     encoder = load_encoder(entry, device=device, weight_precision=weight_precision)
-    load_s = encoder.info["load_time_s"]
+    load_s = encoder.info[LOAD_TIME_S]
     hardware, versions = hardware_id(device), versions_id()
     records: list[dict[str, Any]] = []
     try:
@@ -76,15 +77,16 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
         encoder.close()
     if as_json:
         click.echo(json.dumps({"model": {"name": entry.name, "revision": entry.revision, "backend": entry.backend,
-                                         "embed_dim": entry.embed_dim, "load_time_s": round(load_s, 3)},
+                                         "embed_dim": entry.embed_dim, LOAD_TIME_S: round(load_s, 3)},
                                "hardware": hardware, "versions": versions, "results": records},
                               indent=2, ensure_ascii=False, default=str))
         return
     for rec in records:
-        lo, hi = rec["ci"].get(rec["main_metric"], [float("nan")] * 2)
-        click.echo(f"{rec['task']['name']:<24} {rec['variant']['label']:<32} {rec['main_metric']} "
-                   f"{rec['metrics'][rec['main_metric']]:.4f}  95% CI [{lo:.4f}, {hi:.4f}]  "
-                   f"{rec['bytes_per_vector']} B/vector")
+        fig = figure_of(rec["main_metric"])
+        lo, hi = rec["ci"].get(fig.name, [None, None])
+        click.echo(f"{rec['task']['name']:<24} {rec['variant']['label']:<32} {fig.name} "
+                   f"{fig.text(rec['metrics'][fig.name])}  {fig.interval(lo, hi)}  "
+                   f"{lookup(BYTES_PER_VECTOR).text(rec[BYTES_PER_VECTOR])}/vector")
 
 
 def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any) -> dict[str, Any]:
@@ -94,10 +96,10 @@ def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any) -> dict[
             "variant": {**variant.to_dict(), "label": variant.label()},
             "main_metric": result.main_metric, "metrics": result.metrics, "ci": d.get("ci", {}),
             "bootstrap": {k: v for k, v in d.get("bootstrap", {}).items() if k != "reference"},
-            "bytes_per_vector": d.get("bytes_per_vector"), "rescore_multiplier": d.get("rescore_multiplier", 0),
+            BYTES_PER_VECTOR: d.get(BYTES_PER_VECTOR), "rescore_multiplier": d.get("rescore_multiplier", 0),
             "fingerprint": key.fingerprint(), "key": key.__dict__,
             "timing": d.get("timing", {}),
-            "details": {k: d[k] for k in ("n_queries", "n_queries_without_qrels", "n_pairs", "n_test", "classifier",
+            "details": {k: d[k] for k in (N_QUERIES, "n_queries_without_qrels", "n_pairs", "n_test", "classifier",
                                            "rater", "int8_calibration", "search") if k in d}}
 
 

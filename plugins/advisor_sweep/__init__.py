@@ -186,23 +186,22 @@ def runs_show(run_id, store, show_cells, as_json):
 
 def cost_line(result) -> str:
     """One cost cell in a line: the figures beside the contention they were taken under, and any unstable mark."""
-    from advisor.formatting import figure, number
+    from advisor.figures import (CONTENTION_BUSY_CORES, DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, LOAD_AVG_1M,
+                                 lookup)
 
     m, k = result.metrics, result.key
 
-    def with_ci(name: str, unit: str) -> str:
-        text = figure(m.get(name), unit)
-        if f"{name}_ci_low" in m:
-            text += f" ({number(m[f'{name}_ci_low'])}-{number(m[f'{name}_ci_high'])})"
-        return text
+    def with_ci(name: str) -> str:
+        fig = lookup(name)
+        return fig.interval_text(m.get(name), m.get(fig.ci_low), m.get(fig.ci_high))
 
     runtime = f"{k.runtime}:" if k.runtime else ""
-    line = (f"{k.model} [{k.device}/{runtime}{k.weight_precision}] {k.task}: p50 {with_ci('latency_p50_ms', 'ms')}, "
-            f"p95 {with_ci('latency_p95_ms', 'ms')}, {with_ci('docs_per_s', 'docs/s')}")
-    if "load_avg_1m" in m:
-        busy = m.get("contention_busy_cores")
-        line += (f"; load {number(m['load_avg_1m'])}"
-                 + (f", others busy {number(busy)} cores" if busy is not None else ""))
+    line = (f"{k.model} [{k.device}/{runtime}{k.weight_precision}] {k.task}: p50 {with_ci(LATENCY_P50_MS)}, "
+            f"p95 {with_ci(LATENCY_P95_MS)}, {with_ci(DOCS_PER_S)}")
+    if LOAD_AVG_1M in m:
+        busy = m.get(CONTENTION_BUSY_CORES)
+        line += (f"; load {lookup(LOAD_AVG_1M).text(m[LOAD_AVG_1M])}"
+                 + (f", others busy {lookup(CONTENTION_BUSY_CORES).text(busy)}" if busy is not None else ""))
     unstable = (result.details.get("stability") or {}).get("unstable") or {}
     if unstable:
         line += "; UNSTABLE: " + "; ".join(f"{name}: {' / '.join(reasons)}" for name, reasons in unstable.items())

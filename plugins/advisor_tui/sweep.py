@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advisor.errors import UserError
-from advisor.formatting import figure
+from advisor.figures import DOCS_PER_S, LATENCY_P95_MS, figure_of, lookup
 
 from .messages import CellFinished, RankingReady, ReportWritten, RunFinished, RunPlanned, RunProgress, SweepFailed
 
@@ -143,14 +143,14 @@ def _figure(result: Any) -> str:
     metrics = result.metrics
     if result.key.kind == "cost":
         parts = []
-        if "latency_p95_ms" in metrics:
-            parts.append(f"p95 {figure(metrics['latency_p95_ms'], 'ms')}")
-        if "docs_per_s" in metrics:
-            parts.append(figure(metrics["docs_per_s"], "docs/s"))
+        if LATENCY_P95_MS in metrics:
+            parts.append(f"p95 {lookup(LATENCY_P95_MS).text(metrics[LATENCY_P95_MS])}")
+        if DOCS_PER_S in metrics:
+            parts.append(lookup(DOCS_PER_S).text(metrics[DOCS_PER_S]))
         return ", ".join(parts)
     main = result.details.get("main_metric")
     if main in metrics:
-        return f"{main} {metrics[main]:.4f}"
+        return f"{main} {figure_of(main).text(metrics[main])}"
     return ""
 
 

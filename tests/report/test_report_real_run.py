@@ -90,6 +90,21 @@ def test_report_figures_equal_the_store(run):
     assert not w32["trained_dim"] and w32["quality_retained"] == pytest.approx(w32["quality_mean"] / full)
 
 
+def test_every_figure_in_the_report_and_the_store_is_registered(run):
+    """A figure the run stored or the report shows and the registry (advisor.figures) does not know would be written
+    without its unit, direction or interval: the registry must hold every one."""
+    from advisor import figures
+
+    data = json.loads((run["out"] / "report.json").read_text(encoding="utf-8"))
+    names = {name for cell in cells(run["store"]) for name in cell["metrics"]}
+    for c in (c for g in data["groups"] for c in g["candidates"]):
+        names |= set(c["cost"]) | set(c["cost_ci"]) | set(c["quality_metric"].values())
+        names |= {name for per_task in c["metrics"].values() for name in per_task}
+        names |= {name for option in c["index_options"] for name in option if name not in ("name", "settings")}
+    assert {"latency_p95_ms", "docs_per_s", "ndcg_at_10", "load_batched_p95_ms", "usd_per_million_docs"} <= names
+    assert sorted(n for n in names if not figures.is_figure(n)) == []
+
+
 def test_store_is_a_cache(run, advisor_cli):
     again = advisor_cli(*run["args"], timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
-from advisor.formatting import figure
+from advisor.figures import LATENCY_P95_MS, QUALITY_MEAN, lookup
 
 from .base import AdvisorScreen
 
@@ -21,7 +21,7 @@ def plot_points(candidates: Iterable[Any], *, include_rejected: bool) -> dict[st
     """(p95 latency ms, quality, label) per model; candidates without both figures cannot be placed."""
     series: dict[str, list[tuple[float, float, str]]] = {}
     for c in candidates:
-        latency, quality = c.cost.get("latency_p95_ms"), c.quality_mean
+        latency, quality = c.cost.get(LATENCY_P95_MS), c.quality_mean
         if latency is None or quality is None or c.status in ("failed", "incomplete"):
             continue
         if c.status == "rejected" and not include_rejected:
@@ -54,8 +54,8 @@ class PlotScreen(AdvisorScreen):
         self.series = {} if rec is None else plot_points(rec.candidates(), include_rejected=self.include_rejected)
         best = None if rec is None else rec.recommended
         self.recommended = None
-        if best is not None and "latency_p95_ms" in best.cost and best.quality_mean is not None:
-            self.recommended = (float(best.cost["latency_p95_ms"]), float(best.quality_mean), best.label)
+        if best is not None and LATENCY_P95_MS in best.cost and best.quality_mean is not None:
+            self.recommended = (float(best.cost[LATENCY_P95_MS]), float(best.quality_mean), best.label)
         widget = self.query_one("#plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
@@ -85,11 +85,12 @@ class PlotScreen(AdvisorScreen):
             detail.append(f"{n} variant(s) of {len(self.series)} model(s)")
             detail.append(" (rejected shown)" if self.include_rejected else " (rejected hidden)", style="grey50")
             if limit is not None:
-                detail.append(f" · red line: the policy's p95 limit, {figure(limit, 'ms', digits=6)}", style="red")
+                detail.append(f" · red line: the policy's p95 limit, {lookup(LATENCY_P95_MS).text(limit, exact=True)}",
+                              style="red")
         if self.recommended is not None:
             detail.append("\n★ ", style="green")
-            detail.append(f"{self.recommended[2]}: quality {self.recommended[1]:.4f}, p95 "
-                          f"{figure(self.recommended[0], 'ms')}")
+            detail.append(f"{self.recommended[2]}: quality {lookup(QUALITY_MEAN).text(self.recommended[1])}, p95 "
+                          f"{lookup(LATENCY_P95_MS).text(self.recommended[0])}")
         self.query_one("#plot-detail", Static).update(detail)
 
     def action_toggle_rejected(self) -> None:

@@ -19,16 +19,13 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from advisor.errors import UserError
+from advisor.figures import limit_figure
 from advisor.policy.spec import RANKING_WEIGHT_NAMES, Policy
 
 from ..session import NUMERIC_LIMITS
 from .base import AdvisorScreen
 
-LIMIT_LABELS = {"max_p95_latency_ms": "max p95 query latency (ms)",
-                "min_throughput_docs_per_s": "min throughput (docs/s)",
-                "max_peak_memory_mb": "max peak memory (MB)", "max_bytes_per_vector": "max bytes per vector",
-                "usd_per_million_docs": "max USD per million docs",
-                "usd_per_thousand_queries": "max USD per 1k queries"}
+LIMIT_LABELS = {name: limit_figure(name).limit_label for name in NUMERIC_LIMITS}  # "max p95 query latency (ms)"
 
 
 def policy_summary(policy: Policy, source: str | None = None, edited: bool = False) -> Table:

@@ -11,14 +11,25 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from advisor.formatting import cell
+from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, DOCS_PER_S, LATENCY_P95_MS, LOAD_AVG_1M,
+                             PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED, SCORE, figure_of, lookup)
+from advisor.formatting import CELL_MISSING, cell
 
 from ..pairs import comparison_lines, is_pair, pair_name, sides_text
 from .base import AdvisorScreen
 
 STATUS_STYLE = {"recommended": "bold green", "pareto": "green", "dominated": "", "rejected": "grey50",
                 "failed": "red", "incomplete": "yellow"}
-# (column title, value of a candidate used to sort, larger is better?)
+
+def _cost(name: str) -> Callable[[Any], Any]:
+    return lambda c: c.bytes_per_vector if name == BYTES_PER_VECTOR else c.cost.get(name)
+
+
+# (column title, value of a candidate used to sort, larger is better?); a figure's column is written and sorted as
+# the figure registry says (COLUMN_FIGURES)
+COLUMN_FIGURES = {"score": SCORE, "quality": QUALITY_MEAN, "kept": QUALITY_RETAINED, "p95 ms": LATENCY_P95_MS,
+                  "docs/s": DOCS_PER_S, "peak MB": PEAK_MEMORY_MB, "B/vec": BYTES_PER_VECTOR,
+                  "busy": CONTENTION_BUSY_CORES}
 FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("#", lambda c: c.position, False),
     ("model", lambda c: c.model, False),
@@ -27,11 +38,8 @@ FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("score", lambda c: c.score, True),
     ("quality", lambda c: c.quality_mean, True),
     ("kept", lambda c: c.quality_retained, True),
-    ("p95 ms", lambda c: c.cost.get("latency_p95_ms"), False),
-    ("docs/s", lambda c: c.cost.get("docs_per_s"), True),
-    ("peak MB", lambda c: c.cost.get("peak_memory_mb"), False),
-    ("B/vec", lambda c: c.bytes_per_vector, False),
-    ("busy", lambda c: c.cost.get("contention_busy_cores"), False),
+    *((title, _cost(name), lookup(name).direction > 0) for title, name in COLUMN_FIGURES.items()
+      if title not in ("score", "quality", "kept")),
 )
 
 
@@ -39,13 +47,13 @@ def measuring_text(c: Any) -> str:
     """The cost figures' intervals and the machine's state while they were taken ("busy": other processes'
     average busy cores), and why a figure is unstable."""
     parts = []
-    for name, label, unit in (("latency_p95_ms", "p95", "ms"), ("docs_per_s", "bulk", "docs/s")):
+    for name in (LATENCY_P95_MS, DOCS_PER_S):
         if name in c.cost_ci:
-            lo, hi = c.cost_ci[name]
-            parts.append(f"{label} {cell(c.cost[name], 3)} {unit} (95% interval {cell(lo, 3)}-{cell(hi, 3)})")
-    if "load_avg_1m" in c.cost:
-        parts.append(f"load average {cell(c.cost['load_avg_1m'], 2)}, other processes busy "
-                     f"{cell(c.cost.get('contention_busy_cores'), 2)} cores while measuring")
+            fig = lookup(name)
+            parts.append(f"{fig.label} {fig.interval_text(c.cost[name], *c.cost_ci[name])}")
+    if LOAD_AVG_1M in c.cost:
+        parts.append(f"{lookup(LOAD_AVG_1M).label} {lookup(LOAD_AVG_1M).text(c.cost[LOAD_AVG_1M])}, other processes "
+                     f"busy {lookup(CONTENTION_BUSY_CORES).text(c.cost.get(CONTENTION_BUSY_CORES))} while measuring")
     text = "measured: " + "; ".join(parts) if parts else "measured before intervals and contention were recorded"
     for kind, reasons in c.unstable.items():
         text += f"\nunstable {kind}: " + "; ".join(reasons)
@@ -147,14 +155,13 @@ class ResultsScreen(AdvisorScreen):
             value = getter(c)
             if title == "model":
                 text = marker + pair_name(c.model, c.backend) + (f" ({count})" if count > 1 else "")
-            elif title == "kept":
-                text = "–" if value is None else f"{value:.1%}"
-            elif title in ("p95 ms", "peak MB"):
-                text = cell(value, 3)
-                if title == "p95 ms" and c.unstable.get("latency"):
+            elif title in COLUMN_FIGURES:
+                fig = lookup(COLUMN_FIGURES[title])
+                text = fig.text(value, missing=CELL_MISSING) if fig.unit == "fraction" else fig.cell(value)
+                if fig.measurement and c.unstable.get(fig.measurement):
                     text += " !"  # unstable: did not settle or measured under contention (detail below)
-            elif title == "busy":
-                text = cell(value, 2)
+            elif title in self.task_names:  # a task's quality, as its ranking metric is written
+                text = figure_of(c.quality_metric.get(title, QUALITY_MEAN)).cell(value)
             else:
                 text = cell(value, 4)
             cells.append(Text(text, style=style if title in ("model", "status") or c.status == "rejected" else ""))

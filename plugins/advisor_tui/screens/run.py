@@ -11,6 +11,8 @@ from textual.widget import Widget
 from textual import on
 from textual.widgets import Button, Checkbox, DataTable, ProgressBar, Static
 
+from advisor.formatting import number
+
 from .base import AdvisorScreen
 
 STATE_STYLE = {"pending": "grey50", "stored": "cyan", "running": "yellow", "ok": "green", "failed": "bold red"}
@@ -105,5 +107,5 @@ class RunScreen(AdvisorScreen):
     def _cells(row) -> list:
         cell = row.label.split(f"{row.model} {row.task} ", 1)[-1]
         return [Text(row.state, style=STATE_STYLE.get(row.state, "")), row.model, row.task, cell,
-                "" if row.seconds is None else f"{row.seconds:.2f}",
+                "" if row.seconds is None else number(row.seconds, decimals=2),
                 Text(row.figure, style="red" if row.state == "failed" else "")]
