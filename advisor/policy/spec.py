@@ -12,6 +12,7 @@ from advisor.figures import (BYTES_PER_VECTOR, UnknownFigure, check as check_fig
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
+from advisor.config.task_types import main_metrics
 from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
 from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
@@ -38,9 +39,8 @@ BASELINES = ("bm25",)  # baseline candidates a policy can name (``baselines: [bm
 # retrieval report answers "is this model better than BM25 on your data?"; ``baselines: []`` turns it off.
 DEFAULT_BASELINES = ("bm25",)
 DATA_FIELDS = ("stay_on_machine",)
-DEFAULT_QUALITY_METRICS = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-                           "pair_classification": "cosine_ap", "unlabeled_retrieval": "rated_score_at_10",
-                           "clustering": "v_measure", "deduplication": "cosine_ap"}
+# Which figure ranks each task type unless ``ranking.quality_metrics`` says otherwise: its main metric
+DEFAULT_QUALITY_METRICS = main_metrics()
 
 
 @dataclass(frozen=True)

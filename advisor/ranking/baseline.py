@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from advisor.config.task_types import TASK_TYPES
 from advisor.figures import figure_of
 from advisor.quality import bootstrap as boot
 from advisor.ranking.model import Candidate, Recommendation
@@ -53,7 +54,7 @@ def bm25_lines(rec: Recommendation) -> list[BaselineLine]:
     out = []
     order = {s: i for i, s in enumerate(RANKED)}
     for task in rec.tasks:
-        if task.type != "retrieval":
+        if not _has_bm25(task.type):
             continue
         base = _bm25(rec, task.name)
         if base is None:
@@ -71,4 +72,10 @@ def bm25_lines(rec: Recommendation) -> list[BaselineLine]:
 
 def missing_bm25(rec: Recommendation) -> list[str]:
     """Retrieval tasks without a BM25 cell (the policy says ``baselines: []``, or the results predate BM25)."""
-    return [t.name for t in rec.tasks if t.type == "retrieval" and _bm25(rec, t.name) is None]
+    return [t.name for t in rec.tasks if _has_bm25(t.type) and _bm25(rec, t.name) is None]
+
+
+def _has_bm25(task_type: str | None) -> bool:
+    """Whether BM25 is planned beside the models on a task of this type (a judged corpus searched per query)."""
+    spec = TASK_TYPES.get(task_type or "")
+    return spec is not None and spec.index_variants

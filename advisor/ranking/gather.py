@@ -11,10 +11,11 @@ from advisor.policy.spec import Policy
 from advisor.sweep.results import CellResult
 from advisor.policy.rules import Rejection
 from advisor.models.variants import Variant
+from advisor.config.task_types import type_of_cell
 from advisor.figures import (BUILD_S, DOCS_PER_S, END_TO_END_P95_MS, HYBRID_SEARCH_P95_MS, LATENCY_P95_MS, MEMORY_BYTES,
                              N_DOCS, QPS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS, USD_PER_MILLION_DOCS, lookup, ndcg_at,
                              recall_at)
-from advisor.ranking.model import _TYPE_OF_MAIN_METRIC, COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
+from advisor.ranking.model import COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
 from advisor.ranking.chunked import chunked_cost
 
 def _latest(results: Iterable[CellResult]) -> list[CellResult]:
@@ -32,9 +33,10 @@ def _latest(results: Iterable[CellResult]) -> list[CellResult]:
 
 def _task_metric(result: CellResult, policy: Policy) -> tuple[str | None, str | None]:
     """The metric the ranking uses for this quality cell (the policy's choice for the task type, else the cell's
-    main metric) and the task type."""
+    main metric) and the task type: the one the cell records, else (a cell stored before cells recorded it) the
+    one the task-type table tells from its main metric and figures."""
     main = result.details.get("main_metric")
-    task_type = result.details.get("task_type") or _TYPE_OF_MAIN_METRIC.get(main or "")
+    task_type = result.details.get("task_type") or type_of_cell(main, result.metrics)
     wanted = policy.ranking.quality_metrics.get(task_type) if task_type else None
     if wanted and wanted in result.metrics:
         return wanted, task_type

@@ -31,10 +31,6 @@ MONEY_FIGURES = names("money")
 # Figures with a measured interval: the metric names ``<figure>_ci_low`` / ``<figure>_ci_high`` hold its ends, and
 # ``unstable`` names the measurement ("latency" or "throughput") whose marks apply to it.
 INTERVAL_FIGURES = intervals()
-# The evaluation's main metric per task type (advisor.quality.evaluation.MAIN_METRIC), read backwards: a quality cell
-# names its main metric, and the policy picks its ranking metric by task type.
-_TYPE_OF_MAIN_METRIC = {"ndcg_at_10": "retrieval", "cosine_spearman": "sts", "accuracy": "classification",
-                        "cosine_ap": "pair_classification", "rated_score_at_10": "unlabeled_retrieval"}
 STATUSES = ("recommended", "pareto", "dominated", "rejected", "failed", "incomplete")
 
 

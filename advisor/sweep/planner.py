@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from advisor.config.task_types import task_type
 from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
 from advisor.policy.spec import Policy, VariantGrid
@@ -217,13 +218,14 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
     task_cells = []
     for ref in refs:
         quality, indexes, hybrid = [], [], []
+        indexed = task_type(ref.type).index_variants  # a judged corpus searched per query (retrieval)
         for dim, flags in dims:
             for vp in grid.vector_precisions:
                 v = Variant(device, wp, dim, vp, runtime)
                 key = CellKey.quality(entry, ref.name, ref.content_hash, v, hardware=hardware, versions=versions,
                                       rescore_multiplier=grid.rescore_multiplier)
                 quality.append(CellSpec(key, f"{entry.name} {ref.name} {v.label()}", flags))
-                if ref.type == "retrieval":
+                if indexed:
                     for name, settings in grid.indexes:
                         if vp not in _index_precisions(name):  # e.g. pgvector 0.6 has no bit type
                             continue
@@ -235,7 +237,7 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
                         hkey = replace(key, kind="hybrid", options=options)
                         hybrid.append(CellSpec(hkey, f"{entry.name} {ref.name} {v.label()} + bm25 rrf k={rrf_k}",
                                                flags))
-        if ref.type == "retrieval":  # chunked corpora (policy variants.chunking), beside the truncated ones
+        if indexed:  # chunked corpora (policy variants.chunking), beside the truncated ones
             quality.extend(_chunked_cells(entry, ref, dims, grid, variant, hardware, versions))
         cost = None
         if measure_cost:
@@ -262,7 +264,7 @@ def _baseline_groups(policy: Policy, refs: Sequence[TaskRef], measure_cost: bool
     variant = Variant("cpu", WEIGHTS, None, VECTORS)
     task_cells = []
     for ref in refs:
-        if ref.type != "retrieval":
+        if not task_type(ref.type).index_variants:
             continue
         key = CellKey.quality(entry, ref.name, ref.content_hash, variant, hardware=hardware, versions=versions)
         cost = None
