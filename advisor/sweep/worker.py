@@ -211,7 +211,7 @@ def _hybrid_cell(group: GroupSpec, cell: CellSpec, task: "Task", embeddings: dic
     if encode_p95_ms is not None:  # a served hybrid query: encode it, then both searches and the fusion
         metrics["query_encode_p95_ms"] = encode_p95_ms
         metrics["end_to_end_p95_ms"] = encode_p95_ms + metrics["hybrid_search_p95_ms"]
-    details = {"main_metric": q.main_metric, "task_type": "retrieval", "per_item": list(q.per_item),
+    details = {"main_metric": q.main_metric, "per_item": list(q.per_item),
                **dict(q.details), "flags": list(cell.flags), "environment": environment}
     return Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok", metrics=metrics,
                                                         details=details, started_at=t0, finished_at=time.time()))
@@ -250,7 +250,7 @@ def _bm25_cells(group: GroupSpec, pending: set[str], preloaded: dict[str, "Task"
                 if cell.key.kind == "quality":
                     q = bm25_quality(task)
                     metrics = dict(q.metrics)
-                    details = {"main_metric": q.main_metric, "task_type": "retrieval", "per_item": list(q.per_item),
+                    details = {"main_metric": q.main_metric, "per_item": list(q.per_item),
                                **dict(q.details), "environment": environment,
                                "task_origin": {"origin": task.origin, "overlaps": list(task.overlaps)}}
                 else:
