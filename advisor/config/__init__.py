@@ -1,1 +1,2 @@
-"""Config files: YAML with line numbers, field validators, language and licence vocabularies."""
+"""Config files and vocabularies: YAML with line numbers, field validators, language and licence vocabularies, and the
+table of task types."""
