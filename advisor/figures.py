@@ -78,10 +78,6 @@ class Figure:
     def ci_high(self) -> str:
         return self.name + CI_HIGH
 
-    def better(self, a: float, b: float) -> bool:
-        """a is better than b (False for a figure without a direction)."""
-        return self.direction * (a - b) > 0
-
     def worst(self, values: Iterable[float]) -> float:
         """The worst of ``values``: the lowest when higher is better, else the highest (latency, memory, and a
         figure without a direction: the most a deployment must plan for)."""
@@ -92,7 +88,7 @@ class Figure:
 
     def _write(self, value: float) -> str:
         """One value with its unit, for a sentence."""
-        if self.kind == "quality" or self.decimals is not None:
+        if self.decimals is not None:
             return formatting.number(value, decimals=self.decimals)
         if self.unit.startswith("USD"):  # USD, USD/month, USD/GB-month: $0.0154/month
             return formatting.money(value) + self.unit[3:]
@@ -524,7 +520,7 @@ _LOAD_MODES = {"batched": "with dynamic batching", "unbatched": "one query per b
 for _mode, _how in _LOAD_MODES.items():
     _fig(f"load_{_mode}_qps", "queries/s", 1, "cost", f"{_mode} throughput under load",
          f"queries/s answered under the offered load, {_how}")
-    _fig(f"load_{_mode}_mean_batch", "queries", 0, "info", f"{_mode} mean batch", f"mean batch size, {_how}")
+    _fig(f"load_{_mode}_mean_batch", "", 0, "info", f"{_mode} mean batch", f"mean queries per batch, {_how}")
     for _q in ("p50", "p95", "p99", "mean"):
         _fig(f"load_{_mode}_{_q}_ms", "ms", -1, "cost", f"{_q} under load ({_mode})",
              f"{_q} latency from scheduled send to answer under the offered load, {_how}")
@@ -542,6 +538,22 @@ def load_figure(mode: str, what: str) -> str:
 
 LOAD_BATCHED_QPS = load_figure("batched", LOAD_QPS)
 LOAD_BATCHED_P95_MS = load_figure("batched", LOAD_P95)
+
+# advisor loadtest (advisor.cost.http_load, advisor.serving.loadgen): one row per offered rate against a server
+TARGET_QPS = _fig("target_qps", "queries/s", 0, "info", "target rate", "the rate a load-test row aimed at")
+OFFERED_QPS = _fig("offered_qps", "queries/s", 0, "info", "offered rate", "the rate the Poisson arrival schedule "
+                   "actually offered (it varies around the target)")
+ACHIEVED_QPS = _fig("achieved_qps", "queries/s", 1, "cost", "achieved rate", "answers per second the server gave "
+                    "at this offered rate")
+for _q in ("p50", "p95", "p99"):
+    _fig(f"{_q}_ms", "ms", -1, "cost", f"{_q} served latency", f"{_q} latency from scheduled send to answer over "
+         f"HTTP at this offered rate")
+MAX_SEND_LAG_MS = _fig("max_send_lag_ms", "ms", -1, "info", "send lag", "how late the load client itself sent a "
+                       "request (a check on the generator, not the server)")
+SATURATION_QPS = _fig("saturation_qps", "queries/s", 1, "cost", "sustained rate", "the highest offered rate the "
+                      "server kept up with (advisor.cost.http_load.SATURATION_RULE)")
+SATURATED_AT = _fig("saturated_at", "queries/s", 0, "info", "saturated at", "the lowest offered rate the server did "
+                    "not keep up with")
 
 # Money (derived at ranking time from the cost figures and the prices, advisor.cost.money)
 USD_PER_MILLION_DOCS = _fig("usd_per_million_docs", "USD", -1, "money", "money per million documents", "USD to "

@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from advisor.formatting import number, percent
+
 BUSY_CORES_LIMIT = 0.25   # other processes' average busy cores over the window
 STEAL_LIMIT = 0.05        # share of all cores' time stolen by the hypervisor
 
@@ -63,24 +65,25 @@ class Contention:
     def reasons(self) -> list[str]:
         out = []
         if self.others_busy_cores is not None and self.others_busy_cores > BUSY_CORES_LIMIT:
-            out.append(f"other processes kept {self.others_busy_cores:.2f} of {self.cores} cores busy while it was "
-                       f"measured (limit {BUSY_CORES_LIMIT})")
+            out.append(f"other processes kept {number(self.others_busy_cores, decimals=2)} of {self.cores} cores busy "
+                       f"while it was measured (limit {number(BUSY_CORES_LIMIT)})")
         if self.steal_share is not None and self.steal_share > STEAL_LIMIT:
-            out.append(f"the hypervisor stole {self.steal_share:.0%} of the CPU time (limit {STEAL_LIMIT:.0%})")
+            out.append(f"the hypervisor stole {percent(self.steal_share, decimals=0)} of the CPU time (limit "
+                       f"{percent(STEAL_LIMIT, decimals=0)})")
         return out
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["contended"] = self.contended
         out["reasons"] = self.reasons()
-        out["rule"] = (f"contended when other processes keep more than {BUSY_CORES_LIMIT} cores busy on average or "
-                       f"steal exceeds {STEAL_LIMIT:.0%}")
+        out["rule"] = (f"contended when other processes keep more than {number(BUSY_CORES_LIMIT)} cores busy on "
+                       f"average or steal exceeds {percent(STEAL_LIMIT, decimals=0)}")
         return out
 
     def text(self) -> str:
         """A short note for a report or a table cell."""
-        busy = "n/a" if self.others_busy_cores is None else f"{self.others_busy_cores:.2f}"
-        return f"load {self.load_avg_1m:.2f} on {self.cores} cores, others busy {busy} cores"
+        busy = number(self.others_busy_cores, decimals=2)
+        return f"load {number(self.load_avg_1m, decimals=2)} on {self.cores} cores, others busy {busy} cores"
 
 
 class ContentionWatch:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from advisor.errors import UserError
+from advisor.figures import DOCS_PER_S, TOKENS_PER_S
 from advisor.models.backends import Encoder
 from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 from advisor.datasets.tasks import Task
@@ -223,7 +224,7 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     out["index_vectors"] = n_corpus
     out["index"] = table
     out["storage_price_per_gb_month"] = opts.price_per_gb_month
-    out.update(reembed_estimates(out["docs_per_s"], out.get("tokens_per_s"), n_corpus, mean_tokens))
+    out.update(reembed_estimates(out[DOCS_PER_S], out.get(TOKENS_PER_S), n_corpus, mean_tokens))
 
     out["environment"] = {"hardware": hardware_manifest(device), "libraries": library_versions(),
                           "hardware_id": hardware_id(device), "versions_id": versions_id()}

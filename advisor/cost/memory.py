@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from advisor.models.backends import Encoder
 from advisor.errors import UserError
+from advisor.formatting import duration
 
 
 def _rss_mb() -> float:
@@ -57,7 +58,7 @@ def subprocess_peak_rss(spec: dict[str, Any], texts: Sequence[str], *, kind: str
         proc = subprocess.run([sys.executable, "-m", "advisor.cost.memory"], input=payload, capture_output=True,
                               text=True, timeout=timeout_s, env=env, cwd=str(Path.cwd()))
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"the memory probe subprocess ran past {timeout_s:.0f} s") from None
+        raise RuntimeError(f"the memory probe subprocess ran past {duration(timeout_s)}") from None
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"the memory probe subprocess failed (exit {proc.returncode}): {tail[0]}")

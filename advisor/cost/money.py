@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from advisor.figures import (BILLED_TOKENS_ESTIMATED, BILLED_TOKENS_PER_DOC, BILLED_TOKENS_PER_QUERY, DOCS_PER_S,
+                             LATENCY_P50_MS, MEAN_TOKENS_PER_DOC, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES)
+from advisor.formatting import number
+
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -32,9 +36,9 @@ class Money:
     def figures(self) -> dict[str, float]:
         out = {}
         if self.usd_per_million_docs is not None:
-            out["usd_per_million_docs"] = self.usd_per_million_docs
+            out[USD_PER_MILLION_DOCS] = self.usd_per_million_docs
         if self.usd_per_thousand_queries is not None:
-            out["usd_per_thousand_queries"] = self.usd_per_thousand_queries
+            out[USD_PER_THOUSAND_QUERIES] = self.usd_per_thousand_queries
         return out
 
 
@@ -46,12 +50,12 @@ def per_token_money(tokens_per_doc: float | None, tokens_per_query: float | None
     docs = queries = None
     if tokens_per_doc is not None:
         docs = tokens_per_doc * price_per_million_tokens
-        basis["usd_per_million_docs"] = (f"{tokens_per_doc:g} tokens per document ({source}) x "
-                                         f"{price_per_million_tokens:g} USD per million tokens")
+        basis[USD_PER_MILLION_DOCS] = (f"{number(tokens_per_doc, digits=6)} tokens per document ({source}) x "
+                                       f"{number(price_per_million_tokens, digits=6)} USD per million tokens")
     if tokens_per_query is not None:
         queries = tokens_per_query * price_per_million_tokens / 1000.0
-        basis["usd_per_thousand_queries"] = (f"{tokens_per_query:g} tokens per query ({source}) x "
-                                             f"{price_per_million_tokens:g} USD per million tokens")
+        basis[USD_PER_THOUSAND_QUERIES] = (f"{number(tokens_per_query, digits=6)} tokens per query ({source}) x "
+                                           f"{number(price_per_million_tokens, digits=6)} USD per million tokens")
     return Money(docs, queries, None, basis)
 
 
@@ -59,22 +63,22 @@ def machine_money(docs_per_s: float | None, latency_p50_ms: float | None, machin
                   docs_per_s_interval: tuple[float, float] | None = None, stated: bool = True) -> Money:
     """Paid by the hour: the machine's price over the measured rate. ``stated`` False marks the default price."""
     per_s = machine_usd_per_hour / SECONDS_PER_HOUR
-    price = f"{machine_usd_per_hour:g} USD per machine-hour" + ("" if stated else " (the default; set "
+    price = f"{number(machine_usd_per_hour, digits=6)} USD per machine-hour" + ("" if stated else " (the default; set "
                                                                                   "costs.machine_usd_per_hour)")
     basis = {"pricing": "machine-hour"}
     docs = queries = None
     interval = None
     if docs_per_s and docs_per_s > 0:
         docs = per_s * 1e6 / docs_per_s
-        basis["usd_per_million_docs"] = f"{price} / {docs_per_s:g} docs/s (bulk throughput)"
+        basis[USD_PER_MILLION_DOCS] = f"{price} / {number(docs_per_s, digits=6)} docs/s (bulk throughput)"
         if docs_per_s_interval and min(docs_per_s_interval) > 0:
             low, high = docs_per_s_interval
             interval = (per_s * 1e6 / high, per_s * 1e6 / low)
     if latency_p50_ms and latency_p50_ms > 0:
         qps = 1000.0 / latency_p50_ms
         queries = per_s * 1000.0 / qps
-        basis["usd_per_thousand_queries"] = (f"{price} / {qps:.4g} queries/s (one at a time: 1000 / p50 "
-                                             f"{latency_p50_ms:g} ms, no batching)")
+        basis[USD_PER_THOUSAND_QUERIES] = (f"{price} / {number(qps, digits=4)} queries/s (one at a time: 1000 / p50 "
+                                           f"{number(latency_p50_ms, digits=6)} ms, no batching)")
     return Money(docs, queries, interval, basis)
 
 
@@ -84,17 +88,17 @@ def money_of(cost: Mapping[str, float], *, price_per_million_tokens: float | Non
     """Money for one candidate from its cost figures (a cost cell's metrics, or the ranking's worst case over
     tasks): per token when the entry has a price, else by the machine-hour."""
     if price_per_million_tokens is not None:
-        if "billed_tokens_per_doc" in cost or "billed_tokens_per_query" in cost:
-            source = ("estimated by the client, the API reports no count" if cost.get("billed_tokens_estimated")
+        if BILLED_TOKENS_PER_DOC in cost or BILLED_TOKENS_PER_QUERY in cost:
+            source = ("estimated by the client, the API reports no count" if cost.get(BILLED_TOKENS_ESTIMATED)
                       else "the server's reported usage")
-            return per_token_money(cost.get("billed_tokens_per_doc"), cost.get("billed_tokens_per_query"),
+            return per_token_money(cost.get(BILLED_TOKENS_PER_DOC), cost.get(BILLED_TOKENS_PER_QUERY),
                                    price_per_million_tokens, source=source)
-        if "mean_tokens_per_doc" in cost:
-            return per_token_money(cost.get("mean_tokens_per_doc"), None, price_per_million_tokens,
+        if MEAN_TOKENS_PER_DOC in cost:
+            return per_token_money(cost.get(MEAN_TOKENS_PER_DOC), None, price_per_million_tokens,
                                    source="counted with the model's tokenizer here, not billed usage")
-        return Money(basis={"usd_per_million_docs": "no token count measured, so the per-token price cannot be "
-                                                    "applied"})
-    return machine_money(cost.get("docs_per_s"), cost.get("latency_p50_ms"), machine_usd_per_hour,
+        return Money(basis={USD_PER_MILLION_DOCS: "no token count measured, so the per-token price cannot be "
+                                                  "applied"})
+    return machine_money(cost.get(DOCS_PER_S), cost.get(LATENCY_P50_MS), machine_usd_per_hour,
                          docs_per_s_interval=docs_per_s_interval, stated=machine_price_stated)
 
 

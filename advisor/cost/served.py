@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from advisor.cost.http_load import RateResult, drive_rates
 from advisor.cost.latency import LatencyStats
+from advisor.formatting import duration
 from advisor.models.serve_config import ServeConfig, ServeSpec
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ def serve_subprocess(entry: "ModelEntry", load: "LoadOptions", config: ServeConf
                     if httpx.get(served.url + "/health", timeout=2).status_code == 200:
                         break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"advisor serve was not healthy within {ready_s:.0f} s: {served.log_tail()}")
+                    raise RuntimeError(f"advisor serve was not healthy within {duration(ready_s)}: "
+                                       f"{served.log_tail()}")
                 time.sleep(0.2)
             yield served
         finally:

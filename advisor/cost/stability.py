@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from advisor.formatting import duration, number, percent
+
 
 @dataclass(frozen=True)
 class StabilityRule:
@@ -35,10 +37,11 @@ class StabilityRule:
 
     def describe(self) -> str:
         return (f"latency: rounds of {self.round_samples} batch-1 calls until the medians of the last "
-                f"{self.settle_rounds} rounds agree within {self.latency_tolerance:.0%} (budget "
-                f"{self.latency_budget_s:g} s); bulk: rounds over the sample until the last {self.bulk_settle_rounds} "
-                f"agree within {self.bulk_tolerance:.0%} (budget {self.bulk_budget_s:g} s); percentiles with a "
-                f"{self.level:.0%} bootstrap interval")
+                f"{self.settle_rounds} rounds agree within {percent(self.latency_tolerance, decimals=0)} (budget "
+                f"{duration(self.latency_budget_s)}); bulk: rounds over the sample until the last "
+                f"{self.bulk_settle_rounds} agree within {percent(self.bulk_tolerance, decimals=0)} (budget "
+                f"{duration(self.bulk_budget_s)}); percentiles with a {percent(self.level, decimals=0)} bootstrap "
+                f"interval")
 
 
 def spread(values: Sequence[float]) -> float:
@@ -105,12 +108,13 @@ def latency_rounds(call: Callable[[int], None], rule: StabilityRule) -> Settled:
             last = medians[-rule.settle_rounds:]
             if len(rounds) < rule.settle_rounds:
                 why = (f"batch-1 latency could not be repeated: {len(rounds)} round(s) of {rule.round_samples} calls "
-                       f"took {elapsed:.1f} s of the {rule.latency_budget_s:g} s budget, and {rule.settle_rounds} "
-                       f"agreeing rounds are needed")
+                       f"took {duration(elapsed)} of the {duration(rule.latency_budget_s)} budget, and "
+                       f"{rule.settle_rounds} agreeing rounds are needed")
             else:
                 why = (f"batch-1 latency did not settle: the last round medians "
-                       f"{', '.join(f'{m:.3g}' for m in last)} ms differ by {spread(last):.0%} (tolerance "
-                       f"{rule.latency_tolerance:.0%}) after {len(rounds)} rounds in {elapsed:.1f} s")
+                       f"{', '.join(number(m) for m in last)} ms differ by {percent(spread(last), decimals=0)} "
+                       f"(tolerance {percent(rule.latency_tolerance, decimals=0)}) after {len(rounds)} rounds in "
+                       f"{duration(elapsed)}")
             return Settled(False, medians, len(rounds), elapsed, why, [x for r in rounds for x in r])
 
 
@@ -126,9 +130,11 @@ def bulk_rounds(run: Callable[[], float], rule: StabilityRule) -> Settled:
             return Settled(True, rates, n, elapsed, None, rates[-n:])
         if len(rates) >= rule.max_bulk_rounds or (elapsed >= rule.bulk_budget_s and len(rates) >= 1):
             if len(rates) < n:
-                why = (f"bulk throughput was timed once: one pass took {elapsed:.1f} s of the "
-                       f"{rule.bulk_budget_s:g} s budget, so it could not be repeated")
+                why = (f"bulk throughput was timed once: one pass took {duration(elapsed)} of the "
+                       f"{duration(rule.bulk_budget_s)} budget, so it could not be repeated")
             else:
-                why = (f"bulk throughput did not settle: the last rounds ({', '.join(f'{r:.4g}' for r in rates[-n:])} "
-                       f"docs/s) differ by {spread(rates[-n:]):.0%} (tolerance {rule.bulk_tolerance:.0%})")
+                why = (f"bulk throughput did not settle: the last rounds "
+                       f"({', '.join(number(r, digits=4) for r in rates[-n:])} docs/s) differ by "
+                       f"{percent(spread(rates[-n:]), decimals=0)} (tolerance "
+                       f"{percent(rule.bulk_tolerance, decimals=0)})")
             return Settled(False, rates, len(rates), elapsed, why, list(rates))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from advisor.cost.contention import Contention, ContentionWatch
+from advisor.figures import BULK_DOCS, BULK_ROUNDS, BULK_S, DOCS_PER_S, MEAN_TOKENS_PER_DOC, TOKENS_PER_S, lookup
 from advisor.cost.stability import Settled, StabilityRule, bulk_rounds
 from advisor.models.backends import Encoder
 
@@ -32,13 +33,14 @@ class Throughput:
         return ([self.settled.reason] if self.settled.reason else []) + self.contention.reasons()
 
     def figures(self) -> dict[str, float]:
-        out = {"docs_per_s": round(self.docs_per_s, 3), "docs_per_s_ci_low": round(self.docs_per_s_low, 3),
-               "docs_per_s_ci_high": round(self.docs_per_s_high, 3), "bulk_docs": self.docs,
-               "bulk_s": round(self.seconds_per_round, 4), "bulk_rounds": len(self.settled.rounds)}
+        docs = lookup(DOCS_PER_S)
+        out = {docs.name: round(self.docs_per_s, 3), docs.ci_low: round(self.docs_per_s_low, 3),
+               docs.ci_high: round(self.docs_per_s_high, 3), BULK_DOCS: self.docs,
+               BULK_S: round(self.seconds_per_round, 4), BULK_ROUNDS: len(self.settled.rounds)}
         if self.tokens is not None:
             scale = self.tokens / max(1, self.docs)
-            out["tokens_per_s"] = round(self.docs_per_s * scale, 1)
-            out["mean_tokens_per_doc"] = round(scale, 2)
+            out[TOKENS_PER_S] = round(self.docs_per_s * scale, 1)
+            out[MEAN_TOKENS_PER_DOC] = round(scale, 2)
         return out
 
 

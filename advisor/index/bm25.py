@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from advisor.config.task_types import TASK_TYPES
+from advisor.figures import (DOCS_PER_S, INDEX_BUILD_S, INDEX_DISK_BYTES, INDEX_MEMORY_BYTES, LATENCY_P50_MS,
+                             LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, N_DOCS, PEAK_MEMORY_MB)
 from advisor.quality import bootstrap as boot
 from advisor.quality.evaluation import QualityResult
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
@@ -91,13 +93,13 @@ def bm25_cost(task: Any, *, latency_queries: int = LATENCY_QUERIES, rounds: int 
         seconds.append(time.perf_counter() - t)
     ms = np.array(seconds) * 1000.0
     memory, disk = index_bytes(retriever)
-    return {"docs_per_s": len(docs) / build_s if build_s > 0 else float("inf"), "index_build_s": build_s,
-            "latency_p50_ms": float(np.percentile(ms, 50)), "latency_p95_ms": float(np.percentile(ms, 95)),
-            "latency_p99_ms": float(np.percentile(ms, 99)), "latency_samples": float(len(ms)),
-            "peak_memory_mb": memory / 1e6, "index_memory_bytes": float(memory), "index_disk_bytes": float(disk),
-            "n_docs": float(len(docs)),
+    return {DOCS_PER_S: len(docs) / build_s if build_s > 0 else float("inf"), INDEX_BUILD_S: build_s,
+            LATENCY_P50_MS: float(np.percentile(ms, 50)), LATENCY_P95_MS: float(np.percentile(ms, 95)),
+            LATENCY_P99_MS: float(np.percentile(ms, 99)), LATENCY_SAMPLES: float(len(ms)),
+            PEAK_MEMORY_MB: memory / 1e6, INDEX_MEMORY_BYTES: float(memory), INDEX_DISK_BYTES: float(disk),
+            N_DOCS: float(len(docs)),
             "bm25": {"settings": s, "build_rounds": len(builds), "latency_k": k,
-                     "peak_memory_mb": "the BM25 index in memory (postings and vocabulary); BM25 loads no model"}}
+                     PEAK_MEMORY_MB: "the BM25 index in memory (postings and vocabulary); BM25 loads no model"}}
 
 
 def bm25_search(task: Any, k: int = 100, **settings: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 from advisor.config.languages import covers, normalize_language
 from advisor.config.licenses import UNKNOWN, normalize_license
 from advisor.errors import UserError
+from advisor.formatting import megabytes
 from advisor.models.catalog import ModelEntry, parse_entry, write_catalog
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMbBgG]?)\s*$")
@@ -137,7 +138,7 @@ def entry_from_meta(meta: Any, licenses_of_data: dict[str, str]) -> tuple[dict[s
     elif meta.open_weights is None:
         notes.append("open weights unknown")
     if meta.memory_usage_mb:
-        notes.append(f"weights about {float(meta.memory_usage_mb):,.0f} MB")
+        notes.append(f"weights about {megabytes(float(meta.memory_usage_mb))}")
     if dropped:
         notes.append(f"also covers {', '.join(dropped[:5])}{'…' if len(dropped) > 5 else ''}")
     if str(meta.license or "").startswith("http"):

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from advisor.cost.http_load import (SATURATION_RULE, RateResult, arrival_times, drive_rates, payloads_for,
                                     saturation)
 from advisor.errors import UserError
+from advisor.formatting import number
 
 __all__ = ["DEFAULT_TEXTS", "SATURATION_RULE", "LoadTestResult", "RateResult", "arrival_times", "payloads_for",
            "plot", "require_loopback", "run_loadtest", "saturation"]
@@ -86,7 +87,8 @@ def plot(result: LoadTestResult, path: Any) -> Any:
     for key, style in (("p50_ms", "o-"), ("p95_ms", "s-"), ("p99_ms", "^-")):
         ax.plot([r.achieved_qps for r in rows], [getattr(r, key) for r in rows], style, label=key[:3])
     if result.saturation_qps is not None:
-        ax.axvline(result.saturation_qps, color="grey", ls="--", lw=1, label=f"sustained {result.saturation_qps:g}")
+        ax.axvline(result.saturation_qps, color="grey", ls="--", lw=1,
+                   label=f"sustained {number(result.saturation_qps, digits=6)}")
     ax.set_xlabel("achieved requests/s")
     ax.set_ylabel("latency from scheduled send (ms)")
     ax.set_yscale("log")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from advisor.errors import UserError
+from advisor.formatting import number
 from advisor.sweep.planner import GroupSpec
 from advisor.sweep.results import CellResult
 from advisor.sweep.events import Event
@@ -232,7 +233,7 @@ class LocalExecutor(Executor):
                         if limit is not None and time.monotonic() - last_cell > allowed:
                             proc.kill()
                             proc.join()
-                            error = f"timed out: no cell finished within --cell-timeout {limit:g} s"
+                            error = f"timed out: no cell finished within --cell-timeout {number(limit, digits=6)} s"
                             break
                         continue
                     try:
@@ -449,7 +450,7 @@ class _RayDrain:
             if label in self.running and now - since > self.limit:
                 self._cancel(self.running[label][1])
                 self.fail(label, f"Ray task for {label} timed out: no cell finished within --cell-timeout "
-                                 f"{self.limit:g} s")
+                                 f"{number(self.limit, digits=6)} s")
 
     def _cancel(self, gen: Any) -> None:
         try:

@@ -71,7 +71,7 @@ def verdict(comparison: dict[str, Any], metric: str, reference: str = "base") ->
     it says how much of the teacher's quality the student keeps."""
     diff, lo, hi = comparison["difference"], comparison["ci_low"], comparison["ci_high"]
     fig = figure_of(metric)
-    span = f"{metric} {fig.text(comparison['b'])} -> {fig.text(comparison['a'])} ({fig.difference_text(diff, lo, hi)})"
+    span = f"{metric} {fig.text(comparison['b'])} -> {fig.text(comparison['a'])}, {fig.difference_text(diff, lo, hi)}"
     if reference.endswith(" alone"):  # an asymmetric pair against one of its sides
         if not comparison["different"]:
             return f"pair vs {reference}: no difference beyond the noise, {span}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
+from advisor.formatting import cell, number
 from advisor.options import (ONE, allow_network_option, batch_size_option, catalog_option, deprecated_alias,
                               device_option, json_option, option, weights_option)
 
@@ -137,15 +138,17 @@ def loadtest_command(url, rates, requests, duration, endpoint, texts_file, model
         return
     click.echo(f"{'target/s':>9} {'sent':>5} {'ok':>5} {'429':>4} {'err':>4} {'achieved/s':>10} "
                f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    fmt = lambda v: f"{v:8.1f}" if v is not None else f"{'-':>8}"  # noqa: E731
+    ms = lambda v: cell(v, decimals=1).rjust(8)  # noqa: E731
     for r in result.rates:
-        click.echo(f"{r.target_qps:9g} {r.sent:5d} {r.ok:5d} {r.rejected:4d} {r.errors + r.timed_out:4d} "
-                   f"{r.achieved_qps:10.1f} {fmt(r.p50_ms)} {fmt(r.p95_ms)} {fmt(r.p99_ms)}")
+        click.echo(f"{number(r.target_qps, digits=6):>9} {r.sent:5d} {r.ok:5d} {r.rejected:4d} "
+                   f"{r.errors + r.timed_out:4d} {number(r.achieved_qps, decimals=1):>10} {ms(r.p50_ms)} "
+                   f"{ms(r.p95_ms)} {ms(r.p99_ms)}")
+    rate = lambda v: f"{number(v, digits=6)}/s"  # noqa: E731
     if result.saturated_at is None:
-        click.echo(f"saturation: not reached; sustained every rate up to {result.saturation_qps:g}/s")
+        click.echo(f"saturation: not reached; sustained every rate up to {rate(result.saturation_qps)}")
     else:
-        sustained = f"{result.saturation_qps:g}/s" if result.saturation_qps is not None else "no rate"
-        click.echo(f"saturation: sustained {sustained}; not {result.saturated_at:g}/s")
+        sustained = rate(result.saturation_qps) if result.saturation_qps is not None else "no rate"
+        click.echo(f"saturation: sustained {sustained}; not {rate(result.saturated_at)}")
     click.echo(f"({result.rule})")
     if plot_file is not None:
         click.echo(f"plot: {plot_file}")

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from advisor.errors import UserError
+from advisor.formatting import number
 from advisor.options import (ONE, catalog_option, dataset_type_option, device_option, json_option, policy_option,
                               store_option, training_batch_size_option)
 from advisor.options import option as shared_option
@@ -59,7 +60,7 @@ class RichProgress:
         key = (stage, info.get("model"), info.get("set"))
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(label, total=total)
-        extra = f"  loss {info['loss']:.4f}" if info.get("loss") is not None else ""
+        extra = f"  loss {number(info['loss'], decimals=4)}" if info.get("loss") is not None else ""
         self.progress.update(self.tasks[key], completed=done, total=total, description=label + extra)
 
 
@@ -74,7 +75,7 @@ class LineProgress:
         loss = info.get("loss")
         state = (done == total, loss)
         if stage == "train" and loss is not None and self.last.get(key) != state:
-            click.echo(f"train step {done}/{total} loss {loss:.4f}", err=True)
+            click.echo(f"train step {done}/{total} loss {number(loss, decimals=4)}", err=True)
         elif key not in self.last or (done == total and self.last[key][0] is False):
             click.echo(f"{key}: {done}/{total if total is not None else '?'}", err=True)
         self.last[key] = state

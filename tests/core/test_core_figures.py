@@ -93,6 +93,8 @@ def test_quality_is_written_with_four_decimals_everywhere():
     fig = lookup("ndcg_at_10")
     assert (fig.text(0.41234), fig.cell(0.41234), fig.cell(0.5)) == ("0.4123", "0.4123", "0.5000")
     assert lookup(QUALITY_MEAN).text(None) == "n/a" and fig.cell(None) == "–"
+    assert lookup("quality_retained").text(0.9731) == "97.3%"  # a share of the plain model's quality
+    assert lookup("score").text(0.81234) == "0.812"  # the ranking's weighted score: three decimals
 
 
 def test_cost_figures_carry_their_unit_in_a_sentence_and_not_in_a_cell():
@@ -218,6 +220,18 @@ def test_cost_producers_write_registered_figures():
     assert unregistered(produced) == []
 
 
+def test_the_load_test_writes_registered_figures():
+    from advisor.cost.http_load import RateResult
+    from advisor.serving.loadgen import LoadTestResult
+
+    row = RateResult(10.0, 20, 19, 1, 0, 0, 2.0, 9.5, 3.0, 5.0, 7.0, 0.4, offered_qps=10.2).to_dict()
+    counts = {"sent", "ok", "rejected", "errors", "timed_out", "duration_s"}  # the row's counts and its length
+    produced = set(row) - counts
+    produced |= set(LoadTestResult("http://127.0.0.1:1", "/v1/embeddings", [], 10.0, None, "rule").to_dict()) - {
+        "url", "endpoint", "rates", "rule"}
+    assert unregistered(produced) == []
+
+
 def test_index_and_bm25_producers_write_registered_figures(repo):
     from advisor.datasets.tasks import load_task
     from advisor.index.bm25 import bm25_cost, bm25_quality
@@ -267,6 +281,7 @@ PRODUCERS = {
     "advisor/index/hybrid.py": "hybrid search figures",
     "advisor/models/backends.py": "an encoder's measured load time",
     "advisor/sweep/worker.py": "end-to-end latency of index and hybrid cells",
+    "advisor/serving/loadgen.py": "advisor loadtest's result and its plot",
     "advisor/config/task_types.py": "the task-type table: each type's main metric and the figures it produces",
     "advisor/datasets/mteb_local.py": "mteb's own names for its main scores",
 }
