@@ -412,7 +412,8 @@ _PAIR_STATS = {"accuracy": "accuracy at the best threshold", "f1": "F1 at the be
 for _sim, _sim_text in _SIMILARITIES.items():
     for _stat, _stat_text in _PAIR_STATS.items():
         _quality(f"{_sim}_{_stat}", f"{_stat_text.split(' at ')[0]} ({_sim})",
-                 f"{_stat_text} of pairs scored by {_sim_text} (pair classification, deduplication)")
+                 f"{_stat_text} of pairs scored by {_sim_text} (pair classification"
+                 + (", deduplication)" if _sim == "cosine" else ")"))
 COSINE_AP = "cosine_ap"
 _fig("cosine_f1_threshold", "", 0, "info", "F1 threshold (cosine)", "the cosine above which a pair is called a "
                                                                     "duplicate at the best F1 (deduplication)")

@@ -9,7 +9,7 @@ from advisor.models.catalog import ModelEntry
 from advisor.models.destination import off_machine
 from advisor.config.languages import covers
 from advisor.config.licenses import commercial_use_blocker, license_ids
-from advisor.figures import BYTES_PER_VECTOR, Figure, check as check_figure, limits as limit_figures
+from advisor.figures import BYTES_PER_VECTOR, Figure, figure_of, limits as limit_figures
 from advisor.formatting import number
 from advisor.policy.spec import Policy
 
@@ -239,7 +239,7 @@ def check_measured(policy: Policy, figures: "Mapping[str, Measured | float | Non
             out.append(Rejection("limits.min_quality", f"no {floor.metric} figure on {floor.task}, so its "
                                                        f"quality floor cannot be checked"))
         elif value < floor.minimum:
-            fig = check_figure(floor.metric, "limits.min_quality", kind="quality")
+            fig = figure_of(floor.metric)  # load_policy checked it is a registered quality figure
             out.append(Rejection("limits.min_quality",
                                  f"below the quality floor on {floor.task}: {floor.metric} "
                                  f"{fig.text(value)} < {number(floor.minimum, digits=6)}"))
