@@ -51,8 +51,8 @@ def cli() -> None:
 
     \b
     Typical flow:
-      advisor catalog list --policy policies/commercial-english-rag-cpu.yaml
-      advisor recommend --catalog catalogs/offline.yaml --policy POLICY --dataset DATA --out report/
+      advisor catalog list --policy commercial-english-rag-cpu
+      advisor recommend --catalog offline --policy POLICY --dataset DATA --out report/
     """
 
 

@@ -115,8 +115,8 @@ def _beir_slice(folder: Path, queries: int) -> dict[str, bytes]:
 def targets() -> list[Target]:
     data = REPO / "data"
     beir = data / "rt-reviews-plots"
-    out = [Target("catalog", {"catalog.yaml": (REPO / "catalogs" / "offline.yaml").read_bytes()}, _load_catalog)]
-    for policy in sorted((REPO / "policies").glob("*.yaml")):
+    out = [Target("catalog", {"catalog.yaml": (REPO / "advisor/shipped/catalogs" / "offline.yaml").read_bytes()}, _load_catalog)]
+    for policy in sorted((REPO / "advisor/shipped/policies").glob("*.yaml")):
         out.append(Target(f"policy:{policy.stem}", {"policy.yaml": policy.read_bytes()}, _load_policy))
     if (beir / "queries.jsonl").exists():
         out.append(Target("beir", _beir_slice(beir, 20), _load_dataset))

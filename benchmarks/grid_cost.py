@@ -62,7 +62,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    catalogs = args.catalog or [REPO / "catalogs" / "offline.yaml"]
+    catalogs = args.catalog or [REPO / "advisor/shipped/catalogs" / "offline.yaml"]
 
     one, grid = [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -220,7 +220,7 @@ def main() -> None:
         out["indexes"].append(tune("usearch-hnsw", docs, q, truth[:, :10], efs, a.target, M=a.M, ef_construction=a.ef_construction))
         save()
     if "pgvector" not in a.skip:
-        import advisor_pgvector
+        import advisor.builtin.pgvector
 
         slice_docs, slice_q = docs.take(slice(0, a.pg_docs)), q.take(slice(0, a.pg_queries))
         slice_truth, _ = exact_top(slice_q, slice_docs, 10, a.device, a.chunk_mb)
@@ -228,7 +228,7 @@ def main() -> None:
             row = tune("pgvector-hnsw", slice_docs, slice_q, slice_truth, [40, 80, 160, 320], a.target,
                        M=16, ef_construction=64)
         finally:
-            advisor_pgvector.stop_servers()
+            advisor.builtin.pgvector.stop_servers()
         row["slice"] = {"docs": a.pg_docs, "queries": a.pg_queries}
         out["indexes"].append(row)
     save()

@@ -35,7 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TEACHER = "all-MiniLM-L6-v2"
-OFFLINE = REPO / "catalogs" / "offline.yaml"
+OFFLINE = REPO / "advisor/shipped/catalogs" / "offline.yaml"
 TASK = "heldout"  # the held-out split's task name (its folder)
 
 

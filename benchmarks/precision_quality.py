@@ -44,7 +44,7 @@ def encoders(model: str, half: bool):
                 yield f"torch {precision} (cuda)", precision, (
                     lambda p=precision: load_encoder(entry, device="cuda", weight_precision=p))
             else:
-                from advisor_torch.encoder import load_torch_encoder
+                from advisor.builtin.torch.encoder import load_torch_encoder
 
                 yield f"torch {precision} (cpu, quality only)", precision, (
                     lambda p=precision: load_torch_encoder(entry, weight_precision=p))

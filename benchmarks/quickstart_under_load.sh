@@ -7,7 +7,7 @@ run() {
   name=$1
   rm -rf $OUT/$name; mkdir -p $OUT/$name
   echo "== $name: load before $(cut -d' ' -f1-3 /proc/loadavg)"
-  /usr/bin/time -f "%e s" advisor recommend --catalog catalogs/offline.yaml --policy policies/default.yaml --dataset data/rt-reviews-plots --model all-MiniLM-L6-v2 --model wordllama-l2-supercat-256 --model tokenlearn-static-64 --out $OUT/$name/report --store $OUT/$name/results.sqlite > $OUT/$name/out.txt 2> $OUT/$name/err.txt
+  /usr/bin/time -f "%e s" advisor recommend --catalog offline --policy default --dataset data/rt-reviews-plots --model all-MiniLM-L6-v2 --model wordllama-l2-supercat-256 --model tokenlearn-static-64 --out $OUT/$name/report --store $OUT/$name/results.sqlite > $OUT/$name/out.txt 2> $OUT/$name/err.txt
   tail -1 $OUT/$name/err.txt
   echo "   load after $(cut -d' ' -f1-3 /proc/loadavg)"
   advisor runs show --store $OUT/$name/results.sqlite | grep -A5 "cost cells"

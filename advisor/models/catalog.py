@@ -16,6 +16,7 @@ from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
 from advisor.models.hosted import validate_options
 from advisor.models.variants import WEIGHT_PRECISIONS
+from advisor.config.shipped import resolve_file, shipped_dir
 from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
@@ -170,6 +171,7 @@ def _training_data(f: Fields) -> tuple[tuple[str, ...] | None, dict[str, str]]:
 
 def _read_catalog(path: str | Path) -> tuple[list[ModelEntry], list["PairSpec"]]:
     """One file's plain entries and its pair entries (not yet resolved: a pair may name entries of other files)."""
+    path = resolve_file("catalog", path)
     file = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict) or "models" not in data:
@@ -411,7 +413,7 @@ def write_catalog(entries: Iterable["ModelEntry | PairSpec"], path: str | Path, 
     return dump_yaml(doc, path, header=header)
 
 
-SHIPPED_CATALOG_DIR = Path(__file__).resolve().parents[2] / "catalogs"
+SHIPPED_CATALOG_DIR = shipped_dir("catalog")
 
 
 def default_catalog_paths(*, with_hub: bool = False) -> list[Path]:

@@ -14,6 +14,7 @@ from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
 from advisor.config.task_types import main_metrics
 from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
+from advisor.config.shipped import resolve_file
 from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
@@ -196,6 +197,8 @@ def _chunking(var: Fields, file: str) -> tuple[str, ...]:
 
 
 def load_policy(path: str | Path) -> Policy:
+    """A policy file by path, or a shipped policy by name (``default``: advisor.config.shipped), validated."""
+    path = resolve_file("policy", path)
     file = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict):

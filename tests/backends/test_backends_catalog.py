@@ -14,7 +14,7 @@ from advisor.models.resolve import resolve_model, shipped_catalog_paths
 from advisor.models.sources import resolve_source
 
 REPO = Path(__file__).resolve().parents[2]
-OFFLINE = REPO / "catalogs" / "offline.yaml"
+OFFLINE = REPO / "advisor/shipped/catalogs" / "offline.yaml"
 
 
 def _installed(distribution: str) -> bool:
@@ -103,7 +103,7 @@ def test_shipped_catalogs_exist():
 
 
 def test_hub_catalog_validates_with_the_facts_policies_judge():
-    by_name = {e.name: e for e in load_catalog(REPO / "catalogs" / "hub.yaml")}
+    by_name = {e.name: e for e in load_catalog(REPO / "advisor/shipped/catalogs" / "hub.yaml")}
     assert {"bge-small-en-v1.5", "e5-large-v2", "multilingual-e5-base", "gte-small", "nomic-embed-text-v1.5",
             "mxbai-embed-large-v1", "jina-embeddings-v3", "snowflake-arctic-embed-m-v1.5"} <= set(by_name)
     assert by_name["jina-embeddings-v3"].license == "CC-BY-NC-4.0"

@@ -14,7 +14,7 @@ from advisor.errors import ConfigError
 from advisor.models.catalog import ModelEntry, PairSpec, load_catalog, write_catalog
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((REPO / "catalogs").glob("*.yaml"))
+SHIPPED = sorted((REPO / "advisor/shipped/catalogs").glob("*.yaml"))
 
 
 def _comparable(entry: ModelEntry) -> dict:

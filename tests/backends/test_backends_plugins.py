@@ -8,7 +8,7 @@ import sys
 
 
 def test_backend_plugins_import_no_heavy_library():
-    code = ("import advisor_torch, advisor_onnx, advisor_static, advisor_packaged, advisor.models.resolve, advisor.models.sources;"
+    code = ("import advisor.builtin.torch, advisor.builtin.onnx, advisor.builtin.static, advisor.builtin.packaged, advisor.models.resolve, advisor.models.sources;"
             "from advisor.plugins import heavy_modules_loaded, registered;"
             "b = registered('backends'); assert {'torch','onnx','static','packaged'} <= set(b), b;"
             "from advisor.models.resolve import resolve_model; resolve_model('all-MiniLM-L6-v2');"

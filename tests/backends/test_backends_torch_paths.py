@@ -117,7 +117,7 @@ def test_sentence_transformers_folder_with_cls_dense_and_prompts(tiny_bert, tmp_
 
 def test_bf16_and_fp16_paths_keep_float32_output(tiny_bert):
     # The backend refuses half precision on CPU (too slow to ship); the loading path itself is exercised here.
-    from advisor_torch.encoder import load_torch_encoder
+    from advisor.builtin.torch.encoder import load_torch_encoder
 
     from advisor.models.backends import LoadOptions
 

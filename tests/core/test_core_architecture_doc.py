@@ -42,10 +42,11 @@ def _line(label: str, text: str, indent: int = 22) -> list[str]:
 
 def package_lines(root: Path, pyproject: dict) -> list[str]:
     """One entry per package or top-level module of ``root`` (the ``advisor`` folder), in layer order; a package
-    also lists its modules. Anything not in a layer is listed last, marked so."""
+    also lists its modules. Anything not in a layer is listed last, marked so. ``builtin/`` (the built-in plugins,
+    outside the layers) is listed with the plugins."""
     order = layers(pyproject)
     names = sorted({p.stem for p in root.glob("*.py") if p.stem != "__init__"}
-                   | {p.name for p in root.iterdir() if (p / "__init__.py").exists()})
+                   | {p.name for p in root.iterdir() if (p / "__init__.py").exists()} - {"builtin"})
     placed = {name: i + 1 for i, layer in enumerate(order) for name in layer}
     out = ["advisor/   the number is the import-linter layer: a module imports only from higher numbers; equal",
            "           numbers are siblings that may not import each other"]
@@ -87,7 +88,8 @@ def registrations(module_name: str) -> list[str]:
 
 def plugin_lines(pyproject: dict) -> list[str]:
     entry_points = pyproject["project"]["entry-points"]["advisor"]
-    out = ["plugins/   built-in plugins (pyproject [project.entry-points.advisor]) and what their hooks register"]
+    out = ["advisor/builtin/   built-in plugins (pyproject [project.entry-points.advisor]), outside the layers, and",
+           "                   what their hooks register"]
     for name, module_name in entry_points.items():
         out += _line(f"  {name}", "; ".join(registrations(module_name)) or "(registers nothing)")
     return out
@@ -128,10 +130,10 @@ def test_the_generator_lists_a_new_package_with_its_docstring_and_an_unlayered_o
 
 
 def test_a_plugin_line_names_what_its_hooks_register():
-    lines = plugin_lines({"project": {"entry-points": {"advisor": {"training": "advisor_training",
-                                                                   "faiss": "advisor_faiss"}}}})
-    assert lines[1].split() == ["training", "commands:", "distill,", "finetune"]
-    assert lines[2].split()[:2] == ["faiss", "indexes:"] and "faiss-hnsw" in lines[2]
+    lines = plugin_lines({"project": {"entry-points": {"advisor": {"training": "advisor.builtin.training",
+                                                                   "faiss": "advisor.builtin.faiss"}}}})
+    assert lines[2].split() == ["training", "commands:", "distill,", "finetune"]
+    assert lines[3].split()[:2] == ["faiss", "indexes:"] and "faiss-hnsw" in lines[3]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from advisor.policy.spec import Policy, load_policy
 pytest.importorskip("mteb", reason="import-mteb reads mteb's model registry")
 
 REPO = Path(__file__).resolve().parents[2]
-COMMERCIAL = REPO / "policies" / "commercial-english-rag-cpu.yaml"
+COMMERCIAL = REPO / "advisor/shipped/policies" / "commercial-english-rag-cpu.yaml"
 
 
 @pytest.fixture(scope="module")

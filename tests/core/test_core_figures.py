@@ -168,7 +168,7 @@ def test_an_unknown_limit_field_gets_a_did_you_mean(tmp_path):
 def test_every_shipped_policy_bounds_and_ranks_registered_figures():
     from advisor.policy.spec import load_policy
 
-    for path in sorted((REPO / "policies").glob("*.yaml")):
+    for path in sorted((REPO / "advisor/shipped/policies").glob("*.yaml")):
         policy = load_policy(path)
         named = [f.metric for f in policy.limits.min_quality] + list(policy.ranking.quality_metrics.values())
         set_limits = [f for f in figures.limits() if getattr(policy.limits, f.limit) is not None]

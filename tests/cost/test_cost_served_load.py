@@ -65,7 +65,7 @@ def test_a_hosted_model_keeps_the_in_process_load_test_and_says_why(repo):
     """A hosted model's load test is of the remote API (through this process's client), not of a local server."""
     from advisor.cost.measure import _not_served
 
-    hosted = resolve_model("openai/text-embedding-3-small", [repo / "catalogs" / "hosted.yaml"])
+    hosted = resolve_model("openai/text-embedding-3-small", [repo / "advisor/shipped/catalogs" / "hosted.yaml"])
     assert "remote API" in _not_served(hosted)
     assert _not_served(resolve_model("all-MiniLM-L6-v2")) is None
 
@@ -89,7 +89,7 @@ def test_policy_load_server_reaches_the_cost_cells(tmp_path, repo):
     (group,) = plan.groups
     assert policy.costs.load_server == group.load_server == "subprocess"
     assert load_policy(tmp_path / "policy.yaml").costs.load_server == "subprocess"
-    assert load_policy(repo / "policies" / "default.yaml").costs.load_server == "subprocess"  # the quick start's
+    assert load_policy(repo / "advisor/shipped/policies" / "default.yaml").costs.load_server == "subprocess"  # the quick start's
     path.write_text("name: p\n", encoding="utf-8")
     assert load_policy(path).costs.load_server == "in-process"  # the default
 

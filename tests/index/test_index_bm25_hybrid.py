@@ -234,7 +234,7 @@ def test_without_bm25_cells_the_report_says_why(swept, tmp_path):
 
 def test_the_tui_table_tells_bm25_and_the_hybrid_from_the_model(swept):
     pytest.importorskip("textual")
-    from advisor_tui.screens.results import variant_label
+    from advisor.builtin.tui.screens.results import variant_label
 
     labels = {c.label: variant_label(c) for c in swept["rec"].candidates()}
     assert labels["bm25 [cpu, lexical]"] == "cpu lexical"
@@ -247,7 +247,7 @@ def test_the_demo_policy_asks_for_every_index_bm25_and_a_hybrid(repo):
     from advisor.policy.rules import check_metadata
     from advisor.policy.spec import load_policy
 
-    policy = load_policy(repo / "policies" / "indexes-demo.yaml")
+    policy = load_policy(repo / "advisor/shipped/policies" / "indexes-demo.yaml")
     assert [name for name, _ in policy.variants.indexes] == ["exact", "faiss-hnsw", "usearch-hnsw", "pgvector-hnsw"]
     assert policy.baselines == ("bm25",) and policy.variants.hybrid == (60,)
     assert check_metadata(bm25_entry(), policy) == []  # MIT, English: BM25 passes the demo's rules

@@ -118,16 +118,16 @@ def test_inserts_are_measured_against_a_rebuild(task, embeddings):
 def test_pgvector_cells_come_from_a_real_server_that_is_stopped_after(task, embeddings, tmp_path):
     import psutil
 
-    import advisor_pgvector
+    import advisor.builtin.pgvector
 
     grid = [{"name": "pgvector-hnsw", "M": 16, "ef_search": 40, "pgdata": str(tmp_path / "pg")},
             {"name": "pgvector-ivfflat", "lists": 4, "probes": 2, "pgdata": str(tmp_path / "pg")}]
     try:
         hnsw, ivf = evaluate_indexes(task, embeddings, grid, latency_queries=20, k_values=(10,))
-        server = advisor_pgvector.private_server(str(tmp_path / "pg"))
+        server = advisor.builtin.pgvector.private_server(str(tmp_path / "pg"))
         pid = server.get_pid()
     finally:
-        pids = advisor_pgvector.stop_servers()
+        pids = advisor.builtin.pgvector.stop_servers()
     assert hnsw.info["index"]["extension"]["version"] and "hnsw" in hnsw.info["index"]["extension"]["index_types"]
     assert hnsw.metrics["recall_at_10"] >= 0.95 and ivf.metrics["recall_at_10"] >= 0.5
     assert hnsw.metrics["disk_bytes"] > 0

@@ -18,7 +18,7 @@ from advisor.policy.spec import DEFAULT_MACHINE_USD_PER_HOUR, load_policy, permi
 from advisor.ranking import rank
 
 REPO = Path(__file__).resolve().parents[2]
-HOSTED = REPO / "catalogs" / "hosted.yaml"
+HOSTED = REPO / "advisor/shipped/catalogs" / "hosted.yaml"
 
 
 def _policy(tmp_path: Path, text: str):

@@ -12,7 +12,7 @@ from advisor.errors import ConfigError
 from advisor.policy.spec import load_policy
 from advisor.policy.rules import check_measured, check_metadata
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+POLICIES = Path(__file__).resolve().parents[2] / "advisor/shipped/policies"
 
 
 def entry(**kw) -> ModelEntry:
@@ -154,7 +154,7 @@ def test_policy_with_limits_checks_values_as_a_policy_file_would():
 def test_offline_catalog_under_shipped_policies(repo):
     """The shipped catalog judged by the shipped policies: the model without a stated licence is out for
     commercial use, English-only models are out when German is required, and the reasons say why."""
-    entries = {e.name: e for e in load_catalog(repo / "catalogs" / "offline.yaml")}
+    entries = {e.name: e for e in load_catalog(repo / "advisor/shipped/catalogs" / "offline.yaml")}
     default = load_policy(POLICIES / "default.yaml")
     verdicts = {name: check_metadata(e, default) for name, e in entries.items()}
     assert [r.rule for r in verdicts["tokenlearn-static-64"]] == ["licenses.commercial_use"]

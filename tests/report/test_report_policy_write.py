@@ -12,7 +12,7 @@ import pytest
 from advisor.policy.spec import load_policy, permissive_policy, policy_to_dict, write_policy
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((REPO / "policies").glob("*.yaml"))
+SHIPPED = sorted((REPO / "advisor/shipped/policies").glob("*.yaml"))
 
 EVERY_SECTION = """\
 name: everything

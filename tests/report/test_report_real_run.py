@@ -29,7 +29,7 @@ def run(tmp_path_factory, advisor_cli, repo):
     policy = base / "research.yaml"
     policy.write_text(POLICY, encoding="utf-8")
     store, out = base / "results.sqlite", base / "report"
-    args = ["recommend", "--catalog", str(repo / "catalogs" / "offline.yaml"), "--policy", str(policy),
+    args = ["recommend", "--catalog", str(repo / "advisor/shipped/catalogs" / "offline.yaml"), "--policy", str(policy),
             "--dataset", str(repo / "data" / "rt-reviews-plots"), "--out", str(out), "--store", str(store)]
     for m in MODELS:
         args += ["--model", m]
@@ -119,7 +119,7 @@ def test_store_is_a_cache(run, advisor_cli):
 def commercial(run, advisor_cli, repo):
     """``advisor report`` of the same store under the quick start's commercial policy: (out folder, report.json)."""
     out = run["base"] / "commercial"
-    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "policies" / "default.yaml"),
+    proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(repo / "advisor/shipped/policies" / "default.yaml"),
                        "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     return out, json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -184,7 +184,7 @@ def test_the_report_compares_each_ranked_model_with_bm25_by_the_paired_bootstrap
 
 def test_german_required_rejects_english_only_models(run, advisor_cli, repo):
     out = run["base"] / "euro"
-    policy = repo / "policies" / "multilingual-european-search.yaml"
+    policy = repo / "advisor/shipped/policies" / "multilingual-european-search.yaml"
     proc = advisor_cli("report", "--store", str(run["store"]), "--policy", str(policy), "--out", str(out),
                        "--format", "markdown", "--format", "json")
     assert proc.returncode == 0, proc.stderr

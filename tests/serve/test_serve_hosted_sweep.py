@@ -73,7 +73,7 @@ ranking:
   weights: {{money: 0.5}}
 """, encoding="utf-8")
         store, out = base / "results.sqlite", base / "report"
-        proc = advisor_cli("recommend", "--catalog", str(repo / "catalogs" / "offline.yaml"), "--catalog",
+        proc = advisor_cli("recommend", "--catalog", str(repo / "advisor/shipped/catalogs" / "offline.yaml"), "--catalog",
                            str(catalog), "--policy", str(policy), "--dataset", str(task),
                            "--model", LOCAL, "--model", SERVED, "--out", str(out), "--store", str(store),
                            timeout=900)

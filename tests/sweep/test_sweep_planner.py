@@ -55,7 +55,7 @@ def test_trained_dims_only_and_no_cost(tmp_path, hashing_plugin, retrieval_dir):
 
 
 def test_torch_backend_reasons_and_fixed_precision(tmp_path, repo, retrieval_dir):
-    entries = [e for e in load_catalogs([repo / "catalogs" / "offline.yaml"])
+    entries = [e for e in load_catalogs([repo / "advisor/shipped/catalogs" / "offline.yaml"])
                if e.name in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-onnx-int8")]
     if len(entries) < 2 or entries[1].weight_precision != "int8":
         pytest.skip("offline catalog without the MiniLM torch and ONNX int8 entries")
@@ -118,7 +118,7 @@ def test_plan_sweep_needs_a_task_and_an_admitted_model(tmp_path, hashing_plugin,
 
 def test_runtimes_in_the_grid_plan_onnx_beside_torch_and_say_why_a_precision_is_left_out(tmp_path, repo,
                                                                                            retrieval_dir):
-    entries = [e for e in load_catalogs([repo / "catalogs" / "offline.yaml"]) if e.name == "all-MiniLM-L6-v2"]
+    entries = [e for e in load_catalogs([repo / "advisor/shipped/catalogs" / "offline.yaml"]) if e.name == "all-MiniLM-L6-v2"]
     policy = load_policy(grid_policy(tmp_path / "p.yaml", extra="  runtimes: [torch, onnx]\n"
                                                                  "  weight_precisions: [fp32, bf16, int8]\n"))
     plan = build_plan(entries, policy, [load_task(retrieval_dir)])

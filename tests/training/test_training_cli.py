@@ -86,7 +86,7 @@ def test_distill_end_to_end_through_the_command(advisor_cli, tmp_path):
 
 
 def test_matryoshka_sizes_come_from_the_policy(repo):
-    from advisor_training.commands import _dims, _policy_dims
+    from advisor.builtin.training.commands import _dims, _policy_dims
 
-    assert _policy_dims(repo / "policies" / "default.yaml") == (256, 128, 64)  # 'full' is the model's own size
+    assert _policy_dims(repo / "advisor/shipped/policies" / "default.yaml") == (256, 128, 64)  # 'full' is the model's own size
     assert _dims("256, 128") == (256, 128) and _dims(None) == ()

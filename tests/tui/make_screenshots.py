@@ -1,6 +1,6 @@
 """Screenshots of the main TUI screens for the README and docs/tui.md.
 
-    advisor run --policy policies/default.yaml --dataset data/rt-reviews-plots --store STORE [--model ...]
+    advisor run --policy default --dataset data/rt-reviews-plots --store STORE [--model ...]
     python tests/tui/make_screenshots.py STORE [--extra-model NAME]
 
 Opens the app on STORE under policies/default.yaml with data/rt-reviews-plots, selects the models in the store
@@ -33,13 +33,13 @@ async def wait_for(pilot, condition, timeout: float) -> None:
 
 async def shoot(store: Path, extra: str | None, measure_cost: bool = True) -> list[Path]:
     from advisor.sweep.store import ResultStore
-    from advisor_tui.app import AdvisorApp
-    from advisor_tui.session import Session
+    from advisor.builtin.tui.app import AdvisorApp
+    from advisor.builtin.tui.session import Session
 
     os.chdir(REPO)
     with ResultStore(store) as s:
         models = sorted({r.key.model for r in s.results()})
-    session = Session.open(policy="policies/default.yaml", datasets=["data/rt-reviews-plots"], store=store)
+    session = Session.open(policy="default", datasets=["data/rt-reviews-plots"], store=store)
     session.measure_cost = measure_cost
     app = AdvisorApp(session)
     saved: list[Path] = []

@@ -16,11 +16,11 @@ pytestmark = pytest.mark.anyio
 SIZE = (160, 44)
 
 
-def make_app(repo: Path, policy: str | None = "policies/default.yaml", **kw):
-    from advisor_tui.app import AdvisorApp
-    from advisor_tui.session import Session
+def make_app(repo: Path, policy: str | None = "default", **kw):
+    from advisor.builtin.tui.app import AdvisorApp
+    from advisor.builtin.tui.session import Session
 
-    session = Session.open(policy=repo / policy if policy else None, **kw)
+    session = Session.open(policy=policy, **kw)
     return AdvisorApp(session)
 
 
@@ -38,7 +38,7 @@ def table_rows(app, table_id: str) -> dict[str, list[str]]:
 
 async def test_catalog_shows_every_entry_and_greys_rejected_with_screening_reason(repo):
     app = make_app(repo)
-    expected = screen(load_catalogs(default_catalog_paths()), load_policy(repo / "policies/default.yaml"))
+    expected = screen(load_catalogs(default_catalog_paths()), load_policy(repo / "advisor/shipped/policies/default.yaml"))
     assert any(not s.admitted for s in expected), "the default policy should reject at least one shipped model"
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -120,7 +120,7 @@ async def test_policy_adjust_and_save_as_new_file(repo, tmp_path):
         await pilot.pause()
         assert dest.exists()
         saved = load_policy(dest)
-        original = load_policy(repo / "policies/default.yaml")
+        original = load_policy(repo / "advisor/shipped/policies/default.yaml")
         assert saved.limits.max_bytes_per_vector == 600
         assert saved.limits.max_p95_latency_ms == original.limits.max_p95_latency_ms
         assert saved.ranking.weights["latency"] == 0.5
@@ -157,7 +157,7 @@ async def test_policy_edits_apply_to_the_session_without_a_file(repo, tmp_path, 
         await pilot.pause()
         policy = app.session.policy
         assert policy.limits.max_bytes_per_vector == 600 and policy.file is None
-        assert policy.variants == load_policy(repo / "policies/default.yaml").variants
+        assert policy.variants == load_policy(repo / "advisor/shipped/policies/default.yaml").variants
         assert app.sub_title == "default (adjusted)" and list(tmp_path.iterdir()) == []
         # a bad value is refused with its field named, and the applied policy stays
         field.value = "-5"
@@ -192,7 +192,7 @@ async def test_policy_pick_rescreens_catalog(repo):
 
 
 async def test_palette_offers_every_action(repo):
-    from advisor_tui.commands import ACTIONS
+    from advisor.builtin.tui.commands import ACTIONS
 
     app = make_app(repo)
     async with app.run_test(size=SIZE) as pilot:

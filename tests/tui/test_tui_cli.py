@@ -7,7 +7,7 @@ import sys
 
 
 def test_plugin_import_does_not_import_textual():
-    code = ("import sys, advisor_tui; from advisor.cli import cli; cli.get_command(None, 'tui'); "
+    code = ("import sys, advisor.builtin.tui; from advisor.cli import cli; cli.get_command(None, 'tui'); "
             "print(sorted(m for m in ('textual', 'torch', 'textual_plotext') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -32,4 +32,4 @@ def test_bad_policy_is_one_line_error_before_the_screen_opens(advisor_cli, tmp_p
 
 def test_missing_catalog_is_one_line_error(advisor_cli, tmp_path):
     result = advisor_cli("tui", "--catalog", str(tmp_path / "nope.yaml"))
-    assert result.returncode == 2 and "nope.yaml" in result.stderr and "file not found" in result.stderr
+    assert result.returncode == 2 and "nope.yaml" in result.stderr and "no such file or directory" in result.stderr

@@ -71,8 +71,8 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
     from advisor.inputs import open_store, read_inputs
     from advisor.pipeline import rank_results
     from advisor.sweep.store import ResultStore
-    from advisor_tui.app import AdvisorApp
-    from advisor_tui.session import Session
+    from advisor.builtin.tui.app import AdvisorApp
+    from advisor.builtin.tui.session import Session
 
     dataset = small_retrieval(repo, tmp_path / "rt-small")
     policy = small_policy(tmp_path / "policy.yaml")

@@ -39,8 +39,8 @@ def _cells(n: int = 120) -> list[CellResult]:
 @pytest.fixture
 def pair_app(repo, tmp_path):
     from advisor.sweep.store import ResultStore
-    from advisor_tui.app import AdvisorApp
-    from advisor_tui.session import Session
+    from advisor.builtin.tui.app import AdvisorApp
+    from advisor.builtin.tui.session import Session
 
     catalog = tmp_path / "pairs.yaml"
     catalog.write_text(f"models:\n  - {{name: {PAIR}, query_model: {QUERY}, document_model: {DOCUMENT}}}\n")

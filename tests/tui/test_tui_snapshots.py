@@ -20,15 +20,15 @@ SIZE = (150, 40)
 @pytest.fixture
 def app_in_repo(repo, tmp_path, monkeypatch):
     """The app opened from the repository folder with relative paths, as a user types them."""
-    from advisor_tui.app import AdvisorApp
-    from advisor_tui.session import Session
+    from advisor.builtin.tui.app import AdvisorApp
+    from advisor.builtin.tui.session import Session
 
     monkeypatch.chdir(repo)
     store = Path(".advisor/tui-snapshot-empty.sqlite")  # relative, so the screens read the same on every machine
     assert not store.exists()
 
     def make(**kw):
-        return AdvisorApp(Session.open(policy="policies/default.yaml", store=store, **kw))
+        return AdvisorApp(Session.open(policy="default", store=store, **kw))
     return make
 
 

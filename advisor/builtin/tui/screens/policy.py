@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from advisor.config.shipped import display_name
 from advisor.errors import UserError
 from advisor.figures import limit_figure
 from advisor.policy.spec import RANKING_WEIGHT_NAMES, Policy
@@ -39,9 +40,9 @@ def policy_summary(policy: Policy, source: str | None = None, edited: bool = Fal
         text.add_row(label, value)
 
     if edited:
-        line("file", f"{source or 'permissive defaults'}, adjusted in this session (not saved)")
+        line("file", f"{display_name(source) or 'permissive defaults'}, adjusted in this session (not saved)")
     else:
-        line("file", policy.file or "(none: permissive defaults)")
+        line("file", display_name(policy.file) or "(none: permissive defaults)")
     if policy.description:
         line("description", policy.description)
     line("commercial use", "required" if policy.commercial_use else "not required")
@@ -79,12 +80,12 @@ class PolicyScreen(AdvisorScreen):
     def body(self) -> Iterable[Widget]:
         files = self.session.policy_files()
         current = self.session.policy_source
-        options = [(str(p), str(p)) for p in files]
+        options = [(display_name(p), str(p)) for p in files]
         with Horizontal(id="policy-main"):
             with Vertical(id="policy-left"):
                 yield Label("Policy file", classes="section")
                 yield Select(options, prompt="(no policy: permissive)", id="policy-file",
-                             value=current if current in dict(options) else Select.NULL)
+                             value=current if current in {v for _, v in options} else Select.NULL)
                 yield Static(id="policy-summary")
             with VerticalScroll(id="policy-right"):
                 yield Label("Limits", classes="section")
@@ -176,9 +177,9 @@ class PolicyScreen(AdvisorScreen):
             self.notify(str(exc), severity="error", timeout=10)
             return
         select = self.query_one("#policy-file", Select)
-        options = [(str(p), str(p)) for p in self.session.policy_files()]
+        options = [(display_name(p), str(p)) for p in self.session.policy_files()]
         select.set_options(options)
-        if policy.file in dict(options):
+        if policy.file in {v for _, v in options}:
             select.value = policy.file
         self.advisor.policy_changed()
         self.refresh_view()

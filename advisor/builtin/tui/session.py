@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from advisor.config.shipped import shipped_dir
 from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
 from advisor.config.languages import covers, normalize_language
@@ -20,7 +21,7 @@ from advisor.policy.screening import ScreenedEntry, screen
 from advisor.datasets.tasks import Task
 from advisor.sweep.planner import TaskRef
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout (its data/ folder); absent in a wheel
 # The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
 NUMERIC_LIMITS = NUMERIC_LIMIT_FIELDS
 SIZE_BUCKETS: tuple[tuple[str, int], ...] = (("≤ 10 M params", 10_000_000), ("≤ 50 M params", 50_000_000),
@@ -130,8 +131,8 @@ class Session:
         return self.policy is not self.base_policy
 
     def policy_files(self) -> list[Path]:
-        """Policies to pick from: the current one's folder, ./policies and the shipped policies/ folder."""
-        folders = [Path("policies"), REPO_ROOT / "policies"]
+        """Policies to pick from: the current one's folder, ./policies and the shipped policies."""
+        folders = [Path("policies"), shipped_dir("policy")]
         source = self.policy_source
         if source:
             folders.insert(0, Path(source).parent)
