@@ -109,6 +109,11 @@ def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool)
     from advisor.policy.screening import screen_catalog
 
     rows = screen_catalog(list(catalogs), policy)
+    if policy is not None:
+        from advisor.policy.spec import load_policy
+
+        for note in load_policy(policy).notes:  # how the policy was read other than as written (a region dropped)
+            click.echo(f"advisor: note: {note}", err=True)
     if as_json:
         emit_json([row.to_dict() for row in rows])
         return

@@ -5,6 +5,7 @@ takes. Nothing below this layer opens a user's file by path for the sweep, the r
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -85,6 +86,8 @@ def read_inputs(*, catalogs: Sequence[str | Path] = (), policy: str | Path | Non
     any dataset is loaded)."""
     catalog_paths, catalog = read_catalogs(catalogs)
     chosen_policy = read_policy(policy, devices, allow_network=allow_network)
+    for note in chosen_policy.notes:  # how the policy was read other than as written: said, not silent
+        print(f"advisor: note: {note}", file=sys.stderr)
     entries = select_models(catalog, models)
     known = {e.name for e in catalog}
     catalog = catalog + [e for e in entries if e.name not in known]

@@ -23,7 +23,22 @@ def normalize_license(value: str) -> str:
         return canonicalize_license_expression(value)
     except InvalidLicenseExpression:
         raise ValueError(f"'{value}' is not an SPDX licence id or expression (e.g. 'Apache-2.0', 'MIT', "
-                         f"'CC-BY-NC-4.0'); use 'LicenseRef-<name>' for a custom licence or 'unknown'") from None
+                         f"'CC-BY-NC-4.0'); use 'LicenseRef-<name>' for a custom licence or 'unknown'"
+                         f"{_did_you_mean(value)}") from None
+
+
+def _did_you_mean(value: str) -> str:
+    """``; did you mean 'Apache-2.0'?`` for a near SPDX id (``apache 2.0``, ``Apache2``), else ""."""
+    import difflib
+
+    from packaging.licenses._spdx import LICENSES
+
+    def key(text: str) -> str:  # letters and digits only: 'Apache 2.0', 'apache-2.0' and 'Apache2' meet
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    ids = {key(entry["id"]): entry["id"] for entry in LICENSES.values() if not entry.get("deprecated")}
+    close = difflib.get_close_matches(key(value), list(ids), n=1, cutoff=0.8)
+    return f"; did you mean '{ids[close[0]]}'?" if close else ""
 
 
 def license_ids(expression: str) -> list[str]:

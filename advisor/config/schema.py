@@ -10,6 +10,12 @@ from advisor.errors import ConfigError
 from advisor.config.yamlfile import line_of
 
 
+def did_you_mean(name: object, allowed: Iterable[str]) -> str:
+    """``; did you mean 'cuda'?`` when ``name`` is close to one of ``allowed`` (``difflib``), else ""."""
+    close = difflib.get_close_matches(str(name), list(allowed), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 class Fields:
     """Reads typed fields from one YAML mapping and turns every mistake into a precise ConfigError."""
 
@@ -21,9 +27,8 @@ class Fields:
         allowed = list(allowed)
         unknown = [k for k in data if k not in set(allowed)]
         if unknown:
-            close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise self.error(str(unknown[0]), f"unknown field; allowed fields: {', '.join(sorted(allowed))}{hint}")
+            raise self.error(str(unknown[0]), f"unknown field; allowed fields: {', '.join(sorted(allowed))}"
+                                              f"{did_you_mean(unknown[0], allowed)}")
 
     def error(self, field: str, message: str) -> ConfigError:
         return ConfigError(self.file, message, entry=self.entry, field=field, line=line_of(self.data, field))
@@ -44,7 +49,8 @@ class Fields:
         if not isinstance(value, str) or not value.strip():
             raise self.error(field, f"must be a non-empty string, got {value!r}")
         if choices is not None and value not in set(choices):
-            raise self.error(field, f"'{value}' is not allowed; allowed: {', '.join(choices)}")
+            raise self.error(field, f"'{value}' is not allowed; allowed: {', '.join(choices)}"
+                                    f"{did_you_mean(value, choices)}")
         return value
 
     def int(self, field: str, default: int | None = None, *, required: bool = False, minimum: int = 1) -> int | None:

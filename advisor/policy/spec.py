@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from advisor.errors import ConfigError
-from advisor.figures import (BYTES_PER_VECTOR, UnknownFigure, check as check_figure, limit_figure,
+from advisor import formatting
+from advisor.figures import (BYTES_PER_VECTOR, UnknownFigure, check as check_figure, figure_of, limit_figure,
                              limits as limit_figures, objectives, unknown_figure_message)
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
-from advisor.config.schema import Fields
+from advisor.config.schema import Fields, did_you_mean
 from advisor.config.task_types import main_metrics
 from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
 from advisor.config.shipped import resolve_file
@@ -42,6 +43,9 @@ DEFAULT_BASELINES = ("bm25",)
 DATA_FIELDS = ("stay_on_machine",)
 # Which figure ranks each task type unless ``ranking.quality_metrics`` says otherwise: its main metric
 DEFAULT_QUALITY_METRICS = main_metrics()
+# The most a quality score can be: every score the figure registry holds (nDCG, recall, MAP, accuracy, F1, V-measure,
+# Spearman ...) is at most 1, so a floor above it rejects every candidate (quality_retained, a ratio, is not bounded)
+QUALITY_SCORE_MAXIMUM = 1.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class Policy:
     # baseline candidates planned beside the catalog's models on retrieval tasks (``baselines: []``: none)
     baselines: tuple[str, ...] = DEFAULT_BASELINES
     file: str | None = None
+    # how the loader read something other than as written (``es-ES`` read as spa-Latn, its region dropped): one
+    # line each, naming the file, line and field; shown by the commands and in the report, never part of equality
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def load_grants(self) -> dict[str, bool]:
         """The ``LoadOptions`` fields this policy grants (``load_encoder`` adds the entry's half of the rule)."""
@@ -157,7 +164,7 @@ def _dim(value: Any) -> int | None:
 def _choice(allowed: tuple[str, ...]):
     def check(value: str) -> str:
         if value not in allowed:
-            raise ValueError(f"'{value}' is not allowed; allowed: {', '.join(allowed)}")
+            raise ValueError(f"'{value}' is not allowed; allowed: {', '.join(allowed)}{did_you_mean(value, allowed)}")
         return value
     return check
 
@@ -222,8 +229,9 @@ def load_policy(path: str | Path) -> Policy:
         minimum = q.number("min")
         if minimum is None:
             raise q.error("min", "is required (the lowest acceptable value)")
-        floors.append(QualityFloor(q.str("task", required=True), _quality_metric(q, "metric", required=True),
-                                   minimum))
+        metric = _quality_metric(q, "metric", required=True)
+        _check_floor(q, metric, minimum)
+        floors.append(QualityFloor(q.str("task", required=True), metric, minimum))
     limits = Limits(**{f: _limit(lim, f) for f in NUMERIC_LIMIT_FIELDS}, min_quality=tuple(floors),
                     strict=lim.bool("strict"))
 
@@ -252,11 +260,14 @@ def load_policy(path: str | Path) -> Policy:
     for task_type in DEFAULT_QUALITY_METRICS:
         metrics[task_type] = _quality_metric(qm, task_type, metrics[task_type]) or metrics[task_type]
 
+    notes: list[str] = []
+    required_languages = tuple(langs.list("require", lambda code: normalize_language(code, notes)))
+    where = f"{file}:{line_of(langs.data, 'require') or ''}".rstrip(":")
     return Policy(
         name=top.str("name") or Path(file).stem, description=top.str("description", "") or "",
         commercial_use=lic.bool("commercial_use"), allow_licenses=tuple(_licenses(lic, "allow")),
         deny_licenses=tuple(_licenses(lic, "deny")),
-        required_languages=tuple(langs.list("require", normalize_language)),
+        required_languages=required_languages, notes=tuple(f"{where}: languages.require: {n}" for n in notes),
         allow_domains=tuple(d.lower() for d in doms.list("allow")),
         deny_domains=tuple(d.lower() for d in doms.list("deny")),
         allow_remote_code=top.bool("remote_code"), allow_pickle_weights=top.bool("pickle_weights"),
@@ -271,8 +282,33 @@ def load_policy(path: str | Path) -> Policy:
 
 
 def _limit(section: Fields, field: str) -> float | int | None:
-    """A numeric limit: an integer when its figure is whole (bytes per vector), else a number >= 0."""
-    return section.int(field) if limit_figure(field).integer else section.number(field, minimum=0)
+    """A numeric limit: an integer when its figure is whole (bytes per vector), else a number. A limit no candidate
+    can meet by construction is an error, as is a negative one: a maximum of 0 or less on a cost figure (latency,
+    memory, bytes are always above 0), and a negative minimum or money limit (throughput and money are never
+    negative, so it would be no limit at all). Money may be limited to 0: a model on a free machine costs nothing."""
+    fig = limit_figure(field)
+    value = section.number(field)
+    if value is None:
+        return None
+    if fig.integer and value != int(value):
+        raise section.error(field, f"must be a whole number of {fig.unit}, got {section.raw(field)!r}")
+    written = fig.text(value, exact=True)
+    if fig.bound == "max" and fig.kind != "money" and value <= 0:
+        raise section.error(field, f"a maximum of {written} rejects every candidate ({fig.label} is always above "
+                                   f"0); write a positive limit, or leave the field out for none")
+    if value < 0:
+        raise section.error(field, f"a {fig.bound}imum of {written} is no limit at all ({fig.label} is never "
+                                   f"negative); write a positive limit, or leave the field out for none")
+    return int(value) if fig.integer else value
+
+
+def _check_floor(rule: Fields, metric: str | None, minimum: float) -> None:
+    """A quality floor above the most its score can be rejects every candidate: an error."""
+    fig = figure_of(metric or "")
+    if fig.unit == "" and minimum > QUALITY_SCORE_MAXIMUM:
+        raise rule.error("min", f"a floor of {formatting.number(minimum)} on {metric} rejects every candidate "
+                                f"({fig.label} is at most {formatting.number(QUALITY_SCORE_MAXIMUM)}); write a value "
+                                f"up to {formatting.number(QUALITY_SCORE_MAXIMUM)}")
 
 
 def _quality_metric(section: Fields, field: str, default: str | None = None, *, required: bool = False) -> str | None:

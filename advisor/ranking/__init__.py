@@ -43,6 +43,7 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
     entries = [*entries, *sides_to_add(entries)]  # a pair's sides carry their metadata inside the pair entry
     by_name = {e.name: e for e in entries}
     candidates, tasks, manifests, notes = gather(results, by_name, policy)
+    notes[:0] = [f"policy: {note}" for note in policy.notes]  # how the policy file was read, e.g. a region dropped
     evaluated = {c.model for c in candidates.values()}
 
     models: list[ModelVerdict] = []
