@@ -61,7 +61,8 @@ def evaluate_chunked(task: "Task", query_embeddings: np.ndarray, chunk_embedding
     metrics, per_query, evaluated = retrieval_metrics(top, np.take_along_axis(doc_scores, top, axis=1),
                                                       list(data.queries), list(chunked.doc_ids), data.qrels,
                                                       k_values)
-    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
+    units = boot.items(len(evaluated), TASK_TYPES["retrieval"].unit)  # the query, as in an unchunked cell
+    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed, units=units)
     summary = chunked.summary()
     details: dict[str, Any] = {
         "variant": variant.to_dict(), "dim": dim, "task_type": "retrieval",
@@ -69,7 +70,8 @@ def evaluate_chunked(task: "Task", query_embeddings: np.ndarray, chunk_embedding
         "bytes_per_document": round(bytes_per_vector(dim, variant.vector_precision) * summary["vectors_per_document"],
                                     3),
         "chunking": {**summary, "aggregate": chunking.aggregate, "requested_tokens": chunking.tokens},
-        "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed, "level": boot.DEFAULT_LEVEL},
+        "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed, "level": boot.DEFAULT_LEVEL,
+                      **units.summary()},
         "ci": {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {},
         "n_queries": len(evaluated), "query_ids": evaluated,
         "timing": {"total_s": round(time.perf_counter() - t0, 4)},

@@ -79,6 +79,8 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
     metrics, per_item, cis = EVALUATORS[task.type](task, vecs, variant, details, timing,
                                                    rescore_multiplier=rescore_multiplier, k_values=k_values,
                                                    resamples=resamples, seed=seed, rater=rater)
+    if "scheme" not in details["bootstrap"]:  # no interval (clustering): its items, for the record
+        _record_units(details, boot.items(len(per_item), spec.unit))
     details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
     timing["total_s"] = time.perf_counter() - t0
     details["timing"] = {k: round(v, 4) for k, v in timing.items()}
@@ -115,9 +117,11 @@ def _retrieval(task, vecs: dict[str, VectorSet], variant, details, timing, *, re
         details["query_ids"] = evaluated
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
+    spec = task_type(task.type)
+    units = _record_units(details, boot.items(len(per_query[spec.main_metric]), spec.unit))  # the query
+    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed, units=units)
     timing["bootstrap_s"] = time.perf_counter() - t
-    return metrics, per_query[task_type(task.type).main_metric], cis
+    return metrics, per_query[spec.main_metric], cis
 
 
 def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
@@ -127,8 +131,11 @@ def _sts(task, vecs, variant, details, timing, *, resamples, seed, **_):
     metrics = sts_metrics(sim, gold)
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = {"cosine_spearman": boot.main_ci(sim, "spearman", gold, resamples=resamples, seed=seed),
-           "cosine_pearson": boot.main_ci(sim, "pearson", gold, resamples=resamples, seed=seed)}
+    # pairs that share a sentence are not independent: resample their groups, or their sentences
+    units = _record_units(details, boot.units_of_texts(task.data.sentence1, task.data.sentence2,
+                                                       task_type(task.type).unit))
+    cis = {"cosine_spearman": boot.main_ci(sim, "spearman", gold, resamples=resamples, seed=seed, units=units),
+           "cosine_pearson": boot.main_ci(sim, "pearson", gold, resamples=resamples, seed=seed, units=units)}
     timing["bootstrap_s"] = time.perf_counter() - t
     details["n_pairs"] = len(sim)
     details["bootstrap"].update(statistic="spearman", reference=gold.tolist())
@@ -149,7 +156,9 @@ def _classification(task, vecs, variant, details, timing, *, resamples, seed, **
                                                vecs["test"].unit_float(), task.data.test_labels, **opts)
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = {"accuracy": boot.mean_ci(per_item, resamples=resamples, seed=seed)}
+    # a text repeated in the test set is one unit, however many rows hold it
+    units = _record_units(details, boot.units_of_texts(task.data.test_texts, None, task_type(task.type).unit))
+    cis = {"accuracy": boot.mean_ci(per_item, resamples=resamples, seed=seed, units=units)}
     timing["bootstrap_s"] = time.perf_counter() - t
     details["classifier"] = {"model": "LogisticRegression(max_iter=100)", **opts}
     details["n_test"] = len(per_item)
@@ -162,7 +171,8 @@ def _pair(task, vecs, variant, details, timing, *, resamples, seed, **_):
     metrics, cos = pair_classification_metrics(vecs["text1"].unit_float(), vecs["text2"].unit_float(), labels)
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed)}
+    units = _record_units(details, boot.units_of_texts(task.data.text1, task.data.text2, task_type(task.type).unit))
+    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed, units=units)}
     timing["bootstrap_s"] = time.perf_counter() - t
     details["n_pairs"] = len(cos)
     details["bootstrap"].update(statistic="average_precision", reference=labels.tolist())
@@ -212,7 +222,8 @@ def _reranking(task, vecs, variant, details, timing, *, k_values, resamples, see
                                                       data.qrels, k_values)
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed)
+    units = _record_units(details, boot.items(len(evaluated), task_type(task.type).unit))  # the query
+    cis = boot.many_mean_ci(per_query, resamples=resamples, seed=seed, units=units)
     timing["bootstrap_s"] = time.perf_counter() - t
     details["n_queries"] = len(evaluated)
     sizes = [len(data.candidates.get(qid, ())) for qid in evaluated]
@@ -238,14 +249,28 @@ def _deduplication(task, vecs, variant, details, timing, *, resamples, seed, **_
     metrics["cosine_f1_threshold"] = _best_f1_threshold(cos, labels)
     timing["metrics_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed)} \
-        if resamples > 0 else {}
+    # every pair of the corpus: each text is in every pair it could be in, so the texts are what is resampled
+    texts = task.data.texts
+    units = _record_units(details, boot.units_of_texts([texts[i] for i in left], [texts[j] for j in right],
+                                                       task_type(task.type).unit))
+    cis = {"cosine_ap": boot.main_ci(cos, "average_precision", labels, resamples=resamples, seed=seed,
+                                     units=units)} if resamples > 0 else {}
     timing["bootstrap_s"] = time.perf_counter() - t
     details["n_texts"] = len(task.data.texts)
     details["n_pairs"] = len(cos)
     details["n_duplicates"] = int(labels.sum())
     details["bootstrap"].update(statistic="average_precision", reference=labels.tolist())
     return metrics, cos, cis
+
+
+def _record_units(details: dict[str, Any], units: boot.Units) -> boot.Units:
+    """Record what the bootstrap resamples: ``details['bootstrap']`` gets ``scheme``, ``unit``, ``n_units`` and
+    ``n_items``; ``details['bootstrap_units']`` the item-to-unit map (for the paired comparison of stored cells)."""
+    details["bootstrap"].update(units.summary())
+    mapping = units.mapping()
+    if mapping:
+        details["bootstrap_units"] = mapping
+    return units
 
 
 def _best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
