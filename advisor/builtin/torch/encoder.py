@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from advisor.models.attention import load_with_attention
 from advisor.models.catalog import ModelEntry
 from advisor.models.backends import Encoder, LoadOptions
 from advisor.models.batching import BatchedEncoder
@@ -54,13 +55,8 @@ def _load_kwargs(dtype: torch.dtype, pickle_ok: bool, attn: str) -> dict[str, An
 
 
 def _with_attention_fallback(load, dtype: torch.dtype, pickle_ok: bool) -> tuple[Any, str]:
-    """Load with SDPA attention; fall back to eager for architectures without an SDPA kernel."""
-    try:
-        return load(_load_kwargs(dtype, pickle_ok, "sdpa")), "sdpa"
-    except (ValueError, NotImplementedError) as exc:
-        if "sdpa" not in str(exc).lower() and "scaled_dot_product" not in str(exc).lower():
-            raise
-        return load(_load_kwargs(dtype, pickle_ok, "eager")), "eager"
+    """Load with SDPA attention where the architecture has it, eager otherwise (advisor.models.attention)."""
+    return load_with_attention(lambda attn: load(_load_kwargs(dtype, pickle_ok, attn)))
 
 
 class TorchEncoder(BatchedEncoder):
@@ -155,7 +151,7 @@ def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
                                       max_length=entry.max_tokens, normalize=entry.normalize,
                                       pooling=(entry.pooling or "mean") if plain else None)
         fast.info = {"runtime": "torch", "path": "fast (lean BERT)" if fast.lean else "fast (transformers)",
-                     "attn_implementation": "sdpa",
+                     "attn_implementation": fast.attn_implementation,
                      "folder": str(folder), "dtype": str(fast.dtype).replace("torch.", ""), "device": torch_device,
                      "cuda_graphs": fast.use_graphs, "token_budget": fast.token_budget,
                      "quantization": "torch.ao dynamic int8 (Linear)" if weight_precision == "int8" else None}
