@@ -69,8 +69,11 @@ def _export_fp32(folder: Path, target: Path) -> None:
     from torch.export import Dim
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa", use_safetensors=True,
-                                      trust_remote_code=False).eval()
+    from advisor.models.attention import load_with_attention
+
+    model, _ = load_with_attention(lambda attn: AutoModel.from_pretrained(
+        str(folder), attn_implementation=attn, use_safetensors=True, trust_remote_code=False))
+    model = model.eval()
 
     class LastHidden(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:

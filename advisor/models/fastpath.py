@@ -9,7 +9,8 @@ Queries (``encode_one``): batch 1 without padding on CPU; on GPU one CUDA graph 
 (16, 32, 64, ... tokens), captured once and replayed, so the latency is the model's and not Python's.
 
 BERT-class models run through ``advisor.models.bert`` (a lean module with fused QKV that graphs capture); other
-architectures run through ``transformers.AutoModel`` with SDPA (eager, no graphs). The folder is a
+architectures run through ``transformers.AutoModel`` with SDPA where the architecture has it, eager attention
+otherwise (``advisor.models.attention``; no graphs). The folder is a
 sentence-transformers folder (``modules.json``, ``1_Pooling``) or a plain transformers folder with a
 ``tokenizer.json``; weights are read from safetensors only and no remote code runs.
 """
@@ -164,15 +165,18 @@ class FastTransformerEncoder(Encoder):
     def _load_model(self) -> tuple[Any, bool]:
         import torch
 
-        from advisor.models import bert
+        from advisor.models import attention, bert
 
         if bert.supports(self.layout.config) is None:
             model, lean = bert.build(self.layout.folder), True
+            self.attn_implementation = attention.LEAN
         else:
             from transformers import AutoModel
 
-            model = AutoModel.from_pretrained(str(self.layout.folder), attn_implementation="sdpa",
-                                              use_safetensors=True, trust_remote_code=False)
+            folder = str(self.layout.folder)
+            model, self.attn_implementation = attention.load_with_attention(
+                lambda attn: AutoModel.from_pretrained(folder, attn_implementation=attn, use_safetensors=True,
+                                                       trust_remote_code=False))
             lean = False
         model.eval()
         if self.weight_precision == "int8":
