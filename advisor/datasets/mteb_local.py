@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import UserError
+from advisor.models.attention import load_with_attention
 from advisor.datasets.tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
 from advisor.datasets.beir import join_title
 
@@ -116,14 +117,17 @@ def to_mteb_task(task: Task, *, samples_per_label: int | None = None, n_experime
 
 
 def _load_model(model: Any, device: str | None) -> Any:
-    """A SentenceTransformer from a local folder (no hub), or the model object as given."""
+    """A SentenceTransformer from a local folder (no hub; SDPA attention where the architecture has it, eager
+    otherwise), or the model object as given."""
     if isinstance(model, (str, Path)):
         path = Path(model).expanduser()
         if not path.is_dir():
             raise UserError(f"{model}: run_mteb needs a local sentence-transformers folder or a model object")
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(str(path), device=device or "cpu", local_files_only=True)
+        loaded, _ = load_with_attention(lambda attn: SentenceTransformer(
+            str(path), device=device or "cpu", local_files_only=True, model_kwargs={"attn_implementation": attn}))
+        return loaded
     return model
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from advisor.errors import UserError
+from advisor.models.attention import load_with_attention
 
 if TYPE_CHECKING:
     from advisor.datasets.tasks import Task
@@ -136,7 +137,8 @@ class CrossEncoderRater(Rater):
                 raise UserError(reason)
             from sentence_transformers import CrossEncoder
 
-            self._model = CrossEncoder(self.path, local_files_only=True)
+            self._model, _ = load_with_attention(lambda attn: CrossEncoder(
+                self.path, local_files_only=True, model_kwargs={"attn_implementation": attn}))
         raw = np.asarray(self._model.predict(list(pairs), show_progress_bar=False), dtype=np.float64)
         if raw.ndim == 2:  # several labels: take the last ("relevant")
             raw = raw[:, -1]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from advisor.models.catalog import ModelEntry
+from advisor.models.attention import load_with_attention
 from advisor.errors import UserError
 
 if TYPE_CHECKING:
@@ -62,10 +63,13 @@ def pick_device(requested: str | None) -> str:
 
 
 def load_sentence_transformer(folder: Path, device: str, max_seq_length: int | None = None) -> "SentenceTransformer":
-    """Load offline, without remote code; a plain transformers folder gets mean pooling and normalization."""
+    """Load offline, without remote code; a plain transformers folder gets mean pooling and normalization.
+    Attention is SDPA where the architecture has it, eager otherwise (``advisor.models.attention``)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(folder), device=device, trust_remote_code=False, local_files_only=True)
+    model, _ = load_with_attention(lambda attn: SentenceTransformer(
+        str(folder), device=device, trust_remote_code=False, local_files_only=True,
+        model_kwargs={"attn_implementation": attn}))
     if max_seq_length:
         model.max_seq_length = max_seq_length
     return model

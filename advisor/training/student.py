@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError, UserError
+from advisor.models.attention import load_with_attention
 
 SPEC_KEYS = ("layers", "width", "heads", "intermediate", "dim")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
@@ -133,7 +134,9 @@ def build_student(spec: StudentSpec, teacher_folder: Path, device: str, *, seed:
 
     torch.manual_seed(seed)
     if spec.kind == "truncated":
-        model = SentenceTransformer(str(teacher_folder), device="cpu", trust_remote_code=False, local_files_only=True)
+        model, _ = load_with_attention(lambda attn: SentenceTransformer(
+            str(teacher_folder), device="cpu", trust_remote_code=False, local_files_only=True,
+            model_kwargs={"attn_implementation": attn}))
         auto = model[0].auto_model
         owner, attr = _encoder_layers(auto)
         layers = getattr(owner, attr)
