@@ -141,10 +141,19 @@ def get_backend(name: str) -> Backend:
     return backends[name]
 
 
+def load_failure(exc: BaseException, limit: int = 300) -> str:
+    """One line for an exception a library raised while loading: its type and the first line of its message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
 def load_encoder(entry: "ModelEntry", options: LoadOptions | None = None, **fields: Any) -> Encoder:
     """The one way to load a model (sweep, evaluate, measure, training, raters, serve): ``options`` or its
     fields as keywords. Refuses an impossible variant with its reason, and grants remote code or pickle weights
-    only when the entry declares them too. ``Encoder.info['load_time_s']`` records how long loading took."""
+    only when the entry declares them too. ``Encoder.info['load_time_s']`` records how long loading took. A model
+    that cannot load is a one-line UserError naming it and the reason ("cannot load NAME (BACKEND backend):
+    ..."), whatever the library raised; the original exception stays chained as ``__cause__``."""
     import time
 
     options = replace(options, **fields) if options is not None else LoadOptions(**fields)
@@ -158,7 +167,16 @@ def load_encoder(entry: "ModelEntry", options: LoadOptions | None = None, **fiel
     if reason:
         raise UserError(f"cannot run {entry.name} on {options.device} at {options.weight_precision}: {reason}")
     t0 = time.perf_counter()
-    encoder = backend.load(entry, options)
+    try:
+        encoder = backend.load(entry, options)
+    except UserError as exc:
+        if entry.name in str(exc):
+            raise
+        named = UserError(f"cannot load {entry.name}: {exc}")
+        named.exit_code = exc.exit_code
+        raise named from exc
+    except Exception as exc:  # noqa: BLE001 - a library's failure to load is the user's to fix, in one line
+        raise UserError(f"cannot load {entry.name} ({backend.name} backend): {load_failure(exc)}") from exc
     info = dict(getattr(encoder, "info", None) or {})
     info.setdefault("backend", backend.name)
     info["load_time_s"] = round(time.perf_counter() - t0, 4)

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
 
 def _error_text(exc: BaseException, stage: str) -> str:
+    """The failed cell's error: the stage, then a UserError's own one line (a model that cannot load says so,
+    naming it), or any other exception's type and message."""
+    from advisor.errors import UserError
+
+    if isinstance(exc, UserError):
+        return f"{stage}: {exc}"
     return f"{stage}: {type(exc).__name__}: {exc}"
 
 
