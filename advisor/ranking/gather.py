@@ -45,6 +45,19 @@ def _task_metric(result: CellResult, policy: Policy) -> tuple[str | None, str | 
     return (next(iter(result.metrics)) if result.metrics else None), task_type
 
 
+def _bootstrap_units(details: dict[str, Any], per_item: Sequence[float] | None) -> str | None:
+    """What a cell's intervals resample, as people read it ('50 texts', '240 queries'); None when it does not say."""
+    from advisor.quality.bootstrap import recorded_units
+
+    if not per_item:
+        return None
+    try:
+        units = recorded_units(details, len(per_item))
+    except (ValueError, KeyError, TypeError):  # a cell whose record is damaged names no units
+        return None
+    return units.text() if units is not None else None
+
+
 def _manifest(result: CellResult) -> dict[str, Any]:
     for key in ("hardware", "environment"):
         value = result.details.get(key)
@@ -122,10 +135,13 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         names = ([] if origin.get("origin", "user") == "user" else [origin["origin"]]) + \
             list(origin.get("overlaps") or [])
         if info is None:
-            tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash, len(per_item) if per_item else None,
-                                     tuple(dict.fromkeys(names)))
+            info = tasks[k.task] = TaskInfo(k.task, task_type, metric, k.task_hash,
+                                            len(per_item) if per_item else None, tuple(dict.fromkeys(names)))
         elif names and not info.origin:  # a cell that records no origin (BM25's before it did) must not hide it
-            tasks[k.task] = replace(info, origin=tuple(dict.fromkeys(names)))
+            info = tasks[k.task] = replace(info, origin=tuple(dict.fromkeys(names)))
+        units = _bootstrap_units(r.details, per_item)
+        if units and not info.units:  # BM25's cells and older ones do not record their bootstrap units
+            tasks[k.task] = replace(info, units=units)
 
     for ident, c in candidates.items():
         model, variant, hardware = ident[:3]

@@ -236,6 +236,7 @@ class TaskInfo:
     task_hash: str
     n_items: int | None
     origin: tuple[str, ...] = ()  # datasets the task comes from or overlaps (empty: the user's own data)
+    units: str | None = None  # what its intervals and ties resample, e.g. '50 texts' (None: no cell records it)
 
 
 @dataclass

@@ -132,7 +132,8 @@ def render(report: Report) -> str:
              ("What it asks", policy.description or "–")]
     for t in rec.tasks:
         facts.append((f"Task {t.name}", f"{t.type or '?'}, ranked on {t.metric}"
-                      + (f", {t.n_items} items" if t.n_items else "") + f", data {t.task_hash}"))
+                      + (f", {t.n_items} items" if t.n_items else "")
+                      + (f", bootstrap over {t.units}" if t.units else "") + f", data {t.task_hash}"))
     if report.datasets:
         facts.append(("Datasets", ", ".join(report.datasets)))
     if report.catalogs:
@@ -186,7 +187,9 @@ def render(report: Report) -> str:
 <p>Hard rules first (licence, languages, remote code, pickle weights, then the policy's limits on measured figures);
 then the Pareto front over quality and cost (p95 latency, throughput, peak memory, bytes per vector); then the
 policy's weighted score orders the front. Two candidates whose quality differs by less than the paired-bootstrap
-noise are reported as tied. Figures from different machines are never ranked against each other.</p>
+noise are reported as tied; intervals and ties resample each task's independent units, named beside the task (the
+query; pairs or examples that share texts are resampled by text or group of texts). Figures from different machines
+are never ranked against each other.</p>
 <footer>{'; '.join(footer)}.</footer>
 </main></body></html>
 """

@@ -68,7 +68,8 @@ class MarkdownWriter(ReportWriter):
                   + (f": {md(policy.description)}" if policy.description else ""), ""]
         if rec.tasks:
             lines += ["Tasks: " + "; ".join(f"{md(t.name)} ({md(t.type or '?')}, ranked on {md(t.metric)}"
-                                            + (f", {t.n_items} items" if t.n_items else "") + ")"
+                                            + (f", {t.n_items} items" if t.n_items else "")
+                                            + (f", bootstrap over {md(t.units)}" if t.units else "") + ")"
                                             for t in rec.tasks), ""]
         for note in rec.notes:
             lines.append(f"> Note: {md(note)}")
@@ -115,7 +116,9 @@ class MarkdownWriter(ReportWriter):
                   "Hard rules first (licence, languages, remote code, pickle weights, then the policy's limits on "
                   "measured figures); then the Pareto front over quality and cost (p95 latency, throughput, peak "
                   "memory, bytes per vector); then the policy's weighted score orders the front. Two candidates "
-                  "whose quality differs by less than the paired-bootstrap noise are reported as tied. Figures "
+                  "whose quality differs by less than the paired-bootstrap noise are reported as tied; intervals "
+                  "and ties resample each task's independent units, named on the Tasks line (the query; pairs or "
+                  "examples that share texts are resampled by text or group of texts, see docs/quality.md). Figures "
                   "from different machines are never ranked against each other.", ""]
         meta = [f"Generated {report.generated_at}"]
         if report.store:
