@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from advisor.errors import UserError
-from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES, figure_of, lookup
+from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES
 from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
                               deprecated_alias, device_option, dim_option, json_option, option,
                               vector_precision_option, weights_option)
@@ -53,6 +53,9 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
     tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before any model runs
     variants = [Variant(device=device, weight_precision=weight_precision, dim=d, vector_precision=p)
                 for d in (dims or (None,)) for p in (precisions or ("float32",))]
+    reference = _reference(variants, entry, device, weight_precision)
+    if reference is not None and reference not in variants:  # what the others lose is told against it
+        variants.append(reference)
     backend = get_backend(entry.backend)
     for v in variants:
         reason = backend.unsupported_reason(entry, v)
@@ -63,34 +66,82 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
     load_s = encoder.info[LOAD_TIME_S]
     hardware, versions = hardware_id(device), versions_id()
     records: list[dict[str, Any]] = []
+    summaries = []
     try:
         for task in tasks:
             with _progress(True) as tick:
                 results = evaluate_model(encoder, task, variants, batch_size=batch_size,
                                          rescore_multiplier=rescore_multiplier, progress=tick, resamples=resamples,
                                          rater=judge)
+            summary = _compare(task, results, reference, resamples)
+            summaries.append(summary)
             for v, r in results.items():
                 key = CellKey.quality(entry, task.name, task.content_hash, v, hardware=hardware, versions=versions,
                                       rescore_multiplier=r.details.get("rescore_multiplier", 0))
-                records.append(_record(entry, task, v, r, key))
+                records.append(_record(entry, task, v, r, key, summary))
     finally:
         encoder.close()
     if as_json:
         click.echo(json.dumps({"model": {"name": entry.name, "revision": entry.revision, "backend": entry.backend,
                                          "embed_dim": entry.embed_dim, LOAD_TIME_S: round(load_s, 3)},
-                               "hardware": hardware, "versions": versions, "results": records},
+                               "hardware": hardware, "versions": versions, "results": records,
+                               "bm25": [{"task": x.task.name, "main_metric": x.bm25.main_metric,
+                                         "metrics": x.bm25.metrics, "ci": x.bm25.details.get("ci", {})}
+                                        for x in summaries if x.bm25 is not None]},
                               indent=2, ensure_ascii=False, default=str))
         return
-    for rec in records:
-        fig = figure_of(rec["main_metric"])
-        lo, hi = rec["ci"].get(fig.name, [None, None])
-        click.echo(f"{rec['task']['name']:<24} {rec['variant']['label']:<32} {fig.name} "
-                   f"{fig.text(rec['metrics'][fig.name])}  {fig.interval(lo, hi)}  "
-                   f"{lookup(BYTES_PER_VECTOR).text(rec[BYTES_PER_VECTOR])}/vector")
+    from advisor.builtin.quality.summary import model_header, task_lines
+
+    click.echo(model_header(entry, dict(encoder.info), device, weight_precision, load_s))
+    for summary in summaries:
+        click.echo("")
+        for line in task_lines(summary, entry):
+            click.echo(line)
 
 
-def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any) -> dict[str, Any]:
+def _reference(variants: list[Any], entry: Any, device: str, weight_precision: str) -> Any:
+    """The full-size float32 variant, when several variants are evaluated (None for one): what a smaller size or a
+    coarser vector precision loses is the paired difference against it."""
+    from advisor.models.variants import Variant
+
+    if len(variants) < 2:
+        return None
+    full = next((v for v in variants if v.dim in (None, entry.embed_dim) and v.vector_precision == "float32"), None)
+    return full or Variant(device=device, weight_precision=weight_precision, dim=None, vector_precision="float32")
+
+
+def _compare(task: Any, results: dict[Any, Any], reference: Any, resamples: int) -> Any:
+    """The paired differences ``evaluate`` reports for one task: each variant against the full-size float32 one,
+    and, on a task BM25 is planned for (retrieval), each variant against BM25 on the same queries."""
+    from advisor.builtin.quality.summary import TaskSummary
+    from advisor.config.task_types import task_type
+    from advisor.quality.bootstrap import compare
+
+    summary = TaskSummary(task=task, results=results, reference=reference)
+    if reference is not None:
+        for v, r in results.items():
+            if v != reference:
+                summary.against_reference[v] = compare(r, results[reference], resamples=resamples)
+    if task_type(task.type).index_variants:
+        from advisor.index.bm25 import bm25_quality, compare_with_bm25
+
+        try:
+            summary.bm25 = bm25_quality(task, resamples=resamples)
+        except ImportError as exc:
+            summary.notes.append(f"BM25 not run ({exc}); pip install bm25s")
+        else:
+            for v, r in results.items():
+                summary.against_bm25[v] = compare_with_bm25(r, summary.bm25, resamples=resamples)
+    return summary
+
+
+def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any, summary: Any) -> dict[str, Any]:
     d = result.details
+    against = {}
+    if variant in summary.against_reference:
+        against["full_size_float32"] = summary.against_reference[variant].to_dict()
+    if variant in summary.against_bm25:
+        against["bm25"] = summary.against_bm25[variant].to_dict()
     return {"task": {"name": task.name, "type": task.type, "source": task.source, "content_hash": task.content_hash,
                      "path": task.meta.get("path")},
             "variant": {**variant.to_dict(), "label": variant.label()},
@@ -98,7 +149,8 @@ def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any) -> dict[
             "bootstrap": {k: v for k, v in d.get("bootstrap", {}).items() if k != "reference"},
             BYTES_PER_VECTOR: d.get(BYTES_PER_VECTOR), "rescore_multiplier": d.get("rescore_multiplier", 0),
             "fingerprint": key.fingerprint(), "key": key.__dict__,
-            "timing": d.get("timing", {}),
+            "timing": d.get("timing", {}), "truncation": d.get("truncation", {}),
+            "reference": variant == summary.reference, "against": against,
             "details": {k: d[k] for k in (N_QUERIES, "n_queries_without_qrels", "n_pairs", "n_test", "classifier",
                                            "rater", "int8_calibration", "search") if k in d}}
 
