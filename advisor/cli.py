@@ -14,7 +14,7 @@ import click
 
 from advisor import __version__
 from advisor.errors import UserError
-from advisor.options import catalog_option, deprecated_alias, json_option, option, policy_option
+from advisor.options import catalog_option, deprecated_alias, json_option, option, policy_option, verbose_option
 
 
 class AdvisorGroup(click.Group):
@@ -46,7 +46,8 @@ class AdvisorGroup(click.Group):
 
 @click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="advisor")
-def cli() -> None:
+@verbose_option
+def cli(verbose: int) -> None:
     """Choose, shrink and ship an embedding model with evidence measured on your own data and hardware.
 
     \b
@@ -54,6 +55,10 @@ def cli() -> None:
       advisor catalog list --policy commercial-english-rag-cpu
       advisor recommend --catalog offline --policy POLICY --dataset DATA --out report/
     """
+    from advisor.logs import configure
+
+    # before any library is imported, so none turns INFO logging on for the whole process (None: ADVISOR_VERBOSE)
+    configure(verbose or None)
 
 
 def emit_json(data: Any) -> None:

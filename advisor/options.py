@@ -162,6 +162,10 @@ VOCABULARY: dict[str, dict[str, Form]] = {
     },
     "--json": {ONE: Form("as_json", "Machine-readable output: JSON on stdout (progress and notes go to stderr).",
                          {"is_flag": True})},
+    # how much the libraries say (an option of the advisor group itself: 'advisor --verbose measure ...')
+    "--verbose": {ONE: Form("verbose", "Let the libraries the advisor drives write their INFO log lines on stderr "
+                                       "(twice: DEBUG); by default they write warnings and errors only.",
+                            {"count": True})},
 }
 SHARED = tuple(VOCABULARY)
 
@@ -272,3 +276,4 @@ dataset_type_option = option("--dataset-type")                      # -> dataset
 executor_option = option("--executor")                              # -> executor
 allow_network_option = option("--allow-network")                    # -> allow_network (the policy's network grant)
 report_format_option = option("--format", REPEATABLE)               # -> formats (report writers' names)
+verbose_option = option("--verbose")                                # -> verbose (a count: library log level)

@@ -13,6 +13,9 @@ from advisor.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
+    from advisor.logs import configure
+
+    configure()  # the measuring process's log level (ADVISOR_VERBOSE), before any library is imported
     from advisor.models.hosted import is_loopback
     from advisor.models.serve_config import ServeSpec
     from advisor.serving.server import load_served, serve

@@ -44,19 +44,23 @@ def load_served(entry: Any, options: Any, *, form: VectorForm = VectorForm(),
     return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)
 
 
-def serve(served: Any, *, log_level: str = "warning") -> None:
+def serve(served: Any, *, log_level: str | None = None) -> None:
     """Run until SIGINT/SIGTERM. uvicorn stops accepting, lets open requests finish (up to the drain timeout),
-    then the app's lifespan drains the batcher; the model is closed last."""
+    then the app's lifespan drains the batcher; the model is closed last. uvicorn logs its warnings only, and no
+    access lines, unless ``advisor --verbose`` asked for more (``log_level`` overrides)."""
     import uvicorn
 
+    from advisor.logs import verbosity
     from advisor.serving.app import build_app
 
     cfg = served.config
     if not is_loopback(cfg.host) and not cfg.api_key:
         print(f"advisor serve: warning: listening on {cfg.host} without an API key", file=sys.stderr)
     app = build_app(served)
-    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=log_level,
-                                           access_log=False, timeout_graceful_shutdown=int(cfg.drain_timeout_s),
+    verbose = verbosity()
+    level = log_level or ("warning" if verbose == 0 else "info" if verbose == 1 else "debug")
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=level,
+                                           access_log=verbose > 0, timeout_graceful_shutdown=int(cfg.drain_timeout_s),
                                            lifespan="on"))
     print(f"advisor serve: {served.entry.name} on http://{cfg.host}:{cfg.port} (POST /v1/embeddings, /embed; "
           f"GET /health, /metrics)", file=sys.stderr, flush=True)

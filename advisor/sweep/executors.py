@@ -96,6 +96,9 @@ def _die_with_parent(conn: Any = None) -> None:
 
 def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, conn: Any,
                   redo: frozenset[str] = frozenset()) -> None:
+    from advisor.logs import configure
+
+    configure()  # a spawned interpreter: the driver's log level (ADVISOR_VERBOSE), before any library is imported
     _die_with_parent(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
     from advisor.sweep.store import HEARTBEAT_S, ResultStore, StoreError
@@ -273,6 +276,9 @@ class LocalExecutor(Executor):
 
 def _ray_group(group: GroupSpec, done: frozenset[str], force: bool, tasks: dict[str, Any]):
     """A Ray task: stream the group's finished cells back to the driver, which stores them."""
+    from advisor.logs import configure
+
+    configure()  # the driver's log level, when Ray hands the worker its environment
     for event in run_group(group, is_done=done.__contains__, force=force, preloaded=tasks):
         yield event
 

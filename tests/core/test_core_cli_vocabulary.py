@@ -24,15 +24,18 @@ from advisor.reporting import ReportWriter
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
-def _commands() -> dict[str, click.Command]:
-    """'advisor runs list' -> the command, for every leaf of the tree (plugin commands are added lazily)."""
+def _commands(groups: bool = False) -> dict[str, click.Command]:
+    """'advisor runs list' -> the command, for every leaf of the tree (plugin commands are added lazily); with
+    ``groups``, every group too ('advisor' itself takes --verbose)."""
     ctx = click.Context(cli, info_name="advisor")
-    found: dict[str, click.Command] = {}
+    found: dict[str, click.Command] = {"advisor": cli} if groups else {}
 
     def walk(group: click.Group, path: list[str]) -> None:
         for name in group.list_commands(ctx):
             command = group.get_command(ctx, name)
             if isinstance(command, click.Group):
+                if groups:
+                    found[" ".join([*path, name])] = command
                 walk(command, [*path, name])
             else:
                 found[" ".join([*path, name])] = command
@@ -41,6 +44,9 @@ def _commands() -> dict[str, click.Command]:
 
 
 COMMANDS = _commands()
+# what takes options: the leaves and the groups (a group's option, such as 'advisor --verbose', comes before the
+# command's name)
+TAKERS = _commands(groups=True)
 
 
 def _visible(command: click.Command) -> list[click.Option]:
@@ -60,7 +66,7 @@ def _signature(param: click.Option) -> tuple:
 def _takers() -> dict[tuple[str, str], list[str]]:
     """(option, form) -> the commands that take that form."""
     takers: dict[tuple[str, str], list[str]] = {}
-    for path, command in COMMANDS.items():
+    for path, command in TAKERS.items():
         for name, param in _shared(command).items():
             takers.setdefault((name, param.form), []).append(path)
     return takers
@@ -97,14 +103,14 @@ def test_the_tree_has_the_commands_the_brief_names():
 
 
 def test_every_shared_option_comes_from_advisor_options():
-    for path, command in COMMANDS.items():
+    for path, command in TAKERS.items():
         for name, param in _shared(command).items():
             assert isinstance(param, SharedOption), f"{path} defines {name} itself; use advisor.options"
 
 
 def test_each_form_of_a_shared_option_has_one_parameter_help_text_and_type_everywhere():
     seen: dict[tuple[str, str], dict[tuple, list[str]]] = {}
-    for path, command in COMMANDS.items():
+    for path, command in TAKERS.items():
         for name, param in _shared(command).items():
             assert param.name == VOCABULARY[name][param.form].dest, f"{path} {name}"
             seen.setdefault((name, param.form), {}).setdefault(_signature(param), []).append(path)
@@ -189,7 +195,7 @@ def test_docs_tables_match_the_real_commands():
             cells.setdefault(name, "")
     real = {path: {name: ("✓" if param.form == ONE else param.form) if (param := _shared(command).get(name)) else ""
                    for name in SHARED}
-            for path, command in COMMANDS.items()}
+            for path, command in TAKERS.items() if path in COMMANDS or _shared(command)}
     assert documented == real
 
 
