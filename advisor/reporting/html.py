@@ -172,13 +172,14 @@ def render(report: Report) -> str:
 <p class="sub">Which model and variant to ship under policy <b>{e(policy.name)}</b>, and the evidence.</p>
 {card}
 <dl class="facts">{facts_html}</dl>
-{notes}
-{_retrieval(rec)}
 <h2>Each model at its best</h2>
 <table><thead><tr>{per_model_head}</tr></thead><tbody>{per_model}</tbody></table>
+{_summary(rec)}
+{notes}
 {absent}
 {_chunking(rec)}
 {groups}
+{_retrieval(rec)}
 {_pairs(rec)}
 <h2>Models and the policy's rules</h2>
 <table><thead><tr><th>model</th><th>licence</th><th>verdict</th><th>why</th></tr></thead><tbody>{models}</tbody></table>
@@ -225,9 +226,28 @@ class HtmlWriter(ReportWriter):
         return path
 
 
-def _retrieval(rec: Recommendation) -> str:
-    """The BM25 answer and the switching cost (``advisor.reporting.retrieval``)."""
+def _summary(rec: Recommendation) -> str:
+    """One line per retrieval section for the first screen (its table is collapsed below the main tables)."""
     from advisor.reporting.retrieval import retrieval_sections
 
-    return "\n".join(f"<h2>{e(s.title)}</h2><p>{e(s.intro)}</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in s.lines)
-                     + "</ul>" for s in retrieval_sections(rec))
+    items = "".join(f"<li><b>{e(s.label)}</b>: {e(s.summary)}</li>" for s in retrieval_sections(rec) if s.summary)
+    return f'<ul class="summary">{items}</ul>' if items else ""
+
+
+def _retrieval(rec: Recommendation) -> str:
+    """The BM25 comparison and the switching cost of every ranked candidate: a heading, the one-line answer, and
+    the table of every candidate collapsed in ``<details>`` (``advisor.reporting.retrieval``)."""
+    from advisor.reporting.retrieval import retrieval_sections
+
+    parts = []
+    for s in retrieval_sections(rec):
+        notes = "<ul>" + "".join(f"<li>{e(x)}</li>" for x in (s.notes if s.rows else s.lines)) + "</ul>"
+        if not s.rows:
+            parts.append(f"<h2>{e(s.title)}</h2><p>{e(s.intro)}</p>{notes}")
+            continue
+        head = "".join(f"<th>{e(c)}</th>" for c in s.columns)
+        body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in s.rows)
+        parts.append(f"<h2>{e(s.title)}</h2><p>{e(s.summary)}</p><details><summary>{len(s.rows)} ranked "
+                     f"candidate(s), one row each</summary><p>{e(s.intro)}</p><table><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{body}</tbody></table>{notes if s.notes else ''}</details>")
+    return "\n".join(parts)

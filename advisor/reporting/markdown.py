@@ -71,16 +71,18 @@ class MarkdownWriter(ReportWriter):
                                             + (f", {t.n_items} items" if t.n_items else "")
                                             + (f", bootstrap over {md(t.units)}" if t.units else "") + ")"
                                             for t in rec.tasks), ""]
+        # the first screen: which model, at which settings and why (one short row per model), then one line each
+        # for the per-candidate lists, whose tables come below the main ones
+        lines += ["## Each model at its best", ""] + table(MODEL_COLUMNS, model_summary(rec)) + [""]
+        lines += _summary_lines(rec)
         for note in rec.notes:
             lines.append(f"> Note: {md(note)}")
         if rec.notes:
             lines.append("")
-        lines += ["## Each model at its best", ""] + table(MODEL_COLUMNS, model_summary(rec)) + [""]
         lines += _chunking_lines(rec)
         if not_evaluated(rec):
             lines += ["Admitted by the policy but not in these results (not run yet, or left out with --model): "
                       + md(", ".join(not_evaluated(rec))) + ".", ""]
-        lines += _retrieval_lines(rec)
         plots_dir = out_dir / "plots"
         for i, group in enumerate(rec.groups):
             suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"
@@ -102,6 +104,7 @@ class MarkdownWriter(ReportWriter):
                 name = f"{fig.name}{suffix}.png"
                 (plots_dir / name).write_bytes(fig.png)
                 lines += [f"### {fig.title}", "", f"![{fig.title}](plots/{name})", "", fig.caption, ""]
+        lines += _retrieval_lines(rec)
         lines += _pair_lines(rec)
         lines += ["## Models and the policy's rules", ""]
         lines += table(["model", "licence", "verdict"],
@@ -131,11 +134,24 @@ class MarkdownWriter(ReportWriter):
         return path
 
 
+def _summary_lines(rec) -> list[str]:
+    """One line per retrieval section for the first screen (its table comes below the main tables)."""
+    from advisor.reporting.retrieval import retrieval_sections
+
+    lines = [f"- **{md(s.label)}**: {md(s.summary)}" for s in retrieval_sections(rec) if s.summary]
+    return lines + [""] if lines else []
+
+
 def _retrieval_lines(rec) -> list[str]:
-    """The BM25 answer and the switching cost (``advisor.reporting.retrieval``)."""
+    """The BM25 comparison and the switching cost of every ranked candidate, each as one compact table
+    (``advisor.reporting.retrieval``)."""
     from advisor.reporting.retrieval import retrieval_sections
 
     out: list[str] = []
     for s in retrieval_sections(rec):
-        out += [f"## {md(s.title)}", "", md(s.intro), ""] + [f"- {md(x)}" for x in s.lines] + [""]
+        out += [f"## {md(s.title)}", "", md(s.intro), ""]
+        if s.rows:
+            out += table(s.columns, s.rows) + [""] + ([f"- {md(x)}" for x in s.notes] + [""] if s.notes else [])
+        else:
+            out += [f"- {md(x)}" for x in s.lines] + [""]
     return out
