@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from advisor.figures import (BULK_DOCS, BYTES_PER_VECTOR, DOCS_PER_S, INDEX_SIZE_MB, INDEX_VECTORS, LATENCY_P50_MS,
-                             LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_MEAN_BATCH, LOAD_MODES, LOAD_P50,
-                             LOAD_P99, LOAD_QPS, LOAD_TARGET_QPS, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC, PEAK_MEMORY_MB, REEMBED_H_PER_M, TOKENS_PER_S,
-                             USD_PER_MONTH_PER_MILLION, load_figure, lookup)
+from advisor.figures import (BULK_DOCS, BULK_ROUNDS, BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOCS_PER_S,
+                             INDEX_SIZE_MB, INDEX_VECTORS, LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS,
+                             LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC,
+                             PEAK_MEMORY_MB, REEMBED_H_PER_M, TOKENS_PER_S, USD_PER_MONTH_PER_MILLION, lookup)
 from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
                               deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
 
@@ -96,20 +96,26 @@ def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | N
 
 
 def _summary(task: str, f: dict[str, Any]) -> str:
-    """The figures of one task for people, each written as the figure registry says."""
+    """The figures of one task for people, each written as the figure registry says: a measured figure with its
+    95% interval and its sample count, the machine it was measured on, and an unstable mark with its reasons (as
+    the report marks it) when it did not settle or was taken under contention."""
+    unstable: dict[str, list[str]] = (f.get("stability") or {}).get("unstable") or {}
+
     def t(name: str) -> str:
         return lookup(name).text(f.get(name))
 
+    def ci(name: str) -> str:
+        fig = lookup(name)
+        text = fig.interval_text(f.get(name), f.get(fig.ci_low), f.get(fig.ci_high))
+        return text + (" unstable" if fig.measurement and unstable.get(fig.measurement) else "")
+
     lines = [f"  {task}:",
-             f"    bulk        {t(DOCS_PER_S)}, {t(TOKENS_PER_S)} ({t(BULK_DOCS)}, mean {t(MEAN_TOKENS_PER_DOC)})",
-             f"    batch-1     p50 {t(LATENCY_P50_MS)}, p95 {t(LATENCY_P95_MS)}, p99 {t(LATENCY_P99_MS)} "
-             f"({t(LATENCY_SAMPLES)} after warm-up)"]
-    if LOAD_TARGET_QPS in f:
-        for mode in LOAD_MODES:
-            lines.append(f"    load {mode:<9} {t(load_figure(mode, LOAD_QPS))} of {t(LOAD_TARGET_QPS)}, "
-                         f"p50 {t(load_figure(mode, LOAD_P50))}, p99 {t(load_figure(mode, LOAD_P99))}, mean batch "
-                         f"{t(load_figure(mode, LOAD_MEAN_BATCH))}")
-    lines.append(f"    memory      peak {t(PEAK_MEMORY_MB)} ({f.get('memory_method', 'not measured')}); "
+             f"    bulk        {ci(DOCS_PER_S)}, {t(TOKENS_PER_S)} ({t(BULK_DOCS)} x {t(BULK_ROUNDS)}, mean "
+             f"{t(MEAN_TOKENS_PER_DOC)})",
+             f"    batch-1     p50 {ci(LATENCY_P50_MS)}, p95 {ci(LATENCY_P95_MS)}, p99 {ci(LATENCY_P99_MS)} "
+             f"({t(LATENCY_SAMPLES)} after warm-up{_rounds((f.get('stability') or {}).get('latency') or {})})"]
+    lines += _load_lines(f)
+    lines.append(f"    memory      peak {ci(PEAK_MEMORY_MB)} ({f.get('memory_method', 'not measured')}); "
                  f"load {t(LOAD_TIME_S)}")
     lines.append(f"    storage     {t(BYTES_PER_VECTOR)} per vector, {t(INDEX_SIZE_MB)} for {t(INDEX_VECTORS)} "
                  f"(float32, full dim); re-embed 1M docs {t(REEMBED_H_PER_M)}")
@@ -119,9 +125,57 @@ def _summary(task: str, f: dict[str, Any]) -> str:
                          f"{lookup(BYTES_PER_VECTOR).text(row[BYTES_PER_VECTOR]):>8}  "
                          f"{lookup(MB_PER_MILLION).text(row[MB_PER_MILLION]):>9}/1M vectors  "
                          f"{lookup(USD_PER_MONTH_PER_MILLION).text(row[USD_PER_MONTH_PER_MILLION])}/1M")
+    lines += _machine_lines(f, unstable)
     for note in f.get("notes", []):
         lines.append(f"    note: {note}")
     return "\n".join(lines)
+
+
+def _rounds(settled: dict[str, Any]) -> str:
+    """Which rounds the percentiles come from: ``, 3 rounds`` or ``, the last 3 of 5 rounds``."""
+    total = len(settled.get("rounds") or [])
+    used = settled.get("used_rounds") or total
+    if not total:
+        return ""
+    return f", {total} rounds" if used == total else f", the last {used} of {total} rounds"
+
+
+def _load_lines(f: dict[str, Any]) -> list[str]:
+    """The load test's lines (with and without dynamic batching)."""
+    from advisor.figures import (LOAD_MEAN_BATCH, LOAD_MODES, LOAD_P50, LOAD_P99, LOAD_QPS, LOAD_TARGET_QPS,
+                                 load_figure)
+
+    def t(name: str) -> str:
+        return lookup(name).text(f.get(name))
+
+    lines = []
+    if LOAD_TARGET_QPS in f:
+        for mode in LOAD_MODES:
+            lines.append(f"    load {mode:<9} {t(load_figure(mode, LOAD_QPS))} of {t(LOAD_TARGET_QPS)}, "
+                         f"p50 {t(load_figure(mode, LOAD_P50))}, p99 {t(load_figure(mode, LOAD_P99))}, mean batch "
+                         f"{t(load_figure(mode, LOAD_MEAN_BATCH))}")
+    return lines
+
+
+# the words for each measurement an unstable mark names (``stability.unstable``'s keys)
+_MEASUREMENT_TEXT = {"latency": "batch-1 latency", "throughput": "bulk throughput"}
+
+
+def _machine_lines(f: dict[str, Any], unstable: dict[str, list[str]]) -> list[str]:
+    """How busy the machine was while measuring, and each unstable measurement with its reasons."""
+    lines = []
+    if LOAD_AVG_1M in f:
+        busy = f.get(CONTENTION_BUSY_CORES)
+        cores = f" on {lookup(CORES).text(f[CORES])}" if f.get(CORES) else ""
+        lines.append(f"    machine     {lookup(LOAD_AVG_1M).label} {lookup(LOAD_AVG_1M).text(f[LOAD_AVG_1M])}{cores}"
+                     + (f"; other processes kept {lookup(CONTENTION_BUSY_CORES).text(busy)} busy" if busy is not None
+                        else ""))
+    for measurement, reasons in unstable.items():
+        lines.append(f"    UNSTABLE    {_MEASUREMENT_TEXT.get(measurement, measurement)}: {'; '.join(reasons)}")
+    if unstable:
+        lines.append("                figures marked unstable are shown, but a policy limit never rejects on them; "
+                     "measure again on a quieter machine")
+    return lines
 
 
 class _Stages:
