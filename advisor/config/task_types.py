@@ -1,5 +1,5 @@
 """The task types the advisor evaluates, as one table: per type its text sets, its main metric, the figures it
-reports and the unit its bootstrap resamples.
+reports and its item (the unit its bootstrap resamples when items share no text).
 
 This is the declarative half, below both the policy (which ranks each type on its main metric by default) and
 the datasets (which read and slice each type). Each layer above keeps its own functions in one dict keyed by this
@@ -43,8 +43,11 @@ class TextSetSpec:
 @dataclass(frozen=True)
 class TaskTypeSpec:
     """One task type. ``unit`` is what one item of ``QualityResult.per_item`` is, so what the paired bootstrap
-    resamples; ``rated``: scored by a rater instead of judgements; ``index_variants``: a judged corpus searched per
-    query, so index, BM25-baseline, hybrid and chunked variants are planned for it."""
+    resamples when the items share no text; items that share texts (STS pairs of the same documents, every pair
+    of a de-duplication corpus) are resampled by group of texts or by text, as the data shows
+    (``advisor.quality.bootstrap.units_of_texts``); ``rated``: scored by a rater instead of judgements;
+    ``index_variants``: a judged corpus searched per query, so index, BM25-baseline, hybrid and chunked variants are
+    planned for it."""
 
     name: str
     description: str
@@ -95,7 +98,7 @@ TASK_TYPES: dict[str, TaskTypeSpec] = {t.name: t for t in (
                                           "its cosine",
         text_sets=(TextSetSpec("texts", "query"),), main_metric=fig.COSINE_AP,
         metrics=(*_PAIR_FIGURES[:5], "cosine_f1_threshold"),
-        unit="pair"),  # every pair of the corpus
+        unit="pair"),  # every pair of the corpus: its texts are what the bootstrap resamples
     TaskTypeSpec(
         name="reranking", description="each query reorders its own candidate list (a first stage's output)",
         text_sets=(_QUERIES, _CORPUS), main_metric=fig.MAP.name(1000),

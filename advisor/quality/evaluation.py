@@ -79,8 +79,6 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
     metrics, per_item, cis = EVALUATORS[task.type](task, vecs, variant, details, timing,
                                                    rescore_multiplier=rescore_multiplier, k_values=k_values,
                                                    resamples=resamples, seed=seed, rater=rater)
-    if "scheme" not in details["bootstrap"]:  # no interval (clustering): its items, for the record
-        _record_units(details, boot.items(len(per_item), spec.unit))
     details["ci"] = {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in cis.items()} if resamples > 0 else {}
     timing["total_s"] = time.perf_counter() - t0
     details["timing"] = {k: round(v, 4) for k, v in timing.items()}

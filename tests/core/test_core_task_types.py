@@ -14,6 +14,7 @@ import pytest
 
 from advisor.config.task_types import TASK_TYPES, type_of_cell
 from advisor.datasets.types import DATASET_TYPES
+from advisor.quality.bootstrap import plural
 from advisor.quality.evaluation import EVALUATORS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -79,7 +80,11 @@ def test_every_task_type_walks_from_load_to_report(type_name: str, walk_policy: 
     [cell] = store.results(task=small.name)
     assert cell.details["task_type"] == type_name and cell.details["main_metric"] == spec.main_metric
     assert set(cell.metrics) == set(spec.metrics)  # the figures the table says the type reports
-    assert len(cell.details["per_item"]) == units(small.data)  # one per unit its bootstrap resamples
+    assert len(cell.details["per_item"]) == units(small.data)  # one per item
+    boot = cell.details["bootstrap"]  # what its intervals resample: the items, or the texts they share
+    if cell.details["ci"]:  # (clustering's V-measure has no interval, so no unit)
+        assert boot["n_items"] == len(cell.details["per_item"]) and 1 <= boot["n_units"]
+        assert boot["unit"] in (spec.unit, "text", "text group")
     # a cell that did not record its type gets it back from the table, pair classification told from deduplication
     assert type_of_cell(cell.details["main_metric"], cell.metrics) == type_name
 
@@ -95,6 +100,10 @@ def test_every_task_type_walks_from_load_to_report(type_name: str, walk_policy: 
     paths = write_report(ranked, tmp_path / "report", ["markdown"])
     text = paths["markdown"].read_text()
     assert f"{small.name} ({type_name}, ranked on {spec.main_metric}" in text
+    if cell.details["ci"]:
+        assert info.units == plural(boot["unit"], boot["n_units"]) and f"bootstrap over {info.units}" in text
+    else:
+        assert info.units is None and "bootstrap over" not in text
 
 
 def test_every_layer_has_its_functions_for_every_type() -> None:
