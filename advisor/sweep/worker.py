@@ -174,7 +174,8 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
             continue
         details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
                    "flags": list(cell.flags), "notes": list(notes), "batch_size": batch_size,
-                   "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment}
+                   "encode_s": encode_s, "load_time_s": round(load_time, 4), "environment": environment,
+                   "runtime": dict(getattr(encoder, "info", None) or {})}  # how the model ran: path, attention
         if truncation:
             details["truncation"] = truncation
         # where the task's data comes from, so the ranking can tell zero-shot figures from trained-on ones
@@ -312,7 +313,8 @@ def _chunked_quality(group: GroupSpec, cells: list[CellSpec], task: "Task", enco
             details = {"main_metric": q.main_metric, "per_item": list(q.per_item), **dict(q.details),
                        "flags": list(cell.flags), "notes": notes, "batch_size": batch_size,
                        "encode_s": {"chunks": round(encode_s, 4)}, "environment": environment,
-                       "task_origin": {"origin": task.origin, "overlaps": list(task.overlaps)}}
+                       "task_origin": {"origin": task.origin, "overlaps": list(task.overlaps)},
+                       "runtime": dict(getattr(encoder, "info", None) or {})}
             if truncation:
                 details["truncation"] = truncation
             yield Event("cell", group.label, result=CellResult(key=key_of(cell), status="ok",
