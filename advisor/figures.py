@@ -168,6 +168,7 @@ class Family:
     label: str
     description: str
     decimals: int | None = None
+    measurement: str | None = None  # as Figure.measurement: where its interval and unstable marks come from
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -178,7 +179,7 @@ class Family:
 
     def figure(self, k: int) -> Figure:
         return Figure(self.name(k), self.unit, self.direction, self.kind, self.label.format(k=k),
-                      self.description.format(k=k), decimals=self.decimals)
+                      self.description.format(k=k), decimals=self.decimals, measurement=self.measurement)
 
     def match(self, name: str) -> Figure | None:
         m = self.regex.match(name)
@@ -221,7 +222,7 @@ def _interval_end(name: str) -> Figure | None:
     """``latency_p95_ms_ci_low`` -> a figure for that end of the interval of a figure that has one."""
     for suffix, which in ((CI_LOW, "low"), (CI_HIGH, "high")):
         if name.endswith(suffix):
-            base = _FIGURES.get(name[: -len(suffix)])
+            base = _FIGURES.get(name[: -len(suffix)]) or _family_of(name[: -len(suffix)])
             if base is not None and base.measurement is not None:
                 return replace(base, name=name, direction=0, kind="info", label=f"{base.label} ({which} end)",
                                description=f"the {which} end of the 95% interval of {base.name}", limit=None,
@@ -334,7 +335,8 @@ def markdown_table() -> str:
             "|---|---|---|---|---|---|---|"]
     entries: list[tuple[str, str, int, str, str, str, str]] = []
     for fam in _FAMILIES:
-        entries.append((fam.pattern, fam.unit, fam.direction, fam.kind, "", "", fam.description.format(k="k")))
+        entries.append((fam.pattern, fam.unit, fam.direction, fam.kind, fam.measurement or "", "",
+                        fam.description.format(k="k")))
     for f in _FIGURES.values():
         limit = f"{f.bound} (`limits.{f.limit}`)" if f.limit else ""
         entries.append((f.name, f.unit, f.direction, f.kind, f.measurement or "", limit, f.description))
@@ -512,33 +514,98 @@ BILLED_DOCS = _fig("billed_docs", "docs", 0, "info", "billed documents", "docume
 BILLED_QUERIES = _fig("billed_queries", "queries", 0, "info", "billed queries", "queries sent to read the billed "
                       "tokens", integer=True)
 
-# Cost: concurrent load through a dynamic batcher
-LOAD_TARGET_QPS = _fig("load_target_qps", "queries/s", 0, "info", "offered load", "queries/s the load test offered "
-                       "(1.5x the unbatched capacity, 1000 / p50 ms)")
+# Cost: latency under load at a sustainable rate (advisor.cost.sustainable). An open-loop sweep of offered rates
+# through advisor serve's batcher finds the highest rate it keeps up with; the load latencies are runs at fixed
+# fractions of that rate (and at the rates a policy names), never at a rate past it.
+LOAD_FRACTIONS = (0.5, 0.8)  # the fractions of the sustainable rate a cost cell measures latency at
+LOAD_LIMIT = "max_p95_latency_ms_at_load"  # the policy's limit on p95 under load (advisor.policy.spec.LoadLimit)
+LOAD_SUSTAINABLE_QPS = _fig("load_sustainable_qps", "queries/s", 1, "cost", "sustainable rate", "the highest offered "
+                            "rate advisor serve's batcher kept up with in an open-loop sweep of offered rates "
+                            "(advisor.cost.sustainable.SATURATION_RULE)")
+LOAD_SATURATED_AT_QPS = _fig("load_saturated_at_qps", "queries/s", 0, "info", "saturated at", "the lowest offered "
+                             "rate of the sweep it did not keep up with (absent: the sweep's budget ended first, so "
+                             "the sustainable rate is a lower bound)")
+LOAD_SWEEP_RUNS = _fig("load_sweep_runs", "runs", 0, "info", "sweep runs", "open-loop runs the sweep took to find the "
+                       "sustainable rate", integer=True)
 LOAD_SERVED = _fig("load_served", "", 1, "info", "served load test", "1 when a real advisor serve answered the load "
-                   "test, 0 for the in-process simulation")
-_LOAD_MODES = {"batched": "with dynamic batching", "unbatched": "one query per batch"}
-for _mode, _how in _LOAD_MODES.items():
-    _fig(f"load_{_mode}_qps", "queries/s", 1, "cost", f"{_mode} throughput under load",
-         f"queries/s answered under the offered load, {_how}")
-    _fig(f"load_{_mode}_mean_batch", "", 0, "info", f"{_mode} mean batch", f"mean queries per batch, {_how}")
+                   "test, 0 when advisor serve's batcher ran in the measuring process (no HTTP)")
+# what ``load_figure`` names at each fraction: the percentiles, the answered rate, the mean batch, the samples
+LOAD_P50, LOAD_P95, LOAD_QPS, LOAD_MEAN_BATCH, LOAD_SAMPLES = "p50_ms", "p95_ms", "qps", "mean_batch", "samples"
+LOAD_P99 = "p99_ms"  # the retired probe's only (``probe_figure``)
+for _fraction in LOAD_FRACTIONS:
+    _pct = f"{round(_fraction * 100)}%"
+    _at = f"at {_pct} of the sustainable rate"
+    _run = f"in an open-loop run offering {_pct} of the sustainable rate"
+    for _q in ("p50", "p95"):
+        _fig(f"load_{_q}_ms_at_{round(_fraction * 100)}pct", "ms", -1, "cost", f"{_q} under load {_at}",
+             f"{_q} latency from scheduled send to answer {_run}", measurement="latency")
+    _fig(f"load_qps_at_{round(_fraction * 100)}pct", "queries/s", 1, "info", f"answered {_at}",
+         f"queries/s answered {_run}")
+    _fig(f"load_mean_batch_at_{round(_fraction * 100)}pct", "", 0, "info", f"mean batch {_at}",
+         f"mean queries per batch {_run}")
+    _fig(f"load_samples_at_{round(_fraction * 100)}pct", "samples", 1, "info", f"samples {_at}",
+         f"requests timed {_run}", integer=True)
+# p95 at a rate a policy names (``limits.max_p95_latency_ms_at_load: {rate_qps: 20, ms: 200}``), whole queries/s
+LOAD_P95_AT_RATE = register_family(Family("load_p95_ms_at_{k}qps", "ms", -1, "cost", "p95 under load at {k} queries/s",
+                                          "p95 latency from scheduled send to answer in an open-loop run offering {k} "
+                                          "queries/s (measured when a policy's limit names that rate, stored only when "
+                                          "advisor serve kept up with it)", measurement="latency"))
+
+
+def load_figure(fraction: float, what: str) -> str:
+    """The load figure ``what`` (LOAD_P95, LOAD_P50 ...) of the run at ``fraction`` (LOAD_FRACTIONS) of the
+    sustainable rate: ``load_p95_ms_at_80pct``."""
+    if fraction not in LOAD_FRACTIONS:
+        raise ValueError(f"no load figures at {fraction}: the fractions measured are {LOAD_FRACTIONS}")
+    pct = round(fraction * 100)
+    if what in (LOAD_P50, LOAD_P95):
+        return lookup(f"load_{what.removesuffix('_ms')}_ms_at_{pct}pct").name
+    return lookup(f"load_{what}_at_{pct}pct").name
+
+
+def load_rate_figure(rate_qps: int) -> str:
+    """p95 of the run at ``rate_qps`` offered: ``load_p95_ms_at_20qps``."""
+    return LOAD_P95_AT_RATE.name(rate_qps)
+
+
+def is_load_limit_figure(name: str) -> bool:
+    """Whether ``limits.max_p95_latency_ms_at_load`` reads ``name``: a p95 at a fraction of the sustainable rate or at
+    a rate, or the sustainable rate itself."""
+    return (name == LOAD_SUSTAINABLE_QPS or name in {load_figure(f, LOAD_P95) for f in LOAD_FRACTIONS}
+            or LOAD_P95_AT_RATE.match(name) is not None)
+
+
+# Stores written before the sustainable-rate sweep hold these: one run at 1.5x the batch-1 capacity (1000 / p50 ms),
+# with and without batching, which a served model often cannot sustain. They are saturation probes, not serving
+# latencies: registered so an old store still reads, labelled so wherever they appear, never measured now; a sweep
+# measures such a cell again (advisor.sweep.driver.load_mode_changed).
+RETIRED_PROBE = "saturation probe, retired"
+LOAD_TARGET_QPS = _fig("load_target_qps", "queries/s", 0, "info", f"offered load ({RETIRED_PROBE})", "the rate the "
+                       "retired load test offered: 1.5x the batch-1 capacity (1000 / p50 ms), often past saturation")
+_PROBE_MODES = {"batched": "with dynamic batching", "unbatched": "one query per batch"}
+for _mode, _how in _PROBE_MODES.items():
+    _probe = f"in the retired saturation probe at 1.5x the batch-1 capacity, {_how}: past saturation its latency is "\
+             f"the queue's growth over the run, not a serving latency"
+    _fig(f"load_{_mode}_qps", "queries/s", 0, "info", f"{_mode} answered ({RETIRED_PROBE})",
+         f"queries/s answered {_probe}")
+    _fig(f"load_{_mode}_mean_batch", "", 0, "info", f"{_mode} mean batch ({RETIRED_PROBE})", f"mean queries per batch "
+         f"{_probe}")
     for _q in ("p50", "p95", "p99", "mean"):
-        _fig(f"load_{_mode}_{_q}_ms", "ms", -1, "cost", f"{_q} under load ({_mode})",
-             f"{_q} latency from scheduled send to answer under the offered load, {_how}")
-    _fig(f"load_{_mode}_samples", "samples", 1, "info", f"{_mode} load samples", f"requests timed, {_how}",
-         integer=True)
-LOAD_MODES = tuple(_LOAD_MODES)
-# what ``load_figure`` names: the rate answered, the mean batch, the latency percentiles
-LOAD_QPS, LOAD_MEAN_BATCH, LOAD_P50, LOAD_P95, LOAD_P99 = "qps", "mean_batch", "p50_ms", "p95_ms", "p99_ms"
+        _fig(f"load_{_mode}_{_q}_ms", "ms", 0, "info", f"{_q} ({_mode}, {RETIRED_PROBE})",
+             f"{_q} from scheduled send to answer {_probe}")
+    _fig(f"load_{_mode}_samples", "samples", 0, "info", f"{_mode} samples ({RETIRED_PROBE})", f"requests timed "
+         f"{_probe}", integer=True)
+LOAD_MODES = tuple(_PROBE_MODES)  # the retired probe's two runs
 
 
-def load_figure(mode: str, what: str) -> str:
-    """The load test's figure ``what`` (LOAD_QPS, LOAD_P95 ...) with or without batching (``mode``, LOAD_MODES)."""
+def probe_figure(mode: str, what: str) -> str:
+    """A figure of the retired saturation probe (``mode`` in LOAD_MODES; ``what`` LOAD_QPS, LOAD_P95 ...), for reading
+    an old store: ``load_batched_p95_ms``."""
     return lookup(f"load_{mode}_{what}").name
 
 
-LOAD_BATCHED_QPS = load_figure("batched", LOAD_QPS)
-LOAD_BATCHED_P95_MS = load_figure("batched", LOAD_P95)
+RETIRED_LOAD_FIGURES = tuple(n for n in names() if n == LOAD_TARGET_QPS or any(n.startswith(f"load_{m}_")
+                                                                              for m in _PROBE_MODES))
 
 # advisor loadtest (advisor.cost.http_load, advisor.serving.loadgen): one row per offered rate against a server
 TARGET_QPS = _fig("target_qps", "queries/s", 0, "info", "target rate", "the rate a load-test row aimed at")
@@ -594,4 +661,4 @@ HYBRID_SEARCH_P95_MS = _fig("hybrid_search_p95_ms", "ms", -1, "index", "hybrid s
 HYBRID_SEARCH_SAMPLES = _fig("hybrid_search_samples", "samples", 1, "info", "hybrid search samples",
                              "queries timed for the hybrid search", integer=True)
 
-del _sim, _sim_text, _stat, _stat_text, _mode, _how, _q
+del _sim, _sim_text, _stat, _stat_text, _mode, _how, _q, _probe, _fraction, _pct, _at, _run

@@ -20,7 +20,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from advisor.cost.sustainable import SATURATION_RULE, Outcome, saturation as sustained_and_saturated
 from advisor.errors import UserError
+
+__all__ = ["SATURATION_RULE", "RateResult", "arrival_times", "drive_rates", "offered_rate", "outcome",
+           "payloads_for", "saturation"]
 
 
 @dataclass
@@ -45,11 +49,6 @@ class RateResult:
         if not with_samples:
             data.pop("latencies_ms")
         return data
-
-
-SATURATION_RULE = ("a rate is sustained when the server achieves at least 90% of the rate its arrival schedule "
-                   "offered (the Poisson draw's own rate, so a sparse draw does not count against the server), refuses "
-                   "or fails under 1% of requests, and its p95 stays under 5x the p95 at the lowest rate")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -107,30 +106,26 @@ async def _one_rate(client: Any, url: str, payloads: Sequence[dict[str, Any]], r
                       achieved_qps=round(counts["ok"] / span, 3) if span > 0 else 0.0,
                       p50_ms=_percentile(latencies, 50), p95_ms=_percentile(latencies, 95),
                       p99_ms=_percentile(latencies, 99), max_send_lag_ms=round(max(lags, default=0.0) * 1000, 3),
-                      latencies_ms=[round(v, 3) for v in latencies], offered_qps=_offered(times, rate))
+                      latencies_ms=[round(v, 3) for v in latencies], offered_qps=offered_rate(times, rate))
 
 
-def _offered(times: np.ndarray, rate: float) -> float:
+def offered_rate(times: np.ndarray, rate: float) -> float:
     """The rate a schedule of send offsets offers: (n - 1) gaps over the span from first to last send."""
     if len(times) < 2 or times[-1] <= 0:
         return rate
     return round(float((len(times) - 1) / times[-1]), 3)
 
 
+def outcome(r: RateResult) -> Outcome:
+    """What ``SATURATION_RULE`` reads of one rate's row."""
+    return Outcome(r.target_qps, r.offered_qps if r.offered_qps is not None else r.target_qps, r.achieved_qps,
+                   (r.rejected + r.errors + r.timed_out) / max(1, r.sent), r.p95_ms)
+
+
 def saturation(rates: list[RateResult]) -> tuple[float | None, float | None]:
-    """(highest sustained target rate, first target rate not sustained), by ``SATURATION_RULE``."""
-    ordered = sorted(rates, key=lambda r: r.target_qps)
-    base = next((r.p95_ms for r in ordered if r.p95_ms is not None), None)
-    sustained = None
-    for r in ordered:
-        failed = (r.rejected + r.errors + r.timed_out) / max(1, r.sent)
-        offered = r.offered_qps if r.offered_qps is not None else r.target_qps
-        ok = (r.achieved_qps >= 0.9 * offered and failed < 0.01 and r.p95_ms is not None
-              and base is not None and r.p95_ms <= 5 * max(base, 1.0))
-        if not ok:
-            return sustained, r.target_qps
-        sustained = r.target_qps
-    return sustained, None
+    """(highest sustained target rate, first target rate not sustained), by ``SATURATION_RULE`` (the cost cell's
+    sweep judges its runs by the same rule: ``advisor.cost.sustainable``)."""
+    return sustained_and_saturated([outcome(r) for r in rates])
 
 
 def payloads_for(endpoint: str, texts: Sequence[str], model: str | None) -> tuple[str, list[dict[str, Any]]]:

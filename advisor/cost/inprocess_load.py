@@ -5,8 +5,8 @@ counting, token budget, max wait, queue bound and model thread), around the mode
 It differs from the served load test (``advisor.cost.served``) only by what a real server adds around the batcher:
 HTTP, JSON and a client in another process. The load is open-loop: arrival times are drawn up front (Poisson at
 the target rate) and each request's latency counts from its *scheduled* send time, so a batcher that falls behind
-shows it in the percentiles instead of slowing the clients down (no coordinated omission). "Without batching" is
-the same batcher with ``max_batch_requests`` 1.
+shows it in the percentiles instead of slowing the clients down (no coordinated omission). ``inprocess_driver``
+hands the sustainable-rate sweep (``advisor.cost.sustainable``) one such run per offered rate.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from advisor.cost.http_load import offered_rate
 from advisor.cost.latency import LatencyStats
+from advisor.cost.sustainable import Drive, LoadRun
 from advisor.models.batcher import DynamicBatcher, Job, QueueFull, qualified_name
 from advisor.models.serve_config import ServeConfig
 
@@ -39,11 +41,21 @@ class LoadResult:
     mean_batch_size: float
     batcher: str             # the batcher class that ran (module.Class): advisor serve's own
     vectors: list[Any] = field(default_factory=list, repr=False)
+    offered_qps: float | None = None  # the rate the Poisson draw itself scheduled (it varies around the target)
 
-    def figures(self, prefix: str) -> dict[str, float]:
-        out = {f"{prefix}_qps": round(self.achieved_qps, 3), f"{prefix}_mean_batch": round(self.mean_batch_size, 3)}
-        out.update(self.latency.figures(prefix))
-        return out
+    def run(self) -> LoadRun:
+        """As the sweep reads a run."""
+        return LoadRun(self.target_qps, self.offered_qps or self.target_qps, self.achieved_qps, self.requests,
+                       self.ok, self.rejected, 0, self.latency, self.mean_batch_size, {"batcher_class": self.batcher})
+
+
+def inprocess_driver(encoder: "Encoder", queries: Sequence[str], *, config: ServeConfig, clients: int = 256,
+                     max_tokens: int | None = None) -> Drive:
+    """One in-process run per call (a fresh batcher each, after its warm-up): what the sweep drives."""
+    def drive(rate: float, requests: int, seed: int) -> LoadRun:
+        return run_load(encoder, queries, config=config, rate_qps=rate, requests=requests, clients=clients,
+                        max_tokens=max_tokens, seed=seed).run()
+    return drive
 
 
 def run_load(encoder: "Encoder", queries: Sequence[str], *, config: ServeConfig, rate_qps: float,
@@ -111,4 +123,5 @@ def run_load(encoder: "Encoder", queries: Sequence[str], *, config: ServeConfig,
     return LoadResult(target_qps=float(rate_qps), achieved_qps=ok / span if span > 0 else float("inf"),
                       latency=LatencyStats.from_samples(latency[answered]), requests=requests, ok=ok,
                       rejected=requests - ok, clients=min(clients, requests), config=config,
-                      mean_batch_size=float(np.mean(sizes)) if sizes else 0.0, batcher=batcher_name, vectors=vectors)
+                      mean_batch_size=float(np.mean(sizes)) if sizes else 0.0, batcher=batcher_name, vectors=vectors,
+                      offered_qps=offered_rate(offsets, float(rate_qps)))

@@ -1,10 +1,14 @@
 """``measure_cost``: every cost figure of one loaded model on one task, with the manifest it was measured on.
 
 Returns one flat dict. Numbers are figures under stable names (``docs_per_s``, ``tokens_per_s``,
-``latency_p50_ms`` ... ``latency_samples``, ``peak_memory_mb``, ``load_time_s``, ``load_*`` for the concurrent
+``latency_p50_ms`` ... ``latency_samples``, ``peak_memory_mb``, ``load_time_s``, ``load_*`` for latency under
 load, ``bytes_per_vector``, ``index_size_mb``, ``reembed_*``); everything that is not a number (the environment
 manifest, the per-dim index table, raw latency samples, settings, notes) sits beside them, so a caller can split
 numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.sweep.worker`` does).
+
+The load figures come from the sustainable-rate sweep (``advisor.cost.sustainable``): the highest offered rate advisor
+serve's batcher keeps up with, and p50/p95 of runs at fixed fractions of it (and at the rates a policy names), never
+a latency taken past saturation.
 """
 
 from __future__ import annotations
@@ -17,19 +21,24 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from advisor.errors import UserError
-from advisor.figures import DOCS_PER_S, TOKENS_PER_S
+from advisor.formatting import number
+from advisor.figures import (DOCS_PER_S, LOAD_MEAN_BATCH, LOAD_P50, LOAD_P95, LOAD_QPS, LOAD_SAMPLES,
+                             LOAD_SATURATED_AT_QPS, LOAD_SERVED, LOAD_SUSTAINABLE_QPS, LOAD_SWEEP_RUNS, TOKENS_PER_S,
+                             load_figure, load_rate_figure, lookup)
 from advisor.models.backends import Encoder
 from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 from advisor.datasets.tasks import Task
-from advisor.cost.inprocess_load import run_load
-from advisor.cost.served import IN_PROCESS
-from advisor.cost.latency import LatencyMeasurement, measure_latency
+from advisor.cost.inprocess_load import inprocess_driver
+from advisor.cost.served import IN_PROCESS, SOURCE, SWEEP_METHOD
+from advisor.cost.latency import LatencyMeasurement, LatencyStats, measure_latency
+from advisor.cost.sustainable import (PROBE, SATURATION_RULE, Drive, LoadRun, Sweep, SweepPlan, find_sustainable,
+                                      measure_points)
 from advisor.cost.stability import StabilityRule
 from advisor.cost.throughput import Throughput, measure_throughput
 from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.money import billed_tokens_per_text, usage_of
 from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
-from advisor.models.batcher import input_limit
+from advisor.models.batcher import DynamicBatcher, input_limit, qualified_name
 from advisor.models.serve_config import ServeConfig
 
 if TYPE_CHECKING:
@@ -50,9 +59,11 @@ class CostOptions:
     stability: StabilityRule = StabilityRule()
     warmup: int = 10
     load_test: bool = True
-    load_requests: int | None = None
+    load_requests: int | None = None  # requests in every load run (None: about 1.5 s of arrivals a sweep run, 3 s a
+    #                                   point, 20 to 300 requests on CPU, to 1000 on GPU)
     load_clients: int = 256         # most requests in flight (the served test's HTTP connections), both modes
-    load_overload: float = 1.5      # target rate = this x the unbatched capacity (1000 / p50 ms)
+    load_budget_s: float = 30.0     # no sweep run starts after this many seconds of the sweep
+    load_rates: tuple[int, ...] = ()  # offered rates (queries/s) to measure p95 at too: a policy's load limit's
     max_batch_size: int = 32
     max_wait_ms: float = 2.0
     memory: bool = True
@@ -103,8 +114,8 @@ def _torch_cuda() -> Any:
 def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "LoadOptions",
                  options: CostOptions | None = None, progress: StageProgress | None = None,
                  **overrides: Any) -> dict[str, Any]:
-    """Measure bulk throughput, batch-1 latency, latency under concurrent load (with and without dynamic
-    batching), peak memory and storage figures of ``encoder`` (loaded from ``entry`` with ``load``) on ``task``.
+    """Measure bulk throughput, batch-1 latency, latency under load at a sustainable rate (through advisor serve's
+    dynamic batcher), peak memory and storage figures of ``encoder`` (loaded from ``entry`` with ``load``) on ``task``.
     ``overrides`` set CostOptions fields. The sweep's cost cell and ``advisor measure`` both call this with the
     same options, so their figures are the same measurement."""
     load_options = load  # ``load`` is reused below for the load-test figures
@@ -157,33 +168,12 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
         out["billing"] = {"token_source": source, "how": "encoder.usage_tokens over one pass of the bulk sample and "
                                                          "of an even sample of the queries"}
 
-    # Concurrent load through advisor serve's dynamic batcher, with (max batch) and without (max batch 1)
-    # batching: in this process without HTTP, or through a real ``advisor serve`` subprocess
+    # Latency under load at a sustainable rate: an open-loop sweep of offered rates through advisor serve's batcher
+    # (max batch requests = the max batch) finds the highest rate it keeps up with; then runs at fractions of that
+    # rate and at the policy's rates: in this process without HTTP, or through a real ``advisor serve`` subprocess
     # (``load_server: subprocess``).
     if opts.load_test:
-        capacity = 1000.0 / max(lat.stats.p50_ms, 1e-3)
-        rate = opts.load_overload * capacity
-        span_s = 3.0 if on_gpu else 2.0
-        requests = opts.load_requests or int(min(2000 if on_gpu else 300, max(40, rate * span_s)))
-        load: dict[str, Any] = {"target_qps": round(rate, 3), "requests": requests, "clients": opts.load_clients,
-                                "max_wait_ms": opts.max_wait_ms}
-        served = None
-        if opts.load_server == "subprocess":
-            why_not = _not_served(entry)
-            if why_not is None:
-                served = _served_load(entry, load_options, queries, rate, requests, opts, tell, notes)
-            else:
-                notes.append(f"load_server subprocess: {why_not}; the load figures come from the in-process "
-                             f"load test")
-        if served is not None:
-            out.update(served[0])
-            load.update(served[1])
-        else:
-            out.update(_inprocess_load(encoder, entry, queries, rate, requests, opts, tell, load))
-        out["load_target_qps"] = round(rate, 3)
-        out["load_served"] = 1.0 if served is not None else 0.0  # 1: a real advisor serve answered the load test
-        load["requested"] = opts.load_server  # the sweep measures again when a policy asks for the other one
-        out["load_test"] = load
+        out.update(_load_test(encoder, entry, load_options, queries, lat.stats.p50_ms, opts, on_gpu, tell, notes))
 
     # Peak memory.
     if torch_cuda is not None:
@@ -238,31 +228,153 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     return out
 
 
-def load_config(opts: CostOptions, max_batch_requests: int) -> ServeConfig:
+def load_config(opts: CostOptions) -> ServeConfig:
     """The ServeConfig both load tests run: ``advisor serve``'s defaults (token budget, queue bound) with the cost
-    options' max wait and encode batch size, and ``max_batch_requests`` (the max batch, or 1 for "unbatched")."""
-    return ServeConfig(host="127.0.0.1", max_batch_requests=max_batch_requests, max_wait_ms=opts.max_wait_ms,
+    options' max batch, max wait and encode batch size."""
+    return ServeConfig(host="127.0.0.1", max_batch_requests=opts.max_batch_size, max_wait_ms=opts.max_wait_ms,
                        batch_size=opts.batch_size)
 
 
-def _inprocess_load(encoder: Encoder, entry: "ModelEntry", queries: list[str], rate: float, requests: int,
-                    opts: CostOptions, tell: StageProgress, load: dict[str, Any]) -> dict[str, Any]:
-    """The load figures of the in-process load test (advisor serve's batcher around ``encoder``, no HTTP); fills
-    ``load`` with the per-run details."""
-    out: dict[str, Any] = {}
-    load["source"] = IN_PROCESS
-    served_entry = getattr(encoder, "serving_entry", None) or entry  # a pair is served as its query model
-    for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
-        tell(f"load ({label})", 0, requests)
-        config = load_config(opts, max_batch)
-        res = run_load(encoder, queries, config=config, rate_qps=rate, requests=requests, clients=opts.load_clients,
-                       max_tokens=input_limit(config, served_entry.max_tokens))
-        out.update(res.figures(f"load_{label}"))
-        load[label] = {"max_batch_size": max_batch, "achieved_qps": res.achieved_qps,
-                       "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency"),
-                       "sent": res.requests, "ok": res.ok, "rejected": res.rejected,
-                       "batcher": {**config.settings(), "class": res.batcher}}
-        tell(f"load ({label})", requests, requests)
+def sweep_plan(opts: CostOptions, on_gpu: bool) -> SweepPlan:
+    """The sweep's bounds: the CostOptions' request count and budget, more requests a run on a GPU."""
+    return SweepPlan(requests=opts.load_requests, budget_s=opts.load_budget_s, max_requests=1000 if on_gpu else 300)
+
+
+def _load_test(encoder: Encoder, entry: "ModelEntry", load: "LoadOptions", queries: list[str], p50_ms: float,
+               opts: CostOptions, on_gpu: bool, tell: StageProgress, notes: list[str]) -> dict[str, Any]:
+    """The load figures and ``load_test`` details: the sweep and its points, through a served advisor serve when
+    asked and possible, else in process."""
+    capacity = 1000.0 / max(p50_ms, 1e-3)
+    plan = sweep_plan(opts, on_gpu)
+    details: dict[str, Any] = {"method": SWEEP_METHOD, "rule": SATURATION_RULE, "plan": plan.describe(),
+                               "capacity_qps": round(capacity, 3), "clients": opts.load_clients,
+                               "rates_asked": sorted(set(opts.load_rates)), "requested": opts.load_server}
+    sweep = None
+    if opts.load_server == "subprocess":
+        why_not = _not_served(entry)
+        if why_not is None:
+            sweep = _served_sweep(entry, load, queries, capacity, plan, opts, tell, notes, details)
+        else:
+            notes.append(f"load_server subprocess: {why_not}; the load figures come from the in-process load test")
+    if sweep is not None:
+        details["source"] = SOURCE
+    else:
+        details["source"] = IN_PROCESS
+        details.pop("server", None)
+        served_entry = getattr(encoder, "serving_entry", None) or entry  # a pair is served as its query model
+        config = load_config(opts)
+        details["batcher"] = {**config.settings(), "class": qualified_name(DynamicBatcher)}
+        drive = inprocess_driver(encoder, queries, config=config, clients=opts.load_clients,
+                                 max_tokens=input_limit(config, served_entry.max_tokens))
+        sweep = _sweep(drive, capacity, plan, opts, tell, "")
+    out = load_figures(sweep, plan, opts.stability)
+    out[LOAD_SERVED] = 1.0 if details["source"] == SOURCE else 0.0  # 1: a real advisor serve answered the load test
+    details.update(sweep_details(sweep, plan))
+    notes.extend(sweep_notes(sweep, plan))
+    out["load_test"] = details
+    return out
+
+
+def _sweep(drive: Drive, capacity: float, plan: SweepPlan, opts: CostOptions, tell: StageProgress,
+           where: str) -> Sweep:
+    def step(i: int, rate: float) -> None:
+        tell(f"load sweep{where}: {number(rate)} queries/s", i, plan.max_runs)
+
+    def point(what: str, rate: float) -> None:
+        tell(f"load{where}: {what}, {number(rate)} queries/s", 0, None)
+
+    sweep = find_sustainable(drive, capacity, plan, progress=step)
+    return measure_points(drive, sweep, plan, rates=opts.load_rates, progress=point)
+
+
+def load_figures(sweep: Sweep, plan: SweepPlan, rule: StabilityRule) -> dict[str, float]:
+    """The load figures of a sweep: the sustainable rate (and where it saturated), and at each fraction of it and
+    each policy rate that was kept up with, p50/p95 with their bootstrap intervals. A run not kept up with gives no
+    figure (it is a saturation probe, in the details only)."""
+    out: dict[str, float] = {LOAD_SWEEP_RUNS: len(sweep.runs)}
+    if sweep.sustainable_qps is not None:
+        out[LOAD_SUSTAINABLE_QPS] = round(sweep.sustainable_qps, 3)
+    if sweep.saturated_at_qps is not None:
+        out[LOAD_SATURATED_AT_QPS] = round(sweep.saturated_at_qps, 3)
+
+    def latency(run: LoadRun, seed: int) -> LatencyStats:
+        assert run.latency is not None  # a run kept up with answered
+        return LatencyStats.from_samples(run.latency.raw_ms, level=rule.level, resamples=rule.resamples, seed=seed)
+
+    for fraction in plan.fractions:
+        run = sweep.point(fraction)
+        if run is None:
+            continue
+        stats = latency(run, rule.seed)
+        for what, q, value in ((LOAD_P50, 50, stats.p50_ms), (LOAD_P95, 95, stats.p95_ms)):
+            out.update(_with_interval(load_figure(fraction, what), value, stats.intervals.get(q)))
+        out[load_figure(fraction, LOAD_QPS)] = round(run.achieved_qps, 3)
+        out[load_figure(fraction, LOAD_MEAN_BATCH)] = round(run.mean_batch_size or 0.0, 3)
+        out[load_figure(fraction, LOAD_SAMPLES)] = stats.samples
+    for rate_qps in sorted(sweep.rates):
+        run = sweep.at_rate(rate_qps)
+        if run is not None:
+            stats = latency(run, rule.seed)
+            out.update(_with_interval(load_rate_figure(rate_qps), stats.p95_ms, stats.intervals.get(95)))
+    return out
+
+
+def _with_interval(name: str, value: float, interval: tuple[float, float] | None) -> dict[str, float]:
+    fig = lookup(name)
+    out = {name: round(value, 4)}
+    if interval is not None:
+        out[fig.ci_low], out[fig.ci_high] = round(interval[0], 4), round(interval[1], 4)
+    return out
+
+
+def _run_record(run: LoadRun, **extra: Any) -> dict[str, Any]:
+    """One run for the details. A run not kept up with keeps its latencies under ``saturation_probe``: they are
+    the growth of a queue over the run, not a serving latency."""
+    record: dict[str, Any] = {**extra, "target_qps": round(run.target_qps, 3), "offered_qps": run.offered_qps,
+                              "achieved_qps": round(run.achieved_qps, 3), "sent": run.sent, "ok": run.ok,
+                              "refused": run.refused, "failed": run.failed, "kept_up": bool(run.kept_up),
+                              "mean_batch_size": None if run.mean_batch_size is None else round(run.mean_batch_size, 3),
+                              **run.extra}
+    if run.latency is not None:
+        percentiles = {"p50_ms": round(run.latency.p50_ms, 4), "p95_ms": round(run.latency.p95_ms, 4),
+                       "p99_ms": round(run.latency.p99_ms, 4), "samples": run.latency.samples}
+        if run.kept_up:
+            record.update(percentiles)
+        else:
+            record["saturation_probe"] = {**percentiles, "what": f"{PROBE}: not kept up with, so these are the "
+                                                                f"growth of a queue over the run, not a latency"}
+    return record
+
+
+def sweep_details(sweep: Sweep, plan: SweepPlan) -> dict[str, Any]:
+    """Every run of the sweep and of its points, for ``load_test``: the offered, achieved and answered counts,
+    and whether each was kept up with."""
+    return {"sustainable_qps": sweep.sustainable_qps, "saturated_at_qps": sweep.saturated_at_qps,
+            "stopped": sweep.stopped, "base_p95_ms": sweep.base_p95_ms,
+            "sweep": [_run_record(r) for r in sweep.runs],
+            "points": {f"{round(f * 100)}%": _run_record(run, fraction=f) for f, run in sweep.points.items()},
+            "rates": {str(rate): _run_record(run) for rate, run in sweep.rates.items()},
+            "rates_not_run": {str(rate): why for rate, why in sweep.skipped_rates.items()}}
+
+
+def sweep_notes(sweep: Sweep, plan: SweepPlan) -> list[str]:
+    """What a reader must know about a sweep that did not end cleanly."""
+    out = []
+    if sweep.sustainable_qps is None:
+        lowest = min((r.target_qps for r in sweep.runs), default=0.0)
+        out.append(f"load: advisor serve's batcher did not keep up even at {number(lowest)} queries/s offered, the "
+                   f"lowest rate of the sweep; no load latency is reported")
+    elif sweep.saturated_at_qps is None:
+        out.append(f"load: the sweep ended ({sweep.stopped}) before advisor serve saturated, so the sustainable rate "
+                   f"{number(sweep.sustainable_qps)} queries/s is a lower bound")
+    for fraction, run in sweep.points.items():
+        if not run.kept_up:
+            out.append(f"load: the run at {round(fraction * 100)}% of the sustainable rate did not keep up (a "
+                       f"{PROBE}, kept in load_test.points, not a latency figure)")
+    for rate, run in sweep.rates.items():
+        if not run.kept_up:
+            out.append(f"load: advisor serve did not keep up with {rate} queries/s offered (a {PROBE}, kept in "
+                       f"load_test.rates, not a latency figure)")
     return out
 
 
@@ -279,37 +391,32 @@ def _not_served(entry: "ModelEntry") -> str | None:
     return None
 
 
-def _served_load(entry: "ModelEntry", load: "LoadOptions", queries: list[str], rate: float,
-                 requests: int, opts: CostOptions, tell: StageProgress,
-                 notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(figures, details) of the load test through real ``advisor serve`` subprocesses (one per batching setting:
-    max batch requests = ``max_batch_size``, then 1), or None with a note when a server could not run (the caller
-    falls back to the in-process load test). This process keeps its own copy of the model loaded; each server loads
-    another."""
-    from advisor.cost.served import SOURCE, served_load
+def _served_sweep(entry: "ModelEntry", load: "LoadOptions", queries: list[str], capacity: float, plan: SweepPlan,
+                  opts: CostOptions, tell: StageProgress, notes: list[str], details: dict[str, Any]) -> Sweep | None:
+    """The sweep and its points through one real ``advisor serve`` subprocess (max batch requests = the max batch;
+    its settings and pid go to ``details["server"]``), or None with a note when the server could not run (the
+    caller falls back to the in-process load test). This process keeps its own copy of the model loaded; the server
+    loads another."""
+    from advisor.cost.served import served_driver
 
+    try:
+        import httpx
+    except ImportError as exc:
+        notes.append(f"load_server subprocess: the served load test needs the serve extra ({exc}); the load figures "
+                     f"come from the in-process load test")
+        return None
     torch = sys.modules.get("torch")
     threads = torch.get_num_threads() if torch is not None else None
-    figures: dict[str, Any] = {}
-    details: dict[str, Any] = {"source": SOURCE}
-    for label, max_batch in (("batched", opts.max_batch_size), ("unbatched", 1)):
-        tell(f"load ({label}, advisor serve)", 0, requests)
-        try:
-            res = served_load(entry, load, load_config(opts, max_batch), queries, rate_qps=rate, requests=requests,
-                              clients=opts.load_clients, threads=threads)
-        except (RuntimeError, UserError, OSError, ImportError) as exc:
-            notes.append(f"load_server subprocess: the served load test did not run ({exc}); the load figures come "
-                         f"from the in-process load test")
-            return None
-        figures.update(res.figures(f"load_{label}"))
-        r = res.rate
-        details[label] = {"max_batch_size": max_batch, "achieved_qps": r.achieved_qps,
-                          "mean_batch_size": res.mean_batch_size, **res.latency.figures("latency"),
-                          "sent": r.sent, "ok": r.ok, "rejected": r.rejected, "errors": r.errors,
-                          "timed_out": r.timed_out, "offered_qps": r.offered_qps,
-                          "max_send_lag_ms": r.max_send_lag_ms, "server": res.server}
-        tell(f"load ({label}, advisor serve)", requests, requests)
-    return figures, details
+    tell("load (starting advisor serve)", 0, None)
+    try:
+        with served_driver(entry, load, load_config(opts), queries, clients=opts.load_clients,
+                           threads=threads) as (drive, server):
+            details["server"] = server
+            return _sweep(drive, capacity, plan, opts, tell, " (advisor serve)")
+    except (RuntimeError, UserError, OSError, ImportError, httpx.HTTPError) as exc:
+        notes.append(f"load_server subprocess: the served load test did not run ({exc}); the load figures come "
+                     f"from the in-process load test")
+        return None
 
 
 def stability_figures(bulk: Throughput, latency: LatencyMeasurement, rule: StabilityRule) -> dict[str, Any]:

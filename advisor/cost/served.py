@@ -3,9 +3,10 @@
 The in-process load test (``advisor.cost.inprocess_load``) drives the server's own batcher around the model this
 process has loaded; this times the whole server a user would deploy: the same catalog entry and ``LoadOptions``,
 served with the same ``ServeConfig`` on 127.0.0.1 at a free port (HTTP and JSON around the same batcher), driven by
-the same open-loop client as ``advisor loadtest`` (``advisor.cost.http_load``) from this process. The server is a
-subprocess, not an import (``advisor.serving`` sits above ``advisor.cost``): ``python -P -m advisor.serving SPEC``
-with a ``ServeSpec`` file, no command line in between. It is always stopped and reaped, on errors and Ctrl-C too.
+the same open-loop client as ``advisor loadtest`` (``advisor.cost.http_load``) from this process. One server answers
+the whole sustainable-rate sweep and its points (``advisor.cost.sustainable``). The server is a subprocess, not an
+import (``advisor.serving`` sits above ``advisor.cost``): ``python -P -m advisor.serving SPEC`` with a ``ServeSpec``
+file, no command line in between. It is always stopped and reaped, on errors and Ctrl-C too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from advisor.cost.http_load import RateResult, drive_rates
+from advisor.cost.http_load import drive_rates
 from advisor.cost.latency import LatencyStats
+from advisor.cost.sustainable import Drive, LoadRun
+from advisor.figures import MAX_SEND_LAG_MS
 from advisor.formatting import duration
 from advisor.models.serve_config import ServeConfig, ServeSpec
 
@@ -35,15 +38,20 @@ if TYPE_CHECKING:
 SOURCE = "advisor serve subprocess"
 IN_PROCESS = "in process (advisor serve's batcher, no HTTP)"
 SERVE_MODULE = "advisor.serving"  # ``python -P -m advisor.serving SPEC.json``: serves a ServeSpec
+RUN_WARMUP = 2  # untimed requests before each served run (its client's connections are new)
 # Before the one batcher, the in-process load test ran a thread-based simulation with a batcher of its own
 RETIRED_SIMULATION = "in-process simulation (advisor.cost.batcher)"
+# How load figures are taken now (``load_test.method``): the sustainable-rate sweep and runs at fractions of its rate.
+# Before it, one run at 1.5x the batch-1 capacity: a saturation probe, past saturation for most served models.
+SWEEP_METHOD = "sustainable-rate sweep (advisor.cost.sustainable)"
 
 
 def retired_load_test(load_test: dict[str, Any]) -> bool:
-    """Whether a stored cell's load figures (its ``load_test`` details) came from that retired simulation, which ran a
-    batcher advisor serve never ran: stamped with its source, or stored before load tests were stamped at all."""
+    """Whether a stored cell's load figures (its ``load_test`` details) came from a retired load test: the
+    thread-based simulation (a batcher advisor serve never ran; stamped with its source, or stored before load tests
+    were stamped at all), or the single run at 1.5x the batch-1 capacity (a saturation probe: no ``method``)."""
     source = load_test.get("source")
-    return source is None or source == RETIRED_SIMULATION
+    return source is None or source == RETIRED_SIMULATION or load_test.get("method") != SWEEP_METHOD
 
 
 def free_port() -> int:
@@ -132,45 +140,43 @@ def _batch_totals(url: str) -> tuple[float, float]:
     return sample("te_batch_size_sum"), sample("te_batch_size_count")
 
 
-@dataclass
-class ServedLoad:
-    rate: RateResult
-    latency: LatencyStats
-    mean_batch_size: float
-    server: dict[str, Any]
-
-    def figures(self, prefix: str) -> dict[str, float]:
-        """The same names as the in-process load test's ``LoadResult.figures``."""
-        out = {f"{prefix}_qps": round(self.rate.achieved_qps, 3), f"{prefix}_mean_batch": round(self.mean_batch_size, 3)}
-        out.update(self.latency.figures(prefix))
-        return out
-
-
-def served_load(entry: "ModelEntry", load: "LoadOptions", config: ServeConfig, queries: Sequence[str], *,
-                rate_qps: float, requests: int, clients: int = 256, threads: int | None = None, warmup: int = 5,
-                seed: int = 0, timeout_s: float = 60.0) -> ServedLoad:
-    """Serve ``entry`` with ``config`` in a subprocess and send ``requests`` single queries (``queries`` cycled) at
-    ``rate_qps`` (Poisson, open loop, at most ``clients`` connections) to its ``/v1/embeddings``; latency from
-    each scheduled send time."""
+@contextlib.contextmanager
+def served_driver(entry: "ModelEntry", load: "LoadOptions", config: ServeConfig, queries: Sequence[str], *,
+                  clients: int = 256, threads: int | None = None, warmup: int = 5,
+                  timeout_s: float = 60.0) -> Iterator[tuple[Drive, dict[str, Any]]]:
+    """Serve ``entry`` with ``config`` in one subprocess for the whole sweep and yield what drives it, with the
+    server's settings, pid and endpoint: each call
+    sends ``requests`` single queries (``queries`` cycled) at one offered rate (Poisson, open loop, at most
+    ``clients`` connections) to its ``/v1/embeddings``, latency from each scheduled send time, and reads the mean
+    batch from the server's own ``/metrics``. The server is stopped and reaped when the block ends."""
     import httpx
 
-    if not queries or requests < 1 or rate_qps <= 0:
-        raise ValueError("served_load needs queries, requests >= 1 and rate_qps > 0")
+    if not queries:
+        raise ValueError("served_driver needs queries")
     payloads = [{"input": q} for q in queries]
-    duration_s = 3.0 * requests / rate_qps + 1.0  # the request count bounds the run, not the clock
     with serve_subprocess(entry, load, config, threads=threads) as served:
         with httpx.Client(base_url=served.url) as client:  # warm the server before anything is timed
             for i in range(warmup):
                 client.post("/v1/embeddings", json=payloads[i % len(payloads)], timeout=timeout_s).raise_for_status()
-        texts0, batches0 = _batch_totals(served.url)
-        (result,) = drive_rates(served.url, "/v1/embeddings", payloads, [rate_qps], requests=requests,
-                                duration_s=duration_s, timeout_s=timeout_s, max_connections=clients, seed=seed,
-                                warmup=0)
-        texts1, batches1 = _batch_totals(served.url)
-        pid = served.proc.pid
-    if not result.latencies_ms:
-        raise RuntimeError(f"advisor serve answered none of {result.sent} requests ({result.rejected} refused 429, "
-                           f"{result.errors} failed, {result.timed_out} timed out)")
-    mean_batch = (texts1 - texts0) / (batches1 - batches0) if batches1 > batches0 else 0.0
-    return ServedLoad(rate=result, latency=LatencyStats.from_samples(result.latencies_ms), mean_batch_size=mean_batch,
-                      server={**served.settings, "pid": pid, "endpoint": "POST /v1/embeddings"})
+        server = {**served.settings, "pid": served.proc.pid, "endpoint": "POST /v1/embeddings"}
+
+        def drive(rate: float, requests: int, seed: int) -> LoadRun:
+            if requests < 1 or rate <= 0:
+                raise ValueError("a served run needs requests >= 1 and a rate > 0")
+            texts0, batches0 = _batch_totals(served.url)
+            duration_s = 3.0 * requests / rate + 1.0  # the request count bounds the run, not the clock
+            # ``warmup`` untimed requests, one after the other, open the new client's connections: each is a batch
+            # of one text, taken out of the server's totals below
+            (result,) = drive_rates(served.url, "/v1/embeddings", payloads, [rate], requests=requests,
+                                    duration_s=duration_s, timeout_s=timeout_s, max_connections=clients, seed=seed,
+                                    warmup=RUN_WARMUP)
+            texts1, batches1 = _batch_totals(served.url)
+            texts1, batches1 = texts1 - RUN_WARMUP, batches1 - RUN_WARMUP
+            mean_batch = (texts1 - texts0) / (batches1 - batches0) if batches1 > batches0 else 0.0
+            latency = LatencyStats.from_samples(result.latencies_ms) if result.latencies_ms else None
+            return LoadRun(rate, result.offered_qps or rate, result.achieved_qps, result.sent, result.ok,
+                           result.rejected, result.errors + result.timed_out, latency, mean_batch,
+                           {"errors": result.errors, "timed_out": result.timed_out,
+                            MAX_SEND_LAG_MS: result.max_send_lag_ms})
+
+        yield drive, server

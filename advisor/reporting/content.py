@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS,
-                             LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_BATCHED_P95_MS, LOAD_BATCHED_QPS,
-                             LOAD_SERVED, LOAD_TARGET_QPS, LOAD_TIME_S, PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED,
+                             LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_FRACTIONS, LOAD_P95, LOAD_P95_AT_RATE,
+                             LOAD_SATURATED_AT_QPS, LOAD_SERVED, LOAD_SUSTAINABLE_QPS, LOAD_TIME_S,
+                             RETIRED_LOAD_FIGURES, load_figure, PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED,
                              QUERY_ENCODE_P95_MS, SCORE, TOKENS_PER_S, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES,
                              difference_interval, figure_of, lookup, recall_at)
-from advisor.formatting import CELL_MISSING, cell, interval, number, signed
+from advisor.formatting import CELL_MISSING, cell, interval, number, percent, signed
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 from advisor.ranking.zero_shot import quality_mark
 
@@ -114,7 +115,7 @@ def headline(rec: Recommendation) -> str:
         cost.append(f"{lookup(PEAK_MEMORY_MB).label} {lookup(PEAK_MEMORY_MB).text(best.cost[PEAK_MEMORY_MB])}")
     if best.bytes_per_vector:
         cost.append(f"{lookup(BYTES_PER_VECTOR).text(best.bytes_per_vector)} per vector")
-    if LOAD_BATCHED_P95_MS in best.cost:
+    if load_text(best):
         cost.append(load_text(best))
     if USD_PER_MILLION_DOCS in best.cost:
         cost.append(f"{lookup(USD_PER_MILLION_DOCS).text(best.cost[USD_PER_MILLION_DOCS])} per million documents")
@@ -147,12 +148,28 @@ def headline(rec: Recommendation) -> str:
 
 
 def load_text(c: Candidate) -> str:
-    """The load test's line: p95 at the rate it sustained, and whether a real server answered or advisor serve's
-    batcher ran in the measuring process (no HTTP)."""
+    """The load sentence: the offered rate advisor serve kept up with, p95 at fractions of it and at the rates a
+    policy's load limit named, and whether a real server answered or its batcher ran in the measuring process (no
+    HTTP); "" without load figures. A saturation probe is never written as a latency: a candidate that has only the
+    retired probe's figures (one run at 1.5x the batch-1 capacity) is said to have no sustainable rate."""
     how = "a real advisor serve" if c.cost.get(LOAD_SERVED) else "advisor serve's batcher in process, no HTTP"
-    return (f"p95 {lookup(LOAD_BATCHED_P95_MS).text(c.cost[LOAD_BATCHED_P95_MS])} under load at "
-            f"{number(c.cost.get(LOAD_BATCHED_QPS))} of {lookup(LOAD_TARGET_QPS).text(c.cost.get(LOAD_TARGET_QPS))} "
-            f"offered ({how})")
+    if LOAD_SUSTAINABLE_QPS not in c.cost:
+        if any(name in c.cost for name in RETIRED_LOAD_FIGURES):
+            return ("no sustainable rate under load (its load figures are a retired saturation probe at 1.5x the "
+                    "batch-1 capacity, past saturation, not a latency; 'advisor run' measures the sustainable rate)")
+        return ""
+    rate = lookup(LOAD_SUSTAINABLE_QPS)
+    if LOAD_SATURATED_AT_QPS not in c.cost:
+        how += "; at least: the sweep ended before it saturated"
+    text = f"sustains {rate.text(c.cost[LOAD_SUSTAINABLE_QPS])} under load ({how})"
+    points = [f"{lookup(name).text(c.cost[name])} at {percent(fraction, decimals=0)}"
+              for fraction in LOAD_FRACTIONS if (name := load_figure(fraction, LOAD_P95)) in c.cost]
+    if points:
+        text += f", p95 {' and '.join(points)} of that rate"
+    rates = sorted((int(m.group(1)), name) for name in c.cost if (m := LOAD_P95_AT_RATE.regex.match(name)))
+    for qps, name in rates:
+        text += f", p95 {lookup(name).text(c.cost[name])} at {rate.text(qps)} offered"
+    return text
 
 
 def best_embedding_model(rec: Recommendation) -> str:
@@ -168,7 +185,7 @@ def best_embedding_model(rec: Recommendation) -> str:
             f"{line.task}: {line.verdict} (difference {signed(line.difference)}, "
             f"{difference_interval(line.ci_low, line.ci_high)})")
     model = next((c for c in rec.candidates() if c.label == line.candidate), None)
-    if model is not None and LOAD_BATCHED_P95_MS in model.cost:
+    if model is not None and load_text(model):
         text += f"; batch-1 p95 {lookup(LATENCY_P95_MS).text(model.cost[LATENCY_P95_MS])}, {load_text(model)}"
     return text + "."
 

@@ -76,7 +76,8 @@ def test_the_ranking_weighs_the_registered_objectives_in_their_direction():
 
 def test_measured_intervals_name_their_measurement():
     assert figures.intervals() == {"latency_p50_ms": "latency", "latency_p95_ms": "latency",
-                                   "latency_p99_ms": "latency", "docs_per_s": "throughput"}
+                                   "latency_p99_ms": "latency", "docs_per_s": "throughput", **load}
+    assert figures.LOAD_P95_AT_RATE.figure(20).measurement == "latency"  # p95 at a policy's rate
     assert lookup(USD_PER_MILLION_DOCS).measurement == "throughput"  # by the machine-hour, over bulk docs/s
     assert lookup("usd_per_thousand_queries").measurement == "latency"  # one query at a time, at p50
 
@@ -100,6 +101,8 @@ def test_quality_is_written_with_four_decimals_everywhere():
 def test_cost_figures_carry_their_unit_in_a_sentence_and_not_in_a_cell():
     assert lookup(LATENCY_P95_MS).text(1209.4) == "1,209 ms"
     assert lookup(LATENCY_P95_MS).cell(1209.4) == "1,209"
+    load = {figures.load_figure(f, q): "latency" for f in figures.LOAD_FRACTIONS
+            for q in (figures.LOAD_P50, figures.LOAD_P95)}  # p50/p95 under load at 50% and 80% of sustainable
     assert lookup(DOCS_PER_S).text(23.47) == "23.5 docs/s"
     assert lookup(BYTES_PER_VECTOR).text(1536) == "1,536 B"
     assert lookup(PEAK_MEMORY_MB).text(2150) == "2.1 GB" and lookup(PEAK_MEMORY_MB).text(512.3) == "512 MB"
@@ -211,8 +214,6 @@ def test_cost_producers_write_registered_figures():
     from advisor.cost.storage import index_table, reembed_estimates
 
     produced = set(LatencyStats.from_samples([1.0, 2.0, 3.0, 4.0], resamples=20).figures())
-    produced |= set(LatencyStats.from_samples([1.0, 2.0]).figures("load_batched"))
-    produced |= set(LatencyStats.from_samples([1.0, 2.0]).figures("load_unbatched"))
     produced |= set(reembed_estimates(100.0, 5000.0, 1000, 50.0))
     produced |= {k for row in index_table(100, [64]) for k in row} - {"dim", "vector_precision"}
     produced |= set(machine_money(100.0, 10.0, 0.1).figures()) | set(per_token_money(50.0, 8.0, 0.1,
@@ -257,6 +258,25 @@ def test_the_docs_figure_table_is_the_registrys():
     start, end = "<!-- figure table: advisor.figures.markdown_table() -->", "<!-- end of figure table -->"
     assert start in text and end in text, "docs/figures.md lost its table markers"
     table = text.split(start, 1)[1].split(end, 1)[0].strip() + "\n"
+def test_the_sustainable_rate_sweep_writes_registered_figures():
+    """Every figure the cost cell writes from a sweep (its rate, the runs at fractions of it and at a policy's rate,
+    with their intervals) is registered."""
+    from advisor.cost.latency import LatencyStats
+    from advisor.cost.measure import load_figures
+    from advisor.cost.stability import StabilityRule
+    from advisor.cost.sustainable import LoadRun, Sweep, SweepPlan
+
+    def run(rate: float) -> LoadRun:
+        return LoadRun(rate, rate, rate, 20, 20, 0, 0, LatencyStats.from_samples([1.0, 2.0, 3.0, 4.0]), 1.5,
+                       kept_up=True)
+
+    sweep = Sweep(100.0, [run(50.0), run(100.0)], 100.0, 200.0, "saturated", 2.0,
+                  points={f: run(f * 100.0) for f in figures.LOAD_FRACTIONS}, rates={20: run(20.0)})
+    produced = set(load_figures(sweep, SweepPlan(), StabilityRule(resamples=20)))
+    assert {"load_sustainable_qps", "load_p95_ms_at_80pct", "load_p95_ms_at_20qps_ci_high"} <= produced
+    assert unregistered(produced) == []
+
+
     assert table == figures.markdown_table(), ("docs/figures.md differs from the registry; write it again with "
                                                "advisor.figures.markdown_table()")
     assert "docs/figures.md" in (REPO / "README.md").read_text(encoding="utf-8")

@@ -141,7 +141,7 @@ def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
     assert out["runtime"]["path"] == "fast (lean BERT)" and out["device"] == "cpu"
     f = out["results"][0]["figures"]
     for name in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
-                 "peak_memory_mb", "load_time_s", "load_batched_qps", "load_unbatched_qps", "bytes_per_vector"):
+                 "peak_memory_mb", "load_time_s", "load_sustainable_qps", "bytes_per_vector"):
         assert isinstance(f[name], (int, float)) and f[name] > 0, name
     assert f["latency_samples"] % 15 == 0 and f["latency_samples"] == len(f["latency_raw_ms"])  # rounds of 15
     assert f["stability"]["latency"]["rounds"] and f["stability"]["bulk"]["rounds"]
@@ -151,11 +151,11 @@ def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
     assert f["bytes_per_vector"] == 384 * 4 and f["index_vectors"] == 156
     load = f["load_test"]  # in process, through advisor serve's own batcher and its default token budget and queue
     assert load["source"].startswith("in process") and load["requested"] == "in-process"
-    for label, max_batch in (("batched", 32), ("unbatched", 1)):
-        assert load[label]["batcher"]["class"] == "advisor.models.batcher.DynamicBatcher"
-        assert load[label]["batcher"]["max_batch_requests"] == max_batch
-        assert load[label]["batcher"]["max_batch_tokens"] == ServeConfig().max_batch_tokens
-        assert load[label]["ok"] + load[label]["rejected"] == load[label]["sent"] == 16
+    assert load["batcher"]["class"] == "advisor.models.batcher.DynamicBatcher"
+    assert load["batcher"]["max_batch_requests"] == 32
+    assert load["batcher"]["max_batch_tokens"] == ServeConfig().max_batch_tokens
+    runs = load["sweep"] + list(load["points"].values())
+    assert all(run["ok"] + run["refused"] == run["sent"] == 16 for run in runs)  # --load-requests: every run
     env = f["environment"]
     assert env["hardware"]["device"] == "cpu" and env["libraries"]["torch"] and env["hardware_id"]
 
