@@ -25,7 +25,8 @@ UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does whe
 # ``limits.<field>`` for each figure a policy can bound (advisor.figures: ``Figure.limit``, a maximum when lower is
 # better, else a minimum)
 NUMERIC_LIMIT_FIELDS = tuple(f.limit for f in limit_figures() if f.limit)
-LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + ("min_quality", "strict")
+LIMIT_FIELDS = NUMERIC_LIMIT_FIELDS + (LOAD_LIMIT, "min_quality", "strict")
+LOAD_LIMIT_FIELDS = ("ms", "rate_qps", "fraction")  # ``limits.max_p95_latency_ms_at_load``: ms and one of the others
 RANKING_WEIGHT_NAMES = ("quality", *objectives())  # the cost objectives' figures: advisor.figures ``objective``
 # The machine price a local candidate's money figures use when the policy states none (USD per hour, one machine
 # like the one measured): a stated assumption, overridable with ``costs: {machine_usd_per_hour: ...}``.
@@ -56,6 +57,28 @@ class QualityFloor:
 
 
 @dataclass(frozen=True)
+class LoadLimit:
+    """``limits.max_p95_latency_ms_at_load``: the most p95 under load, in ms, at an offered rate: ``rate_qps``
+    (whole queries/s, the same load for every candidate; the cost cells measure a run at it) or ``fraction`` of each
+    candidate's own sustainable rate (one of LOAD_FRACTIONS, which every cost cell measures)."""
+
+    ms: float
+    rate_qps: int | None = None
+    fraction: float | None = None
+
+    @property
+    def figure(self) -> str:
+        """The figure it bounds: ``load_p95_ms_at_20qps`` or ``load_p95_ms_at_80pct``."""
+        if self.rate_qps is not None:
+            return load_rate_figure(self.rate_qps)
+        return load_figure(self.fraction or 0.0, LOAD_P95)
+
+    def to_dict(self) -> dict[str, Any]:
+        where = {"rate_qps": self.rate_qps} if self.rate_qps is not None else {"fraction": self.fraction}
+        return {**where, "ms": self.ms}
+
+
+@dataclass(frozen=True)
 class Limits:
     max_p95_latency_ms: float | None = None
     min_throughput_docs_per_s: float | None = None
@@ -63,6 +86,7 @@ class Limits:
     max_bytes_per_vector: int | None = None
     usd_per_million_docs: float | None = None      # money: most USD to embed a million documents
     usd_per_thousand_queries: float | None = None  # money: most USD to answer a thousand queries
+    max_p95_latency_ms_at_load: LoadLimit | None = None  # p95 under load at a rate (advisor.cost.sustainable)
     min_quality: tuple[QualityFloor, ...] = ()
     strict: bool = False  # reject candidates whose measured interval straddles a limit (default: flag them)
 
@@ -233,7 +257,7 @@ def load_policy(path: str | Path) -> Policy:
         _check_floor(q, metric, minimum)
         floors.append(QualityFloor(q.str("task", required=True), metric, minimum))
     limits = Limits(**{f: _limit(lim, f) for f in NUMERIC_LIMIT_FIELDS}, min_quality=tuple(floors),
-                    strict=lim.bool("strict"))
+                    strict=lim.bool("strict"), max_p95_latency_ms_at_load=_load_limit(lim))
 
     grid = VariantGrid(
         devices=tuple(var.list("devices", _choice(DEVICES))) or ("cpu",),
@@ -309,6 +333,40 @@ def _check_floor(rule: Fields, metric: str | None, minimum: float) -> None:
         raise rule.error("min", f"a floor of {formatting.number(minimum)} on {metric} rejects every candidate "
                                 f"({fig.label} is at most {formatting.number(QUALITY_SCORE_MAXIMUM)}); write a value "
                                 f"up to {formatting.number(QUALITY_SCORE_MAXIMUM)}")
+
+
+LOAD_LIMIT_EXAMPLE = "{rate_qps: 20, ms: 200} or {fraction: 0.8, ms: 200}"
+
+
+def _load_limit(section: Fields) -> LoadLimit | None:
+    """``limits.max_p95_latency_ms_at_load``: ``{rate_qps: 20, ms: 200}`` (p95 of a run offering 20 queries/s) or
+    ``{fraction: 0.8, ms: 200}`` (p95 at 80% of each candidate's sustainable rate). Each mistake is one line."""
+    if not section.has(LOAD_LIMIT):
+        return None
+    raw = section.raw(LOAD_LIMIT)
+    if not isinstance(raw, dict):
+        raise section.error(LOAD_LIMIT, f"must be a mapping like {LOAD_LIMIT_EXAMPLE}, got {raw!r}")
+    f = Fields(raw, section.file, f"limits.{LOAD_LIMIT}", LOAD_LIMIT_FIELDS, what="limit")
+    ms = f.number("ms", minimum=0)
+    if ms is None:
+        raise f.error("ms", f"is required: the most p95 latency in ms (e.g. {LOAD_LIMIT_EXAMPLE})")
+    if f.has("rate_qps") == f.has("fraction"):
+        raise f.error("rate_qps", f"give exactly one of rate_qps (an offered rate, whole queries/s) or fraction (of "
+                                  f"each candidate's sustainable rate), e.g. {LOAD_LIMIT_EXAMPLE}")
+    if f.has("rate_qps"):
+        return LoadLimit(ms, rate_qps=f.int("rate_qps", minimum=1))
+    fraction = f.number("fraction")
+    if fraction not in LOAD_FRACTIONS:
+        allowed = ", ".join(str(x) for x in LOAD_FRACTIONS)
+        raise f.error("fraction", f"must be one of {allowed} (the fractions of its sustainable rate a cost cell "
+                                  f"measures), got {fraction!r}; for another load give rate_qps")
+    return LoadLimit(ms, fraction=fraction)
+
+
+def load_rates(policy: "Policy") -> tuple[int, ...]:
+    """The offered rates the policy's limits ask the cost cells to measure p95 at (none, or the load limit's)."""
+    load = policy.limits.max_p95_latency_ms_at_load
+    return (load.rate_qps,) if load is not None and load.rate_qps is not None else ()
 
 
 def _quality_metric(section: Fields, field: str, default: str | None = None, *, required: bool = False) -> str | None:
@@ -417,6 +475,8 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "remote_code": policy.allow_remote_code,
         "pickle_weights": policy.allow_pickle_weights,
         "limits": {**{k: getattr(lim, k) for k in NUMERIC_LIMIT_FIELDS if getattr(lim, k) is not None},
+                   **({LOAD_LIMIT: lim.max_p95_latency_ms_at_load.to_dict()} if lim.max_p95_latency_ms_at_load
+                      else {}),
                    **({"min_quality": [{"task": q.task, "metric": q.metric, "min": q.minimum}
                                        for q in lim.min_quality]} if lim.min_quality else {}),
                    **({"strict": True} if lim.strict else {})},
