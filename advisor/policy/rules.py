@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from advisor.models.catalog import ModelEntry
 from advisor.models.destination import off_machine
 from advisor.config.languages import covers
 from advisor.config.licenses import commercial_use_blocker, license_ids
-from advisor.figures import BYTES_PER_VECTOR, Figure, figure_of, limits as limit_figures
+from advisor.figures import (BYTES_PER_VECTOR, LOAD_LIMIT, LOAD_SUSTAINABLE_QPS, Figure, figure_of,
+                             limits as limit_figures, lookup)
 from advisor.formatting import number
-from advisor.policy.spec import Policy
+from advisor.policy.spec import LoadLimit, Policy
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,35 @@ def _judge_limit(fig: Figure, measured: Measured, limit: float, strict: bool, ou
                                               f"kept in the ranking (set limits.strict to reject)"))
 
 
+def load_limit_figure(load: LoadLimit) -> Figure:
+    """The registered figure a load limit bounds, as a limit judges it (a maximum, ``limits.<LOAD_LIMIT>``)."""
+    return replace(lookup(load.figure), limit=LOAD_LIMIT)
+
+
+def _judge_load_limit(load: LoadLimit, figures: "Mapping[str, Measured | float | None]", strict: bool,
+                      out: list[Rejection], flags: list[Flag]) -> None:
+    """``limits.max_p95_latency_ms_at_load``: the p95 of the run at the limit's rate (or fraction of the sustainable
+    rate), judged with its interval like any limit. Without that figure: a candidate whose sustainable rate is below
+    the limit's rate cannot serve it (rejected, saying so); otherwise the limit cannot be checked (rejected as not
+    measured). A run that was not kept up with never gives a figure, so a saturation probe is never judged as a
+    latency."""
+    fig = load_limit_figure(load)
+    measured = _as_measured(figures.get(fig.name))
+    if measured is not None:
+        _judge_limit(fig, measured, load.ms, strict, out, flags)
+        return
+    rule = f"limits.{LOAD_LIMIT}"
+    sustainable = _as_measured(figures.get(LOAD_SUSTAINABLE_QPS))
+    if load.rate_qps is not None and sustainable is not None and sustainable.value < load.rate_qps:
+        rate = lookup(LOAD_SUSTAINABLE_QPS)
+        out.append(Rejection(rule, f"{rate.label} {rate.text(sustainable.value)} is under the "
+                                   f"{rate.text(load.rate_qps, exact=True)} the limit asks p95 at: advisor serve did "
+                                   f"not keep up with that load, so it has no latency there"))
+        return
+    out.append(Rejection(rule, f"{fig.label} was not measured, so the limit cannot be checked (a sweep under this "
+                               f"policy measures it)"))
+
+
 # A figure a candidate cannot have leaves its limit out: one that stores no vectors (BM25) has no bytes per vector.
 NOT_APPLICABLE_WHEN_ABSENT = (BYTES_PER_VECTOR,)
 
@@ -231,6 +261,9 @@ def check_measured(policy: Policy, figures: "Mapping[str, Measured | float | Non
                                                             f"checked"))
             continue
         _judge_limit(fig, measured, limit, strict, out, flags)
+    load = getattr(lim, LOAD_LIMIT, None)
+    if load is not None:
+        _judge_load_limit(load, figures, strict, out, flags)
     for floor in lim.min_quality:
         if quality is None or floor.task not in quality:
             continue

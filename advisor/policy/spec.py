@@ -10,6 +10,7 @@ from advisor.errors import ConfigError
 from advisor import formatting
 from advisor.figures import (BYTES_PER_VECTOR, UnknownFigure, check as check_figure, figure_of, limit_figure,
                              limits as limit_figures, objectives, unknown_figure_message)
+from advisor.figures import LOAD_FRACTIONS, LOAD_LIMIT, LOAD_P95, load_figure, load_rate_figure
 from advisor.config.languages import normalize_language
 from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields, did_you_mean

@@ -15,6 +15,7 @@ from advisor.config.task_types import type_of_cell
 from advisor.figures import (BUILD_S, DOCS_PER_S, END_TO_END_P95_MS, HYBRID_SEARCH_P95_MS, LATENCY_P95_MS, MEMORY_BYTES,
                              N_DOCS, QPS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS, USD_PER_MILLION_DOCS, lookup, ndcg_at,
                              recall_at)
+from advisor.figures import LOAD_P95_AT_RATE
 from advisor.ranking.model import COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
 from advisor.ranking.chunked import chunked_cost
 
@@ -250,7 +251,8 @@ def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tu
     out: dict[str, float] = {}
     source: dict[str, CellResult] = {}
     for r in cells:
-        for name in COST_FIGURES:
+        # the registry's fixed cost figures, and p95 at the rates a policy's load limit named (a family)
+        for name in (*COST_FIGURES, *(n for n in r.metrics if LOAD_P95_AT_RATE.match(n))):
             value = r.metrics.get(name)
             if value is None:
                 continue
@@ -259,7 +261,8 @@ def _worst_case(cells: list[CellResult]) -> tuple[dict[str, float], dict[str, tu
                 out[name], source[name] = value, r
     intervals: dict[str, tuple[float, float]] = {}
     unstable: dict[str, list[str]] = {}
-    for name, measurement in INTERVAL_FIGURES.items():
+    carried = {n: lookup(n).measurement for n in source if LOAD_P95_AT_RATE.match(n)}
+    for name, measurement in {**INTERVAL_FIGURES, **carried}.items():
         r = source.get(name)
         if r is None:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from advisor.figures import BYTES_PER_VECTOR, limit_figure, limits as limit_figures, lookup
+from advisor.figures import BYTES_PER_VECTOR, is_load_limit_figure, limit_figure, limits as limit_figures, lookup
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Measured, Rejection, check_measured
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, NearMiss, TaskInfo
@@ -90,6 +90,9 @@ def limit_figures_of(c: Candidate) -> dict[str, Measured | float | None]:
             out[fig.name] = c.bytes_per_vector  # per vector, as the limit's name says (a chunked document has several)
         else:
             out[fig.name] = c.measured(fig.name)
+    for name in c.cost:  # what limits.max_p95_latency_ms_at_load reads: p95 at load, and the sustainable rate
+        if is_load_limit_figure(name):
+            out[name] = c.measured(name)
     return out
 
 

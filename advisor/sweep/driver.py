@@ -37,19 +37,25 @@ def unstable_cells(plan: Any, store: Any) -> set[str]:
 
 
 def load_mode_changed(plan: Any, store: Any) -> set[str]:
-    """Fingerprints of the plan's finished cost cells whose load test ran under another ``load_server`` than the
-    plan's policy asks for (``costs: {load_server: ...}``): an in-process figure is not a served one, so they are
-    measured again rather than reused. So are cells whose load figures came from the retired thread-based simulation
-    (``advisor.cost.served.retired_load_test``), under either mode. Cells measured without a load test are left
-    alone."""
+    """Fingerprints of the plan's finished cost cells whose load figures cannot stand beside those the plan would
+    measure now, so they are measured again rather than reused: a load test run under another ``load_server`` than
+    the plan's policy asks for (``costs: {load_server: ...}``; an in-process figure is not a served one); one from a
+    retired load test (``advisor.cost.served.retired_load_test``: the thread-based simulation, or the single run at
+    1.5x the batch-1 capacity, a saturation probe), under either mode; and one that did not measure p95 at a rate the
+    policy's load limit names (``limits.max_p95_latency_ms_at_load: {rate_qps: ...}``). Cells measured without a
+    load test are left alone."""
     from advisor.cost.served import retired_load_test
 
-    wanted = {c.fingerprint: g.load_server for g in plan.groups for c in g.cells if c.key.kind == "cost"}
+    wanted = {c.fingerprint: g for g in plan.groups for c in g.cells if c.key.kind == "cost"}
     changed = set()
     for r in store.results(fingerprint=list(wanted), status="ok"):
         load = r.details.get("load_test")
-        if isinstance(load, dict) and (retired_load_test(load)
-                                       or load.get("requested", "in-process") != wanted[r.fingerprint]):
+        if not isinstance(load, dict):
+            continue
+        group = wanted[r.fingerprint]
+        asked = set(load.get("rates_asked") or ())
+        if (retired_load_test(load) or load.get("requested", "in-process") != group.load_server
+                or not set(getattr(group, "load_rates", ())) <= asked):
             changed.add(r.fingerprint)
     return changed
 

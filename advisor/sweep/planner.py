@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from advisor.config.task_types import task_type
 from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
-from advisor.policy.spec import Policy, VariantGrid
+from advisor.policy.spec import Policy, VariantGrid, load_rates
 from advisor.sweep.results import CellKey
 from advisor.models.variants import Variant
 
@@ -101,6 +101,7 @@ class GroupSpec:
     runtime: str | None = None       # None: the backend's own runtime
     allow_network: bool = False      # the policy lets a hosted model receive texts (policy ``network: true``)
     load_server: str = "in-process"  # where the cost cells' load test runs (policy ``costs: {load_server: ...}``)
+    load_rates: tuple[int, ...] = ()  # offered rates the cost cells measure p95 at too (the policy's load limit)
 
     @property
     def label(self) -> str:
@@ -248,7 +249,8 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
         task_cells.append(TaskCells(ref, tuple(quality), cost, tuple(indexes), tuple(hybrid)))
     return GroupSpec(entry, device, wp, tuple(task_cells), grid.rescore_multiplier, batch_size,
                      policy.allow_remote_code, policy.allow_pickle_weights, runtime,
-                     policy.allow_network and not policy.stay_on_machine, policy.costs.load_server)
+                     policy.allow_network and not policy.stay_on_machine, policy.costs.load_server,
+                     load_rates(policy))
 
 
 def _baseline_groups(policy: Policy, refs: Sequence[TaskRef], measure_cost: bool, batch_size: int,

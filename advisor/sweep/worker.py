@@ -375,7 +375,8 @@ def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder
         from advisor.cost import CostOptions, measure_cost
 
         figures = measure_cost(encoder, task, entry=group.entry, load=group.load_options(),
-                               options=CostOptions(batch_size=group.batch_size, load_server=group.load_server),
+                               options=CostOptions(batch_size=group.batch_size, load_server=group.load_server,
+                                                   load_rates=group.load_rates),
                                progress=stage)
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,

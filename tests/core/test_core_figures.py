@@ -55,13 +55,38 @@ def test_every_limit_bounds_its_figure_the_way_the_figure_gets_worse():
     from advisor.policy.spec import LIMIT_FIELDS, NUMERIC_LIMIT_FIELDS, Limits
 
     assert [f.limit for f in figures.limits()] == list(NUMERIC_LIMIT_FIELDS)
-    assert set(NUMERIC_LIMIT_FIELDS) | {"min_quality", "strict"} == set(LIMIT_FIELDS) == set(Limits.__dataclass_fields__)
+    assert set(NUMERIC_LIMIT_FIELDS) | {figures.LOAD_LIMIT, "min_quality", "strict"} == set(LIMIT_FIELDS) \
+        == set(Limits.__dataclass_fields__)
     for fig in figures.limits():
         assert fig.bound == ("max" if fig.direction < 0 else "min")
         assert fig.limit.startswith(("max_", "min_")) is False or fig.limit.startswith(fig.bound + "_")
     assert {f.limit: f.bound for f in figures.limits()} == {
         "max_p95_latency_ms": "max", "min_throughput_docs_per_s": "min", "max_peak_memory_mb": "max",
         "max_bytes_per_vector": "max", "usd_per_million_docs": "max", "usd_per_thousand_queries": "max"}
+
+
+def test_the_load_limit_bounds_registered_p95_figures_under_load_as_a_maximum():
+    """``limits.max_p95_latency_ms_at_load`` names a rate or a fraction of the sustainable rate; either way the figure
+    it bounds is registered, a p95 in ms where lower is better, with a latency interval."""
+    from advisor.policy.rules import load_limit_figure
+    from advisor.policy.spec import LoadLimit
+
+    for limit in (LoadLimit(200.0, rate_qps=20), *(LoadLimit(200.0, fraction=f) for f in figures.LOAD_FRACTIONS)):
+        fig = load_limit_figure(limit)
+        assert figures.is_figure(fig.name) and fig.name == limit.figure
+        assert (fig.unit, fig.direction, fig.measurement, fig.bound) == ("ms", -1, "latency", "max")
+    assert LoadLimit(200.0, rate_qps=20).figure == "load_p95_ms_at_20qps"
+    assert LoadLimit(200.0, fraction=0.8).figure == "load_p95_ms_at_80pct"
+
+
+def test_the_retired_saturation_probe_is_labelled_so_and_bounds_nothing():
+    """A store from before the sustainable-rate sweep holds the probe at 1.5x the batch-1 capacity: it still reads,
+    every label and description says saturation probe, and nothing ranks or limits on it."""
+    assert "load_batched_p95_ms" in figures.RETIRED_LOAD_FIGURES and "load_target_qps" in figures.RETIRED_LOAD_FIGURES
+    for name in figures.RETIRED_LOAD_FIGURES:
+        fig = lookup(name)
+        assert "saturation probe" in fig.label and "saturation" in fig.description
+        assert (fig.kind, fig.direction, fig.limit, fig.objective, fig.measurement) == ("info", 0, None, None, None)
 
 
 def test_the_ranking_weighs_the_registered_objectives_in_their_direction():
@@ -75,6 +100,8 @@ def test_the_ranking_weighs_the_registered_objectives_in_their_direction():
 
 
 def test_measured_intervals_name_their_measurement():
+    load = {figures.load_figure(f, q): "latency" for f in figures.LOAD_FRACTIONS
+            for q in (figures.LOAD_P50, figures.LOAD_P95)}  # p50/p95 under load at 50% and 80% of sustainable
     assert figures.intervals() == {"latency_p50_ms": "latency", "latency_p95_ms": "latency",
                                    "latency_p99_ms": "latency", "docs_per_s": "throughput", **load}
     assert figures.LOAD_P95_AT_RATE.figure(20).measurement == "latency"  # p95 at a policy's rate
@@ -101,8 +128,6 @@ def test_quality_is_written_with_four_decimals_everywhere():
 def test_cost_figures_carry_their_unit_in_a_sentence_and_not_in_a_cell():
     assert lookup(LATENCY_P95_MS).text(1209.4) == "1,209 ms"
     assert lookup(LATENCY_P95_MS).cell(1209.4) == "1,209"
-    load = {figures.load_figure(f, q): "latency" for f in figures.LOAD_FRACTIONS
-            for q in (figures.LOAD_P50, figures.LOAD_P95)}  # p50/p95 under load at 50% and 80% of sustainable
     assert lookup(DOCS_PER_S).text(23.47) == "23.5 docs/s"
     assert lookup(BYTES_PER_VECTOR).text(1536) == "1,536 B"
     assert lookup(PEAK_MEMORY_MB).text(2150) == "2.1 GB" and lookup(PEAK_MEMORY_MB).text(512.3) == "512 MB"
@@ -233,6 +258,25 @@ def test_the_load_test_writes_registered_figures():
     assert unregistered(produced) == []
 
 
+def test_the_sustainable_rate_sweep_writes_registered_figures():
+    """Every figure the cost cell writes from a sweep (its rate, the runs at fractions of it and at a policy's rate,
+    with their intervals) is registered."""
+    from advisor.cost.latency import LatencyStats
+    from advisor.cost.measure import load_figures
+    from advisor.cost.stability import StabilityRule
+    from advisor.cost.sustainable import LoadRun, Sweep, SweepPlan
+
+    def run(rate: float) -> LoadRun:
+        return LoadRun(rate, rate, rate, 20, 20, 0, 0, LatencyStats.from_samples([1.0, 2.0, 3.0, 4.0]), 1.5,
+                       kept_up=True)
+
+    sweep = Sweep(100.0, [run(50.0), run(100.0)], 100.0, 200.0, "saturated", 2.0,
+                  points={f: run(f * 100.0) for f in figures.LOAD_FRACTIONS}, rates={20: run(20.0)})
+    produced = set(load_figures(sweep, SweepPlan(), StabilityRule(resamples=20)))
+    assert {"load_sustainable_qps", "load_p95_ms_at_80pct", "load_p95_ms_at_20qps_ci_high"} <= produced
+    assert unregistered(produced) == []
+
+
 def test_index_and_bm25_producers_write_registered_figures(repo):
     from advisor.datasets.tasks import load_task
     from advisor.index.bm25 import bm25_cost, bm25_quality
@@ -258,25 +302,6 @@ def test_the_docs_figure_table_is_the_registrys():
     start, end = "<!-- figure table: advisor.figures.markdown_table() -->", "<!-- end of figure table -->"
     assert start in text and end in text, "docs/figures.md lost its table markers"
     table = text.split(start, 1)[1].split(end, 1)[0].strip() + "\n"
-def test_the_sustainable_rate_sweep_writes_registered_figures():
-    """Every figure the cost cell writes from a sweep (its rate, the runs at fractions of it and at a policy's rate,
-    with their intervals) is registered."""
-    from advisor.cost.latency import LatencyStats
-    from advisor.cost.measure import load_figures
-    from advisor.cost.stability import StabilityRule
-    from advisor.cost.sustainable import LoadRun, Sweep, SweepPlan
-
-    def run(rate: float) -> LoadRun:
-        return LoadRun(rate, rate, rate, 20, 20, 0, 0, LatencyStats.from_samples([1.0, 2.0, 3.0, 4.0]), 1.5,
-                       kept_up=True)
-
-    sweep = Sweep(100.0, [run(50.0), run(100.0)], 100.0, 200.0, "saturated", 2.0,
-                  points={f: run(f * 100.0) for f in figures.LOAD_FRACTIONS}, rates={20: run(20.0)})
-    produced = set(load_figures(sweep, SweepPlan(), StabilityRule(resamples=20)))
-    assert {"load_sustainable_qps", "load_p95_ms_at_80pct", "load_p95_ms_at_20qps_ci_high"} <= produced
-    assert unregistered(produced) == []
-
-
     assert table == figures.markdown_table(), ("docs/figures.md differs from the registry; write it again with "
                                                "advisor.figures.markdown_table()")
     assert "docs/figures.md" in (REPO / "README.md").read_text(encoding="utf-8")
