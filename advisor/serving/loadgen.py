@@ -1,6 +1,8 @@
 """``advisor loadtest``: open-loop load at each of several rates against a server on this machine, the saturation
-point and a plot. The client itself (arrivals, timing, the saturation rule) is ``advisor.cost.http_load``, shared
-with the cost cell's load test against a real ``advisor serve``.
+point and a plot. A rate the server did not keep up with is a saturation probe, labelled so in the table, the JSON
+and the plot: its percentiles are the growth of a queue, not a latency. The client itself (arrivals, timing, the
+saturation rule) is ``advisor.cost.http_load``, shared with the cost cell's load test against a real ``advisor
+serve``.
 
 It is open-loop (no coordinated omission): see that module's docstring for the rules.
 """
@@ -13,10 +15,11 @@ from urllib.parse import urlsplit
 
 from advisor.cost.http_load import (SATURATION_RULE, RateResult, arrival_times, drive_rates, payloads_for,
                                     saturation)
+from advisor.cost.sustainable import PROBE
 from advisor.errors import UserError
 from advisor.formatting import number
 
-__all__ = ["DEFAULT_TEXTS", "SATURATION_RULE", "LoadTestResult", "RateResult", "arrival_times", "payloads_for",
+__all__ = ["DEFAULT_TEXTS", "PROBE", "SATURATION_RULE", "LoadTestResult", "RateResult", "arrival_times", "payloads_for",
            "plot", "require_loopback", "run_loadtest", "saturation"]
 
 DEFAULT_TEXTS = (
@@ -50,8 +53,23 @@ class LoadTestResult:
     saturated_at: float | None    # the first target rate it did not
     rule: str
 
+    def kept_up(self, r: RateResult) -> bool:
+        """Whether the server kept up with ``r``'s rate: at or below the sustained rate. A rate at or past the first
+        one it did not keep up with is a saturation probe: its latencies are the queue's growth, not a latency."""
+        return self.saturation_qps is not None and r.target_qps <= self.saturation_qps
+
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "endpoint": self.endpoint, "rates": [r.to_dict() for r in self.rates],
+        """The rows as data; a row past saturation keeps its percentiles under ``saturation_probe``, so nothing
+        reads them as the server's latency."""
+        rows = []
+        for r in self.rates:
+            row = {**r.to_dict(), "kept_up": self.kept_up(r)}
+            if not row["kept_up"]:
+                probe = {k: row.pop(k) for k in ("p50_ms", "p95_ms", "p99_ms")}
+                row["saturation_probe"] = {**probe, "what": f"{PROBE}: not kept up with, so these are the growth of "
+                                                            f"a queue over the run, not a latency"}
+            rows.append(row)
+        return {"url": self.url, "endpoint": self.endpoint, "rates": rows,
                 "saturation_qps": self.saturation_qps, "saturated_at": self.saturated_at, "rule": self.rule}
 
 
@@ -82,10 +100,14 @@ def plot(result: LoadTestResult, path: Any) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in result.rates if r.p50_ms is not None]
+    rows = [r for r in result.rates if r.p50_ms is not None and result.kept_up(r)]
+    probes = [r for r in result.rates if r.p95_ms is not None and not result.kept_up(r)]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     for key, style in (("p50_ms", "o-"), ("p95_ms", "s-"), ("p99_ms", "^-")):
         ax.plot([r.achieved_qps for r in rows], [getattr(r, key) for r in rows], style, label=key[:3])
+    if probes:  # past saturation: shown apart and named, never joined to the latency curve
+        ax.plot([r.achieved_qps for r in probes], [r.p95_ms for r in probes], "x", color="grey",
+                label=f"p95, {PROBE} (not kept up)")
     if result.saturation_qps is not None:
         ax.axvline(result.saturation_qps, color="grey", ls="--", lw=1,
                    label=f"sustained {number(result.saturation_qps, digits=6)}")

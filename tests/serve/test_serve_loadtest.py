@@ -63,3 +63,30 @@ def test_loadtest_against_a_real_server_reports_each_rate_and_plots(tmp_path):
         assert r["achieved_qps"] > 0
     assert "saturation_qps" in data and data["rule"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_rate_past_saturation_is_a_saturation_probe_in_the_json_never_a_latency():
+    """The first rate not kept up with, and every rate above it, keep their percentiles only under
+    ``saturation_probe``; the rates kept up with keep theirs as latencies."""
+    from advisor.serving.loadgen import LoadTestResult
+
+    rates = [_rate(10, 10, 5), _rate(20, 19.5, 6), _rate(40, 25, 90), _rate(80, 79, 6)]
+    sustained, saturated = saturation(rates)
+    data = LoadTestResult("http://127.0.0.1:1", "openai", rates, sustained, saturated, "rule").to_dict()
+    assert [row["kept_up"] for row in data["rates"]] == [True, True, False, False]
+    for row in data["rates"]:
+        assert ("p95_ms" in row) == row["kept_up"] == ("saturation_probe" not in row)
+    assert data["rates"][2]["saturation_probe"]["p95_ms"] == 90 and "not a latency" in \
+        data["rates"][2]["saturation_probe"]["what"]
+
+
+def test_the_loadtest_table_names_a_rate_it_did_not_keep_up_with_a_saturation_probe():
+    """A rate no Python server on this machine answers (100,000 requests/s, 40 requests at once) is past
+    saturation: its row says so; the low rate's row does not."""
+    with running_server("--model", WORDLLAMA) as srv:
+        result = CliRunner().invoke(cli, ["loadtest", srv.url, "--rates", "5,100000", "--requests", "40",
+                                          "--duration", "10"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()[:1].isdigit()}
+    assert "saturation probe (not kept up: not a latency)" in rows["100,000"]
+    assert "saturation probe" not in rows["5"]

@@ -115,7 +115,7 @@ def loadtest_command(url, rates, requests, duration, endpoint, texts_file, model
                      plot_file, as_json):
     """Open-loop load test of an embeddings server on this machine: p50/p95/p99 and achieved QPS per rate, and
     the saturation point."""
-    from advisor.serving.loadgen import DEFAULT_TEXTS, plot, require_loopback, run_loadtest
+    from advisor.serving.loadgen import DEFAULT_TEXTS, PROBE, plot, require_loopback, run_loadtest
 
     require_loopback(url)  # before anything else, so a wrong host costs nothing
     texts = DEFAULT_TEXTS
@@ -140,9 +140,12 @@ def loadtest_command(url, rates, requests, duration, endpoint, texts_file, model
                f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     ms = lambda v: cell(v, decimals=1).rjust(8)  # noqa: E731
     for r in result.rates:
+        # past saturation the percentiles are the queue's growth over the run: said on the row, not left to be read
+        # as the server's latency
+        probe = "" if result.kept_up(r) else f"  {PROBE} (not kept up: not a latency)"
         click.echo(f"{number(r.target_qps, digits=6):>9} {r.sent:5d} {r.ok:5d} {r.rejected:4d} "
                    f"{r.errors + r.timed_out:4d} {number(r.achieved_qps, decimals=1):>10} {ms(r.p50_ms)} "
-                   f"{ms(r.p95_ms)} {ms(r.p99_ms)}")
+                   f"{ms(r.p95_ms)} {ms(r.p99_ms)}{probe}")
     rate = lambda v: f"{number(v, digits=6)}/s"  # noqa: E731
     if result.saturated_at is None:
         click.echo(f"saturation: not reached; sustained every rate up to {rate(result.saturation_qps)}")
