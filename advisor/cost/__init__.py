@@ -1,4 +1,4 @@
-"""Cost measurement: bulk throughput, batch-1 latency, load under concurrency, memory, storage.
+"""Cost measurement: bulk throughput, batch-1 latency, latency under load at a sustainable rate, memory, storage.
 
 Heavy libraries are imported inside functions; ``import advisor.cost`` stays light.
 """
