@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from advisor.models.batcher import Draining, DynamicBatcher, QueueFull, TooLong, input_limit
-from advisor.serving.config import ServeConfig, VectorForm, encode_base64
+from advisor.serving.config import (ALLOW_UNTRAINED, WARNING_HEADER, ServeConfig, VectorForm, encode_base64,
+                                    untrained_dim, untrained_text)
 from advisor.serving.metrics import ServerMetrics
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ class Served:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     batcher: DynamicBatcher | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    warned_dims: set[int] = field(default_factory=set)  # untrained sizes a request asked for, told in the log once
 
     @property
     def max_tokens(self) -> int | None:
@@ -53,21 +56,41 @@ def _texts(value: Any, field_name: str) -> list[str]:
     raise RequestError(422, f"'{field_name}' must be a string or a list of strings (token ids are not accepted)")
 
 
-async def _embed(served: Served, texts: list[str], *, dim: int | None, kind: str) -> tuple[np.ndarray, int]:
-    """Vectors (in the served form) and the tokens counted, through the batcher (which admits the request: counts
-    its tokens and checks its length, as the in-process load test's requests are admitted)."""
+def untrained_warning(served: Served, dim: int | None) -> str | None:
+    """The warning a response carries when its vectors have a size the model was not trained for (None when they
+    do not); a request's ``dimensions`` at such a size is refused unless the server allows it."""
+    size = dim if dim is not None else served.form.dim
+    if not untrained_dim(served.entry, size):
+        return None
+    if dim is not None and not served.form.allow_untrained:
+        raise RequestError(422, f"'dimensions' {dim}: {untrained_text(served.entry, dim)}; ask for one of its "
+                                f"trained sizes (the server was not started with {ALLOW_UNTRAINED})")
+    text = f"untrained dimensions: {untrained_text(served.entry, size)}"
+    if dim is not None and dim not in served.warned_dims:
+        served.warned_dims.add(dim)
+        print(f"advisor serve: warning: a request asked for 'dimensions' {dim}: {untrained_text(served.entry, dim)}; "
+              f"answered because of {ALLOW_UNTRAINED}, with a {WARNING_HEADER} header", file=sys.stderr, flush=True)
+    return text
+
+
+async def _embed(served: Served, texts: list[str], *, dim: int | None,
+                 kind: str) -> tuple[np.ndarray, int, dict[str, str]]:
+    """Vectors (in the served form), the tokens counted and the response's extra headers (a warning when the
+    vectors have an untrained size), through the batcher (which admits the request: counts its tokens and checks
+    its length, as the in-process load test's requests are admitted)."""
     assert served.batcher is not None
     if dim is not None:
         full = served.form.dim or served.entry.embed_dim
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1 or dim > full:
             raise RequestError(422, f"'dimensions' must be an integer in 1..{full}")
+    warning = untrained_warning(served, dim)
     served.metrics.input_count.inc(len(texts))
     try:
         raw, tokens = await served.batcher.embed(texts, kind)
     except TooLong as exc:
         raise RequestError(413, f"{exc} (the server refuses over-long inputs; start it with --truncate to cut them "
                                 f"instead)") from None
-    return served.form.apply(raw, dim), tokens
+    return served.form.apply(raw, dim), tokens, ({WARNING_HEADER: warning} if warning else {})
 
 
 def _kind(body: dict[str, Any], default: str) -> str:
@@ -131,13 +154,13 @@ def build_app(served: Served) -> Any:
             fmt = body.get("encoding_format", "float")
             if fmt not in ("float", "base64"):
                 raise RequestError(422, "'encoding_format' must be 'float' or 'base64'")
-            vectors, tokens = await _embed(served, texts, dim=body.get("dimensions"),
-                                           kind=_kind(body, cfg.kind))
+            vectors, tokens, headers = await _embed(served, texts, dim=body.get("dimensions"),
+                                                    kind=_kind(body, cfg.kind))
             data = [{"object": "embedding", "index": i,
                      "embedding": encode_base64(v) if fmt == "base64" else v.tolist()}
                     for i, v in enumerate(vectors)]
             return JSONResponse({"object": "list", "data": data, "model": body.get("model") or served.entry.name,
-                                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+                                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, headers=headers)
         return await guarded(request, "openai", handle)
 
     async def tei_embed(request: Request) -> Response:
@@ -146,8 +169,8 @@ def build_app(served: Served) -> Any:
             kind = {"query": "query", "document": "document", None: cfg.kind}.get(body.get("prompt_name"))
             if kind is None:
                 raise RequestError(422, "'prompt_name' must be 'query' or 'document'")
-            vectors, tokens = await _embed(served, texts, dim=body.get("dimensions"), kind=kind)
-            return JSONResponse(vectors.tolist(), headers={"x-total-tokens": str(tokens)})
+            vectors, tokens, headers = await _embed(served, texts, dim=body.get("dimensions"), kind=kind)
+            return JSONResponse(vectors.tolist(), headers={"x-total-tokens": str(tokens), **headers})
         return await guarded(request, "embed", handle)
 
     async def health(request: Request) -> Response:

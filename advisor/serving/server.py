@@ -7,7 +7,8 @@ from typing import Any
 
 from advisor.errors import UserError
 from advisor.models.hosted import is_loopback
-from advisor.serving.config import ServeConfig, VectorForm
+from advisor.serving.config import (ALLOW_UNTRAINED, WARNING_HEADER, ServeConfig, VectorForm, untrained_dim,
+                                    untrained_text)
 
 
 def prepare(model: str | None, *, catalogs: list[Any] | None = None, device: str = "cpu",
@@ -35,11 +36,14 @@ def load_served(entry: Any, options: Any, *, form: VectorForm = VectorForm(),
 
     if form.dim is not None and form.dim > entry.embed_dim:
         raise UserError(f"--dim {form.dim} is larger than {entry.name}'s output size {entry.embed_dim}")
+    if untrained_dim(entry, form.dim) and not form.allow_untrained:
+        raise UserError(f"--dim {form.dim}: {untrained_text(entry, form.dim)}; serve one of its trained sizes, or "
+                        f"start with {ALLOW_UNTRAINED} to serve {form.dim} anyway")
     encoder = load_encoder(entry, options)
     encoder.warmup()
     info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": options.device,
             "weight_precision": options.precision_for(entry),
-            "max_input_tokens": config.max_input_tokens or entry.max_tokens,
+            "max_input_tokens": config.max_input_tokens or entry.max_tokens, "trained_dims": list(entry.trained_dims()),
             "runtime": dict(encoder.info).get("runtime") or dict(encoder.info).get("backend")}
     return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)
 
@@ -56,6 +60,10 @@ def serve(served: Any, *, log_level: str | None = None) -> None:
     cfg = served.config
     if not is_loopback(cfg.host) and not cfg.api_key:
         print(f"advisor serve: warning: listening on {cfg.host} without an API key", file=sys.stderr)
+    if untrained_dim(served.entry, served.form.dim):
+        print(f"advisor serve: warning: --dim {served.form.dim}: {untrained_text(served.entry, served.form.dim)}; "
+              f"served because of {ALLOW_UNTRAINED}, and every response says so in its {WARNING_HEADER} header",
+              file=sys.stderr, flush=True)
     app = build_app(served)
     verbose = verbosity()
     level = log_level or ("warning" if verbose == 0 else "info" if verbose == 1 else "debug")

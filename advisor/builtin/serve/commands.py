@@ -37,6 +37,10 @@ from advisor.options import (ONE, allow_network_option, batch_size_option, catal
               help="Longest input in tokens. Default: the model's max_tokens.")
 @click.option("--truncate/--no-truncate", default=True, show_default=True,
               help="Cut over-long inputs to the limit, or refuse them (413).")
+@click.option("--allow-untrained-dims", is_flag=True,
+              help="Serve (--dim) or answer (a request's 'dimensions') sizes the model was not trained for (not its "
+                   "full size nor a Matryoshka size of its catalog entry); the log and each such response's "
+                   "X-Advisor-Warning header say so. Without it they are refused.")
 @option("--api-key-env")
 @option("--input-type")
 @deprecated_alias("--kind", "--input-type")
@@ -45,7 +49,7 @@ from advisor.options import (ONE, allow_network_option, batch_size_option, catal
               help="Seconds shutdown waits for queued and open requests.")
 def serve_command(model, report, catalogs, device, weight_precision, dim, vector_precision, batch_size, host, port,
                   max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_input_tokens, truncate,
-                  api_key_env, input_type, allow_network, drain_timeout):
+                  allow_untrained_dims, api_key_env, input_type, allow_network, drain_timeout):
     """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings, TEI /embed,
     /health, /metrics."""
     from advisor.serving.config import ServeConfig, VectorForm, variant_from_report
@@ -61,8 +65,18 @@ def serve_command(model, report, catalogs, device, weight_precision, dim, vector
             else chosen.device
         weight_precision = weight_precision or chosen.weight_precision
         dim = dim if dim is not None else chosen.dim
+        label = chosen.source.get("label") or model
+        if chosen.instead_of is not None:
+            click.echo(f"advisor serve: the report recommends {chosen.instead_of}, which has no vectors to serve; "
+                       f"serving its best-ranked embedding model instead: {label} (position "
+                       f"{chosen.source.get('position')})", err=True)
+        else:
+            click.echo(f"advisor serve: the report recommends {label}", err=True)
+        if vector_precision is None and chosen.vector_precision == "int8":
+            vector_precision = "float32"
+            click.echo("advisor serve: int8 vectors are quantized by the index with the ranges it calibrates on its "
+                       "documents; serving float32 vectors for it to quantize", err=True)
         vector_precision = vector_precision or chosen.vector_precision
-        click.echo(f"advisor serve: the report recommends {chosen.source.get('label') or model}", err=True)
     if model is None:
         raise UserError("give --model NAME or --report report/report.json")
     api_key = None
@@ -75,8 +89,9 @@ def serve_command(model, report, catalogs, device, weight_precision, dim, vector
                          max_input_tokens=max_input_tokens, truncate=truncate, api_key=api_key, kind=input_type,
                          drain_timeout_s=drain_timeout, batch_size=batch_size)
     served = prepare(model, catalogs=list(catalogs), device=device, weight_precision=weight_precision,
-                     runtime=runtime, form=VectorForm(dim=dim, precision=vector_precision or "float32"), config=config,
-                     allow_network=allow_network)
+                     runtime=runtime, form=VectorForm(dim=dim, precision=vector_precision or "float32",
+                                                      allow_untrained=allow_untrained_dims),
+                     config=config, allow_network=allow_network)
     serve(served)
 
 
