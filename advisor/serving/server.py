@@ -43,7 +43,8 @@ def load_served(entry: Any, options: Any, *, form: VectorForm = VectorForm(),
     encoder.warmup()
     info = {"embed_dim": form.dim or entry.embed_dim, "vector_precision": form.precision, "device": options.device,
             "weight_precision": options.precision_for(entry),
-            "max_input_tokens": config.max_input_tokens or entry.max_tokens, "trained_dims": list(entry.trained_dims()),
+            "max_input_tokens": config.max_input_tokens or entry.max_tokens,
+            "trained_dims": list(entry.trained_dims()),
             "runtime": dict(encoder.info).get("runtime") or dict(encoder.info).get("backend")}
     return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)
 
