@@ -10,12 +10,13 @@ class UserError(Exception):
 
 
 class ConfigError(UserError):
-    """A catalog, policy or dataset file that does not follow its schema."""
+    """A catalog, policy or dataset file that does not follow its schema. ``line``: where a text file's record
+    starts; ``row``: the record's number in a file without lines (Parquet, Arrow), counted from 1."""
 
     def __init__(self, file: str, message: str, *, entry: str | None = None, field: str | None = None,
-                 line: int | None = None) -> None:
-        self.file, self.entry, self.field, self.line = file, entry, field, line
-        where = str(file) + (f":{line}" if line else "")
+                 line: int | None = None, row: int | None = None) -> None:
+        self.file, self.entry, self.field, self.line, self.row = file, entry, field, line, row
+        where = str(file) + (f":{line}" if line else "") + (f": row {row}" if row else "")
         if entry is not None:
             where += f": entry '{entry}'"
         if field is not None:

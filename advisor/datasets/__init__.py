@@ -1,5 +1,6 @@
-"""Dataset task sources: BEIR folders, STS / classification / pair-classification tables, unlabeled retrieval,
-official MTEB tasks by name, and the bridge that runs an advisor Task through mteb's own evaluators.
+"""Dataset task sources: BEIR folders, query/positive pairs, STS / classification / pair-classification tables,
+unlabeled retrieval, official MTEB tasks by name, and the bridge that runs an advisor Task through mteb's own
+evaluators.
 
 Light at import time: mteb and the HF ``datasets`` library are imported inside the functions that need them."""
 
@@ -12,11 +13,12 @@ def task_sources() -> list[TaskSource]:
     """Every built-in task source, in detection order (the most specific layouts first)."""
     from advisor.datasets.beir import BeirSource, UnlabeledSource
     from advisor.datasets.mteb_hub import MtebSource
+    from advisor.datasets.pairs import PairsSource
     from advisor.datasets.tabular import ClassificationSource, PairClassificationSource, STSSource
 
     from advisor.datasets.clustering import ClusteringSource
     from advisor.datasets.deduplication import DeduplicationSource
     from advisor.datasets.reranking import RerankingSource
 
-    return [MtebSource(), RerankingSource(), BeirSource(), UnlabeledSource(), STSSource(), PairClassificationSource(),
-            ClassificationSource(), ClusteringSource(), DeduplicationSource()]
+    return [MtebSource(), RerankingSource(), BeirSource(), UnlabeledSource(), PairsSource(), STSSource(),
+            PairClassificationSource(), ClassificationSource(), ClusteringSource(), DeduplicationSource()]

@@ -1,10 +1,13 @@
-"""Row readers for dataset files (JSONL, TSV, CSV) that keep line numbers, so every malformed row becomes a
-ConfigError naming the file, the line and the field. Readers return whole lists: a task is built only after every
-row of every file has been read and checked, so nothing half-loaded is ever evaluated."""
+"""Row readers for dataset files (JSONL, TSV, CSV, and Parquet / Arrow / Feather) that keep line numbers (row
+numbers for the binary tables), so every malformed row becomes a ConfigError naming the file, the line or row and
+the field. Readers return whole lists: a task is built only after every row of every file has been read and
+checked, so nothing half-loaded is ever evaluated. pyarrow (the ``parquet`` extra) is imported only when a binary
+table is read."""
 
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -13,19 +16,40 @@ from typing import Any, Iterable, Sequence
 
 from advisor.errors import ConfigError, UserError
 
-TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
+TEXT_SUFFIXES = (".tsv", ".csv", ".jsonl")
+ARROW_SUFFIXES = (".parquet", ".arrow", ".feather")  # read through pyarrow: rows, not lines
+TABLE_SUFFIXES = TEXT_SUFFIXES + ARROW_SUFFIXES
+_ARROW_KIND = {".parquet": "Parquet", ".arrow": "Arrow", ".feather": "Feather"}
 
 
 @dataclass(frozen=True)
 class Row:
-    """One record of a data file with the line it starts on."""
+    """One record of a data file with the line it starts on (``unit`` "line"), or its number in a Parquet / Arrow
+    table (``unit`` "row", from 1)."""
 
     file: str
     line: int
     values: dict[str, Any]
+    unit: str = "line"
+
+    @property
+    def where(self) -> str:
+        """'line 7' or 'row 7': how a message points back at this record."""
+        return f"{self.unit} {self.line}"
 
     def error(self, field: str | None, message: str) -> ConfigError:
+        if self.unit == "row":
+            return ConfigError(self.file, message, field=field, row=self.line)
         return ConfigError(self.file, message, field=field, line=self.line)
+
+    def ident(self, field: str) -> str:
+        """An id: a non-empty string (surrounding blanks dropped) or an integer, as text."""
+        if field not in self.values or self.values[field] is None:
+            raise self.error(field, "is missing")
+        value = self.values[field]
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+            raise self.error(field, f"must be a non-empty string or integer, got {value!r}")
+        return str(value).strip()
 
     def text(self, field: str, *, allow_empty: bool = False) -> str:
         """A required text field (JSON strings only; numbers are not silently turned into text)."""
@@ -77,10 +101,29 @@ class Row:
 
 
 def check_path(spec: str | Path) -> Path:
+    """The dataset path ``spec``, which must exist (else :func:`missing_path`'s one-line error)."""
     path = Path(spec).expanduser()
     if not path.exists():
-        raise UserError(f"{spec}: no such file or folder")
+        raise missing_path(spec)
     return path
+
+
+def missing_path(spec: str | Path) -> UserError:
+    """'<spec>: no such file or directory', naming the first part of the path that is missing when it is not the
+    last, and the closest name beside it (a typo in a folder name is the usual cause)."""
+    path = Path(spec).expanduser()
+    missing = path
+    while missing.parent != missing and not missing.parent.exists():
+        missing = missing.parent
+    try:
+        siblings = sorted(p.name for p in missing.parent.iterdir())
+    except OSError:
+        siblings = []
+    notes = [] if missing == path else [f"{missing} does not exist"]
+    close = difflib.get_close_matches(missing.name, siblings, n=1)
+    if close:
+        notes.append(f"did you mean {missing.parent / close[0]}?")
+    return UserError(f"{spec}: no such file or directory" + (f" ({'; '.join(notes)})" if notes else ""))
 
 
 def _decode(path: Path) -> str:
@@ -142,13 +185,83 @@ def _delimiter(path: Path, first_line: str) -> str:
     return ","
 
 
+def names_text(names: Iterable[Any], limit: int = 40) -> str:
+    """Column names for a one-line message: blanks collapsed, each cut at ``limit`` characters."""
+    out = []
+    for name in names:
+        text = " ".join(str(name).split())
+        out.append(text if len(text) <= limit else text[:limit - 3] + "...")
+    return ", ".join(out) or "none"
+
+
+def _pyarrow(path: Path) -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise UserError(f"{path}: reading {_ARROW_KIND.get(path.suffix.lower(), 'Parquet')} files needs pyarrow; "
+                        "install it with: pip install 'embedding-advisor[parquet]'") from None
+    return pyarrow
+
+
+def _arrow_error(path: Path, exc: BaseException) -> ConfigError:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return ConfigError(str(path), f"is not a readable {_ARROW_KIND[path.suffix.lower()]} file ({text[:200]})")
+
+
+def _arrow_table(path: Path, *, schema_only: bool = False) -> Any:
+    """The pyarrow Table (or only its Schema) of a Parquet, Feather or Arrow IPC file (file or stream format)."""
+    pa = _pyarrow(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_schema(path) if schema_only else pq.read_table(path)
+        if suffix == ".feather":
+            import pyarrow.feather as feather
+
+            table = feather.read_table(path)
+            return table.schema if schema_only else table
+        try:
+            with pa.memory_map(str(path)) as source:
+                reader = pa.ipc.open_file(source)
+                return reader.schema if schema_only else reader.read_all()
+        except pa.ArrowInvalid:  # not the file format: the stream format (what Hugging Face datasets write)
+            with pa.memory_map(str(path)) as source:
+                reader = pa.ipc.open_stream(source)
+                return reader.schema if schema_only else reader.read_all()
+    except (pa.ArrowException, OSError, ValueError, MemoryError, EOFError) as exc:
+        raise _arrow_error(path, exc) from None
+
+
+def read_arrow(path: Path, required: Sequence[str] = ()) -> list[Row]:
+    """Rows of a Parquet / Arrow / Feather table (values as Python objects), numbered from 1, after checking the
+    required columns."""
+    pa = _pyarrow(path)
+    table = _arrow_table(path)
+    names = [str(n) for n in table.column_names]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise ConfigError(str(path), f"has no column '{missing[0]}' (it has: {names_text(names)}); the "
+                          f"table needs the columns {', '.join(required)}", field=missing[0])
+    try:
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    except (pa.ArrowException, ValueError, OverflowError, MemoryError) as exc:
+        raise _arrow_error(path, exc) from None
+    return [Row(str(path), number, dict(zip(names, values)), unit="row")
+            for number, values in enumerate(zip(*columns), start=1)]
+
+
 def read_table(path: Path, required: Sequence[str] = (), *, header: bool = True,
                columns: Sequence[str] | None = None) -> list[Row]:
-    """Rows of a TSV/CSV (first line = column names) or JSONL file, after checking the required columns.
+    """Rows of a TSV/CSV (first line = column names), JSONL, or Parquet / Arrow / Feather file, after checking the
+    required columns.
 
     TSV files are read unquoted, one row per line (quotes are text); CSV files follow the usual CSV quoting.
     ``header=False`` with ``columns`` reads a file without a header line (extra trailing columns are ignored)."""
-    if path.suffix.lower() == ".jsonl":
+    if path.suffix.lower() in ARROW_SUFFIXES:
+        return read_arrow(path, required)
+    if path.suffix.lower() in (".jsonl", ".json"):
         rows = read_jsonl(path)
         if rows:
             missing = [c for c in required if c not in rows[0].values]
@@ -170,7 +283,7 @@ def read_table(path: Path, required: Sequence[str] = (), *, header: bool = True,
         records = records[1:]
         missing = [c for c in required if c not in names]
         if missing:
-            raise ConfigError(str(path), f"the header has no column '{missing[0]}' (it has: {', '.join(names)}); "
+            raise ConfigError(str(path), f"the header has no column '{missing[0]}' (it has: {names_text(names)}); "
                               f"the first line must name the columns {', '.join(required)}", line=1, field=missing[0])
     else:
         names = list(columns or required)
@@ -181,7 +294,7 @@ def read_table(path: Path, required: Sequence[str] = (), *, header: bool = True,
         if len(cells) < len(names):
             missing_field = names[len(cells)]
             raise ConfigError(str(path), f"has {len(cells)} column(s), expected {len(names)} "
-                              f"({', '.join(names)}); check the {'tabs' if delimiter == chr(9) else 'commas'}",
+                              f"({names_text(names)}); check the {'tabs' if delimiter == chr(9) else 'commas'}",
                               line=line, field=missing_field)
         if header and len(cells) > len(names):
             raise ConfigError(str(path), f"has {len(cells)} columns but the header names {len(names)}; "
@@ -203,12 +316,17 @@ def _numbered(reader: Any, path: Path) -> Iterable[tuple[int, list[str]]]:
 
 def header_fields(path: Path) -> set[str]:
     """The column names of a table file (or the keys of a JSONL file's first object); empty if unreadable."""
+    if path.suffix.lower() in ARROW_SUFFIXES:
+        try:
+            return {str(n) for n in _arrow_table(path, schema_only=True).names}
+        except UserError:  # unreadable, or pyarrow missing: the reader says which when the file is read
+            return set()
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as f:
             for line in f:
                 if not line.strip():
                     continue
-                if path.suffix.lower() == ".jsonl":
+                if path.suffix.lower() in (".jsonl", ".json"):
                     value = json.loads(line)
                     return set(value) if isinstance(value, dict) else set()
                 cells = next(csv.reader([line], delimiter=_delimiter(path, line)))

@@ -151,19 +151,43 @@ class TaskSource(ABC):
         """Load and validate; a malformed row raises ConfigError with file, line and field."""
 
 
-def load_task(spec: str | Path, source: str | None = None) -> Task:
-    """Load a task through the registered task sources, detected from the path unless ``source`` names one."""
+def load_task(spec: str | Path, source: str | None = None, *, corpus: str | Path | None = None) -> Task:
+    """Load a task through the registered task sources, detected from the path unless ``source`` names one;
+    ``corpus`` (``--corpus``) adds the documents of a corpus file to a retrieval task. A path that does not exist
+    is '<path>: no such file or directory', with the missing part and a did-you-mean."""
     from advisor.datasets.origin import with_origin
+    from advisor.datasets.readers import missing_path
     from advisor.plugins import registered
 
     sources = registered("task_sources")
     spec = str(spec)
+    task: Task | None = None
     if source is not None:
         if source not in sources:
             raise UserError(f"unknown dataset type '{source}'; available: {', '.join(sorted(sources))}")
-        return with_origin(sources[source].load(spec), spec)
-    for candidate in sources.values():
-        if candidate.detect(spec):
-            return with_origin(candidate.load(spec), spec)
-    raise UserError(f"{spec}: cannot tell what kind of dataset this is; name it with --dataset-type "
-                    f"({', '.join(sorted(sources)) or 'no task source plugins loaded'})")
+        task = sources[source].load(spec)
+    else:
+        for candidate in sources.values():
+            if candidate.detect(spec):
+                task = candidate.load(spec)
+                break
+    if task is None:
+        if not Path(spec).expanduser().exists():
+            raise missing_path(spec)
+        raise UserError(f"{spec}: cannot tell what kind of dataset this is; name it with --dataset-type "
+                        f"({', '.join(sorted(sources)) or 'no task source plugins loaded'})")
+    if corpus is not None:
+        from advisor.datasets.corpus import with_corpus
+
+        task = with_corpus(task, corpus)
+    return with_origin(task, spec)
+
+
+def unlabeled_notice(task: Task, rater: str | None = None) -> str | None:
+    """The line every output that evaluates ``task`` prints first when no relevance judgements score it (None when
+    judgements do): the figures are a rater's, not a judged nDCG."""
+    if not task_type(task.type).rated:
+        return None
+    why = task.meta.get("unlabeled") or "no relevance judgements"
+    by = f"the rater '{rater}'" if rater else "a rater"
+    return f"{task.name}: UNLABELED: {why}; its figures are scores given by {by}, not by relevance judgements"

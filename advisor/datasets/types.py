@@ -24,7 +24,7 @@ class DatasetType:
 
 
 DATASET_TYPES: dict[str, DatasetType] = {
-    "retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("beir", "mteb")),
+    "retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("beir", "pairs", "mteb")),
     "sts": DatasetType(STSData, slicing.slice_sts, ("sts", "mteb")),
     "classification": DatasetType(ClassificationData, slicing.slice_classification, ("classification", "mteb")),
     "pair_classification": DatasetType(PairClassificationData, slicing.slice_pair_classification,

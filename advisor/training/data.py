@@ -2,8 +2,9 @@
 held-out split and the same evaluation harness work for all three:
 
 - ``qrels``: a retrieval task (a BEIR folder or anything a task source loads): (query, relevant document) pairs.
-- ``pairs``: the user's file of (anchor, positive[, negative]) rows (TSV, CSV or JSONL); anchors are the queries,
-  positives the corpus, user negatives are kept in ``task.meta["negatives"]``.
+- ``pairs``: the user's file of (anchor, positive[, negative]) rows (TSV, CSV, JSONL or Parquet), read by the
+  datasets layer's pair reader (``advisor.datasets.pairs``); anchors are the queries, positives the corpus, user
+  negatives are kept in ``task.meta["negatives"]``.
 - ``next-sentence``: raw text (one document per line, or JSONL with ``text``); each even-numbered sentence is a
   query whose relevant document is the sentence after it. Queries and corpus never share a sentence, so a query
   cannot find itself.
@@ -14,22 +15,19 @@ held-out split and the same evaluation harness work for all three:
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import random
 import re
 from pathlib import Path
 
 from advisor.errors import ConfigError, UserError
-from advisor.datasets.readers import json_error, read_text, text_lines
+from advisor.datasets.pairs import POSITIVE_COLUMNS, QUERY_COLUMNS, pairs_data, read_pairs
+from advisor.datasets.readers import ARROW_SUFFIXES, header_fields, json_error, missing_path, read_text, text_lines
 from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
 PAIR_SOURCES = ("qrels", "pairs", "next-sentence", "span-corruption")
-ANCHOR_NAMES = ("anchor", "query", "sentence1", "text1", "question")
-POSITIVE_NAMES = ("positive", "document", "sentence2", "text2", "answer", "passage")
-NEGATIVE_NAMES = ("negative", "hard_negative")
+ANCHOR_NAMES = QUERY_COLUMNS + ("sentence1", "text1")      # training also takes STS-style column names
+POSITIVE_NAMES = POSITIVE_COLUMNS + ("sentence2", "text2")
 RAW_SUFFIXES = (".txt", ".cor", ".text")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
@@ -42,33 +40,14 @@ def detect_pair_source(path: str | Path) -> str:
         return "qrels"
     if p.suffix.lower() in RAW_SUFFIXES:
         return "next-sentence"
-    if p.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json"):
-        header = _first_record_keys(p)
+    if p.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") + ARROW_SUFFIXES:
+        # a guess only: a file that cannot be read is reported by the reader it is given to, with its line
+        header = {str(name).strip().lower() for name in header_fields(p)}
         if header and any(name in header for name in ANCHOR_NAMES):
             return "pairs"
         if header and "text" in header:
             return "next-sentence"
     return "qrels"
-
-
-def _first_record_keys(path: Path) -> set[str]:
-    try:  # a guess only: a file that is not UTF-8 is reported by the reader it is given to, with its line
-        with path.open(encoding="utf-8-sig", errors="replace") as fh:
-            first = fh.readline().strip()
-    except OSError:
-        return set()
-    if path.suffix.lower() in (".jsonl", ".json"):
-        try:
-            record = json.loads(first)
-        except ValueError:
-            return set()
-        return set(record) if isinstance(record, dict) else set()
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return {name.strip().lower() for name in first.split(delimiter)}
-
-
-def _doc_id(text: str) -> str:
-    return "d" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _task(name: str, source: str, queries: dict[str, str], corpus: dict[str, str],
@@ -79,78 +58,18 @@ def _task(name: str, source: str, queries: dict[str, str], corpus: dict[str, str
                 description=f"training pairs ({origin}) from {source}", meta={"pair_source": origin, **(meta or {})})
 
 
-def _pick(record: dict, names: tuple[str, ...]) -> str | None:
-    lowered = {str(k).strip().lower(): k for k in record}
-    for name in names:
-        if name in lowered:
-            return lowered[name]
-    return None
-
-
 def read_pairs_file(path: str | Path) -> Task:
-    """A table of (anchor, positive[, negative]) rows. Column names: anchor/query/sentence1/text1/question and
-    positive/document/sentence2/text2/answer/passage, optional negative. A missing or empty cell is a ConfigError
-    naming the line."""
+    """A table of (anchor, positive[, negative][, score]) rows, read by the datasets layer's pair reader
+    (``advisor.datasets.pairs``: the reader ``--dataset`` uses for evaluation, so one file means the same pairs
+    in both). Column names: anchor/query/question/sentence1/text1 and positive/document/answer/passage/
+    sentence2/text2, optional negative; CSV, TSV, JSONL or Parquet. A missing or empty cell is a ConfigError naming
+    the line. One query text is one query (its positives all judged relevant); user negatives are kept in
+    ``task.meta["negatives"]``."""
     p = Path(path)
-    file = str(p)
-    if not p.is_file():
-        raise ConfigError(file, "file not found; check the path" if not p.exists() else
-                          "is a folder; give the pairs file (TSV, CSV or JSONL) itself")
-    rows: list[tuple[int, dict]] = []
-    text = read_text(p)
-    if p.suffix.lower() in (".jsonl", ".json"):
-        for line_no, line in enumerate(text_lines(text), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:  # JSONDecodeError, or a number too long to convert
-                raise ConfigError(file, f"invalid JSON: {json_error(exc)}", line=line_no) from None
-            if not isinstance(record, dict):
-                raise ConfigError(file, "each line must be a JSON object with anchor and positive", line=line_no)
-            rows.append((line_no, record))
-    else:
-        delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter,
-                                quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
-        start = 1  # the first line of the record being read
-        try:
-            if reader.fieldnames is not None:  # reads the header line
-                start = reader.reader.line_num + 1
-            for record in reader:
-                rows.append((reader.line_num, record))
-                start = reader.line_num + 1
-        except csv.Error as exc:  # a field over the CSV size limit, a broken quote
-            raise ConfigError(file, f"is not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc}); quote the "
-                                    f"texts or use JSONL", line=start) from None
-    if not rows:
-        raise ConfigError(file, "no rows; expected columns anchor and positive (optional negative)")
-    anchor_key, positive_key = _pick(rows[0][1], ANCHOR_NAMES), _pick(rows[0][1], POSITIVE_NAMES)
-    negative_key = _pick(rows[0][1], NEGATIVE_NAMES)
-    if anchor_key is None or positive_key is None:
-        missing = "anchor" if anchor_key is None else "positive"
-        raise ConfigError(file, f"no {missing} column; name the columns anchor and positive (or query/document, "
-                                f"sentence1/sentence2)", line=1)
-    queries: dict[str, str] = {}
-    corpus: dict[str, str] = {}
-    qrels: dict[str, dict[str, int]] = {}
-    negatives: dict[str, list[str]] = {}
-    for line_no, record in rows:
-        anchor, positive = record.get(anchor_key), record.get(positive_key)
-        for key, value in ((anchor_key, anchor), (positive_key, positive)):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(file, "is missing or empty", field=str(key), line=line_no)
-        qid = f"p{line_no}"
-        queries[qid] = anchor.strip()
-        did = _doc_id(positive.strip())
-        corpus[did] = positive.strip()
-        qrels[qid] = {did: 1}
-        negative = record.get(negative_key) if negative_key else None
-        if isinstance(negative, str) and negative.strip():
-            nid = _doc_id(negative.strip())
-            corpus[nid] = negative.strip()
-            negatives[qid] = [nid]
-    return _task(f"pairs-{p.stem}", file, queries, corpus, qrels, "pairs", {"negatives": negatives})
+    pairs = read_pairs(p, query_names=ANCHOR_NAMES, positive_names=POSITIVE_NAMES)
+    data, negatives = pairs_data(pairs)
+    return _task(f"pairs-{p.stem}", str(p), dict(data.queries), dict(data.corpus), dict(data.qrels), "pairs",
+                 {"negatives": negatives})
 
 
 def split_sentences(text: str, min_words: int = 3) -> list[str]:
@@ -175,7 +94,7 @@ def read_documents(path: str | Path) -> list[str]:
     p = Path(path)
     file = str(p)
     if not p.exists():
-        raise ConfigError(file, "file not found; check the path")
+        raise missing_path(p)
     if not p.is_file():
         raise ConfigError(file, "is a folder; give the raw text file (one document per line, or JSONL with text)")
     docs: list[str] = []
@@ -273,21 +192,29 @@ def span_corruption_pairs(path: str | Path, *, seed: int = 0, mask_ratio: float 
                                       "min_words": min_words, "max_words": max_words}})
 
 
-def load_training_task(dataset: str | Path, pair_source: str | None = None, dataset_type: str | None = None) -> Task:
-    """Turn ``--dataset`` into a retrieval Task of training pairs (see the module docstring)."""
+def load_training_task(dataset: str | Path, pair_source: str | None = None, dataset_type: str | None = None,
+                       corpus: str | Path | None = None) -> Task:
+    """Turn ``--dataset`` into a retrieval Task of training pairs (see the module docstring); ``corpus``
+    (``--corpus``) adds documents to it (more candidates for mined negatives)."""
     source = pair_source or detect_pair_source(dataset)
     if source not in PAIR_SOURCES:
         raise UserError(f"--pairs must be one of {', '.join(PAIR_SOURCES)}, got '{source}'")
-    if source == "pairs":
-        return read_pairs_file(dataset)
-    if source == "next-sentence":
-        return next_sentence_pairs(dataset)
-    if source == "span-corruption":
-        return span_corruption_pairs(dataset)
-    from advisor.datasets.tasks import load_task
+    if source == "qrels":
+        from advisor.datasets.tasks import load_task
 
-    task = load_task(dataset, dataset_type)
-    if task.type != "retrieval":
-        raise UserError(f"{dataset}: is a {task.type} task; training needs pairs: a retrieval task with qrels, "
-                        f"a pairs file (anchor, positive) or raw text for next-sentence pairs")
+        task = load_task(dataset, dataset_type, corpus=corpus)
+        if task.type != "retrieval":
+            raise UserError(f"{dataset}: is a {task.type} task; training needs pairs: a retrieval task with qrels, "
+                            f"a pairs file (anchor, positive) or raw text for next-sentence pairs")
+        return task
+    if source == "pairs":
+        task = read_pairs_file(dataset)
+    elif source == "next-sentence":
+        task = next_sentence_pairs(dataset)
+    else:
+        task = span_corruption_pairs(dataset)
+    if corpus is not None:
+        from advisor.datasets.corpus import with_corpus
+
+        task = with_corpus(task, corpus)
     return task

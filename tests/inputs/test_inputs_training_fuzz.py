@@ -78,7 +78,7 @@ def test_nul_bytes_and_duplicate_rows_are_kept_as_text(tmp_path):
                                          ("raw.txt", "next-sentence"), ("raw.jsonl", "span-corruption")])
 def test_an_empty_file_names_the_file(tmp_path, file, source):
     message = one_line_error(tmp_path, file, b"", source)
-    assert "no rows" in message or "found 0" in message
+    assert "no rows" in message or "found 0" in message or message.endswith(f"{file}: is empty")
 
 
 def test_a_field_over_the_csv_limit_names_the_line(tmp_path):
@@ -103,4 +103,4 @@ def test_a_number_too_long_to_convert_is_a_json_error_at_its_line(tmp_path):
     lines = content.splitlines(keepends=True)
     lines[1] = b'{"anchor": "a", "positive": "b", "negative": ' + b"9" * 5000 + b"}\n"
     message = one_line_error(tmp_path, file, b"".join(lines))
-    assert f"{file}:2: invalid JSON" in message and "digits" in message
+    assert f"{file}:2: is not valid JSON" in message and "digits" in message

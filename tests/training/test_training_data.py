@@ -82,7 +82,7 @@ def test_pairs_file_errors_name_file_line_and_field(tmp_path):
         read_pairs_file(nocol)
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"anchor": "a", "positive": "b"}\n{not json\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=":2: invalid JSON"):
+    with pytest.raises(ConfigError, match=":2: is not valid JSON"):
         read_pairs_file(broken)
 
 
