@@ -10,7 +10,7 @@ import sys
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option,
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, devices_option, executor_option, json_option, option,
                               policy_option, report_format_option, store_option)
 
@@ -64,6 +64,8 @@ def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all
     click.echo(headline(rec))
     for note in rec.notes:
         click.echo(f"note: {note}")
+    # when nothing passes, the headline promises the reasons below: every candidate is listed with them
+    show_all = show_all or rec.recommended is None
     for group in rec.groups:
         click.echo(f"\n{hardware_text(group)} [{group.hardware}]")
         for c in group.candidates:
@@ -72,6 +74,8 @@ def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all
             pos = f"{c.position:>3}" if c.position else "  -"
             click.echo(f"{pos} {STATUS_TEXT[c.status]:<12} {c.label}")
             click.echo(f"      {c.why}")
+            for line in figure_lines(c):
+                click.echo(f"      {line}")
         hidden = sum(c.status not in ("recommended", "pareto") for c in group.candidates)
         if hidden and not show_all:
             click.echo(f"    ({hidden} dominated or rejected candidates not shown; --all lists them)")
@@ -80,6 +84,32 @@ def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all
         click.echo("\nModels the policy rejects:")
         for m in rejected:
             click.echo(f"  {m.name}: {m.why}")
+
+
+def figure_lines(c) -> list[str]:
+    """A candidate's measured figures as the report writes them: quality and cost with their 95% intervals, the
+    latency sample count, and each unstable measurement with its reasons."""
+    from advisor.figures import (DOCS_PER_S, LATENCY_P95_MS, LATENCY_SAMPLES, PEAK_MEMORY_MB, figure_of,
+                                 lookup)
+
+    parts = []
+    for task, value in c.quality.items():
+        fig = figure_of(c.quality_metric.get(task, ""))
+        low, high = ((c.per_item.get(task) or {}).get("ci", {}).get(fig.name) or (None, None))[:2]
+        parts.append(f"{fig.label} {fig.interval_text(value, low, high)} on {task}")
+    for name in (LATENCY_P95_MS, DOCS_PER_S, PEAK_MEMORY_MB):
+        if c.cost.get(name) is None:
+            continue
+        fig = lookup(name)
+        text = f"{fig.label} {fig.interval_text(c.cost[name], *c.cost_ci.get(name, (None, None)))}"
+        if fig.measurement and c.unstable.get(fig.measurement):
+            text += " unstable"
+        if name == LATENCY_P95_MS and c.cost.get(LATENCY_SAMPLES):
+            text += f" over {lookup(LATENCY_SAMPLES).text(c.cost[LATENCY_SAMPLES])}"
+        parts.append(text)
+    lines = ["; ".join(parts)] if parts else []
+    lines += [f"unstable {measurement}: {'; '.join(reasons)}" for measurement, reasons in c.unstable.items()]
+    return lines
 
 
 @click.command("report")
@@ -106,6 +136,7 @@ def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, f
 @policy_option
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
+@corpus_option
 @option("--model", REPEATABLE)
 @option("--out", required=True)
 @store_option
@@ -115,11 +146,11 @@ def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, f
 @report_format_option
 @allow_network_option
 @json_option
-def recommend_command(catalogs, policy, datasets, dataset_type, models, out, store, devices, batch_size, executor,
-                      formats, allow_network, as_json):
+def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, out, store, devices, batch_size,
+                      executor, formats, allow_network, as_json):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
     candidates under the policy and write the report; prints the report's path."""
-    from advisor.inputs import read_inputs
+    from advisor.inputs import read_inputs, unlabeled_notices
     from advisor.pipeline import main_path, recommend
     from advisor.sweep.executors import get_executor
     from advisor.sweep.planner import plan_sweep
@@ -129,7 +160,9 @@ def recommend_command(catalogs, policy, datasets, dataset_type, models, out, sto
     try:
         get_executor(executor)  # a wrong name fails before any loading
         inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
-                             models=models, devices=devices, allow_network=allow_network)
+                             models=models, devices=devices, allow_network=allow_network, corpus=corpus)
+        for notice in unlabeled_notices(inputs.tasks):  # first, so a rater's score is never read as a judged one
+            click.echo(notice, err=True)
         plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                           batch_size=batch_size)
         with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:

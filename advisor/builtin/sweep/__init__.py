@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option,
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, deprecated_alias, devices_option, executor_option, json_option,
                               option, policy_option, store_option)
 
@@ -44,6 +44,7 @@ def _when(ts: float | None) -> str:
 @policy_option
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
+@corpus_option
 @option("--model", REPEATABLE)
 @devices_option
 @store_option
@@ -61,18 +62,20 @@ def _when(ts: float | None) -> str:
 @click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
 @allow_network_option
 @json_option
-def run_command(catalogs, policy, datasets, dataset_type, models, devices, store, executor, address, force,
+def run_command(catalogs, policy, datasets, dataset_type, corpus, models, devices, store, executor, address, force,
                 remeasure, no_cost, batch_size, cell_timeout, dry_run, allow_network, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
     running the same command again after a crash or Ctrl-C resumes where it stopped."""
-    from advisor.inputs import read_inputs
+    from advisor.inputs import read_inputs, unlabeled_notices
     from advisor.sweep.executors import get_executor
     from advisor.sweep.planner import model_loads, plan_sweep
     from advisor.sweep.driver import pending_groups, run_plan
 
     get_executor(executor)  # a wrong name fails before any loading
     inputs = read_inputs(catalogs=catalogs, policy=policy, datasets=datasets, dataset_type=dataset_type,
-                         models=models, devices=devices, allow_network=allow_network)
+                         models=models, devices=devices, allow_network=allow_network, corpus=corpus)
+    for notice in unlabeled_notices(inputs.tasks):  # first, so a rater's score is never read as a judged one
+        click.echo(notice, err=True)
     plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                       measure_cost=not no_cost, batch_size=batch_size)
     results = _store(store) if not dry_run or store.exists() else None  # a dry run creates no store
@@ -179,30 +182,37 @@ def runs_show(run_id, store, show_cells, as_json):
             click.echo(f"  {c['state']:<7} {c['label']}" + (f": {c['error']}" if c["error"] else ""))
     cost = db.results(fingerprint=[c["fingerprint"] for c in cells], kind="cost", status="ok")
     if cost:
-        click.echo("  cost cells (batch-1 p50 / p95 with 95% intervals; bulk docs/s; machine while measured):")
+        click.echo("  cost cells (batch-1 p50 / p95 with 95% intervals and the samples timed; bulk docs/s; machine "
+                   "while measured; unstable marks with their reasons):")
     for r in cost:
         click.echo(f"    {cost_line(r)}")
 
 
 def cost_line(result) -> str:
     """One cost cell in a line: the figures beside the contention they were taken under, and any unstable mark."""
-    from advisor.figures import (CONTENTION_BUSY_CORES, DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, LOAD_AVG_1M,
-                                 lookup)
+    from advisor.figures import (BULK_DOCS, BULK_ROUNDS, CONTENTION_BUSY_CORES, DOCS_PER_S, LATENCY_P50_MS,
+                                 LATENCY_P95_MS, LATENCY_SAMPLES, LOAD_AVG_1M, lookup)
 
     m, k = result.metrics, result.key
+    unstable = (result.details.get("stability") or {}).get("unstable") or {}
 
     def with_ci(name: str) -> str:
         fig = lookup(name)
-        return fig.interval_text(m.get(name), m.get(fig.ci_low), m.get(fig.ci_high))
+        text = fig.interval_text(m.get(name), m.get(fig.ci_low), m.get(fig.ci_high))
+        return text + (" unstable" if fig.measurement and unstable.get(fig.measurement) else "")
+
+    def t(name: str) -> str:
+        return lookup(name).text(m[name])
 
     runtime = f"{k.runtime}:" if k.runtime else ""
     line = (f"{k.model} [{k.device}/{runtime}{k.weight_precision}] {k.task}: p50 {with_ci(LATENCY_P50_MS)}, "
-            f"p95 {with_ci(LATENCY_P95_MS)}, {with_ci(DOCS_PER_S)}")
+            f"p95 {with_ci(LATENCY_P95_MS)}" + (f" over {t(LATENCY_SAMPLES)}" if LATENCY_SAMPLES in m else "")
+            + f", {with_ci(DOCS_PER_S)}"
+            + (f" ({t(BULK_DOCS)} x {t(BULK_ROUNDS)})" if BULK_DOCS in m and BULK_ROUNDS in m else ""))
     if LOAD_AVG_1M in m:
         busy = m.get(CONTENTION_BUSY_CORES)
         line += (f"; load {lookup(LOAD_AVG_1M).text(m[LOAD_AVG_1M])}"
                  + (f", others busy {lookup(CONTENTION_BUSY_CORES).text(busy)}" if busy is not None else ""))
-    unstable = (result.details.get("stability") or {}).get("unstable") or {}
     if unstable:
         line += "; UNSTABLE: " + "; ".join(f"{name}: {' / '.join(reasons)}" for name, reasons in unstable.items())
     return line
