@@ -52,13 +52,15 @@ def read_policy(path: str | Path | None = None, devices: Sequence[str] = (), *,
     return policy
 
 
-def read_datasets(specs: Sequence[str | Path], dataset_type: str | None = None) -> tuple[list["Task"], list[TaskRef]]:
-    """Each dataset (a folder, a file or a source's name) as a task, with the ref a worker finds it again by."""
+def read_datasets(specs: Sequence[str | Path], dataset_type: str | None = None,
+                  corpus: str | Path | None = None) -> tuple[list["Task"], list[TaskRef]]:
+    """Each dataset (a folder, a file or a source's name) as a task, with the ref a worker finds it again by;
+    ``corpus`` (``--corpus``) adds its documents to each retrieval dataset."""
     from advisor.datasets.tasks import load_task
 
     tasks, refs = [], []
     for spec in specs:
-        task = load_task(spec, dataset_type)
+        task = load_task(spec, dataset_type, corpus=corpus)
         tasks.append(task)
         refs.append(TaskRef.of(task, str(spec), dataset_type))
     names = [t.name for t in tasks]
@@ -66,6 +68,24 @@ def read_datasets(specs: Sequence[str | Path], dataset_type: str | None = None) 
     if duplicate:
         raise UserError(f"two datasets are both named '{duplicate}'; give each --dataset a different folder")
     return tasks, refs
+
+
+def unlabeled_notices(tasks: Sequence["Task"]) -> list[str]:
+    """The first lines a command that evaluates ``tasks`` prints: one per task that has no relevance judgements,
+    naming the rater that will score it (the first available one, as the sweep picks it)."""
+    from advisor.config.task_types import task_type
+    from advisor.datasets.tasks import unlabeled_notice
+
+    rated = [t for t in tasks if task_type(t.type).rated]
+    if not rated:
+        return []
+    from advisor.quality.raters import get_rater
+
+    try:
+        rater: str | None = get_rater().name
+    except UserError:  # no rater can run: the cells say so when they fail
+        rater = None
+    return [line for t in rated if (line := unlabeled_notice(t, rater))]
 
 
 def select_models(entries: Sequence[ModelEntry], names: Sequence[str]) -> list[ModelEntry]:
@@ -81,7 +101,8 @@ def select_models(entries: Sequence[ModelEntry], names: Sequence[str]) -> list[M
 
 def read_inputs(*, catalogs: Sequence[str | Path] = (), policy: str | Path | None = None,
                 datasets: Sequence[str | Path] = (), dataset_type: str | None = None, models: Sequence[str] = (),
-                devices: Sequence[str] = (), allow_network: bool = False) -> Inputs:
+                devices: Sequence[str] = (), allow_network: bool = False,
+                corpus: str | Path | None = None) -> Inputs:
     """Catalogs, policy, model selection and datasets, read in that order (a bad catalog or policy fails before
     any dataset is loaded)."""
     catalog_paths, catalog = read_catalogs(catalogs)
@@ -91,7 +112,7 @@ def read_inputs(*, catalogs: Sequence[str | Path] = (), policy: str | Path | Non
     entries = select_models(catalog, models)
     known = {e.name for e in catalog}
     catalog = catalog + [e for e in entries if e.name not in known]
-    tasks, refs = read_datasets(datasets, dataset_type)
+    tasks, refs = read_datasets(datasets, dataset_type, corpus)
     return Inputs(entries, chosen_policy, tasks, refs, catalog_paths, catalog)
 
 

@@ -70,8 +70,8 @@ class Form:
 ONE, REPEATABLE = "one", "repeatable"  # the plain forms; others name what sets them apart ("training", ...)
 
 _MODEL = "a catalog name, a local model folder or file, or hub:ORG/NAME (cached)"
-_DATASET = ("a folder or file (BEIR folder, STS/classification/pair table) or a task name such as mteb:TASK; "
-            "repeatable")
+_DATASET = ("a folder or file (BEIR folder, query/positive pairs, STS/classification/pair table; CSV, TSV, JSONL "
+            "or Parquet) or a task name such as mteb:TASK; repeatable")
 
 # option -> form -> Form; the order is docs/cli.md's column order
 VOCABULARY: dict[str, dict[str, Form]] = {
@@ -85,11 +85,15 @@ VOCABULARY: dict[str, dict[str, Form]] = {
     "--dataset": {
         REPEATABLE: Form("datasets", f"Dataset: {_DATASET}.", {"multiple": True}),
         "training": Form("dataset", "Dataset to train on: a retrieval task (BEIR folder with qrels), a pairs file "
-                                    "(TSV/CSV/JSONL with anchor, positive[, negative]) or raw text (one document "
-                                    "per line)."),
+                                    "(TSV/CSV/JSONL/Parquet with anchor, positive[, negative]) or raw text (one "
+                                    "document per line)."),
     },
     "--dataset-type": {ONE: Form("dataset_type", "Task source to read the datasets with, instead of detecting it "
                                                  "(see 'advisor datasets sources').", {"default": None})},
+    "--corpus": {ONE: Form("corpus", "Corpus file (JSONL, CSV, TSV or Parquet with a text column, optional title) "
+                                     "whose documents are added to each retrieval dataset, so its judged documents "
+                                     "are searched among distractors.",
+                           {"default": None, "type": click.Path(path_type=Path)})},
     "--catalog": {REPEATABLE: Form("catalogs", "Catalog YAML file (repeatable). Default: the shipped catalogs.",
                                    {"multiple": True, "type": click.Path(path_type=Path)})},
     "--name-contains": {REPEATABLE: Form("names", "Keep models whose name contains this (repeatable).",
@@ -273,6 +277,7 @@ catalog_option = option("--catalog")                                # -> catalog
 policy_option = option("--policy")                                  # -> policy (a Path or None)
 json_option = option("--json")                                      # -> as_json
 dataset_type_option = option("--dataset-type")                      # -> dataset_type (None: detected)
+corpus_option = option("--corpus")                                  # -> corpus (None: the datasets' own documents)
 executor_option = option("--executor")                              # -> executor
 allow_network_option = option("--allow-network")                    # -> allow_network (the policy's network grant)
 report_format_option = option("--format", REPEATABLE)               # -> formats (report writers' names)

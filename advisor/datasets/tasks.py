@@ -188,6 +188,12 @@ def unlabeled_notice(task: Task, rater: str | None = None) -> str | None:
     judgements do): the figures are a rater's, not a judged nDCG."""
     if not task_type(task.type).rated:
         return None
-    why = task.meta.get("unlabeled") or "no relevance judgements"
+    return unlabeled_line(task.name, task.meta.get("unlabeled"), rater)
+
+
+def unlabeled_line(name: str, why: str | None = None, rater: str | None = None) -> str:
+    """'<task>: UNLABELED: <why>; its figures are scores given by the rater '<rater>', not by relevance
+    judgements' (the report writes it from the stored cells, where only the name and the rater are known)."""
     by = f"the rater '{rater}'" if rater else "a rater"
-    return f"{task.name}: UNLABELED: {why}; its figures are scores given by {by}, not by relevance judgements"
+    return (f"{name}: UNLABELED: {why or 'no relevance judgements'}; its figures are scores given by {by}, "
+            "not by relevance judgements")

@@ -143,6 +143,9 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         units = _bootstrap_units(r.details, per_item)
         if units and not info.units:  # BM25's cells and older ones do not record their bootstrap units
             tasks[k.task] = replace(info, units=units)
+        rating = r.details.get("rater")
+        if isinstance(rating, dict) and rating.get("rater") and not tasks[k.task].rater:  # no judgements: say whose
+            tasks[k.task] = replace(tasks[k.task], rater=str(rating["rater"]))
 
     for ident, c in candidates.items():
         model, variant, hardware = ident[:3]

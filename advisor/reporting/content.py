@@ -14,6 +14,7 @@ from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOC
 from advisor.formatting import CELL_MISSING, cell, interval, number, percent, signed
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 from advisor.ranking.zero_shot import quality_mark
+from advisor.config.task_types import TASK_TYPES
 
 STATUS_TEXT = {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
                "rejected": "rejected", "failed": "failed", "incomplete": "incomplete"}
@@ -95,6 +96,16 @@ def hardware_text(group: HardwareGroup) -> str:
 
 
 def headline(rec: Recommendation) -> str:
+    """The report's first line: the verdict, after a sentence per task that has no relevance judgements (its
+    figures are a rater's scores, and the reader must know that before any number)."""
+    from advisor.datasets.tasks import unlabeled_line
+
+    unlabeled = [f"{unlabeled_line(t.name, None, t.rater)}." for t in rec.tasks
+                 if t.type in TASK_TYPES and TASK_TYPES[t.type].rated]
+    return " ".join([*unlabeled, _verdict(rec)])
+
+
+def _verdict(rec: Recommendation) -> str:
     best = rec.recommended
     if best is None:
         rules: dict[str, int] = {}

@@ -321,7 +321,7 @@ class RayExecutor(Executor):
             for group in groups:  # load each dataset once here and ship it: workers need no shared disk
                 for tc in group.tasks:
                     if tc.task.name not in tasks:
-                        tasks[tc.task.name] = load_task(tc.task.spec, tc.task.source)
+                        tasks[tc.task.name] = load_task(tc.task.spec, tc.task.source, corpus=tc.task.corpus)
             tasks_ref = ray.put(tasks)
             remote = ray.remote(_ray_group)
 

@@ -31,13 +31,15 @@ UNTRAINED = "untrained truncation"
 
 @dataclass(frozen=True)
 class TaskRef:
-    """How a worker finds a task again: the dataset spec (path or name) and source, checked by content hash."""
+    """How a worker finds a task again: the dataset spec (path or name), source and any ``--corpus`` file, checked
+    by content hash."""
 
     spec: str
     source: str | None
     name: str
     type: str
     content_hash: str
+    corpus: str | None = None
 
     @classmethod
     def of(cls, task: "Task", spec: str | None = None, source: str | None = None) -> "TaskRef":
@@ -50,7 +52,7 @@ class TaskRef:
             spec = str(Path(spec).resolve())
         if source is None and task.source in registered("task_sources"):
             source = task.source
-        return cls(spec, source, task.name, task.type, task.content_hash)
+        return cls(spec, source, task.name, task.type, task.content_hash, task.meta.get("corpus"))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _load_task(tc: TaskCells, preloaded: dict[str, "Task"] | None) -> "Task":
     from advisor.errors import UserError
     from advisor.datasets.tasks import load_task
 
-    task = (preloaded or {}).get(tc.task.name) or load_task(tc.task.spec, tc.task.source)
+    task = (preloaded or {}).get(tc.task.name) or load_task(tc.task.spec, tc.task.source, corpus=tc.task.corpus)
     if task.content_hash != tc.task.content_hash:
         raise UserError(f"dataset {tc.task.spec} changed since the run was planned (content hash "
                         f"{task.content_hash}, planned {tc.task.content_hash}); run 'advisor run' again")

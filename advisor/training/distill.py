@@ -39,6 +39,7 @@ class DistillConfig:
     catalogs: tuple[str, ...] = ()
     pair_source: str | None = None
     dataset_type: str | None = None
+    corpus: str | None = None  # --corpus: documents added to the corpus
     heldout: float = 0.2
     split_seed: int = 0
     max_pairs: int | None = None
@@ -103,7 +104,7 @@ def distill(config: DistillConfig, *, device: str | None = None, resume: bool = 
     from advisor.training.runner import quiet_libraries, train
 
     quiet_libraries(progress is not None)
-    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type, config.corpus)
     ws = Workspace.open(config.out, "distill", config.identity(), resume=resume)
     device = pick_device(device)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))

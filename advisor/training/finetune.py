@@ -28,6 +28,7 @@ class FinetuneConfig:
     catalogs: tuple[str, ...] = ()
     pair_source: str | None = None          # qrels | pairs | next-sentence (detected when None)
     dataset_type: str | None = None         # passed to the task sources for qrels
+    corpus: str | None = None               # --corpus: documents added to the corpus (more negatives to mine)
     hard_negatives: int = 1                 # mined negatives per pair (0: in-batch negatives only)
     mining_depth: int = 50                  # candidates looked at per query
     max_ratio: float = 0.95                 # false-negative filter: negative score < max_ratio * positive score
@@ -155,7 +156,7 @@ def finetune(config: FinetuneConfig, *, device: str | None = None, resume: bool 
     from advisor.training.runner import quiet_libraries, train
 
     quiet_libraries(progress is not None)
-    task = load_training_task(config.dataset, config.pair_source, config.dataset_type)
+    task = load_training_task(config.dataset, config.pair_source, config.dataset_type, config.corpus)
     ws = Workspace.open(config.out, "finetune", config.identity(), resume=resume)
     device = pick_device(device)
     split = ws.split(task, lambda: split_queries(task, config.heldout, config.split_seed))

@@ -13,7 +13,7 @@ from advisor.figures import (BULK_DOCS, BULK_ROUNDS, BYTES_PER_VECTOR, CONTENTIO
                              INDEX_SIZE_MB, INDEX_VECTORS, LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS,
                              LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC,
                              PEAK_MEMORY_MB, REEMBED_H_PER_M, TOKENS_PER_S, USD_PER_MONTH_PER_MILLION, lookup)
-from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
+from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, corpus_option, dataset_type_option,
                               deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
 
 
@@ -21,6 +21,7 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @option("--model", ONE, required=True)
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
+@corpus_option
 @catalog_option
 @device_option()
 @weights_option
@@ -47,7 +48,8 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @click.option("--price-per-gb-month", default=0.10, type=click.FloatRange(0), show_default=True,
               help="Storage price (USD per GB-month) for the storage-cost estimates.")
 @json_option
-def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
+def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None,
+                    catalogs: tuple[Path, ...],
                     device: str, weight_precision: str | None, batch_size: int,
                     bulk_docs: int | None, latency_samples: int,
                     load_requests: int | None, no_load: bool, load_server: str, no_memory: bool,
@@ -61,7 +63,7 @@ def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | N
     from advisor.models.resolve import resolve_model
 
     entry = resolve_model(model, list(catalogs) or None)
-    tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before the model loads
+    tasks = [load_task(p, dataset_type, corpus=corpus) for p in datasets]  # all validated before the model loads
     rule = StabilityRule() if latency_samples is None else StabilityRule(round_samples=latency_samples)
     opts = CostOptions(batch_size=batch_size, bulk_docs=bulk_docs, stability=rule,
                        load_test=not no_load, load_requests=load_requests, load_server=load_server,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from advisor.datasets.tasks import Task
-from advisor.options import dataset_type_option, json_option
+from advisor.options import corpus_option, dataset_type_option, json_option
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -18,7 +19,8 @@ def task_summary(task: Task) -> dict[str, Any]:
     if task.type == "retrieval":
         summary["judgements"] = sum(len(v) for v in task.data.qrels.values())
     summary.update({k: v for k, v in task.meta.items() if k in ("split", "labels", "positives", "min_score",
-                                                                "max_score", "path")})
+                                                                "max_score", "path", "qrels", "pairs", "corpus",
+                                                                "corpus_added", "unlabeled")})
     return summary
 
 
@@ -45,13 +47,17 @@ def sources_command(as_json: bool) -> None:
 @datasets_group.command("show")
 @click.argument("datasets", nargs=-1, required=True)
 @dataset_type_option
+@corpus_option
 @json_option
-def show_command(datasets: tuple[str, ...], dataset_type: str | None, as_json: bool) -> None:
+def show_command(datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None, as_json: bool) -> None:
     """Load each DATASET (a path, or mteb:TaskName), check every row, and print its type, sizes and hash."""
     from advisor.cli import emit_json
-    from advisor.datasets.tasks import load_task
+    from advisor.datasets.tasks import load_task, unlabeled_notice
 
-    summaries = [task_summary(load_task(spec, source=dataset_type)) for spec in datasets]
+    tasks = [load_task(spec, source=dataset_type, corpus=corpus) for spec in datasets]
+    for notice in filter(None, map(unlabeled_notice, tasks)):
+        click.echo(notice, err=as_json)
+    summaries = [task_summary(task) for task in tasks]
     if as_json:
         emit_json(summaries if len(summaries) > 1 else summaries[0])
         return

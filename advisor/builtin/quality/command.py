@@ -11,7 +11,7 @@ import click
 
 from advisor.errors import UserError
 from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES
-from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, dataset_type_option,
+from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, corpus_option, dataset_type_option,
                               deprecated_alias, device_option, dim_option, json_option, option,
                               vector_precision_option, weights_option)
 
@@ -20,6 +20,7 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @option("--model", ONE, required=True)
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
+@corpus_option
 @catalog_option
 @dim_option
 @vector_precision_option
@@ -33,7 +34,8 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @click.option("--resamples", default=1000, type=click.IntRange(0), show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
 @json_option
-def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, catalogs: tuple[Path, ...],
+def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None,
+                     catalogs: tuple[Path, ...],
                      dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str | None,
                      rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
                      as_json: bool) -> None:
@@ -45,12 +47,12 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
     from advisor.models.resolve import resolve_model
     from advisor.quality.raters import get_rater
     from advisor.config.task_types import task_type
-    from advisor.datasets.tasks import load_task
+    from advisor.datasets.tasks import load_task, unlabeled_notice
     from advisor.models.variants import Variant
 
     entry = resolve_model(model, list(catalogs) or None)
     weight_precision = weight_precision or entry.weight_precision or "fp32"
-    tasks = [load_task(p, dataset_type) for p in datasets]  # every dataset validated before any model runs
+    tasks = [load_task(p, dataset_type, corpus=corpus) for p in datasets]  # all validated before any model runs
     variants = [Variant(device=device, weight_precision=weight_precision, dim=d, vector_precision=p)
                 for d in (dims or (None,)) for p in (precisions or ("float32",))]
     reference = _reference(variants, entry, device, weight_precision)
@@ -62,6 +64,8 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
         if reason:
             raise UserError(f"{entry.name} cannot run {v.label()}: {reason}")
     judge = get_rater(rater) if any(task_type(t.type).rated for t in tasks) else None
+    for notice in filter(None, (unlabeled_notice(t, judge and judge.name) for t in tasks)):  # first, never missed
+        click.echo(notice, err=as_json)
     encoder = load_encoder(entry, device=device, weight_precision=weight_precision)
     load_s = encoder.info[LOAD_TIME_S]
     hardware, versions = hardware_id(device), versions_id()

@@ -11,8 +11,8 @@ import click
 
 from advisor.errors import UserError
 from advisor.formatting import number
-from advisor.options import (ONE, catalog_option, dataset_type_option, device_option, json_option, policy_option,
-                              store_option, training_batch_size_option)
+from advisor.options import (ONE, catalog_option, corpus_option, dataset_type_option, device_option, json_option,
+                              policy_option, store_option, training_batch_size_option)
 from advisor.options import option as shared_option
 from advisor.training.settings import DISTILL_LEARNING_RATE, FINETUNE_LEARNING_RATE, TrainSettings
 
@@ -135,6 +135,7 @@ def common_options(f: Any) -> Any:
         shared_option("--out", required=True),
         catalog_option,
         dataset_type_option,
+        corpus_option,
         click.option("--pairs", "pair_source", type=click.Choice(["qrels", "pairs", "next-sentence", "span-corruption"]),
                      default=None,
                      help="Where training pairs come from (detected from --dataset when omitted)."),
@@ -182,7 +183,8 @@ def common_options(f: Any) -> Any:
               help="The model is a decoder (an LLM) folder: load it with this pooling (causal attention).")
 @policy_option
 def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, ...], dataset_type: str | None,
-                     pair_source: str | None, heldout: float, split_seed: int, epochs: float, max_steps: int | None,
+                     corpus: Path | None, pair_source: str | None, heldout: float, split_seed: int, epochs: float,
+                     max_steps: int | None,
                      batch_size: int, learning_rate: float | None, warmup_ratio: float, seed: int,
                      save_steps: int | None, max_seq_length: int | None, max_pairs: int | None, name: str | None,
                      device: str | None, resume: bool, no_evaluate: bool, measure: bool, as_json: bool, quiet: bool,
@@ -196,7 +198,8 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
     dims = _dims(matryoshka_dims) or _policy_dims(policy)
     config = FinetuneConfig(
         model=model, dataset=str(dataset), out=str(out), catalogs=tuple(str(c) for c in catalogs),
-        pair_source=pair_source, dataset_type=dataset_type, hard_negatives=hard_negatives,
+        pair_source=pair_source, dataset_type=dataset_type, corpus=None if corpus is None else str(corpus),
+        hard_negatives=hard_negatives,
         mining_depth=mining_depth, max_ratio=max_ratio, margin=margin, matryoshka_dims=dims, heldout=heldout,
         split_seed=split_seed, max_pairs=max_pairs, name=name, decoder_pooling=decoder_pooling,
         train=_train_settings(FINETUNE_LEARNING_RATE, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
@@ -234,7 +237,8 @@ def finetune_command(model: str, dataset: str, out: Path, catalogs: tuple[Path, 
 def distill_command(teacher: str, student: str | None, student_grid: str | None, benchmark: bool,
                     grid_no_cost: bool, store: Path, loss_kind: str, side: str, pair_name: str | None, dataset: str,
                     out: Path,
-                    catalogs: tuple[Path, ...], dataset_type: str | None, pair_source: str | None, heldout: float,
+                    catalogs: tuple[Path, ...], dataset_type: str | None, corpus: Path | None,
+                    pair_source: str | None, heldout: float,
                     split_seed: int, epochs: float, max_steps: int | None, batch_size: int,
                     learning_rate: float | None, warmup_ratio: float, seed: int, save_steps: int | None,
                     max_seq_length: int | None, max_pairs: int | None, name: str | None, device: str | None,
@@ -249,6 +253,7 @@ def distill_command(teacher: str, student: str | None, student_grid: str | None,
     config = DistillConfig(
         teacher=teacher, student=student or "grid", loss=loss_kind, dataset=str(dataset), out=str(out),
         catalogs=tuple(str(c) for c in catalogs), pair_source=pair_source, dataset_type=dataset_type,
+        corpus=None if corpus is None else str(corpus),
         heldout=heldout, split_seed=split_seed, max_pairs=max_pairs, name=name, side=side, pair_name=pair_name,
         train=_train_settings(DISTILL_LEARNING_RATE, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                               learning_rate=learning_rate, warmup_ratio=warmup_ratio, seed=seed,
