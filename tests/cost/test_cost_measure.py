@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import subprocess
 import sys
 import time
@@ -40,13 +41,14 @@ def encoder(minilm_dir):
 
 
 def test_latency_percentiles_equal_numpy_on_a_real_run(encoder):
-    rule = StabilityRule(round_samples=10, settle_rounds=2, latency_tolerance=10.0, resamples=200)
+    # an infinite tolerance: two rounds always agree, so the count of samples does not hang on the machine's noise
+    rule = StabilityRule(round_samples=10, settle_rounds=2, latency_tolerance=math.inf, resamples=200)
     t0 = time.perf_counter()
     measured = measure_latency(encoder, QUERIES, rule=rule, warmup=3)
     wall_ms = (time.perf_counter() - t0) * 1000
     stats = measured.stats
     raw = np.array(stats.raw_ms)
-    assert stats.samples == 20 == raw.size  # two rounds of ten agreed (a tolerance no machine misses)
+    assert stats.samples == 20 == raw.size  # two rounds of ten agreed (an infinite tolerance)
     assert measured.settled.settled and len(measured.settled.rounds) == 2
     assert np.all(raw > 0) and raw.sum() <= wall_ms  # each sample is a real, positive piece of the run
     np.testing.assert_allclose([stats.p50_ms, stats.p95_ms, stats.p99_ms], np.percentile(raw, [50, 95, 99]))

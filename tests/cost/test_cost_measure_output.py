@@ -83,8 +83,9 @@ def test_a_settled_measurement_carries_no_unstable_mark(unsettled):
 
 def test_measure_prints_intervals_and_sample_counts_on_a_real_run(repo):
     proc = subprocess.run([sys.executable, "-m", "advisor.cli", "measure", "--model", MODEL, "--dataset",
-                           str(repo / "data" / "rt-reviews-plots"), "--docs", "16", "--queries", "10", "--no-load",
-                           "--no-memory"], capture_output=True, text=True, timeout=600, cwd=repo)
+                           str(repo / "data" / "rt-reviews-plots"), "--docs", "16", "--queries", "10",
+                           "--load-requests", "20", "--no-memory"], capture_output=True, text=True, timeout=600,
+                          cwd=repo)
     assert proc.returncode == 0, proc.stderr[-2000:]
     batch1 = _line(proc.stdout, "batch-1")
     for q in ("p50", "p95", "p99"):
@@ -95,3 +96,11 @@ def test_measure_prints_intervals_and_sample_counts_on_a_real_run(repo):
     assert _line(proc.stdout, "machine").startswith("machine     load average")
     # whatever the machine was doing, the text marks exactly what the stability record would: a mark has its line
     assert ("unstable" in batch1) == ("UNSTABLE    batch-1 latency:" in proc.stdout)
+    # the load test: the sustainable rate, then each run below it with its intervals and samples
+    assert re.match(r"load        sustains [0-9.,]+ queries/s \(", _line(proc.stdout, "load "))
+    runs = [x.strip() for x in proc.stdout.splitlines() if re.match(r"\s+at (50|80)%", x)]
+    assert runs or "did not keep up" in proc.stdout  # a run past saturation is a probe, noted, not a latency
+    for run in runs:
+        assert re.search(r"p50 [0-9.,]+ ms \(95% CI [0-9.,]+ to [0-9.,]+ ms\)( unstable)?, p95 [0-9.,]+ ms \(95% CI",
+                         run), run
+        assert run.endswith(" samples") and ("unstable" in run) == ("unstable" in batch1), run

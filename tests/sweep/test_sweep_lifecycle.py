@@ -76,14 +76,14 @@ def test_a_hung_model_is_killed_at_the_cell_timeout_and_the_sweep_goes_on(tmp_pa
     policy = grid_policy(tmp_path / "policy.yaml", dims="[full]", precisions="[float32]",
                          extra="cell_timeout: 10\n" if given_by == "policy" else "")
     store = tmp_path / "s.sqlite"
-    started = time.monotonic()
     flags = ["--cell-timeout", "10"] if given_by == "cli" else []  # 10 s: a loaded 2-core machine takes 4 s
     done = subprocess.run(advisor_command(catalog, policy, retrieval_dir, store) + flags,
                           env=sweep_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
-    assert time.monotonic() - started < 50
     with ResultStore(store) as results:
         (hung,) = results.results(model="hung")
+        # killed at the cell timeout, not waited for: only the timeout fails a cell with "timed out" (left alone,
+        # the hung model is just slow); no wall-clock bound, since the sweep's duration says more about the load
         assert hung.status == "failed" and "timed out" in hung.error
         assert [r.status for r in results.results(model="hash-64")] == ["ok"]
 

@@ -80,11 +80,11 @@ def test_a_hung_ray_task_is_cancelled_at_the_cell_timeout_and_the_sweep_goes_on(
                                                                               local_ray, retrieval_dir):
     plan = one_cell_plan(tmp_path, hashing_catalog(tmp_path / "c.yaml", [64], crashy={"hung": "delay: 60"}))
     store = ResultStore(tmp_path / "s.sqlite")
-    started = time.monotonic()
     summary = run_plan(plan, store, executor="ray", executor_options={"cell_timeout": 8})
-    assert time.monotonic() - started < 45  # not the hung model's 60 s
     assert (summary.status, summary.computed, summary.failed) == ("finished", 2, 1)
     (hung,) = store.results(model="hung")
+    # killed at the cell timeout, not waited for: only the timeout fails a cell with "timed out" (left alone, the
+    # hung model is just slow); no wall-clock bound, since how long the sweep took says more about the machine's load
     assert hung.status == "failed" and "timed out" in hung.error and "--cell-timeout 8 s" in hung.error
     assert [r.status for r in store.results(model="hash-64")] == ["ok"]
     assert store.leases() == []

@@ -116,7 +116,7 @@ def _summary(task: str, f: dict[str, Any]) -> str:
              f"{t(MEAN_TOKENS_PER_DOC)})",
              f"    batch-1     p50 {ci(LATENCY_P50_MS)}, p95 {ci(LATENCY_P95_MS)}, p99 {ci(LATENCY_P99_MS)} "
              f"({t(LATENCY_SAMPLES)} after warm-up{_rounds((f.get('stability') or {}).get('latency') or {})})"]
-    lines += _load_lines(f)
+    lines += _load_lines(f, ci)
     lines.append(f"    memory      peak {ci(PEAK_MEMORY_MB)} ({f.get('memory_method', 'not measured')}); "
                  f"load {t(LOAD_TIME_S)}")
     lines.append(f"    storage     {t(BYTES_PER_VECTOR)} per vector, {t(INDEX_SIZE_MB)} for {t(INDEX_VECTORS)} "
@@ -142,20 +142,32 @@ def _rounds(settled: dict[str, Any]) -> str:
     return f", {total} rounds" if used == total else f", the last {used} of {total} rounds"
 
 
-def _load_lines(f: dict[str, Any]) -> list[str]:
-    """The load test's lines (with and without dynamic batching)."""
-    from advisor.figures import (LOAD_MEAN_BATCH, LOAD_MODES, LOAD_P50, LOAD_P99, LOAD_QPS, LOAD_TARGET_QPS,
+def _load_lines(f: dict[str, Any], ci: Any) -> list[str]:
+    """The load test's lines: the sustainable rate the open-loop sweep found, then the latency of the runs at fixed
+    fractions of it (and at any rate a policy names), each with its interval, its unstable mark and its samples."""
+    from advisor.figures import (LOAD_FRACTIONS, LOAD_MEAN_BATCH, LOAD_P50, LOAD_P95, LOAD_P95_AT_RATE, LOAD_QPS,
+                                 LOAD_SAMPLES, LOAD_SATURATED_AT_QPS, LOAD_SUSTAINABLE_QPS, LOAD_SWEEP_RUNS,
                                  load_figure)
 
     def t(name: str) -> str:
         return lookup(name).text(f.get(name))
 
-    lines = []
-    if LOAD_TARGET_QPS in f:
-        for mode in LOAD_MODES:
-            lines.append(f"    load {mode:<9} {t(load_figure(mode, LOAD_QPS))} of {t(LOAD_TARGET_QPS)}, "
-                         f"p50 {t(load_figure(mode, LOAD_P50))}, p99 {t(load_figure(mode, LOAD_P99))}, mean batch "
-                         f"{t(load_figure(mode, LOAD_MEAN_BATCH))}")
+    if LOAD_SUSTAINABLE_QPS not in f:
+        return []
+    source = (f.get("load_test") or {}).get("source")
+    saturated = (f"saturated at {t(LOAD_SATURATED_AT_QPS)}" if LOAD_SATURATED_AT_QPS in f
+                 else "not saturated within the sweep's bounds: a lower bound")
+    lines = [f"    load        sustains {t(LOAD_SUSTAINABLE_QPS)} ({saturated}; found in {t(LOAD_SWEEP_RUNS)})"
+             + (f" [{source}]" if source else "")]
+    for fraction in LOAD_FRACTIONS:
+        if load_figure(fraction, LOAD_P95) not in f:
+            continue
+        lines.append(f"      at {round(fraction * 100)}%    p50 {ci(load_figure(fraction, LOAD_P50))}, p95 "
+                     f"{ci(load_figure(fraction, LOAD_P95))}; {t(load_figure(fraction, LOAD_QPS))} answered, mean "
+                     f"batch {t(load_figure(fraction, LOAD_MEAN_BATCH))}, {t(load_figure(fraction, LOAD_SAMPLES))}")
+    for name in sorted((n for n in f if LOAD_P95_AT_RATE.regex.match(n)), key=lambda n: int(
+            LOAD_P95_AT_RATE.regex.match(n).group(1))):
+        lines.append(f"      {lookup(name).label}: {ci(name)}")
     return lines
 
 
