@@ -1,5 +1,7 @@
 """Fuzz the user's inputs as the CLI reads them: the shipped catalog and policies and small slices of the example
-datasets (BEIR JSONL/TSV retrieval, STS, classification, pairs), and the training inputs of ``advisor finetune`` /
+datasets (BEIR JSONL/TSV retrieval; BEIR in Parquet, with .csv, .jsonl or TREC judgements; query/positive pairs as
+CSV, JSONL and Parquet, with a ``--corpus`` file; STS, classification and pair tables, one as Parquet), and the
+training inputs of ``advisor finetune`` /
 ``distill`` (pairs CSV/TSV/JSONL for ``--pairs pairs``, raw text and raw JSONL for ``next-sentence`` and
 ``span-corruption``), mutated (random bytes, deleted and duplicated
 lines, junk tokens, truncation, flipped bytes, odd encodings, BOMs, NUL bytes, empty files, huge values). Every
@@ -62,6 +64,79 @@ def _load_dataset(folder: Path) -> object:
     task = load_task(folder / "data")
     task.text_sets()
     return task
+
+
+def _load_file(file: str, corpus: str | None = None) -> Callable[[Path], object]:
+    """How ``--dataset FILE [--corpus CORPUS]`` reads one data file (its kind detected from its columns)."""
+    def load(folder: Path) -> object:
+        from advisor.datasets.tasks import load_task
+
+        task = load_task(folder / file, corpus=folder / corpus if corpus else None)
+        task.text_sets()
+        return task
+    return load
+
+
+def _parquet(columns: dict[str, list]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
+def _shape_seeds(folder: Path, n: int) -> dict[str, dict[str, bytes]]:
+    """The new input shapes, from the first ``n`` judged queries of a BEIR folder: question/answer CSV,
+    query/positive JSONL, pairs Parquet, a --corpus file, a BEIR folder in Parquet, and BEIR folders whose
+    judgements are .csv, .jsonl or TREC .txt."""
+    import csv
+    import io
+    import json
+
+    beir = _beir_slice(folder, n)
+    records = lambda name: [json.loads(line) for line in beir[name].splitlines() if line.strip()]  # noqa: E731
+    queries = {r["_id"]: r["text"] for r in records("data/queries.jsonl")}
+    corpus = {r["_id"]: r["text"] for r in records("data/corpus.jsonl")}
+    judged = [line.split(b"\t") for line in beir["data/qrels/test.tsv"].splitlines()[1:]]
+    judged = [(q.decode(), d.decode(), int(s)) for q, d, s in judged]
+    pairs = [(queries[q], corpus[d]) for q, d, _ in judged]
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([("question", "answer"), *pairs])
+    seeds = {"pairs-csv": {"faq.csv": table.getvalue().encode()},
+             "pairs-jsonl": {"pairs.jsonl": "".join(json.dumps({"query": q, "positive": p}) + "\n"
+                                                    for q, p in pairs).encode()}}
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pyarrow = None
+    if pyarrow is not None:
+        seeds["pairs-parquet"] = {"pairs.parquet": _parquet({"anchor": [q for q, _ in pairs],
+                                                             "document": [p for _, p in pairs],
+                                                             "score": [s for *_, s in judged]})}
+        rows = records("data/corpus.jsonl")
+        seeds["beir-parquet"] = {
+            "data/corpus.parquet": _parquet({k: [r.get(k, "") for r in rows] for k in ("_id", "title", "text")}),
+            "data/queries.parquet": _parquet({"_id": list(queries), "text": list(queries.values())}),
+            "data/qrels/test.parquet": _parquet({"query-id": [q for q, _, _ in judged],
+                                                 "corpus-id": [d for _, d, _ in judged],
+                                                 "score": [s for *_, s in judged]})}
+    plain = {k: v for k, v in beir.items() if not k.startswith("data/qrels/")}
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([("query-id", "corpus-id", "score"), *judged])
+    seeds["beir-qrels-csv"] = {**plain, "data/qrels/test.csv": table.getvalue().encode()}
+    seeds["beir-qrels-jsonl"] = {**plain, "data/qrels/test.jsonl": "".join(
+        json.dumps({"query-id": q, "corpus-id": d, "score": s}) + "\n" for q, d, s in judged).encode()}
+    seeds["beir-qrels-trec"] = {**plain, "data/qrels/test.txt": "".join(f"{q} 0 {d} {s}\n"
+                                                                       for q, d, s in judged).encode()}
+    half = len(pairs) // 2
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\n").writerows([("question", "answer"), *pairs[:half]])
+    seeds["pairs-corpus"] = {"faq.csv": table.getvalue().encode(),
+                             "docs.jsonl": "".join(json.dumps({"text": t}) + "\n" for t in corpus.values()).encode()}
+    return seeds
 
 
 def _load_training(file: str, source: str | None) -> Callable[[Path], object]:
@@ -132,6 +207,26 @@ def targets() -> list[Target]:
                                ("pairs", "rt-same-movie", "test.tsv")):
         if (data / folder / file).exists():
             out.append(Target(name, {f"data/{file}": _head(data / folder / file, 30)}, _load_dataset))
+    if (beir / "queries.jsonl").exists():
+        shapes = _shape_seeds(beir, 20)
+        for name, files in shapes.items():
+            if name == "pairs-corpus":
+                out.append(Target(name, files, _load_file("faq.csv", "docs.jsonl")))
+            elif name.startswith("pairs-"):
+                (file,) = files
+                out.append(Target(name, files, _load_file(file)))
+            else:
+                out.append(Target(name, files, _load_dataset))
+    sts = data / "lee-sts" / "pairs.tsv"
+    if sts.exists():
+        try:
+            lines = sts.read_text(encoding="utf-8").splitlines()[:30]
+            names, *rows = [line.split("\t") for line in lines]
+            columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+            columns["score"] = [float(v) for v in columns["score"]]
+            out.append(Target("sts-parquet", {"data/pairs.parquet": _parquet(columns)}, _load_dataset))
+        except ImportError:
+            pass
     return out
 
 
@@ -224,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         tally[(target.name.split(":")[0], outcome)] += 1
         if outcome == "TRACEBACK":
             examples.setdefault(detail.strip().splitlines()[-1], detail)
-    print(f"{'target':<16} {'parsed':>8} {'user error':>11} {'TRACEBACK':>10}")
+    print(f"{'target':<20} {'parsed':>8} {'user error':>11} {'TRACEBACK':>10}")
     for name in sorted({t for t, _ in tally}):
-        print(f"{name:<16} {tally[(name, 'parsed')]:>8} {tally[(name, 'user error')]:>11} "
+        print(f"{name:<20} {tally[(name, 'parsed')]:>8} {tally[(name, 'user error')]:>11} "
               f"{tally[(name, 'TRACEBACK')]:>10}")
     tracebacks = sum(n for (_, outcome), n in tally.items() if outcome == "TRACEBACK")
     print(f"{args.n} inputs, {tracebacks} tracebacks")
