@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.config.task_types import task_type
-from advisor.figures import BYTES_PER_VECTOR, figure_of, lookup
+from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, figure_of, lookup
 from advisor.formatting import number, percent
 
 INDENT = "  "
@@ -39,7 +39,7 @@ def model_header(entry: Any, runtime: dict[str, Any], device: str, weight_precis
     parts = [f"revision {revision}" if revision else None,
              f"{runtime.get('runtime') or entry.backend} runtime on {device}", f"{weight_precision} weights"]
     return (f"Model {entry.name} ({', '.join(p for p in parts if p)}; loaded in "
-            f"{lookup('load_time_s').text(load_s)})")
+            f"{lookup(LOAD_TIME_S).text(load_s)})")
 
 
 def stores_vectors(type_name: str) -> bool:
