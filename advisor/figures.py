@@ -448,7 +448,7 @@ QUERY_ENCODE_P95_MS = _fig("query_encode_p95_ms", "ms", -1, "cost", "p95 query e
                            "alone, when latency_p95_ms adds an index's or a hybrid's search")
 LOAD_TIME_S = _fig("load_time_s", "s", -1, "cost", "load time", "seconds to load the model")
 LOAD_TIME_COLD_S = _fig("load_time_cold_s", "s", -1, "cost", "cold load time", "seconds a fresh process takes to "
-                        "load the model (CPU memory probe)")
+                        "load the model (the serving footprint's process)")
 
 # Cost: bulk throughput
 DOCS_PER_S = _fig("docs_per_s", "docs/s", 1, "cost", "throughput", "bulk documents embedded per second on the "
@@ -463,12 +463,38 @@ BULK_S = _fig("bulk_s", "s", 0, "info", "seconds per round", "seconds one bulk r
 BULK_ROUNDS = _fig("bulk_rounds", "rounds", 0, "info", "bulk rounds", "bulk rounds run until two agreed",
                    integer=True)
 
-# Cost: memory and storage
-PEAK_MEMORY_MB = _fig("peak_memory_mb", "MB", -1, "cost", "peak memory", "peak memory while encoding (GPU: "
-                      "torch.cuda.max_memory_allocated; CPU: peak RSS of a fresh subprocess; BM25: the index)",
-                      limit="max_peak_memory_mb", objective="memory")
-MODEL_MEMORY_MB = _fig("model_memory_mb", "MB", -1, "cost", "model memory", "resident memory the loaded model adds "
-                       "(CPU memory probe)")
+# Cost: memory. The serving footprint (advisor.cost.memory): one figure measured one way for every candidate, BM25
+# included, and its parts in the same process, so a user can scale them to another corpus.
+SERVING_MEMORY_MB = _fig("serving_memory_mb", "MB", -1, "cost", "serving memory", "peak RSS of a fresh process "
+                         "serving the candidate: the serving libraries imported, the model loaded, the index of the "
+                         "task's corpus in memory (a model: its full-size float32 vectors, loaded; BM25: built from "
+                         "the documents) and 32 queries answered; the ranking's memory figure",
+                         limit="max_peak_memory_mb", objective="memory")
+SERVING_RUNTIME_MB = _fig("serving_runtime_mb", "MB", -1, "cost", "runtime memory", "RSS of that process once the "
+                          "interpreter, numpy, the advisor and the serving libraries (torch, onnxruntime, bm25s ...) "
+                          "are imported, before the model is loaded")
+SERVING_WEIGHTS_MB = _fig("serving_weights_mb", "MB", -1, "cost", "model weights", "RSS the model's load adds in that "
+                          "process: its weights, its tokenizer and any library the load imports on its own (0 for "
+                          "BM25, which loads no model)")
+SERVING_INDEX_MB = _fig("serving_index_mb", "MB", -1, "cost", "index memory", "bytes the index of the task's corpus "
+                        "holds in that process (a model: its vectors; BM25: postings and vocabulary)")
+SERVING_INDEX_MB_PER_M = _fig("serving_index_mb_per_million_docs", "MB", -1, "cost", "index per million documents",
+                              "serving_index_mb / documents indexed x 1,000,000: the index of a million documents of "
+                              "this kind (exact for vectors; BM25's vocabulary grows more slowly than its corpus, "
+                              "so for BM25 an upper bound)")
+GPU_PEAK_MEMORY_MB = _fig("gpu_peak_memory_mb", "MB", -1, "cost", "GPU memory", "torch.cuda.max_memory_allocated "
+                          "in the serving footprint's process (a model on a GPU only)")
+# Stores written before the serving footprint hold these: a model's peak RSS without its vectors, BM25's index
+# alone, a GPU's allocator peak. They are not like for like: registered so an old store still reads, labelled so
+# wherever they appear, never ranked and never measured now; a sweep measures such a cell again
+# (advisor.sweep.driver.memory_changed).
+RETIRED_MEMORY = "retired, not like for like"
+PEAK_MEMORY_MB = _fig("peak_memory_mb", "MB", 0, "info", f"peak memory ({RETIRED_MEMORY})", "stores before the "
+                      "serving footprint: CPU: peak RSS of a fresh process that loaded the model and encoded 128 "
+                      "documents, without its index; GPU: torch.cuda.max_memory_allocated; BM25: its index alone")
+MODEL_MEMORY_MB = _fig("model_memory_mb", "MB", 0, "info", f"model memory ({RETIRED_MEMORY})", "stores before the "
+                       "serving footprint: the resident memory the model's load and encoding added (CPU memory probe)")
+# Cost: storage
 BYTES_PER_VECTOR = _fig("bytes_per_vector", "B", -1, "cost", "bytes per vector", "bytes one stored vector takes at "
                         "the variant's dimension and vector precision (chunked: per document)", integer=True,
                         limit="max_bytes_per_vector", objective="bytes_per_vector")

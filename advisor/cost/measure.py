@@ -1,10 +1,10 @@
 """``measure_cost``: every cost figure of one loaded model on one task, with the manifest it was measured on.
 
 Returns one flat dict. Numbers are figures under stable names (``docs_per_s``, ``tokens_per_s``,
-``latency_p50_ms`` ... ``latency_samples``, ``peak_memory_mb``, ``load_time_s``, ``load_*`` for latency under
-load, ``bytes_per_vector``, ``index_size_mb``, ``reembed_*``); everything that is not a number (the environment
-manifest, the per-dim index table, raw latency samples, settings, notes) sits beside them, so a caller can split
-numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.sweep.worker`` does).
+``latency_p50_ms`` ... ``latency_samples``, ``serving_memory_mb`` and its parts, ``load_time_s``, ``load_*`` for
+latency under load, ``bytes_per_vector``, ``index_size_mb``, ``reembed_*``); everything that is not a number (the
+environment manifest, the per-dim index table, raw latency samples, settings, notes) sits beside them, so a caller
+can split numbers into ``CellResult.metrics`` and the rest into ``details`` (as ``advisor.sweep.worker`` does).
 
 The load figures come from the sustainable-rate sweep (``advisor.cost.sustainable``): the highest offered rate advisor
 serve's batcher keeps up with, and p50/p95 of runs at fixed fractions of it (and at the rates a policy names), never
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -35,7 +35,7 @@ from advisor.cost.sustainable import (PROBE, SATURATION_RULE, Drive, LoadRun, Sw
                                       measure_points)
 from advisor.cost.stability import StabilityRule
 from advisor.cost.throughput import Throughput, measure_throughput
-from advisor.cost.memory import reload_spec, subprocess_peak_rss
+from advisor.cost.memory import LOAD_TIME_COLD_S, serving_memory
 from advisor.cost.money import billed_tokens_per_text, usage_of
 from advisor.cost.storage import DEFAULT_PRICE_PER_GB_MONTH, default_dims, index_table, reembed_estimates
 from advisor.models.batcher import DynamicBatcher, input_limit, qualified_name
@@ -67,7 +67,7 @@ class CostOptions:
     max_batch_size: int = 32
     max_wait_ms: float = 2.0
     memory: bool = True
-    memory_docs: int = 128
+    memory_docs: int = 128  # unused since the serving footprint (it loads every document's vector); kept for callers
     dims: tuple[int, ...] | None = None
     price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
     # "in-process": the load test drives advisor serve's own batcher around the loaded encoder, without HTTP
@@ -81,6 +81,16 @@ class CostOptions:
 
         if self.load_server not in LOAD_SERVERS:
             raise UserError(f"load_server '{self.load_server}' is not one of {', '.join(LOAD_SERVERS)}")
+
+
+def document_vectors_of(task: Task, embeddings: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The vectors of ``split_texts``'s documents, in its order, from embeddings of the task's text sets (as
+    ``advisor.quality.evaluation.encode_task`` returns them); None when a set is missing."""
+    docs = [name for name, ts in task.text_sets().items() if ts.kind != "query"] or \
+        [name for name, ts in task.text_sets().items() if ts.kind == "query"]
+    if not docs or any(name not in embeddings for name in docs):
+        return None
+    return np.concatenate([np.asarray(embeddings[name], dtype=np.float32) for name in docs])
 
 
 def split_texts(task: Task) -> tuple[list[str], list[str], int]:
@@ -104,36 +114,27 @@ def even_sample(texts: Sequence[str], n: int | None) -> list[str]:
     return [texts[i] for i in idx]
 
 
-def _torch_cuda() -> Any:
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return torch
-    return None
-
-
 def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "LoadOptions",
                  options: CostOptions | None = None, progress: StageProgress | None = None,
-                 **overrides: Any) -> dict[str, Any]:
+                 document_vectors: "np.ndarray | None" = None, **overrides: Any) -> dict[str, Any]:
     """Measure bulk throughput, batch-1 latency, latency under load at a sustainable rate (through advisor serve's
-    dynamic batcher), peak memory and storage figures of ``encoder`` (loaded from ``entry`` with ``load``) on ``task``.
-    ``overrides`` set CostOptions fields. The sweep's cost cell and ``advisor measure`` both call this with the
-    same options, so their figures are the same measurement."""
+    dynamic batcher), serving memory and storage figures of ``encoder`` (loaded from ``entry`` with ``load``) on
+    ``task``. ``overrides`` set CostOptions fields. The sweep's cost cell and ``advisor measure`` both call this with
+    the same options, so their figures are the same measurement. ``document_vectors``: the task's document vectors in
+    ``split_texts`` order (``document_vectors_of``), when the caller has them already; the serving footprint holds
+    them as its index (without them, this encodes the documents first)."""
     load_options = load  # ``load`` is reused below for the load-test figures
     device, weight_precision = load.device, load.precision_for(entry)
     load_time_s = encoder.info.get("load_time_s")
     opts = options or CostOptions()
     if overrides:
-        opts = CostOptions(**{**asdict(opts), **overrides})
+        opts = replace(opts, **overrides)  # asdict would turn the StabilityRule into a dict
     on_gpu = device.startswith("cuda")
     tell = progress or (lambda stage, done, total: None)
     docs_all, queries, n_corpus = split_texts(task)
     docs = even_sample(docs_all, opts.bulk_docs if opts.bulk_docs is not None else (20000 if on_gpu else 256))
     notes: list[str] = []
     out: dict[str, Any] = {}
-    torch_cuda = _torch_cuda() if on_gpu else None
-    if torch_cuda is not None:
-        torch_cuda.cuda.synchronize()
-        torch_cuda.cuda.reset_peak_memory_stats()
 
     # Bulk throughput, in rounds until two agree.
     tell("bulk", 0, len(docs))
@@ -175,33 +176,15 @@ def measure_cost(encoder: Encoder, task: Task, *, entry: "ModelEntry", load: "Lo
     if opts.load_test:
         out.update(_load_test(encoder, entry, load_options, queries, lat.stats.p50_ms, opts, on_gpu, tell, notes))
 
-    # Peak memory.
-    if torch_cuda is not None:
-        out["peak_memory_mb"] = round(torch_cuda.cuda.max_memory_allocated() / 2**20, 2)
-        out["memory_method"] = "torch.cuda.max_memory_allocated"
-    elif opts.memory and not on_gpu:
-        probe = None
-        # an asymmetric pair serves queries only: its serving memory is its query model's (advisor.models.pair)
-        serving = getattr(encoder, "serving_entry", None)
-        spec = reload_spec(serving or entry, getattr(encoder, "serving_options", None) or load_options)
-        probe_texts, probe_kind = ((even_sample(queries, opts.memory_docs), "query") if serving is not None
-                                   else (even_sample(docs, opts.memory_docs), "document"))
-        tell("memory (fresh subprocess)", 0, None)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            spec["threads"] = torch.get_num_threads()
-        try:
-            probe = subprocess_peak_rss(spec, probe_texts, kind=probe_kind)
-        except RuntimeError as exc:  # e.g. a backend registered only in this process: the rest still counts
-            notes.append(f"CPU peak memory not measured: {exc}")
-        if probe is not None:
-            out["peak_memory_mb"] = probe["peak_rss_mb"]
-            out["model_memory_mb"] = probe["model_rss_mb"]
-            out["load_time_cold_s"] = probe["load_time_s"]
-            out["memory_method"] = "peak RSS of a fresh subprocess (load + encode)"
-            out["memory_probe"] = probe
-            if load_time_s is None:
-                load_time_s = probe["load_time_s"]
+    # Serving memory: a fresh process with the model loaded, the document vectors as its index and queries
+    # answered, measured as BM25's is (advisor.cost.memory). An asymmetric pair serves its query model.
+    if opts.memory:
+        memory, memory_notes = serving_memory(encoder, entry, load_options, docs_all, queries,
+                                              vectors=document_vectors, batch_size=opts.batch_size, progress=tell)
+        out.update(memory)
+        notes.extend(memory_notes)
+        if load_time_s is None:
+            load_time_s = memory.get(LOAD_TIME_COLD_S)
     if load_time_s is not None:
         out["load_time_s"] = round(float(load_time_s), 4)
 

@@ -2,7 +2,9 @@
 computed with the same trec_eval rules as the quality cells, and the paired bootstrap of a dense result against it
 (the same queries in the same order, so the per-query figures pair up). ``bm25_entry`` is the catalog entry a
 sweep plans BM25 under (by default on retrieval tasks; policy ``baselines: []`` turns it off), ``bm25_cost`` its
-cost figures (indexing docs/s, batch-1 query latency, index memory and disk)."""
+cost figures (indexing docs/s, batch-1 query latency, index memory and disk, and its serving footprint measured as a
+model's is: a fresh process that builds the index of the corpus and answers queries, ``bm25_footprint``; run as
+``python -P -m advisor.index.bm25`` that process is this module's probe)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from advisor.config.task_types import TASK_TYPES
+from advisor.cost.memory import (FOOTPRINT_METHOD, HOW, QUERIES, TOP_K, Footprint, FootprintSpec, Stages, probe_main,
+                                 serving_footprint)
 from advisor.figures import (DOCS_PER_S, INDEX_BUILD_S, INDEX_DISK_BYTES, INDEX_MEMORY_BYTES, LATENCY_P50_MS,
-                             LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, N_DOCS, PEAK_MEMORY_MB)
+                             LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, N_DOCS)
 from advisor.quality import bootstrap as boot
 from advisor.quality.evaluation import QualityResult
 from advisor.quality.metrics import K_VALUES, retrieval_metrics
@@ -24,6 +28,7 @@ WEIGHTS = "none"            # its weight precision: BM25 has no model weights
 VECTORS = "sparse"          # its vector precision: term-weight postings, not dense vectors
 LATENCY_QUERIES = 200
 INDEX_ROUNDS = 3
+PROBE = "advisor.index.bm25"  # this module, run as BM25's serving process (``python -P -m advisor.index.bm25``)
 
 
 def bm25_entry() -> Any:
@@ -57,14 +62,24 @@ def _query(retriever: Any, text: str, k: int, stopwords: str) -> tuple[np.ndarra
     return rows[0], scores[0]
 
 
-def index_bytes(retriever: Any) -> tuple[int, int]:
-    """(memory, disk) of a BM25 index: its postings arrays in memory plus the vocabulary; the files bm25s saves."""
+def memory_bytes(retriever: Any) -> int:
+    """Bytes of a BM25 index in memory: its postings arrays plus the vocabulary as JSON text (counted term by term,
+    without writing that text: in the serving footprint's process it would be a peak of its own)."""
     import json
+
+    memory = sum(v.nbytes for v in retriever.scores.values() if isinstance(v, np.ndarray))
+    vocab = retriever.vocab_dict
+    # json.dumps({k: v, ...}): "{" + '"k": v' joined by ", " + "}" (ASCII: characters are bytes)
+    text = sum(len(json.dumps(k)) + 2 + len(json.dumps(v)) for k, v in vocab.items()) + 2 * max(len(vocab) - 1, 0) + 2
+    return int(memory + text)
+
+
+def index_bytes(retriever: Any) -> tuple[int, int]:
+    """(memory, disk) of a BM25 index: ``memory_bytes``; the files bm25s saves."""
     import tempfile
     from pathlib import Path
 
-    memory = sum(v.nbytes for v in retriever.scores.values() if isinstance(v, np.ndarray))
-    memory += len(json.dumps(retriever.vocab_dict).encode())
+    memory = memory_bytes(retriever)
     with tempfile.TemporaryDirectory() as tmp:
         retriever.save(tmp, show_progress=False)
         disk = sum(f.stat().st_size for f in Path(tmp).iterdir() if f.is_file())
@@ -72,10 +87,11 @@ def index_bytes(retriever: Any) -> tuple[int, int]:
 
 
 def bm25_cost(task: Any, *, latency_queries: int = LATENCY_QUERIES, rounds: int = INDEX_ROUNDS,
-              **settings: Any) -> dict[str, Any]:
+              memory_probe: bool = True, **settings: Any) -> dict[str, Any]:
     """BM25's cost figures under the names dense cost cells use: ``docs_per_s`` is indexing (tokenize + index)
     throughput, the median of ``rounds`` builds; ``latency_*_ms`` one query at a time (tokenize + top-10) after a
-    warm-up; ``peak_memory_mb`` the index in memory (there are no model weights); disk as bm25s saves it."""
+    warm-up; the index in memory and on disk as bm25s saves it; and the serving footprint (``bm25_footprint``:
+    ``serving_memory_mb`` and its parts, measured as a model's are)."""
     s = {**DEFAULTS, **settings}
     docs, queries = list(task.data.corpus.values()), list(task.data.queries.values())[:latency_queries]
     builds = []
@@ -93,13 +109,49 @@ def bm25_cost(task: Any, *, latency_queries: int = LATENCY_QUERIES, rounds: int 
         seconds.append(time.perf_counter() - t)
     ms = np.array(seconds) * 1000.0
     memory, disk = index_bytes(retriever)
-    return {DOCS_PER_S: len(docs) / build_s if build_s > 0 else float("inf"), INDEX_BUILD_S: build_s,
-            LATENCY_P50_MS: float(np.percentile(ms, 50)), LATENCY_P95_MS: float(np.percentile(ms, 95)),
-            LATENCY_P99_MS: float(np.percentile(ms, 99)), LATENCY_SAMPLES: float(len(ms)),
-            PEAK_MEMORY_MB: memory / 1e6, INDEX_MEMORY_BYTES: float(memory), INDEX_DISK_BYTES: float(disk),
-            N_DOCS: float(len(docs)),
-            "bm25": {"settings": s, "build_rounds": len(builds), "latency_k": k,
-                     PEAK_MEMORY_MB: "the BM25 index in memory (postings and vocabulary); BM25 loads no model"}}
+    out: dict[str, Any] = {
+        DOCS_PER_S: len(docs) / build_s if build_s > 0 else float("inf"), INDEX_BUILD_S: build_s,
+        LATENCY_P50_MS: float(np.percentile(ms, 50)), LATENCY_P95_MS: float(np.percentile(ms, 95)),
+        LATENCY_P99_MS: float(np.percentile(ms, 99)), LATENCY_SAMPLES: float(len(ms)),
+        INDEX_MEMORY_BYTES: float(memory), INDEX_DISK_BYTES: float(disk), N_DOCS: float(len(docs)),
+        "bm25": {"settings": s, "build_rounds": len(builds), "latency_k": k}, "notes": []}
+    if memory_probe:
+        try:
+            footprint = bm25_footprint(task, **settings)
+        except RuntimeError as exc:
+            out["notes"].append(f"serving memory not measured: {exc}")
+            out["memory"] = {"method": FOOTPRINT_METHOD, "error": str(exc)}
+        else:
+            out.update(footprint.figures())
+            out["memory"] = footprint.details()
+            out["memory_method"] = HOW
+    return out
+
+
+def bm25_footprint(task: Any, **settings: Any) -> Footprint:
+    """BM25's serving footprint, by ``advisor.cost.memory.serving_footprint`` as a model's: a fresh process imports
+    bm25s (runtime), loads no model (weights 0), builds the index of the task's corpus from its documents and
+    answers the first 32 queries (top 10 each)."""
+    s = {**DEFAULTS, **settings}
+    docs, queries = list(task.data.corpus.values()), list(task.data.queries.values())[:QUERIES]
+    return serving_footprint(FootprintSpec(PROBE, queries, ["bm25s"], documents=docs, settings=s,
+                                           vectors_source="none: BM25 builds its index from the documents"))
+
+
+def _serve_bm25(spec: dict[str, Any], stages: Stages) -> dict[str, Any]:
+    """BM25's serving process: no model to load; build the index from the documents, then answer the queries."""
+    stages.mark("loaded")
+    s = {**DEFAULTS, **spec.get("settings", {})}
+    docs = spec.pop("documents")
+    retriever = _index(docs, s)
+    n = len(docs)
+    del docs
+    stages.mark("indexed")
+    k = min(TOP_K, n)
+    for text in spec.get("queries") or []:
+        _query(retriever, text, k, s["stopwords"])
+    stages.mark("answered")
+    return {"index_bytes": memory_bytes(retriever), "index_docs": n}
 
 
 def bm25_search(task: Any, k: int = 100, **settings: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -137,3 +189,7 @@ def compare_with_bm25(dense: QualityResult, bm25: QualityResult, *, resamples: i
     if dense.details.get("query_ids") != bm25.details.get("query_ids"):
         raise ValueError("the dense and BM25 results do not cover the same queries")
     return boot.compare(dense, bm25, resamples=resamples, seed=seed)
+
+
+if __name__ == "__main__":
+    probe_main(_serve_bm25)

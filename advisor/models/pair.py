@@ -4,8 +4,9 @@ two sides loaded through ``load_encoder`` like any model, so each side runs on i
 Why one Encoder: the harness (quality, cost, sweep) then treats the pair as one candidate. Quality needs nothing
 special (queries go through ``kind="query"``, documents through ``kind="document"``). Cost is what the user pays:
 batch-1 latency and the load test go through the query side, bulk throughput and tokens through the document
-side, the index through the document side's vectors, and serving memory is probed on the query side alone
-(``serving_entry``); ``info["cost_sides"]`` says which side each figure comes from and is stored with the cost cell.
+side, the index through the document side's vectors, and serving memory in a fresh process that loads the query
+side alone (``serving_entry``) and holds the document side's vectors; ``info["cost_sides"]`` says which side each
+figure comes from and is stored with the cost cell.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
-from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, INDEX_SIZE_MB, LOAD_TIME_S, MEAN_TOKENS_PER_DOC,
-                             MODEL_MEMORY_MB, PEAK_MEMORY_MB, TOKENS_PER_S)
+from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, GPU_PEAK_MEMORY_MB, INDEX_SIZE_MB, LOAD_TIME_S,
+                             MEAN_TOKENS_PER_DOC, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M, SERVING_MEMORY_MB,
+                             SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, TOKENS_PER_S)
 from advisor.models.backends import Backend, BackendCapabilities, Encoder, LoadOptions, Progress, TextKind
 from advisor.models.variants import WEIGHT_PRECISIONS, Variant
 
@@ -23,11 +25,13 @@ if TYPE_CHECKING:
 
     from advisor.models.catalog import ModelEntry
 
-# Which side each cost figure is measured on (prefixes of the figure names measure_cost writes).
-COST_SIDES = {"latency": "query", "load_": "query", PEAK_MEMORY_MB: "query", MODEL_MEMORY_MB: "query",
-              DOCS_PER_S: "document", TOKENS_PER_S: "document", MEAN_TOKENS_PER_DOC: "document",
-              INDEX_SIZE_MB: "document", BYTES_PER_VECTOR: "document", "reembed_": "document",
-              LOAD_TIME_S: "both"}
+# Which side each cost figure is measured on (prefixes of the figure names measure_cost writes). The serving
+# footprint's process loads the query model and holds the document model's vectors as its index.
+COST_SIDES = {"latency": "query", "load_": "query", SERVING_MEMORY_MB: "query", SERVING_RUNTIME_MB: "query",
+              SERVING_WEIGHTS_MB: "query", GPU_PEAK_MEMORY_MB: "query", SERVING_INDEX_MB: "document",
+              SERVING_INDEX_MB_PER_M: "document", DOCS_PER_S: "document", TOKENS_PER_S: "document",
+              MEAN_TOKENS_PER_DOC: "document", INDEX_SIZE_MB: "document", BYTES_PER_VECTOR: "document",
+              "reembed_": "document", LOAD_TIME_S: "both"}
 
 
 def pair_sides(entry: "ModelEntry") -> tuple["ModelEntry", "ModelEntry"]:
@@ -80,8 +84,7 @@ class PairEncoder(Encoder):
                      "query_side": dict(getattr(query, "info", {}) or {}),
                      "document_side": dict(getattr(document, "info", {}) or {}),
                      "cost_sides": {**{k: (query_entry.name if v == "query" else document_entry.name
-                                           if v == "document" else "both models") for k, v in COST_SIDES.items()},
-                                    "gpu_peak_memory_mb": "both models (one CUDA allocator)"}}
+                                           if v == "document" else "both models") for k, v in COST_SIDES.items()}}}
 
     def _side(self, kind: TextKind) -> Encoder:
         return self.query if kind == "query" else self.document

@@ -13,7 +13,7 @@ import pytest
 
 from advisor import figures
 from advisor.errors import ConfigError, UserError
-from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, LATENCY_P95_MS, PEAK_MEMORY_MB, QUALITY_MEAN,
+from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, LATENCY_P95_MS, QUALITY_MEAN, SERVING_MEMORY_MB,
                              USD_PER_MILLION_DOCS, UnknownFigure, lookup)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def test_the_ranking_weighs_the_registered_objectives_in_their_direction():
 
     assert RANKING_WEIGHT_NAMES == ("quality", *COST_OBJECTIVES) == tuple(Ranking().weights)
     assert COST_OBJECTIVES == {"latency": (LATENCY_P95_MS, -1), "throughput": (DOCS_PER_S, 1),
-                               "memory": (PEAK_MEMORY_MB, -1), "bytes_per_vector": (BYTES_PER_VECTOR, -1),
+                               "memory": (SERVING_MEMORY_MB, -1), "bytes_per_vector": (BYTES_PER_VECTOR, -1),
                                "money": (USD_PER_MILLION_DOCS, -1)}
 
 
@@ -130,7 +130,7 @@ def test_cost_figures_carry_their_unit_in_a_sentence_and_not_in_a_cell():
     assert lookup(LATENCY_P95_MS).cell(1209.4) == "1,209"
     assert lookup(DOCS_PER_S).text(23.47) == "23.5 docs/s"
     assert lookup(BYTES_PER_VECTOR).text(1536) == "1,536 B"
-    assert lookup(PEAK_MEMORY_MB).text(2150) == "2.1 GB" and lookup(PEAK_MEMORY_MB).text(512.3) == "512 MB"
+    assert lookup(SERVING_MEMORY_MB).text(2150) == "2.1 GB" and lookup(SERVING_MEMORY_MB).text(512.3) == "512 MB"
     assert lookup("load_time_s").text(0.0421) == "42.1 ms"
 
 
@@ -141,7 +141,7 @@ def test_money_is_written_in_dollars():
 
 
 def test_a_limit_someone_wrote_keeps_its_digits_in_its_own_unit():
-    assert lookup(PEAK_MEMORY_MB).text(1536, exact=True) == "1,536 MB"
+    assert lookup(SERVING_MEMORY_MB).text(1536, exact=True) == "1,536 MB"
     assert lookup(LATENCY_P95_MS).text(212.5, exact=True) == "212.5 ms"
 
 

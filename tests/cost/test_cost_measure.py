@@ -1,7 +1,7 @@
 """Cost figures on real runs: latency percentiles equal numpy's over the recorded samples, the in-process load test
 (advisor serve's batcher) hands every request its own vector (equal to the unbatched one) and keeps the token
-budget, the fresh-subprocess peak RSS exceeds the model file, and ``advisor measure --json`` reports every figure
-with its manifest on a real model and dataset."""
+budget, and ``advisor measure --json`` reports every figure with its manifest on a real model and dataset (the
+serving footprint: tests/cost/test_cost_memory.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from advisor.models.fastpath import FastTransformerEncoder
 from advisor.models.serve_config import ServeConfig
 from advisor.cost.latency import LatencyStats, measure_latency
 from advisor.cost.stability import StabilityRule
-from advisor.cost.memory import reload_spec, subprocess_peak_rss
 from advisor.cost.storage import default_dims, index_table
 from advisor.models.variants import bytes_per_vector
 
@@ -111,18 +110,6 @@ def test_the_batcher_counts_tokens_with_the_models_tokenizer_and_keeps_the_token
     assert max(len(batch) for batch in batches) > 1  # requests really were batched together
 
 
-def test_subprocess_peak_rss_exceeds_model_file(minilm_dir):
-    from advisor.models.backends import LoadOptions
-    from advisor.models.resolve import resolve_model
-
-    spec = reload_spec(resolve_model("all-MiniLM-L6-v2"), LoadOptions())
-    probe = subprocess_peak_rss(spec, QUERIES)
-    model_mb = (minilm_dir / "model.safetensors").stat().st_size / 2**20
-    assert probe["peak_rss_mb"] > probe["baseline_rss_mb"] > 0
-    assert probe["model_rss_mb"] > model_mb  # the weights are in memory, plus activations
-    assert probe["load_time_s"] > 0
-
-
 def test_index_table_uses_bytes_per_vector():
     rows = index_table(1000, default_dims(384))
     assert {r["dim"] for r in rows} == {384, 192, 96}
@@ -143,7 +130,7 @@ def test_measure_json_on_real_model_and_dataset(repo, minilm_dir):
     assert out["runtime"]["path"] == "fast (lean BERT)" and out["device"] == "cpu"
     f = out["results"][0]["figures"]
     for name in ("docs_per_s", "tokens_per_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
-                 "peak_memory_mb", "load_time_s", "load_sustainable_qps", "bytes_per_vector"):
+                 "serving_memory_mb", "load_time_s", "load_sustainable_qps", "bytes_per_vector"):
         assert isinstance(f[name], (int, float)) and f[name] > 0, name
     assert f["latency_samples"] % 15 == 0 and f["latency_samples"] == len(f["latency_raw_ms"])  # rounds of 15
     assert f["stability"]["latency"]["rounds"] and f["stability"]["bulk"]["rounds"]

@@ -5,6 +5,7 @@ and the sweep run like any candidate, with each cost figure taken from the side 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -138,8 +139,10 @@ def test_pair_cost_figures_come_from_the_side_the_user_pays(query_student):
     finally:
         encoder.close()
     sides = figures["figure_sides"]
-    assert sides["latency"] == sides["peak_memory_mb"] == student
-    assert sides["docs_per_s"] == sides["index_size_mb"] == teacher
+    assert sides["latency"] == sides["serving_memory_mb"] == sides["serving_weights_mb"] == student
+    assert sides["docs_per_s"] == sides["index_size_mb"] == sides["serving_index_mb"] == teacher
     assert figures["bytes_per_vector"] == 384 * 4  # the document side's vectors
-    assert figures["memory_probe"]["model_rss_mb"] > 0  # probed on the query model alone (a fresh process)
+    # the serving process loaded the query model alone and held the document side's vectors of the corpus
+    assert figures["serving_weights_mb"] > 0 and figures["memory"]["pid"] != os.getpid()
+    assert figures["memory"]["index_bytes"] == len(task.data.corpus) * 384 * 4
     assert figures["runtime"]["pair"] == {"query_model": student, "document_model": teacher}
