@@ -60,6 +60,18 @@ def load_mode_changed(plan: Any, store: Any) -> set[str]:
     return changed
 
 
+def memory_changed(plan: Any, store: Any) -> set[str]:
+    """Fingerprints of the plan's finished cost cells (a model's or BM25's) whose memory was not measured as the
+    serving footprint is now (``details["memory"]["method"]`` is not ``advisor.cost.memory.FOOTPRINT_METHOD``: a
+    model's peak RSS without its vectors, BM25's index alone, a GPU allocator's peak): measured again, so a memory
+    figure is never ranked beside one measured another way."""
+    from advisor.cost.memory import FOOTPRINT_METHOD
+
+    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost"]
+    return {r.fingerprint for r in store.results(fingerprint=wanted, status="ok")
+            if (r.details.get("memory") or {}).get("method") != FOOTPRINT_METHOD}
+
+
 def pending_groups(groups: list[GroupSpec], store: Any, force: bool,
                    redo: set[str] | frozenset[str] = frozenset()) -> tuple[list[GroupSpec], int]:
     """Groups with at least one unfinished cell (or a cell in ``redo``), and how many planned cells are already
@@ -91,7 +103,8 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
         from advisor.errors import UserError
 
         raise UserError(f"--remeasure {remeasure}: only 'unstable' can be measured again")
-    redo = (unstable_cells(plan, store) if remeasure == "unstable" else set()) | load_mode_changed(plan, store)
+    redo = ((unstable_cells(plan, store) if remeasure == "unstable" else set()) | load_mode_changed(plan, store)
+            | memory_changed(plan, store))
     groups, summary.already_done = pending_groups(plan.groups, store, force, redo)
     options = {**(executor_options or {}), "redo": sorted(redo)}
 

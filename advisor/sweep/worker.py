@@ -130,12 +130,13 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         for cell in todo:
             yield _failed(cell, key_of, _error_text(exc, f"loading dataset {tc.task.spec}"), started)
         return
-    if tc.cost is not None and tc.cost in todo:
-        yield _cost_cell(group, tc.cost, task, encoder, key_of, load_time, environment, progress)
+    cost = tc.cost if tc.cost is not None and tc.cost in todo else None
     quality = [c for c in todo if c.key.kind == "quality"]
     indexed = [c for c in todo if c.key.kind == "index"]
     hybrid = [c for c in todo if c.key.kind == "hybrid"]
     if not quality and not indexed and not hybrid:
+        if cost is not None:  # the cost cell alone: its serving footprint encodes the documents itself
+            yield _cost_cell(group, cost, task, encoder, key_of, load_time, environment, progress)
         return
     notes: list[str] = []
     sets = task.text_sets()
@@ -159,7 +160,14 @@ def _run_task(group: GroupSpec, tc: TaskCells, todo: list[CellSpec], encoder: "E
         error = _error_text(exc, f"encoding {task.name}")
         for cell in quality + indexed + hybrid:
             yield _failed(cell, key_of, error, started, notes=notes, traceback=traceback.format_exc(limit=8))
+        if cost is not None:
+            yield _cost_cell(group, cost, task, encoder, key_of, load_time, environment, progress)
         return
+    if cost is not None:  # after the encode, so the serving footprint holds these document vectors as its index
+        from advisor.cost.measure import document_vectors_of
+
+        yield _cost_cell(group, cost, task, encoder, key_of, load_time, environment, progress,
+                         document_vectors_of(task, embeddings))
     from advisor.quality.evaluation import evaluate_embeddings
 
     chunked = [c for c in quality if c.key.chunking]  # evaluated below, from chunk embeddings
@@ -363,7 +371,7 @@ def _index_cell(group: GroupSpec, cell: CellSpec, task: "Task", embeddings: dict
 
 def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder",
                key_of: Callable[[CellSpec], Any], load_time: float, environment: dict,
-               progress: Emit | None = None) -> Event:
+               progress: Emit | None = None, document_vectors: "np.ndarray | None" = None) -> Event:
     started = time.time()
 
     def stage(name: str, done: int, total: int | None) -> None:
@@ -377,7 +385,7 @@ def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder
         figures = measure_cost(encoder, task, entry=group.entry, load=group.load_options(),
                                options=CostOptions(batch_size=group.batch_size, load_server=group.load_server,
                                                    load_rates=group.load_rates),
-                               progress=stage)
+                               progress=stage, document_vectors=document_vectors)
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
                        traceback=traceback.format_exc(limit=8))
