@@ -13,8 +13,8 @@ from advisor.policy.rules import Rejection
 from advisor.models.variants import Variant
 from advisor.config.task_types import type_of_cell
 from advisor.figures import (BUILD_S, DOCS_PER_S, END_TO_END_P95_MS, HYBRID_SEARCH_P95_MS, LATENCY_P95_MS, MEMORY_BYTES,
-                             N_DOCS, QPS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS, USD_PER_MILLION_DOCS, lookup, ndcg_at,
-                             recall_at)
+                             N_DOCS, PEAK_MEMORY_MB, QPS, QUERY_ENCODE_P95_MS, SEARCH_P95_MS, SERVING_MEMORY_MB,
+                             USD_PER_MILLION_DOCS, lookup, ndcg_at, recall_at)
 from advisor.figures import LOAD_P95_AT_RATE
 from advisor.ranking.model import COST_FIGURES, INTERVAL_FIGURES, Candidate, TaskInfo
 from advisor.ranking.chunked import chunked_cost
@@ -166,7 +166,19 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
             samples = r.details.get("latency_raw_ms") or r.details.get("latencies_ms")
             if isinstance(samples, list):
                 c.latencies_ms.extend(float(x) for x in samples)
+    notes.extend(_retired_memory(candidates.values()))
     return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
+
+
+def _retired_memory(candidates: Iterable[Candidate]) -> list[str]:
+    """A note naming the models whose stored memory was measured before the serving footprint: their retired figure
+    is never ranked (the ranking reads the serving footprint only), so their memory counts as missing."""
+    old = sorted({c.model for c in candidates if PEAK_MEMORY_MB in c.cost and SERVING_MEMORY_MB not in c.cost})
+    if not old:
+        return []
+    return [f"memory of {', '.join(old)} was measured before the serving footprint (stored as "
+            f"{lookup(PEAK_MEMORY_MB).label}: not comparable across candidates), so it is missing from the ranking "
+            f"and its limit; 'advisor run' measures those cost cells again"]
 
 
 def _add_money(c: Candidate, entry: ModelEntry | None, policy: Policy) -> None:

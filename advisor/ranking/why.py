@@ -3,13 +3,14 @@ noise, rejected by which rule."""
 
 from __future__ import annotations
 
-from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, LATENCY_P95_MS, PEAK_MEMORY_MB, QUALITY_DECIMALS,
-                             QUALITY_MEAN, SCORE, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES, lookup)
+from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, LATENCY_P95_MS, QUALITY_DECIMALS, QUALITY_MEAN, SCORE,
+                             SERVING_MEMORY_MB, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES, lookup)
 from advisor.formatting import number, signed
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference
 
-# What a why line says of a candidate's cost, in this order: p95 latency, throughput, memory, bytes per vector.
-WHY_FIGURES = (LATENCY_P95_MS, DOCS_PER_S, PEAK_MEMORY_MB, BYTES_PER_VECTOR)
+# What a why line says of a candidate's cost, in this order: p95 latency, throughput, serving memory (measured one
+# way for every candidate, BM25 included: advisor.cost.memory), bytes per vector.
+WHY_FIGURES = (LATENCY_P95_MS, DOCS_PER_S, SERVING_MEMORY_MB, BYTES_PER_VECTOR)
 # How a why line names each figure's value (the rest are the value with its unit alone)
 _PREFIX = {LATENCY_P95_MS: "p95 "}
 _SUFFIX = {BYTES_PER_VECTOR: "/vector", USD_PER_MILLION_DOCS: " per million docs",

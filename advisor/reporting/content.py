@@ -8,8 +8,10 @@ from typing import Any
 from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS,
                              LATENCY_P99_MS, LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_FRACTIONS, LOAD_P95, LOAD_P95_AT_RATE,
                              LOAD_SATURATED_AT_QPS, LOAD_SERVED, LOAD_SUSTAINABLE_QPS, LOAD_TIME_S,
-                             RETIRED_LOAD_FIGURES, load_figure, PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED,
-                             QUERY_ENCODE_P95_MS, SCORE, TOKENS_PER_S, USD_PER_MILLION_DOCS, USD_PER_THOUSAND_QUERIES,
+                             RETIRED_LOAD_FIGURES, load_figure, QUALITY_MEAN, QUALITY_RETAINED,
+                             QUERY_ENCODE_P95_MS, SCORE, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M, SERVING_MEMORY_MB,
+                             SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, TOKENS_PER_S, USD_PER_MILLION_DOCS,
+                             USD_PER_THOUSAND_QUERIES,
                              difference_interval, figure_of, lookup, recall_at)
 from advisor.formatting import CELL_MISSING, cell, interval, number, percent, signed
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
@@ -122,8 +124,9 @@ def _verdict(rec: Recommendation) -> str:
         cost.append(f"{latency} {lookup(LATENCY_P95_MS).text(best.cost[LATENCY_P95_MS])}")
     if DOCS_PER_S in best.cost:
         cost.append(lookup(DOCS_PER_S).text(best.cost[DOCS_PER_S]))
-    if PEAK_MEMORY_MB in best.cost:
-        cost.append(f"{lookup(PEAK_MEMORY_MB).label} {lookup(PEAK_MEMORY_MB).text(best.cost[PEAK_MEMORY_MB])}")
+    if SERVING_MEMORY_MB in best.cost:
+        memory = lookup(SERVING_MEMORY_MB)
+        cost.append(f"{memory.label} {memory.text(best.cost[SERVING_MEMORY_MB])}")
     if best.bytes_per_vector:
         cost.append(f"{lookup(BYTES_PER_VECTOR).text(best.bytes_per_vector)} per vector")
     if load_text(best):
@@ -204,7 +207,8 @@ def best_embedding_model(rec: Recommendation) -> str:
 def candidate_columns(tasks: list[TaskInfo]) -> list[str]:
     return (["#", "status", "model", "variant", "bytes/vector"]
             + [f"{t.name} ({t.metric})" for t in tasks]
-            + ["quality retained", "p95 ms", "docs/s", "peak MB", "USD / M docs", "USD / 1k queries", "score", "why"])
+            + ["quality retained", "p95 ms", "docs/s", "serving MB", "USD / M docs", "USD / 1k queries", "score",
+               "why"])
 
 
 def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
@@ -213,9 +217,38 @@ def candidate_row(c: Candidate, tasks: list[TaskInfo]) -> list[str]:
             + [figure_of(t.metric).cell(c.quality.get(t.name)) + quality_mark(c, t.name) for t in tasks]
             + [lookup(QUALITY_RETAINED).text(c.quality_retained, missing=CELL_MISSING),
                interval_cell(c, LATENCY_P95_MS), interval_cell(c, DOCS_PER_S),
-               lookup(PEAK_MEMORY_MB).cell(c.cost.get(PEAK_MEMORY_MB)),
+               lookup(SERVING_MEMORY_MB).cell(c.cost.get(SERVING_MEMORY_MB)),
                money_cell(c, USD_PER_MILLION_DOCS), money_cell(c, USD_PER_THOUSAND_QUERIES),
                lookup(SCORE).cell(c.score), c.why])
+
+
+# The serving footprint and its parts (advisor.cost.memory), one row per model load: every variant of a load shares
+# its cost cells, so its dims and vector precisions would repeat the row.
+MEMORY_PARTS = (SERVING_MEMORY_MB, SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M)
+MEMORY_COLUMNS = ["model", "runs as", "serving MB", "runtime MB", "weights MB", "index MB (this corpus)",
+                  "index MB per million docs"]
+MEMORY_INTRO = ("Serving memory is measured one way for every candidate, BM25 included: the peak RSS of a fresh "
+                "process that imports the serving libraries (runtime), loads the model (weights), holds the index of "
+                "the task's corpus (a model: its full-size float32 vectors; BM25: its postings, built from the "
+                "documents) and answers 32 queries; the largest over the tasks. The index part scales with the corpus: "
+                "per million documents = index bytes / documents x 1,000,000; the rest (activations, allocator "
+                "slack) is serving memory less runtime, weights and index. A smaller size or vector precision stores "
+                "less (bytes per vector).")
+
+
+def memory_rows(group: HardwareGroup) -> list[list[str]]:
+    """One row per model load of ``group`` that has a serving footprint: the footprint and its parts."""
+    rows, seen = [], set()
+    for c in group.candidates:
+        v = c.variant
+        key = (c.model, v.device, v.runtime, v.weight_precision)
+        if key in seen or SERVING_MEMORY_MB not in c.cost:
+            continue
+        seen.add(key)
+        runs = f"{v.device} · lexical (BM25)" if c.backend == "bm25" else \
+            f"{v.device}{f' {v.runtime}' if v.runtime else ''} {v.weight_precision}"
+        rows.append([c.model, runs] + [lookup(name).cell(c.cost.get(name)) for name in MEMORY_PARTS])
+    return rows
 
 
 def money_cell(c: Candidate, name: str) -> str:
@@ -246,7 +279,8 @@ def money_text(rec: Recommendation) -> str:
 
 # The cost figures of a CSV row, in its column order
 CSV_FIGURES = (LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS, LATENCY_SAMPLES, DOCS_PER_S, TOKENS_PER_S,
-               PEAK_MEMORY_MB, LOAD_TIME_S, LOAD_AVG_1M, CONTENTION_BUSY_CORES, USD_PER_MILLION_DOCS,
+               SERVING_MEMORY_MB, SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M,
+               LOAD_TIME_S, LOAD_AVG_1M, CONTENTION_BUSY_CORES, USD_PER_MILLION_DOCS,
                USD_PER_THOUSAND_QUERIES)
 
 

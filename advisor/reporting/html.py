@@ -10,9 +10,9 @@ from pathlib import Path
 
 from advisor.ranking import Candidate, HardwareGroup, Recommendation
 from advisor.reporting import Report, ReportWriter
-from advisor.reporting.content import (MODEL_COLUMNS, STATUS_TEXT, candidate_columns, candidate_row, counts, headline,
-                                      conditions_text, hardware_text, model_summary, money_text,
-                                      near_miss_lines, not_evaluated)
+from advisor.reporting.content import (MEMORY_COLUMNS, MEMORY_INTRO, MODEL_COLUMNS, STATUS_TEXT, candidate_columns,
+                                      candidate_row, counts, headline, conditions_text, hardware_text, memory_rows,
+                                      model_summary, money_text, near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -45,7 +45,7 @@ details summary{cursor:pointer;color:#0969da;margin:6px 0}
 footer{margin-top:36px;font-size:.8rem;color:#59636e}code{font-size:.85em;background:#f6f8fa;padding:1px 4px}
 """
 
-NUMERIC = {"#", "bytes/vector", "quality retained", "p95 ms", "docs/s", "peak MB", "score"}
+NUMERIC = {"#", "bytes/vector", "quality retained", "p95 ms", "docs/s", "serving MB", "score"}
 
 
 def e(text: object) -> str:
@@ -80,6 +80,12 @@ def _group(group: HardwareGroup, rec: Recommendation, metric: str, index: int) -
              + f". Quality is {e(metric)}; cost figures are the worst over the tasks. Machine id "
                f"<code>{e(group.hardware)}</code>.</p>", f"<p class=\"conditions\">{e(conditions_text(group))}</p>",
                f"<p class=\"money\">{e(money_text(rec))}</p>"]
+    memory = memory_rows(group)
+    if memory:
+        head = "".join(f"<th>{e(c)}</th>" for c in MEMORY_COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in memory)
+        parts.append(f"<h3>Serving memory and its parts</h3><p>{e(MEMORY_INTRO)}</p>"
+                     f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     misses = near_miss_lines(group)
     if misses:
         parts.append("<h3>Near misses: what each limit costs</h3><ul>"
@@ -186,7 +192,7 @@ def render(report: Report) -> str:
 {skipped}
 <h2>How to read this</h2>
 <p>Hard rules first (licence, languages, remote code, pickle weights, then the policy's limits on measured figures);
-then the Pareto front over quality and cost (p95 latency, throughput, peak memory, bytes per vector); then the
+then the Pareto front over quality and cost (p95 latency, throughput, serving memory, bytes per vector); then the
 policy's weighted score orders the front. Two candidates whose quality differs by less than the paired-bootstrap
 noise are reported as tied; intervals and ties resample each task's independent units, named beside the task (the
 query; pairs or examples that share texts are resampled by text or group of texts). Figures from different machines

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from advisor.reporting import Report, ReportWriter
-from advisor.reporting.content import (MODEL_COLUMNS, candidate_columns, candidate_row, conditions_text, counts,
-                                      hardware_text, headline, model_summary, money_text, near_miss_lines,
-                                      not_evaluated)
+from advisor.reporting.content import (MEMORY_COLUMNS, MEMORY_INTRO, MODEL_COLUMNS, candidate_columns, candidate_row,
+                                      conditions_text, counts, hardware_text, headline, memory_rows, model_summary,
+                                      money_text, near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
 
 
@@ -94,6 +94,10 @@ class MarkdownWriter(ReportWriter):
             lines += [md(money_text(rec)), ""]
             lines += table(candidate_columns(rec.tasks), [candidate_row(c, rec.tasks) for c in group.candidates])
             lines.append("")
+            memory = memory_rows(group)
+            if memory:
+                lines += ["### Serving memory and its parts", "", md(MEMORY_INTRO), ""]
+                lines += table(MEMORY_COLUMNS, memory) + [""]
             misses = near_miss_lines(group)
             if misses:
                 lines += ["### Near misses: what each limit costs", ""] + [f"- {md(m)}" for m in misses] + [""]
@@ -117,7 +121,7 @@ class MarkdownWriter(ReportWriter):
             lines.append("")
         lines += ["## How to read this", "",
                   "Hard rules first (licence, languages, remote code, pickle weights, then the policy's limits on "
-                  "measured figures); then the Pareto front over quality and cost (p95 latency, throughput, peak "
+                  "measured figures); then the Pareto front over quality and cost (p95 latency, throughput, serving "
                   "memory, bytes per vector); then the policy's weighted score orders the front. Two candidates "
                   "whose quality differs by less than the paired-bootstrap noise are reported as tied; intervals "
                   "and ties resample each task's independent units, named on the Tasks line (the query; pairs or "

@@ -10,7 +10,7 @@ from typing import Any
 
 from advisor.models.catalog import ModelEntry
 from advisor.datasets.tasks import RetrievalData, Task
-from advisor.figures import (DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, LOAD_TIME_S, PEAK_MEMORY_MB, TOKENS_PER_S,
+from advisor.figures import (DOCS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, LOAD_TIME_S, SERVING_MEMORY_MB, TOKENS_PER_S,
                              figure_of, lookup)
 from advisor.formatting import duration, number, percent
 from advisor.models.variants import Variant
@@ -155,7 +155,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     measured = {label: c for label, c in (cost or {}).items() if isinstance(c, dict) and c}
     if measured:
         labels = list(measured)
-        keys = [k for k in (DOCS_PER_S, TOKENS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, PEAK_MEMORY_MB, LOAD_TIME_S)
+        keys = [k for k in (DOCS_PER_S, TOKENS_PER_S, LATENCY_P50_MS, LATENCY_P95_MS, SERVING_MEMORY_MB, LOAD_TIME_S)
                 if all(k in measured[label] for label in labels)]
         lines += ["| cost | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         lines += [f"| {k} | " + " | ".join(lookup(k).text(measured[label][k]) for label in labels) + " |"

@@ -140,7 +140,7 @@ def test_the_command_prints_the_note_on_stderr(tmp_path, advisor_cli):
 
 @pytest.mark.parametrize("field, written, message", [
     ("max_p95_latency_ms", "0", "a maximum of 0 ms rejects every candidate (p95 query latency is always above 0)"),
-    ("max_peak_memory_mb", "0", "a maximum of 0 MB rejects every candidate (peak memory is always above 0)"),
+    ("max_peak_memory_mb", "0", "a maximum of 0 MB rejects every candidate (serving memory is always above 0)"),
     ("max_bytes_per_vector", "0", "a maximum of 0 B rejects every candidate (bytes per vector is always above 0)"),
     ("max_p95_latency_ms", "-5", "a maximum of -5 ms rejects every candidate (p95 query latency is always above 0)"),
 ])

@@ -37,7 +37,7 @@ def cost(model: str, *, p95: float, docs: float, mem: float, task: str = "review
     details = {"latencies_ms": list(samples)} if samples is not None else {}
     return CellResult(key, metrics={"latency_p50_ms": p95 / 2, "latency_p95_ms": p95, "latency_p99_ms": p95 * 1.2,
                                     "latency_samples": 100, "docs_per_s": docs, "tokens_per_s": docs * 50,
-                                    "peak_memory_mb": mem}, details=details, finished_at=1.0)
+                                    "serving_memory_mb": mem}, details=details, finished_at=1.0)
 
 
 def scores(mean: float, n: int = 200, *, seed: int = 0, spread: float = 0.25) -> np.ndarray:

@@ -31,7 +31,7 @@ def bm25_cells(cells, per_item) -> list[CellResult]:
                          finished_at=1.0)
     key = CellKey("cost", "bm25", None, "bm25", "cpu", "fp32", "reviews", "h1", None, None, cells.HW, "v1")
     cost = CellResult(key, metrics={"latency_p50_ms": 1.0, "latency_p95_ms": 2.0, "docs_per_s": 5000.0,
-                                    "peak_memory_mb": 50.0}, finished_at=1.0)
+                                    "serving_memory_mb": 50.0}, finished_at=1.0)
     return [quality, cost]
 
 

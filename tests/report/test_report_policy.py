@@ -116,9 +116,9 @@ limits:
   min_quality:
     - {task: reviews, metric: ndcg_at_10, min: 0.5}
 """))
-    ok = {"latency_p95_ms": 19.9, "docs_per_s": 100.0, "peak_memory_mb": 500.0, "bytes_per_vector": 512}
+    ok = {"latency_p95_ms": 19.9, "docs_per_s": 100.0, "serving_memory_mb": 500.0, "bytes_per_vector": 512}
     assert check_measured(policy, ok, quality={"reviews": {"ndcg_at_10": 0.5}}) == ([], [])
-    bad = {"latency_p95_ms": 20.1, "docs_per_s": 99.0, "peak_memory_mb": 501.0, "bytes_per_vector": 1536}
+    bad = {"latency_p95_ms": 20.1, "docs_per_s": 99.0, "serving_memory_mb": 501.0, "bytes_per_vector": 1536}
     rules = [r.rule for r in check_measured(policy, bad, quality={"reviews": {"ndcg_at_10": 0.499}})[0]]
     assert rules == ["limits.max_p95_latency_ms", "limits.min_throughput_docs_per_s", "limits.max_peak_memory_mb",
                      "limits.max_bytes_per_vector", "limits.min_quality"]

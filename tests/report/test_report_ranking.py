@@ -56,7 +56,7 @@ def test_pareto_front_and_dominated(tmp_path, sweep):
     assert front == {big.label, find(rec, "big", 128, "int8").label, find(rec, "big", vp="int8").label,
                      find(rec, "fast").label}
     # Independent check of the front: no front member is beaten on every figure by another candidate.
-    figs = {c.label: (c.quality_mean, -c.cost["latency_p95_ms"], c.cost["docs_per_s"], -c.cost["peak_memory_mb"],
+    figs = {c.label: (c.quality_mean, -c.cost["latency_p95_ms"], c.cost["docs_per_s"], -c.cost["serving_memory_mb"],
                       -c.bytes_per_vector) for c in rec.candidates()}
     for a in front:
         assert not any(all(x >= y for x, y in zip(figs[b], figs[a])) and figs[b] != figs[a] for b in figs if b != a)
@@ -92,7 +92,7 @@ def test_scores_follow_the_stated_formula(tmp_path, sweep):
     cols = {"quality": [c.quality_mean for c in live],
             "latency": [-np.log(c.cost["latency_p95_ms"]) for c in live],
             "throughput": [np.log(c.cost["docs_per_s"]) for c in live],
-            "memory": [-np.log(c.cost["peak_memory_mb"]) for c in live],
+            "memory": [-np.log(c.cost["serving_memory_mb"]) for c in live],
             "bytes_per_vector": [-np.log(c.bytes_per_vector) for c in live]}
     expected = np.zeros(len(live))
     for name, values in cols.items():

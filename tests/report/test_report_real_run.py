@@ -77,7 +77,7 @@ def test_report_figures_equal_the_store(run):
     best = data["recommended"]
     assert best["score"] == max(c["score"] for c in cands)
     key = lambda c: (c["quality_mean"], -c["cost"]["latency_p95_ms"], c["cost"]["docs_per_s"],  # noqa: E731
-                     -c["cost"]["peak_memory_mb"], -c["bytes_per_vector"] if c["bytes_per_vector"] else None)
+                     -c["cost"]["serving_memory_mb"], -c["bytes_per_vector"] if c["bytes_per_vector"] else None)
 
     def dominates(a, b):  # on every figure both have (BM25 stores no vectors, so it has no bytes per vector)
         pairs = [(x, y) for x, y in zip(key(a), key(b)) if x is not None and y is not None]

@@ -32,7 +32,7 @@ def _cells(n: int = 120) -> list[CellResult]:
                               details={"main_metric": "ndcg_at_10", "per_item": items}, finished_at=1.0))
         key = CellKey("cost", model, None, backend, "cpu", wp, TASK, "h1", None, None, HW, "v1")
         out.append(CellResult(key, metrics={"latency_p50_ms": p95 / 2, "latency_p95_ms": p95, "docs_per_s": docs,
-                                            "peak_memory_mb": 400.0}, finished_at=1.0))
+                                            "serving_memory_mb": 400.0}, finished_at=1.0))
     return out
 
 

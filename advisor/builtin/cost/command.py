@@ -12,7 +12,8 @@ import click
 from advisor.figures import (BULK_DOCS, BULK_ROUNDS, BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOCS_PER_S,
                              INDEX_SIZE_MB, INDEX_VECTORS, LATENCY_P50_MS, LATENCY_P95_MS, LATENCY_P99_MS,
                              LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC,
-                             PEAK_MEMORY_MB, REEMBED_H_PER_M, TOKENS_PER_S, USD_PER_MONTH_PER_MILLION, lookup)
+                             REEMBED_H_PER_M, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M, SERVING_MEMORY_MB,
+                             SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, TOKENS_PER_S, USD_PER_MONTH_PER_MILLION, lookup)
 from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, corpus_option, dataset_type_option,
                               deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
 
@@ -41,7 +42,8 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
               type=click.Choice(["in-process", "subprocess"]),
               help="Where the load test runs: advisor serve's batcher in this process (no HTTP), or a real "
                    "'advisor serve' of the same model on 127.0.0.1 driven over HTTP (policy: costs.load_server).")
-@click.option("--no-memory", is_flag=True, help="Skip the fresh-subprocess peak-memory probe (CPU).")
+@click.option("--no-memory", is_flag=True, help="Skip the serving footprint (a fresh process that loads the model "
+                                                "and the corpus vectors and answers queries).")
 @option("--max-batch-requests", default=32)
 @deprecated_alias("--max-batch", "--max-batch-requests")
 @option("--max-wait-ms")
@@ -117,8 +119,9 @@ def _summary(task: str, f: dict[str, Any]) -> str:
              f"    batch-1     p50 {ci(LATENCY_P50_MS)}, p95 {ci(LATENCY_P95_MS)}, p99 {ci(LATENCY_P99_MS)} "
              f"({t(LATENCY_SAMPLES)} after warm-up{_rounds((f.get('stability') or {}).get('latency') or {})})"]
     lines += _load_lines(f, ci)
-    lines.append(f"    memory      peak {ci(PEAK_MEMORY_MB)} ({f.get('memory_method', 'not measured')}); "
-                 f"load {t(LOAD_TIME_S)}")
+    lines.append(f"    memory      serving {t(SERVING_MEMORY_MB)} (a fresh process: runtime {t(SERVING_RUNTIME_MB)}, "
+                 f"weights {t(SERVING_WEIGHTS_MB)}, index {t(SERVING_INDEX_MB)}, {t(SERVING_INDEX_MB_PER_M)} per "
+                 f"million docs); load {t(LOAD_TIME_S)}")
     lines.append(f"    storage     {t(BYTES_PER_VECTOR)} per vector, {t(INDEX_SIZE_MB)} for {t(INDEX_VECTORS)} "
                  f"(float32, full dim); re-embed 1M docs {t(REEMBED_H_PER_M)}")
     for row in f.get("index", []):

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, DOCS_PER_S, LATENCY_P95_MS, LOAD_AVG_1M,
-                             PEAK_MEMORY_MB, QUALITY_MEAN, QUALITY_RETAINED, SCORE, figure_of, lookup)
+                             QUALITY_MEAN, QUALITY_RETAINED, SCORE, SERVING_MEMORY_MB, figure_of, lookup)
 from advisor.formatting import CELL_MISSING, cell
 
 from ..pairs import comparison_lines, is_pair, pair_name, sides_text
@@ -28,7 +28,7 @@ def _cost(name: str) -> Callable[[Any], Any]:
 # (column title, value of a candidate used to sort, larger is better?); a figure's column is written and sorted as
 # the figure registry says (COLUMN_FIGURES)
 COLUMN_FIGURES = {"score": SCORE, "quality": QUALITY_MEAN, "kept": QUALITY_RETAINED, "p95 ms": LATENCY_P95_MS,
-                  "docs/s": DOCS_PER_S, "peak MB": PEAK_MEMORY_MB, "B/vec": BYTES_PER_VECTOR,
+                  "docs/s": DOCS_PER_S, "serving MB": SERVING_MEMORY_MB, "B/vec": BYTES_PER_VECTOR,
                   "busy": CONTENTION_BUSY_CORES}
 FIXED_COLUMNS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("#", lambda c: c.position, False),
