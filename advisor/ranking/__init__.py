@@ -70,7 +70,10 @@ def rank(results: Sequence[CellResult], entries: Sequence[ModelEntry], policy: P
         notes.append(f"{model} ({wp}): {error}; its latency, throughput and memory are missing")
     for floor in policy.limits.min_quality:
         if floor.task not in {t.name for t in tasks}:
-            notes.append(f"quality floor on task '{floor.task}' not applied: that task is not in these results")
+            from advisor.config.schema import did_you_mean
+
+            notes.append(f"quality floor on task '{floor.task}' not applied: that task is not in these results"
+                         f"{did_you_mean(floor.task, [t.name for t in tasks])}")
 
     groups: list[HardwareGroup] = []
     for hardware in sorted({c.hardware for c in candidates.values()}):
