@@ -12,6 +12,7 @@ from typing import Any
 
 from advisor.errors import UserError
 from advisor.models.attention import load_with_attention
+from advisor.models.folder_safety import check_model_folder, model_kwargs
 from advisor.datasets.tasks import (ClassificationData, PairClassificationData, RetrievalData, STSData, Task, content_hash)
 from advisor.datasets.beir import join_title
 
@@ -125,8 +126,10 @@ def _load_model(model: Any, device: str | None) -> Any:
             raise UserError(f"{model}: run_mteb needs a local sentence-transformers folder or a model object")
         from sentence_transformers import SentenceTransformer
 
+        check_model_folder(path, str(path))  # none of the folder's own code, no pickle file
         loaded, _ = load_with_attention(lambda attn: SentenceTransformer(
-            str(path), device=device or "cpu", local_files_only=True, model_kwargs={"attn_implementation": attn}))
+            str(path), device=device or "cpu", local_files_only=True, trust_remote_code=False,
+            model_kwargs=model_kwargs(attn)))
         return loaded
     return model
 

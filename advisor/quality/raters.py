@@ -137,8 +137,11 @@ class CrossEncoderRater(Rater):
                 raise UserError(reason)
             from sentence_transformers import CrossEncoder
 
+            from advisor.models.folder_safety import check_model_folder, model_kwargs
+
+            check_model_folder(self.path, f"ADVISOR_CROSS_ENCODER={self.path}")  # none of its code, no pickle file
             self._model, _ = load_with_attention(lambda attn: CrossEncoder(
-                self.path, local_files_only=True, model_kwargs={"attn_implementation": attn}))
+                self.path, local_files_only=True, trust_remote_code=False, model_kwargs=model_kwargs(attn)))
         raw = np.asarray(self._model.predict(list(pairs), show_progress_bar=False), dtype=np.float64)
         if raw.ndim == 2:  # several labels: take the last ("relevant")
             raw = raw[:, -1]

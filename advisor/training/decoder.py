@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import UserError
+from advisor.models.folder_safety import SAFE_MODEL_KWARGS, check_model_folder
 
 DECODER_POOLINGS = ("lasttoken", "mean")
 
@@ -68,9 +69,11 @@ def load_decoder(folder: str | Path, device: str = "cpu", *, pooling: str = "las
     if pooling not in DECODER_POOLINGS:
         raise UserError(f"decoder pooling must be one of {', '.join(DECODER_POOLINGS)}, got '{pooling}'")
     folder = Path(folder)
+    check_model_folder(folder, str(folder))
     if not list(folder.glob("*.safetensors")):
         raise UserError(f"{folder}: no .safetensors weights; the advisor never loads pickle weights")
-    transformer = Transformer(str(folder), max_seq_length=max_seq_length or 512)
+    transformer = Transformer(str(folder), max_seq_length=max_seq_length or 512,
+                              model_kwargs=dict(SAFE_MODEL_KWARGS))
     tokenizer = transformer.tokenizer
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from advisor.models.catalog import ModelEntry
 from advisor.models.attention import load_with_attention
+from advisor.models.folder_safety import check_model_folder, model_kwargs
 from advisor.errors import UserError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def resolve_trainable(name_or_path: str, catalogs: Sequence[str | Path] | None =
     if not (folder / "modules.json").exists() and not (folder / "config.json").exists():
         raise UserError(f"{folder}: not a sentence-transformers or transformers folder (no modules.json or "
                         f"config.json); backend '{entry.backend}' models cannot be trained")
+    check_model_folder(folder, entry.name)
     if not list(folder.rglob("*.safetensors")):
         raise UserError(f"{folder}: no .safetensors weights; the advisor never loads pickle weights")
     return TrainableModel(entry, folder)
@@ -63,13 +65,15 @@ def pick_device(requested: str | None) -> str:
 
 
 def load_sentence_transformer(folder: Path, device: str, max_seq_length: int | None = None) -> "SentenceTransformer":
-    """Load offline, without remote code; a plain transformers folder gets mean pooling and normalization.
-    Attention is SDPA where the architecture has it, eager otherwise (``advisor.models.attention``)."""
+    """Load offline, without the folder's own code or pickle files (``advisor.models.folder_safety``); a plain
+    transformers folder gets mean pooling and normalization. Attention is SDPA where the architecture has it, eager
+    otherwise (``advisor.models.attention``)."""
     from sentence_transformers import SentenceTransformer
 
+    check_model_folder(folder, str(folder))
     model, _ = load_with_attention(lambda attn: SentenceTransformer(
         str(folder), device=device, trust_remote_code=False, local_files_only=True,
-        model_kwargs={"attn_implementation": attn}))
+        model_kwargs=model_kwargs(attn)))
     if max_seq_length:
         model.max_seq_length = max_seq_length
     return model

@@ -18,6 +18,7 @@ from typing import Any
 
 from advisor.errors import ConfigError, UserError
 from advisor.models.attention import load_with_attention
+from advisor.models.folder_safety import check_model_folder, model_kwargs
 
 SPEC_KEYS = ("layers", "width", "heads", "intermediate", "dim")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
@@ -132,11 +133,12 @@ def build_student(spec: StudentSpec, teacher_folder: Path, device: str, *, seed:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    check_model_folder(teacher_folder, str(teacher_folder))  # both kinds read the teacher's folder
     torch.manual_seed(seed)
     if spec.kind == "truncated":
         model, _ = load_with_attention(lambda attn: SentenceTransformer(
             str(teacher_folder), device="cpu", trust_remote_code=False, local_files_only=True,
-            model_kwargs={"attn_implementation": attn}))
+            model_kwargs=model_kwargs(attn)))
         auto = model[0].auto_model
         owner, attr = _encoder_layers(auto)
         layers = getattr(owner, attr)

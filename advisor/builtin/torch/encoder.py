@@ -13,6 +13,7 @@ import torch
 from advisor.models.attention import load_with_attention
 from advisor.models.catalog import ModelEntry
 from advisor.models.backends import Encoder, LoadOptions
+from advisor.models.folder_safety import check_model_folder, model_kwargs, read_folders
 from advisor.models.batching import BatchedEncoder
 from advisor.errors import UserError
 from advisor.models.pooling import POOLINGS, pool
@@ -20,38 +21,24 @@ from advisor.models.quantize import quantize_int8
 from advisor.models.sources import resolve_source
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
-def _weight_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(safetensors files, pickle files) of a model folder and its sentence-transformers module folders."""
-    folders = [folder] + [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    safe = [f for d in folders for f in d.glob("*.safetensors")]
-    pickled = [f for d in folders for f in d.iterdir() if f.is_file() and f.suffix in PICKLE_SUFFIXES
-               and "training_args" not in f.name and "optimizer" not in f.name]
-    return safe, pickled
-
-
-def check_weights(entry: ModelEntry, folder: Path, allow_pickle: bool) -> bool:
-    """True when pickle weights may be loaded. Pickle files can run code on load, so they need both the entry
-    (``weights_format: pickle``) and the policy (``pickle_weights: true``)."""
-    safe, pickled = _weight_files(folder)
-    pickle_ok = allow_pickle and entry.weights_format == "pickle"
-    if not safe and pickled and not pickle_ok:
-        who = ("the policy does not allow pickle weights (set 'pickle_weights: true')" if entry.weights_format ==
-               "pickle" else "the entry does not declare 'weights_format: pickle' and the policy must allow it")
-        raise UserError(f"{entry.name}: {folder} has only pickle weights ({pickled[0].name}), which can run code "
-                        f"when loaded; {who}, or convert them to safetensors")
-    if not safe and not pickled:
+def check_weights(entry: ModelEntry, folder: Path, allow_pickle: bool, allow_remote_code: bool = False) -> bool:
+    """True when pickle weights will be read. The folder's own code and its pickle files are refused by
+    ``advisor.models.folder_safety`` unless granted (``allow_*`` are already both halves: entry and policy); a
+    folder without safetensors and without granted pickle weights has nothing to load."""
+    grant = ("the policy does not allow pickle weights (set 'pickle_weights: true')" if entry.weights_format ==
+             "pickle" else "the entry does not declare 'weights_format: pickle' and the policy must allow it "
+                           "('pickle_weights: true')")
+    pickle_ok = check_model_folder(folder, entry.name, allow_remote_code=allow_remote_code, allow_pickle=allow_pickle,
+                                   pickle_grant=f"{grant}, or convert it to safetensors")
+    if not pickle_ok and not any(next(d.glob("*.safetensors"), None) for d in read_folders(folder)):
         raise UserError(f"{entry.name}: no weights (*.safetensors) in {folder}")
     return pickle_ok
 
 
 def _load_kwargs(dtype: torch.dtype, pickle_ok: bool, attn: str) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn}
-    if not pickle_ok:
-        kwargs["use_safetensors"] = True
-    return kwargs
+    return {"dtype": dtype, **model_kwargs(attn, pickle_ok)}
 
 
 def _with_attention_fallback(load, dtype: torch.dtype, pickle_ok: bool) -> tuple[Any, str]:
@@ -138,7 +125,7 @@ def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
         raise UserError(f"{entry.name} needs trust_remote_code, which runs the repository's own Python code; the "
                         f"policy must allow it ('remote_code: true') after a review")
     trust = entry.trust_remote_code and allow_remote_code
-    pickle_ok = check_weights(entry, folder, allow_pickle)
+    pickle_ok = check_weights(entry, folder, allow_pickle, trust)
     dtype = DTYPES[weight_precision]
     torch_device = "cuda" if device == "cuda" else "cpu"
     why_not_fast = fast_path_reason(entry, folder, pickle_ok)

@@ -12,6 +12,7 @@ from advisor.models.backends import Encoder, LoadOptions, get_backend
 from advisor.models.catalog import ModelEntry
 from advisor.models.export import export_onnx
 from advisor.models.fastpath import ModelLayout
+from advisor.models.folder_safety import check_model_folder
 from advisor.models.sources import resolve_source
 
 
@@ -21,6 +22,7 @@ def load_onnx_runtime(entry: ModelEntry, options: LoadOptions) -> Encoder:
     if folder is None or not Path(folder).is_dir():
         raise UserError(f"{entry.name}: the onnx runtime needs a model folder, got {folder}")
     folder = Path(folder)
+    check_model_folder(folder, entry.name)  # the export reads the folder: none of its code, no pickle file
     path = export_onnx(folder, weight_precision)
     layout = ModelLayout.read(folder)
     plain = not (folder / "modules.json").is_file()
