@@ -68,6 +68,16 @@ def test_the_header_names_the_model_and_each_task(static_run):
 
 
 @pytest.mark.parametrize("task", ["rt-reviews-plots", "lee-sts"])
+def test_each_task_says_what_its_intervals_resample(static_run, static_results, task):
+    from advisor.quality.bootstrap import recorded_units
+
+    result = static_results[task][(32, "binary")]
+    units = recorded_units(result.details, len(result.per_item)).text()  # '240 queries', '50 texts'
+    block = _block(static_run, f"Task {task} ")
+    assert f"  intervals: 95% bootstrap over {units} (200 resamples); differences paired, on the same draws" in block
+
+
+@pytest.mark.parametrize("task", ["rt-reviews-plots", "lee-sts"])
 def test_every_figure_of_the_task_type_is_printed_with_its_interval(static_run, static_results, task):
     block = _block(static_run, f"Task {task} ")
     variant = "\n".join(_block("\n".join(block), "32 dims (untrained), binary vectors"))

@@ -61,7 +61,9 @@ def task_lines(summary: TaskSummary, entry: Any) -> list[str]:
     task = summary.task
     sets = ", ".join(f"{name} {number(len(ts.texts))}" for name, ts in task.text_sets().items())
     lines = [f"Task {task.name} ({task.type}: {sets})"]
-    lines.append(INDENT + truncation_text(next(iter(summary.results.values())).details.get("truncation") or {}))
+    first = next(iter(summary.results.values()))
+    lines.append(INDENT + truncation_text(first.details.get("truncation") or {}))
+    lines.append(INDENT + intervals_text(first, paired=bool(summary.against_reference or summary.against_bm25)))
     if summary.bm25 is not None:
         lines += bm25_lines(summary)
     lines += [INDENT + f"note: {note}" for note in summary.notes]
@@ -82,6 +84,24 @@ def truncation_text(truncation: dict[str, Any]) -> str:
              + (f" ({percent(s['share'])})" if s["truncated"] else "") for name, s in sets.items()]
     return (f"truncation: texts that reach the model's {number(truncation['max_tokens'])} tokens are cut there: "
             + ", ".join(parts))
+
+
+def intervals_text(result: Any, *, paired: bool = False) -> str:
+    """What the intervals (and, ``paired``, the differences) resample: ``intervals: 95% bootstrap over 240 queries
+    (1,000 resamples); differences paired, on the same draws``."""
+    from advisor.quality.bootstrap import recorded_units
+
+    boot = result.details.get("bootstrap") or {}
+    try:
+        units = recorded_units(result.details, len(result.per_item))
+    except (ValueError, KeyError, TypeError):
+        units = None
+    over = units.text() if units is not None else f"{number(len(result.per_item))} items"
+    level = percent(boot.get("level", 0.95), decimals=0)
+    resamples = boot.get("resamples")
+    return (f"intervals: {level} bootstrap over {over}"
+            + (f" ({number(resamples)} resamples)" if resamples is not None else "")
+            + ("; differences paired, on the same draws" if paired else ""))
 
 
 def _metrics(result: Any, type_name: str) -> list[str]:
