@@ -72,3 +72,26 @@ def test_verbose_shows_the_served_load_tests_requests(repo):
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stderr.splitlines()
     assert any(line.startswith("INFO httpx: HTTP Request: POST http://127.0.0.1:") for line in lines)
+
+
+@pytest.mark.slow
+def test_a_sweep_workers_served_load_test_prints_no_request_lines(repo, tmp_path):
+    """The sweep's worker is a fresh (spawned) interpreter: it sets its own logging, as the driver's was set."""
+    pytest.importorskip("uvicorn")
+    import json
+    import sqlite3
+
+    policy = tmp_path / "served.yaml"
+    policy.write_text("name: served\nlanguages:\n  require: [en]\ncosts:\n  load_server: subprocess\nbaselines: []\n",
+                      encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    proc = subprocess.run([sys.executable, "-m", "advisor.cli", "run", "--catalog", "offline", "--policy", str(policy),
+                           "--dataset", str(repo / "data" / "rt-reviews-plots"), "--model",
+                           "wordllama-l2-supercat-256", "--store", str(store)], capture_output=True, text=True,
+                          timeout=900, cwd=tmp_path, env={**os.environ, ENV: "0"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with sqlite3.connect(store) as db:
+        (details,) = db.execute("SELECT details FROM cells WHERE kind = 'cost'").fetchone()
+    assert json.loads(details)["load_test"]["source"] == "advisor serve subprocess"  # a real server answered
+    assert not [line for line in proc.stderr.splitlines() if "HTTP Request" in line or "INFO" in line], \
+        proc.stderr[-2000:]
