@@ -100,7 +100,7 @@ def quality_options(rescore_multiplier: int = 0, chunking: str = "") -> str:
 class CellResult:
     """One finished cell. ``metrics`` holds numbers under stable names (mteb names for quality: ndcg_at_10,
     cosine_spearman, ...; for cost: docs_per_s, tokens_per_s, latency_p50_ms, latency_p95_ms, latency_p99_ms,
-    peak_memory_mb, load_time_s, ...). ``details`` holds the rest: per-query scores of the main metric (for the
+    serving_memory_mb, load_time_s, ...). ``details`` holds the rest: per-query scores of the main metric (for the
     paired bootstrap), confidence intervals, sample counts, notes such as a halved batch, the environment."""
 
     key: CellKey
