@@ -89,7 +89,7 @@ def rank_command(store, policy, catalogs, allow_network, run_id, tasks, show_all
 def figure_lines(c) -> list[str]:
     """A candidate's measured figures as the report writes them: quality and cost with their 95% intervals, the
     latency sample count, and each unstable measurement with its reasons."""
-    from advisor.figures import (DOCS_PER_S, LATENCY_P95_MS, LATENCY_SAMPLES, PEAK_MEMORY_MB, figure_of,
+    from advisor.figures import (DOCS_PER_S, LATENCY_P95_MS, LATENCY_SAMPLES, SERVING_MEMORY_MB, figure_of,
                                  lookup)
 
     parts = []
@@ -97,7 +97,7 @@ def figure_lines(c) -> list[str]:
         fig = figure_of(c.quality_metric.get(task, ""))
         low, high = ((c.per_item.get(task) or {}).get("ci", {}).get(fig.name) or (None, None))[:2]
         parts.append(f"{fig.label} {fig.interval_text(value, low, high)} on {task}")
-    for name in (LATENCY_P95_MS, DOCS_PER_S, PEAK_MEMORY_MB):
+    for name in (LATENCY_P95_MS, DOCS_PER_S, SERVING_MEMORY_MB):
         if c.cost.get(name) is None:
             continue
         fig = lookup(name)
