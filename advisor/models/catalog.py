@@ -16,7 +16,7 @@ from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields
 from advisor.models.hosted import validate_options
 from advisor.models.variants import WEIGHT_PRECISIONS
-from advisor.config.shipped import resolve_file, shipped_dir
+from advisor.config.shipped import DEFAULT_CATALOGS, default_catalog_files, resolve_file, shipped_catalog_files
 from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
@@ -283,7 +283,7 @@ def resolve_pairs(pairs: Iterable[PairSpec], entries: Iterable[ModelEntry], *,
             side = known.get(name)
             if side is None and fallback:
                 if shipped is None:
-                    paths = [p for p in default_catalog_paths(with_hub=True)
+                    paths = [p for p in default_catalog_paths()
                              if str(p.resolve()) != str(Path(pair.catalog or "").resolve())]
                     shipped = {e.name: e for e in load_catalogs(paths)} if paths else {}
                 side = shipped.get(name)
@@ -292,7 +292,8 @@ def resolve_pairs(pairs: Iterable[PairSpec], entries: Iterable[ModelEntry], *,
                                   entry=pair.name, field=field_name, line=pair.line)
             if side is None:
                 raise ConfigError(str(pair.catalog), f"'{name}' names no catalog entry (looked in the given catalogs "
-                                                     f"and the shipped ones)", entry=pair.name, field=field_name,
+                                                     f"and the default ones: {', '.join(DEFAULT_CATALOGS)})"
+                                                     f"{elsewhere_hint(name)}", entry=pair.name, field=field_name,
                                   line=pair.line)
             if side.backend == PAIR_BACKEND:
                 raise ConfigError(str(pair.catalog), f"'{name}' is itself a pair; a pair's sides are plain models",
@@ -413,11 +414,27 @@ def write_catalog(entries: Iterable["ModelEntry | PairSpec"], path: str | Path, 
     return dump_yaml(doc, path, header=header)
 
 
-SHIPPED_CATALOG_DIR = shipped_dir("catalog")
+def shipped_catalogs_with(name: str) -> list[str]:
+    """The shipped catalogs outside the default ones that have an entry ``name`` (for a hint on a miss)."""
+    found = []
+    for path in shipped_catalog_files():
+        if path.stem in DEFAULT_CATALOGS:
+            continue
+        entries, pairs = _read_catalog(path)
+        if any(item.name == name for item in [*entries, *pairs]):
+            found.append(path.stem)
+    return found
 
 
-def default_catalog_paths(*, with_hub: bool = False) -> list[Path]:
-    """The one list of shipped catalogs: the offline catalog (what a sweep runs by default), plus the hub catalog
-    when ``with_hub`` (what a model name is resolved against)."""
-    names = ("offline.yaml", "hub.yaml") if with_hub else ("offline.yaml",)
-    return [SHIPPED_CATALOG_DIR / n for n in names if (SHIPPED_CATALOG_DIR / n).exists()]
+def elsewhere_hint(name: str) -> str:
+    """'; it is in the shipped catalog 'hub': add --catalog hub' when another shipped catalog has ``name``."""
+    found = shipped_catalogs_with(name)
+    if not found:
+        return ""
+    return f"; it is in the shipped catalog '{found[0]}', used only when named: add --catalog {found[0]}"
+
+
+def default_catalog_paths() -> list[Path]:
+    """The catalogs in force when none is named (``advisor.config.shipped.DEFAULT_CATALOGS``: the shipped offline
+    catalog), for every command, the TUI and a ``--model`` name alike."""
+    return default_catalog_files()

@@ -12,30 +12,39 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalogs
+from advisor.config.shipped import files_in_force, shipped_catalog_files
+from advisor.models.catalog import ModelEntry, default_catalog_paths, elsewhere_hint, load_catalog, load_catalogs
 from advisor.errors import UserError
 from advisor.config.licenses import normalize_license
 from advisor.models.pooling import read_pooling
-from advisor.models.sources import hub_cache_dir, resolve_source, split_source
+from advisor.models.sources import resolve_source, split_source
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w.-]+)?$")
 
 
-def shipped_catalog_paths() -> list[Path]:
-    """The offline catalog and the hub catalog shipped with the advisor (those that exist)."""
-    return default_catalog_paths(with_hub=True)
-
-
 def _entries(catalogs: Sequence[str | Path | ModelEntry] | None) -> list[ModelEntry]:
+    """The entries in force: those given, else the default catalogs (advisor.config.shipped.DEFAULT_CATALOGS)."""
     if catalogs is None:
-        return load_catalogs(shipped_catalog_paths())
+        return load_catalogs(default_catalog_paths())
     paths = [c for c in catalogs if not isinstance(c, ModelEntry)]
     return [c for c in catalogs if isinstance(c, ModelEntry)] + (load_catalogs(paths) if paths else [])
 
 
+def _hub_entry(hub_id: str, entries: Sequence[ModelEntry]) -> ModelEntry | None:
+    """The entry whose source is ``hub_id``: among the entries in force, else in a shipped catalog that lists that id
+    (the hub catalog holds the facts its model cards state: licence, languages, pinned revision)."""
+    def find(candidates: Iterable[ModelEntry]) -> ModelEntry | None:
+        return next((e for e in candidates if e.source_scheme == "hub"
+                     and e.source_value.split("@")[0] == hub_id.split("@")[0]), None)
+
+    return find(entries) or find(e for path in shipped_catalog_files() for e in load_catalog(path))
+
+
 def resolve_model(name_or_path: str, catalogs: Sequence[str | Path | ModelEntry] | None = None) -> ModelEntry:
-    """A catalog entry by name (or by its hub id), else an entry inspected from a local folder/file or from the
-    Hugging Face cache (``hub:ORG/NAME``). A model found nowhere raises a UserError listing where it looked."""
+    """A catalog entry by name among the catalogs in force (``catalogs``, default: the default catalogs) or by its
+    hub id, else an entry inspected from a local folder/file or from the Hugging Face cache (``hub:ORG/NAME``). A
+    model found nowhere raises a UserError listing where it looked and, when another shipped catalog has that name,
+    the --catalog that brings it in."""
     entries = _entries(catalogs)
     for entry in entries:
         if entry.name == name_or_path:
@@ -44,26 +53,27 @@ def resolve_model(name_or_path: str, catalogs: Sequence[str | Path | ModelEntry]
     hub_id = value if scheme == "hub" else None
     if scheme == "path" and not Path(value).expanduser().exists() and _HUB_ID.match(value):
         hub_id = value  # a bare ORG/NAME that is not a local path
-    if hub_id is not None:
-        for entry in entries:
-            if entry.source_scheme == "hub" and entry.source_value.split("@")[0] == hub_id.split("@")[0]:
-                return entry
-    looked = (f"catalog names ({len(entries)} entries in "
-              f"{', '.join(sorted({Path(e.catalog).name for e in entries if e.catalog})) or 'no catalog'})")
+    if hub_id is not None and (known := _hub_entry(hub_id, entries)) is not None:
+        return known
+    in_force = files_in_force(sorted({e.catalog for e in entries if e.catalog}))
+    looked = f"catalog names ({len(entries)} entries in {in_force if entries else 'no catalog'})"
     if hub_id is not None:
         try:
             path = resolve_source("hub:" + hub_id)
         except UserError as exc:
-            raise UserError(f"model '{name_or_path}' not found: looked in {looked}, as a local path, and in the "
-                            f"Hugging Face cache {hub_cache_dir()}: {exc}") from None
+            local = ", as a local path" if scheme == "path" else ""
+            raise UserError(f"model '{name_or_path}' not found: looked in {looked}{local} and in the hub cache: "
+                            f"{exc}") from None
         return inspect_folder(path, name=hub_id.split("@")[0], source="hub:" + hub_id)
     path = Path(value).expanduser()
     if scheme in ("package", "builtin") or not path.exists():
         if scheme == "package":
             path = resolve_source(name_or_path)  # raises with the package name
             return inspect_folder(path, name=path.name, source=name_or_path)
+        elsewhere = elsewhere_hint(name_or_path)
         close = [e.name for e in entries if name_or_path.lower() in e.name.lower()][:5]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; 'advisor catalog' lists the known names"
+        hint = elsewhere or (f"; did you mean {', '.join(close)}?" if close else
+                             "; 'advisor catalog list' lists the known names")
         raise UserError(f"model '{name_or_path}' not found: looked in {looked} and as a local path "
                         f"({path.resolve()}){hint}")
     return inspect_folder(path.resolve())

@@ -16,7 +16,7 @@ from advisor.config.licenses import normalize_license
 from advisor.config.schema import Fields, did_you_mean
 from advisor.config.task_types import main_metrics
 from advisor.models.variants import DEVICES, RUNTIMES, VECTOR_PRECISIONS, WEIGHT_PRECISIONS
-from advisor.config.shipped import resolve_file
+from advisor.config.shipped import NO_POLICY, resolve_file
 from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
@@ -418,8 +418,9 @@ def _hybrid(var: Fields) -> tuple[int, ...]:
 
 
 def permissive_policy() -> Policy:
-    """What applies when the user gives no policy: no metadata rule beyond the safe defaults."""
-    return Policy(name="default")
+    """What applies when the user gives no policy: no metadata rule beyond the safe defaults. Its name is not
+    'default': that is a shipped policy, which applies only when named (advisor.config.shipped.NO_POLICY)."""
+    return Policy(name=NO_POLICY)
 
 
 def policy_with_limits(policy: Policy, limits: Mapping[str, float | None] | None = None,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from advisor.models.catalog import load_catalog
+from advisor.models.catalog import default_catalog_paths, load_catalog
 from advisor.errors import UserError
 from advisor.config.languages import normalize_language
-from advisor.models.resolve import resolve_model, shipped_catalog_paths
+from advisor.models.resolve import resolve_model
 from advisor.models.sources import resolve_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,8 +98,8 @@ def test_missing_package_source_is_a_user_error():
         resolve_source("package:no_such_model_pkg/model")
 
 
-def test_shipped_catalogs_exist():
-    assert OFFLINE in shipped_catalog_paths()
+def test_the_default_catalogs_are_the_shipped_offline_one():
+    assert default_catalog_paths() == [OFFLINE]
 
 
 def test_hub_catalog_validates_with_the_facts_policies_judge():

@@ -11,7 +11,8 @@ import pytest
 
 from advisor.config.yamlfile import load_yaml
 from advisor.errors import ConfigError
-from advisor.models.catalog import ModelEntry, default_catalog_paths, load_catalog, load_catalogs
+from advisor.config.shipped import shipped_catalog_files
+from advisor.models.catalog import ModelEntry, load_catalog, load_catalogs
 from advisor.policy.rules import check_metadata, metadata_notes
 from advisor.policy.spec import Policy, load_policy
 
@@ -38,7 +39,7 @@ def test_import_writes_at_least_a_hundred_entries_the_catalog_schema_loads(impor
 
 
 def test_import_leaves_out_models_already_in_the_shipped_catalogs(imported):
-    shipped = load_catalogs(default_catalog_paths(with_hub=True))
+    shipped = load_catalogs(shipped_catalog_files())
     hub_ids = {e.source_value.lower() for e in shipped if e.source_scheme == "hub"}
     names = {e.name.lower() for e in shipped}
     for e in load_catalog(imported):

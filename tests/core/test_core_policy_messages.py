@@ -183,6 +183,6 @@ def test_an_edited_policy_is_checked_the_same_way():
 
     with pytest.raises(ConfigError) as err:
         policy_with_limits(permissive_policy(), {"max_p95_latency_ms": 0})
-    assert str(err.value) == ("policy 'default': entry 'limits': field 'max_p95_latency_ms': a maximum of 0 ms rejects "
-                              "every candidate (p95 query latency is always above 0); write a positive limit, or "
-                              "leave the field out for none")
+    assert str(err.value) == ("policy 'permissive': entry 'limits': field 'max_p95_latency_ms': a maximum of 0 ms "
+                              "rejects every candidate (p95 query latency is always above 0); write a positive "
+                              "limit, or leave the field out for none")

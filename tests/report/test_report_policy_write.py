@@ -74,9 +74,9 @@ def test_a_policy_setting_every_section_written_again_loads_as_the_same_policy(t
 
 
 def test_settings_at_their_defaults_are_left_out():
-    assert policy_to_dict(permissive_policy()) == {"name": "default"}
+    assert policy_to_dict(permissive_policy()) == {"name": "permissive"}
 
 
 def test_the_header_is_written_as_comments(tmp_path):
     path = write_policy(permissive_policy(), tmp_path / "p.yaml", header="Saved by a test.")
-    assert path.read_text(encoding="utf-8") == "# Saved by a test.\nname: default\n"
+    assert path.read_text(encoding="utf-8") == "# Saved by a test.\nname: permissive\n"

@@ -23,7 +23,7 @@ from .screens.policy import PolicyScreen
 from .screens.recommend import RecommendScreen
 from .screens.results import ResultsScreen
 from .screens.run import RunScreen
-from .session import Session
+from .session import EXAMPLES_MISSING, Session
 from .sweep import SweepController
 
 
@@ -82,7 +82,7 @@ class AdvisorApp(App):
     def action_add_examples(self) -> None:
         examples = self.session.example_datasets()
         if not examples:
-            self.notify("no example datasets found in data/", severity="warning")
+            self.notify(EXAMPLES_MISSING, severity="warning")
             return
         for spec in examples:
             self.session.add_dataset(spec)

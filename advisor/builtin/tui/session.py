@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from advisor.config.shipped import shipped_dir
+from advisor.config.shipped import files_in_force, shipped_dir
 from advisor.models.catalog import ModelEntry
 from advisor.errors import UserError
 from advisor.config.languages import covers, normalize_language
@@ -21,7 +21,11 @@ from advisor.policy.screening import ScreenedEntry, screen
 from advisor.datasets.tasks import Task
 from advisor.sweep.planner import TaskRef
 
-REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout (its data/ folder); absent in a wheel
+REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout's root; in an installed wheel, site-packages
+# The example datasets are the source repository's data/ folder: a wheel does not carry them (they are test data,
+# not part of the package), so an installed advisor offers none and says where they are.
+EXAMPLES_MISSING = ("no example datasets here: they are the source repository's data/ folder, which an installed "
+                    "advisor does not have; add a dataset by path or as mteb:TASK")
 # The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
 NUMERIC_LIMITS = NUMERIC_LIMIT_FIELDS
 SIZE_BUCKETS: tuple[tuple[str, int], ...] = (("≤ 10 M params", 10_000_000), ("≤ 50 M params", 50_000_000),
@@ -90,6 +94,11 @@ class Session:
         return session
 
     # ---- catalog -------------------------------------------------------------------------------------------
+    @property
+    def catalogs_in_force(self) -> str:
+        """Which catalogs the session lists: ``offline (shipped)`` when none was named (the default ones)."""
+        return files_in_force(self.catalog_paths)
+
     def rescreen(self) -> None:
         """Screen the catalog against the current policy (advisor.policy.screening), keeping the selection admitted."""
         self.screened = screen(self.entries, self.policy)
@@ -228,11 +237,22 @@ class Session:
         return [d.error for d in self.datasets if d.error]
 
     def example_datasets(self) -> list[str]:
-        """The example tasks shipped in the repository's data/ folder, to offer when none was given."""
-        root = REPO_ROOT / "data"
-        if not root.is_dir():
+        """The example tasks of the source repository's data/ folder, to offer when none was given; none when the
+        advisor runs from an installed wheel (EXAMPLES_MISSING says so)."""
+        root = examples_dir(REPO_ROOT)
+        if root is None:
             return []
         return [str(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+
+
+def examples_dir(root: Path) -> Path | None:
+    """``root/data`` when ``root`` is a source checkout of the advisor (its pyproject.toml beside the package), else
+    None: an installed wheel's site-packages may hold some other project's data/ folder."""
+    pyproject = root / "pyproject.toml"
+    data = root / "data"
+    if not (pyproject.is_file() and data.is_dir() and (root / "advisor" / "__init__.py").is_file()):
+        return None
+    return data
 
 
 def task_size(task: Task) -> str:

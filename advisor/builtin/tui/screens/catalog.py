@@ -90,8 +90,8 @@ class CatalogScreen(AdvisorScreen):
         session = self.session
         text = Text()
         text.append(f"{len(session.selected)} selected", style="bold")
-        text.append(f" of {sum(s.admitted for s in session.screened)} admitted, {len(session.screened)} in the "
-                    f"catalog · policy {session.policy.name}")
+        text.append(f" of {sum(s.admitted for s in session.screened)} admitted, {len(session.screened)} in "
+                    f"catalogs {session.catalogs_in_force} · policy {session.policy.name}")
         name = self._cursor_name()
         row = next((s for s in session.screened if s.entry.name == name), None)
         if row is not None:

@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Static
 from advisor.errors import UserError
 
 from ..messages import DatasetLoaded
-from ..session import DatasetState, task_size
+from ..session import EXAMPLES_MISSING, DatasetState, task_size
 from .base import AdvisorScreen
 
 
@@ -48,6 +48,8 @@ class DatasetsScreen(AdvisorScreen):
         detail = f"{len(self.session.tasks())} task(s) ready for the run"
         if examples:
             detail += f" · examples in data/: {', '.join(e.rsplit('/', 1)[-1] for e in examples)}"
+        else:
+            detail += f" · {EXAMPLES_MISSING}"
         failed = [d for d in self.session.datasets if d.error]
         text = Text(detail)
         for state in failed:
