@@ -29,6 +29,9 @@ variants:
   vector_precisions: [float32, binary]
 """
 LEXICAL_ONLY = POLICY.replace("name: research-english", "name: lexical-only") + "limits:\n  max_bytes_per_vector: 1\n"
+# 4 bytes: 32 binary dims, a size neither model was trained for (wordllama: 64, 128, 256; tokenlearn: 64)
+TINY_VECTORS = POLICY.replace("name: research-english", "name: tiny-vectors") + "limits:\n  max_bytes_per_vector: 4\n"
+POLICIES = {"research": POLICY, "lexical-only": LEXICAL_ONLY, "tiny-vectors": TINY_VECTORS}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def reports(tmp_path_factory, advisor_cli, repo):
     base = tmp_path_factory.mktemp("bm25-report")
     store = base / "results.sqlite"
     out = {}
-    for name, text in (("research", POLICY), ("lexical-only", LEXICAL_ONLY)):
+    for name, text in POLICIES.items():
         (base / f"{name}.yaml").write_text(text, encoding="utf-8")
     args = ["run", "--no-cost", "--catalog", "offline", "--policy", str(base / "research.yaml"), "--dataset",
             str(repo / "data" / "rt-reviews-plots"), "--store", str(store)]
@@ -44,7 +47,7 @@ def reports(tmp_path_factory, advisor_cli, repo):
         args += ["--model", m]
     proc = advisor_cli(*args, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("research", "lexical-only"):
+    for name in POLICIES:
         proc = advisor_cli("report", "--store", str(store), "--policy", str(base / f"{name}.yaml"), "--out",
                            str(base / name), "--format", "json")
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -92,3 +95,18 @@ def test_serve_report_refuses_when_the_report_ranks_no_embedding_model(reports):
     (line,) = result.stderr.strip().splitlines()
     assert "which is lexical (BM25: no vectors to serve), and ranks no embedding model" in line
     assert "advisor serve --model NAME" in line
+
+
+def test_serve_report_refuses_a_size_the_model_was_not_trained_for_unless_allowed(reports):
+    report = json.loads(reports["tiny-vectors"].read_text(encoding="utf-8"))
+    best = _best_embedding(report)
+    assert best["variant"]["dim"] == 32 and not best["trained_dim"]  # the report marks it untrained
+    result = CliRunner().invoke(cli, ["serve", "--report", str(reports["tiny-vectors"])])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"advisor: error: report {reports['tiny-vectors']} picks {best['label']}, at 32 dims: ")
+    assert "--allow-untrained-dims" in line
+    with running_server("--report", str(reports["tiny-vectors"]), "--allow-untrained-dims") as srv:
+        response = httpx.post(srv.url + "/v1/embeddings", json={"input": "a quiet film"}, timeout=30)
+    assert response.status_code == 200 and len(response.json()["data"][0]["embedding"]) == 32
+    assert response.headers["X-Advisor-Warning"].startswith(f"untrained dimensions: {best['model']} was trained for")

@@ -64,8 +64,10 @@ def serve_command(model, report, catalogs, device, weight_precision, dim, vector
         device = device if click.get_current_context().get_parameter_source("device").name == "COMMANDLINE" \
             else chosen.device
         weight_precision = weight_precision or chosen.weight_precision
-        dim = dim if dim is not None else chosen.dim
         label = chosen.source.get("label") or model
+        if dim is None and chosen.dim is not None and not allow_untrained_dims:
+            _refuse_untrained(model, catalogs, chosen.dim, f"report {report} picks {label}")
+        dim = dim if dim is not None else chosen.dim
         if chosen.instead_of is not None:
             click.echo(f"advisor serve: the report recommends {chosen.instead_of}, which has no vectors to serve; "
                        f"serving its best-ranked embedding model instead: {label} (position "
@@ -93,6 +95,17 @@ def serve_command(model, report, catalogs, device, weight_precision, dim, vector
                                                       allow_untrained=allow_untrained_dims),
                      config=config, allow_network=allow_network)
     serve(served)
+
+
+def _refuse_untrained(model: str, catalogs, dim: int, picked: str) -> None:
+    """A report's size the model was not trained for is served only when asked to (as --dim's is)."""
+    from advisor.models.resolve import resolve_model
+    from advisor.serving.config import ALLOW_UNTRAINED, untrained_dim, untrained_text
+
+    entry = resolve_model(model, list(catalogs) or None)
+    if untrained_dim(entry, dim):
+        raise UserError(f"{picked}, at {dim} dims: {untrained_text(entry, dim)}; start with {ALLOW_UNTRAINED} to "
+                        f"serve it as the report measured it, or give --dim with one of its trained sizes")
 
 
 def _rates(value: str) -> list[float]:
