@@ -45,7 +45,7 @@ def _table(spec: str, fields: tuple[str, ...]):
         return path
     found = [p for p in table_files(path) if set(fields) <= header_fields(p)]
     if len(found) != 1:
-        raise UserError(f"{spec}: expected one .tsv/.csv/.jsonl file with columns {', '.join(fields)}")
+        raise UserError(f"{spec}: expected one .tsv/.csv/.jsonl/.parquet file with columns {', '.join(fields)}")
     return found[0]
 
 
@@ -82,7 +82,7 @@ def load_clustering(spec: str) -> Task:
 
 class ClusteringSource(TaskSource):
     name = "clustering"
-    description = "clustering: TSV/CSV/JSONL with text, cluster (scored by V-measure of k-means, as mteb does)"
+    description = "clustering: TSV/CSV/JSONL/Parquet with text, cluster (scored by V-measure of k-means, as mteb does)"
 
     def detect(self, spec: str) -> bool:
         return _detect(spec, CLUSTERING_FIELDS)

@@ -130,7 +130,7 @@ def load_deduplication(spec: str) -> Task:
 
 class DeduplicationSource(TaskSource):
     name = "deduplication"
-    description = "de-duplication: TSV/CSV/JSONL with text, group (rows sharing a group are near-duplicates)"
+    description = "de-duplication: TSV/CSV/JSONL/Parquet with text, group (rows sharing a group are near-duplicates)"
 
     def detect(self, spec: str) -> bool:
         from advisor.datasets.clustering import _detect

@@ -43,7 +43,7 @@ def _resolve(spec: str, fields: tuple[str, ...], preferred: tuple[str, ...], wha
         return path
     found = _pick_file(path, fields, preferred)
     if found is None:
-        names = ", ".join(p.name for p in table_files(path)) or "no .tsv/.csv/.jsonl files"
+        names = ", ".join(p.name for p in table_files(path)) or "no .tsv/.csv/.jsonl/.parquet files"
         raise UserError(f"{spec}: no {what} file found (a file whose header has {', '.join(fields)}, "
                         f"named {' or '.join(n + '.tsv' for n in preferred)}); the folder has: {names}")
     return found
@@ -99,7 +99,7 @@ def load_sts(spec: str) -> Task:
 
 class STSSource(TaskSource):
     name = "sts"
-    description = "STS pairs: TSV/CSV/JSONL with sentence1, sentence2, score (also the STS Benchmark folder)"
+    description = "STS pairs: TSV/CSV/JSONL/Parquet with sentence1, sentence2, score (also the STS Benchmark folder)"
 
     def detect(self, spec: str) -> bool:
         path = Path(spec).expanduser()
@@ -149,7 +149,7 @@ def load_classification(spec: str) -> Task:
     path = check_path(spec)
     found = _classification_files(path)
     if found is None:
-        names = ", ".join(p.name for p in table_files(path)) or "no .tsv/.csv/.jsonl files"
+        names = ", ".join(p.name for p in table_files(path)) or "no .tsv/.csv/.jsonl/.parquet files"
         raise UserError(f"{spec}: no classification files found (train.tsv and test.tsv, or one file, with the "
                         f"columns text, label); the folder has: {names}")
     if isinstance(found, tuple):
