@@ -37,8 +37,11 @@ class AdvisorGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from advisor.config.network import network_scope
+
         try:
-            return super().invoke(ctx)
+            with network_scope():  # a command's network grant (--allow-network, the policy) ends with it
+                return super().invoke(ctx)
         except UserError as exc:
             click.echo(f"advisor: error: {exc}", err=True)
             ctx.exit(exc.exit_code)

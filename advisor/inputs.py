@@ -43,12 +43,16 @@ def read_policy(path: str | Path | None = None, devices: Sequence[str] = (), *,
                 allow_network: bool = False) -> Policy:
     """The policy file named (None: the permissive default); ``devices`` (``--device``) replaces its grid's;
     ``allow_network`` (``--allow-network``) grants what the policy's ``network: true`` does (its
-    ``data.stay_on_machine`` still denies hosted models: the rules read both)."""
+    ``data.stay_on_machine`` still denies hosted models: the rules read both). The result is the run's network
+    grant (``advisor.config.network.grant_network``): hub downloads, MTEB tasks and raters follow it too."""
+    from advisor.config.network import grant_network
+
     policy = load_policy(path) if path else permissive_policy()
     if devices:
         policy = replace(policy, variants=replace(policy.variants, devices=tuple(devices)))
     if allow_network:
         policy = replace(policy, allow_network=True)
+    grant_network(policy.load_grants()["allow_network"])
     return policy
 
 

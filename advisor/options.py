@@ -103,9 +103,10 @@ VOCABULARY: dict[str, dict[str, Form]] = {
                                      "shipped policy's name ('advisor policy list'). Default: none, the permissive "
                                      "policy.",
                            {"default": None, "type": click.Path(path_type=Path)})},
-    "--allow-network": {ONE: Form("allow_network", "Let hosted models receive your texts off this machine, as a "
-                                                   "policy's 'network: true' does; a policy's 'data: "
-                                                   "{stay_on_machine: true}' still wins.", {"is_flag": True})},
+    "--allow-network": {ONE: Form("allow_network", "Let the advisor reach hosts off this machine (hosted models "
+                                                   "receive your texts, hub models and MTEB tasks download, a chat "
+                                                   "rater grades), as a policy's 'network: true' does; a policy's "
+                                                   "'data: {stay_on_machine: true}' still wins.", {"is_flag": True})},
     # how it runs
     "--weights": {ONE: Form("weight_precision", "Weight precision the model runs at. Default: the weights the model "
                                                 "ships with (fp32 for a convertible model).",

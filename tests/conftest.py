@@ -26,6 +26,16 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+@pytest.fixture(autouse=True)
+def _network_grant_ends_with_the_test():
+    """A network grant a test makes (``read_policy(allow_network=True)``, ``grant_network``) ends with it, as a
+    command's ends with the command."""
+    from advisor.config.network import network_scope
+
+    with network_scope():
+        yield
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

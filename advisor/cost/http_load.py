@@ -146,9 +146,13 @@ def drive_rates(base_url: str, path: str, payloads: Sequence[dict[str, Any]], ra
     server is a UserError; everything after that is a counted result."""
     import httpx
 
+    from advisor.config.network import http_client
+
     async def main() -> list[RateResult]:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        async with httpx.AsyncClient(base_url=base_url, headers=dict(headers or {}), limits=limits) as client:
+        # never through a proxy from the environment when the server is on this machine (its key and texts)
+        async with http_client(base_url, asynchronous=True, base_url=base_url, headers=dict(headers or {}),
+                               limits=limits) as client:
             for i in range(warmup):
                 try:
                     response = await client.post(path, json=payloads[i % len(payloads)], timeout=timeout_s)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from advisor.config.network import http_client
 from advisor.cost.http_load import drive_rates
 from advisor.cost.latency import LatencyStats
 from advisor.cost.sustainable import Drive, LoadRun
@@ -115,8 +116,8 @@ def serve_subprocess(entry: "ModelEntry", load: "LoadOptions", config: ServeConf
                 if proc.poll() is not None:
                     raise RuntimeError(f"advisor serve exited {proc.returncode} before it was ready: "
                                        f"{served.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(served.url + "/health", timeout=2).status_code == 200:
+                with contextlib.suppress(httpx.HTTPError), http_client(served.url) as probe:
+                    if probe.get(served.url + "/health", timeout=2).status_code == 200:
                         break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"advisor serve was not healthy within {duration(ready_s)}: "
@@ -129,9 +130,8 @@ def serve_subprocess(entry: "ModelEntry", load: "LoadOptions", config: ServeConf
 
 def _batch_totals(url: str) -> tuple[float, float]:
     """(texts, batches) the server has formed so far, from its /metrics ``te_batch_size`` histogram."""
-    import httpx
-
-    text = httpx.get(url + "/metrics", timeout=10).text
+    with http_client(url) as client:
+        text = client.get(url + "/metrics", timeout=10).text
 
     def sample(name: str) -> float:
         match = re.search(rf"^{name} ([0-9.eE+-]+)$", text, re.MULTILINE)
@@ -149,13 +149,11 @@ def served_driver(entry: "ModelEntry", load: "LoadOptions", config: ServeConfig,
     sends ``requests`` single queries (``queries`` cycled) at one offered rate (Poisson, open loop, at most
     ``clients`` connections) to its ``/v1/embeddings``, latency from each scheduled send time, and reads the mean
     batch from the server's own ``/metrics``. The server is stopped and reaped when the block ends."""
-    import httpx
-
     if not queries:
         raise ValueError("served_driver needs queries")
     payloads = [{"input": q} for q in queries]
     with serve_subprocess(entry, load, config, threads=threads) as served:
-        with httpx.Client(base_url=served.url) as client:  # warm the server before anything is timed
+        with http_client(served.url, base_url=served.url) as client:  # warm the server before anything is timed
             for i in range(warmup):
                 client.post("/v1/embeddings", json=payloads[i % len(payloads)], timeout=timeout_s).raise_for_status()
         server = {**served.settings, "pid": served.proc.pid, "endpoint": "POST /v1/embeddings"}

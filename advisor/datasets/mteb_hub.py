@@ -1,9 +1,11 @@
 """Official MTEB tasks by name (``mteb:STSBenchmark``): loaded through the ``mteb`` package, which fetches their
-data from the Hugging Face hub or reads a filled HF cache. Without either the load fails with a UserError that says
-so; the advisor never reaches the network unless the user's environment allows it."""
+data from the Hugging Face hub or reads a filled HF cache. The hub is reached only when the run grants the network
+(``--allow-network`` or the policy's ``network: true``: ``advisor.config.network``); otherwise mteb runs in offline
+mode and reads the cache. Without either the load fails with a UserError that says so."""
 
 from __future__ import annotations
 
+from advisor.config.network import SWITCH, hub_offline_unless_granted
 from advisor.errors import UserError
 from advisor.datasets.tasks import Task, TaskSource
 
@@ -27,14 +29,17 @@ def load_mteb_task(name: str) -> Task:
     if not name:
         raise UserError("mteb: needs a task name, e.g. mteb:STSBenchmark")
     task = get_mteb_task(name)
-    try:
-        task.load_data()
-    except Exception as exc:  # datasets/hub raise many kinds (ConnectionError, OfflineModeIsEnabled, OSError, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise UserError(
-            f"{PREFIX}{name}: its data could not be loaded ({type(exc).__name__}: {first[:200]}); official MTEB "
-            "tasks need the Hugging Face hub (network access, HF_HUB_OFFLINE unset) or a filled HF cache (HF_HOME); "
-            "offline, evaluate a local dataset folder instead (see docs/datasets.md)") from None
+    with hub_offline_unless_granted() as online:
+        try:
+            task.load_data()
+        except Exception as exc:  # datasets/hub raise many kinds (ConnectionError, OfflineModeIsEnabled, ...)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            need = ("the Hugging Face hub (HF_HUB_OFFLINE unset)" if online else
+                    f"the network, which is off (give {SWITCH}),")
+            raise UserError(
+                f"{PREFIX}{name}: its data could not be loaded ({type(exc).__name__}: {first[:200]}); official MTEB "
+                f"tasks need {need} or a filled HF cache (HF_HOME); offline, evaluate a local dataset folder instead "
+                "(see docs/datasets.md)") from None
     return from_mteb_task(task)
 
 

@@ -9,7 +9,6 @@ code rather than three copies of it. ``httpx`` is imported lazily (the ``serve``
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import threading
@@ -18,27 +17,15 @@ from collections import deque
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from advisor.config.network import is_loopback, require_network
 from advisor.errors import UserError
+
+__all__ = ["is_loopback"]  # the one definition lives in advisor.config.network; imported from here too
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_RETRIES = 5
 MAX_BACKOFF_S = 30.0
 CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English; used only where an API does not count for us
-
-
-def is_loopback(url_or_host: str) -> bool:
-    """True when a URL's host, or a bare host name or address, is this machine (localhost or a loopback address).
-    The one definition: hosted backends, the chat rater, the policy's destination rules and ``advisor serve`` /
-    ``loadtest`` all ask this."""
-    value = url_or_host.strip()
-    host = (urlsplit(value).hostname or "") if "://" in value else value.strip("[]")
-    host = host.lower()
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def estimate_tokens(text: str) -> int:
@@ -63,10 +50,9 @@ def openai_route(what: str, base_url: str, operation: str, key: str | None, *, d
 
 
 def check_network(what: str, base_url: str, allow_network: bool) -> None:
-    """Refuse a host off this machine unless the user (``--allow-network``) or the policy allowed it."""
-    if not is_loopback(base_url) and not allow_network:
-        raise UserError(f"{what} is served at {base_url}, off this machine: give --allow-network (or allow "
-                        f"network in the policy) to send your texts there")
+    """Refuse a host off this machine unless the user (``--allow-network``) or the policy allowed it: the network
+    gate (``advisor.config.network.require_network``) with the caller's grant."""
+    require_network(f"{what} (texts sent to it)", base_url, allow_network)
 
 
 def api_key(what: str, env: str, base_url: str) -> str | None:
@@ -145,10 +131,22 @@ class HostedClient:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per request on the CLI's stderr
         self.name, self.max_retries = name, int(max_retries)
         self.limiter = MinuteLimiter(rpm, tpm)
-        self.client = httpx.Client(headers=dict(headers or {}), timeout=float(timeout_s))
+        self.headers, self.timeout_s = dict(headers or {}), float(timeout_s)
+        self.clients: dict[bool, httpx.Client] = {}  # by loopback: a loopback one never uses a proxy
         self.retries = 0
         self.requests = 0
         self._count = threading.Lock()
+
+    def client_for(self, url: str) -> Any:
+        """The client for ``url``, from the one place that builds the advisor's HTTP clients
+        (``advisor.config.network.http_client``: never a proxy for a loopback host)."""
+        from advisor.config.network import http_client
+
+        loopback = is_loopback(url)
+        with self._count:
+            if loopback not in self.clients:
+                self.clients[loopback] = http_client(url, headers=self.headers, timeout=self.timeout_s)
+            return self.clients[loopback]
 
     @property
     def waited_s(self) -> float:
@@ -165,7 +163,7 @@ class HostedClient:
             with self._count:
                 self.requests += 1
             try:
-                response = self.client.post(url, params=dict(params or {}), json=body)
+                response = self.client_for(url).post(url, params=dict(params or {}), json=body)
             except httpx.TimeoutException as exc:
                 problem = f"no answer within the timeout ({type(exc).__name__}; raise timeout_s if it is slow)"
             except httpx.TransportError as exc:
@@ -188,7 +186,9 @@ class HostedClient:
         raise UserError(f"{self.name}: {url} failed after {self.max_retries + 1} tries ({problem})")
 
     def close(self) -> None:
-        self.client.close()
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
 
 
 def _one_line(text: str, limit: int = 200) -> str:

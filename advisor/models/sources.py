@@ -14,6 +14,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from advisor.config.network import network_allowed
 from advisor.errors import UserError
 
 SCHEMES = ("package", "hub", "path", "builtin", "parts")
@@ -100,7 +101,7 @@ def hub_path(value: str, *, revision: str | None = None, allow_network: bool = F
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
-    local_only = offline or not allow_network
+    local_only = offline or not network_allowed(allow_network)  # the one network gate (advisor.config.network)
     try:
         return Path(snapshot_download(repo_id, revision=revision, local_files_only=local_only))
     except HFValidationError as exc:

@@ -15,7 +15,8 @@ Configured by a YAML file named by ``ADVISOR_CHAT_RATER`` (or a ``ChatRaterConfi
     concurrency: 4                    # requests in flight
     temperature: 0                    # null: not sent
     max_output_tokens: null           # sent as max_tokens / maxOutputTokens when set
-    allow_network: false              # a host off this machine needs true here
+    allow_network: false              # a host off this machine needs true here AND the run's grant (--allow-network
+                                      #   or the policy's network: true; data.stay_on_machine: true denies it)
     store: .advisor/results.sqlite    # where ratings are cached (the results store's file by default)
     deployment: my-gpt-4o-mini        # Azure OpenAI (api: openai): POST {base_url}/openai/deployments/{deployment}/
     api_version: "2024-10-21"         #   chat/completions?api-version=... with an api-key header (key default:
@@ -191,7 +192,7 @@ class ChatRater(Rater):
         return self._config
 
     def available(self) -> str | None:
-        from advisor.models.hosted import is_loopback
+        from advisor.config.network import SWITCH, network_allowed, is_loopback
 
         if self._config is None and not os.environ.get(ENV):
             return f"set {ENV} to a chat-rater YAML file to use it"
@@ -206,7 +207,10 @@ class ChatRater(Rater):
         if not is_loopback(config.url_base):
             if not config.allow_network:
                 return (f"{config.url_base} is off this machine: set allow_network: true in the chat-rater file to "
-                        f"send your queries and documents there (--allow-network)")
+                        f"send your queries and documents there (and give {SWITCH})")
+            if not network_allowed():
+                return (f"{config.url_base} is off this machine and the network is off: give {SWITCH} to send your "
+                        f"queries and documents there")
             if not os.environ.get(config.key_env):
                 return f"set the API key in ${config.key_env} (or name another variable in api_key_env)"
         return None
@@ -230,10 +234,15 @@ class ChatRater(Rater):
     def _http(self) -> Any:
         self._fresh_after_fork()
         if self._client is None:
-            from advisor.models.hosted import HostedClient, api_key, check_network
+            from advisor.models.hosted import HostedClient, api_key
+
+            from advisor.config.network import is_loopback, require_network
 
             c = self.config
-            check_network("the chat rater", c.url_base, c.allow_network)
+            if not c.allow_network and not is_loopback(c.url_base):  # the rater's own file consents first
+                raise UserError(f"the chat rater would send your queries and documents to {c.url_base}, off this "
+                                f"machine: set allow_network: true in the chat-rater file (and give --allow-network)")
+            require_network("the chat rater (queries and documents sent to it)", c.url_base)  # the run's grant
             key = api_key("the chat rater", c.key_env, c.url_base)
             if c.api == "gemini":
                 headers = {"x-goog-api-key": key} if key else {}

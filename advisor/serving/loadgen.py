@@ -34,7 +34,7 @@ DEFAULT_TEXTS = (
 
 def require_loopback(url: str) -> str:
     """The URL, if it points at this machine; a load test is never aimed at someone else's server."""
-    from advisor.models.hosted import is_loopback
+    from advisor.config.network import is_loopback
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -14,8 +14,9 @@ from advisor.figures import (BULK_DOCS, BULK_ROUNDS, BYTES_PER_VECTOR, CONTENTIO
                              LATENCY_SAMPLES, LOAD_AVG_1M, LOAD_TIME_S, MB_PER_MILLION, MEAN_TOKENS_PER_DOC,
                              REEMBED_H_PER_M, SERVING_INDEX_MB, SERVING_INDEX_MB_PER_M, SERVING_MEMORY_MB,
                              SERVING_RUNTIME_MB, SERVING_WEIGHTS_MB, TOKENS_PER_S, USD_PER_MONTH_PER_MILLION, lookup)
-from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, corpus_option, dataset_type_option,
-                              deprecated_alias, device_option, ignored_option, json_option, option, weights_option)
+from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
+                              dataset_type_option, deprecated_alias, device_option, ignored_option, json_option, option,
+                              weights_option)
 
 
 @click.command("measure")
@@ -49,6 +50,7 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @option("--max-wait-ms")
 @click.option("--price-per-gb-month", default=0.10, type=click.FloatRange(0), show_default=True,
               help="Storage price (USD per GB-month) for the storage-cost estimates.")
+@allow_network_option
 @json_option
 def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None,
                     catalogs: tuple[Path, ...],
@@ -56,14 +58,16 @@ def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | N
                     bulk_docs: int | None, latency_samples: int,
                     load_requests: int | None, no_load: bool, load_server: str, no_memory: bool,
                     max_batch_requests: int,
-                    max_wait_ms: float, price_per_gb_month: float, as_json: bool) -> None:
+                    max_wait_ms: float, price_per_gb_month: float, allow_network: bool, as_json: bool) -> None:
     """Throughput, batch-1 latency, latency under load, memory and storage cost of a model on your data."""
     from advisor.cost import CostOptions, measure_cost
     from advisor.cost.stability import StabilityRule
     from advisor.datasets.tasks import load_task
     from advisor.models.backends import LoadOptions, load_encoder
     from advisor.models.resolve import resolve_model
+    from advisor.config.network import grant_network
 
+    grant_network(allow_network)  # hub models, MTEB tasks and hosted models off this machine
     entry = resolve_model(model, list(catalogs) or None)
     tasks = [load_task(p, dataset_type, corpus=corpus) for p in datasets]  # all validated before the model loads
     rule = StabilityRule() if latency_samples is None else StabilityRule(round_samples=latency_samples)
@@ -72,7 +76,8 @@ def measure_command(model: str, datasets: tuple[str, ...], dataset_type: str | N
                        memory=not no_memory,
                        max_batch_size=max_batch_requests, max_wait_ms=max_wait_ms,
                        price_per_gb_month=price_per_gb_month)
-    load = LoadOptions(device=device, weight_precision=weight_precision or entry.weight_precision or "fp32")
+    load = LoadOptions(device=device, weight_precision=weight_precision or entry.weight_precision or "fp32",
+                       allow_network=allow_network)
     weight_precision = load.weight_precision
     encoder = load_encoder(entry, load)
     runtime = dict(encoder.info)

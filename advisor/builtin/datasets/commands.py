@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from advisor.datasets.tasks import Task
-from advisor.options import corpus_option, dataset_type_option, json_option
+from advisor.options import allow_network_option, corpus_option, dataset_type_option, json_option
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -48,11 +48,16 @@ def sources_command(as_json: bool) -> None:
 @click.argument("datasets", nargs=-1, required=True)
 @dataset_type_option
 @corpus_option
+@allow_network_option
 @json_option
-def show_command(datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None, as_json: bool) -> None:
+def show_command(datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None, allow_network: bool,
+                 as_json: bool) -> None:
     """Load each DATASET (a path, or mteb:TaskName), check every row, and print its type, sizes and hash."""
     from advisor.cli import emit_json
+    from advisor.config.network import grant_network
     from advisor.datasets.tasks import load_task, unlabeled_notice
+
+    grant_network(allow_network)  # an MTEB task downloads from the hub only with it
 
     tasks = [load_task(spec, source=dataset_type, corpus=corpus) for spec in datasets]
     for notice in filter(None, map(unlabeled_notice, tasks)):

@@ -11,8 +11,8 @@ import click
 
 from advisor.errors import UserError
 from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES
-from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option, corpus_option, dataset_type_option,
-                              deprecated_alias, device_option, dim_option, json_option, option,
+from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
+                              dataset_type_option, deprecated_alias, device_option, dim_option, json_option, option,
                               vector_precision_option, weights_option)
 
 
@@ -33,12 +33,13 @@ from advisor.options import (ONE, REPEATABLE, batch_size_option, catalog_option,
 @batch_size_option
 @click.option("--resamples", default=1000, type=click.IntRange(0), show_default=True,
               help="Bootstrap resamples for the confidence intervals.")
+@allow_network_option
 @json_option
 def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None,
                      catalogs: tuple[Path, ...],
                      dims: tuple[int, ...], precisions: tuple[str, ...], weight_precision: str | None,
                      rescore_multiplier: int, rater: str | None, device: str, batch_size: int, resamples: int,
-                     as_json: bool) -> None:
+                     allow_network: bool, as_json: bool) -> None:
     """Quality of a model on your datasets, under mteb's metric names, with bootstrap intervals."""
     from advisor.models.backends import get_backend, load_encoder
     from advisor.environment import hardware_id, versions_id
@@ -49,7 +50,9 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
     from advisor.config.task_types import task_type
     from advisor.datasets.tasks import load_task, unlabeled_notice
     from advisor.models.variants import Variant
+    from advisor.config.network import grant_network
 
+    grant_network(allow_network)  # hub models, MTEB tasks, hosted models and raters off this machine
     entry = resolve_model(model, list(catalogs) or None)
     weight_precision = weight_precision or entry.weight_precision or "fp32"
     tasks = [load_task(p, dataset_type, corpus=corpus) for p in datasets]  # all validated before any model runs
@@ -66,7 +69,7 @@ def evaluate_command(model: str, datasets: tuple[str, ...], dataset_type: str | 
     judge = get_rater(rater) if any(task_type(t.type).rated for t in tasks) else None
     for notice in filter(None, (unlabeled_notice(t, judge and judge.name) for t in tasks)):  # first, never missed
         click.echo(notice, err=as_json)
-    encoder = load_encoder(entry, device=device, weight_precision=weight_precision)
+    encoder = load_encoder(entry, device=device, weight_precision=weight_precision, allow_network=allow_network)
     load_s = encoder.info[LOAD_TIME_S]
     hardware, versions = hardware_id(device), versions_id()
     records: list[dict[str, Any]] = []
