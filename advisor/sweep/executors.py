@@ -301,13 +301,11 @@ class RayExecutor(Executor):
         started = False
         if not ray.is_initialized():
             address = options.get("address")
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": bool(options.get("log"))}
-            if address:
-                kwargs["address"] = address
-            else:
-                kwargs["num_cpus"] = int(options.get("num_cpus") or os.cpu_count() or 1)
             try:
-                ray.init(**kwargs)
+                if address:
+                    ray.init(address=address, include_dashboard=False, log_to_driver=bool(options.get("log")))
+                else:
+                    start_local_ray(int(options.get("num_cpus") or os.cpu_count() or 1), bool(options.get("log")))
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise UserError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from None
             started = True
@@ -338,6 +336,35 @@ class RayExecutor(Executor):
         finally:
             if started:
                 ray.shutdown()
+
+
+# Ray's own switch for a single-machine instance: its node address (and so every server it starts) is loopback
+RAY_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def start_local_ray(num_cpus: int, log: bool = False) -> None:
+    """Start a Ray instance on this machine that listens on loopback addresses only, without a dashboard.
+
+    Ray (2.x) binds a local instance's servers (GCS, raylet, object manager, workers, agents) to its node address,
+    which on Linux is the machine's routable address: reachable from the network, without authentication, by
+    anyone who can run tasks (code) on it. ``ray.init(_node_ip_address="127.0.0.1")`` alone does not help: Ray
+    resolves a loopback address to the routable one. Ray uses the loopback address when it treats the machine as
+    a host that runs no cluster (its ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read at import and by the processes
+    it starts), and then its servers listen on 127.0.0.1 only. Both are set for the start and restored after."""
+    import ray
+    from ray._private import ray_constants
+
+    before_env, before_flag = os.environ.get(RAY_LOOPBACK_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[RAY_LOOPBACK_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=log, _node_ip_address="127.0.0.1")
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before_flag
+        if before_env is None:
+            os.environ.pop(RAY_LOOPBACK_ENV, None)
+        else:
+            os.environ[RAY_LOOPBACK_ENV] = before_env
 
 
 class _RayDrain:
