@@ -10,7 +10,8 @@ held-out split and the same evaluation harness work for all three:
   cannot find itself.
 - ``span-corruption``: raw text, unsupervised: each passage gives two views of itself with different word spans
   removed (the talk's span corruption); one view is the query, the other its one relevant document, so the model
-  learns what survives the corruption (the passage's meaning) rather than surface overlap.
+  learns what survives the corruption (the passage's meaning) rather than surface overlap. The spans are cut by
+  ``advisor.datasets.spans``, the construction the evaluation's pseudo-queries use too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from advisor.errors import ConfigError, UserError
 from advisor.datasets.pairs import POSITIVE_COLUMNS, QUERY_COLUMNS, pairs_data, read_pairs
 from advisor.datasets.readers import ARROW_SUFFIXES, header_fields, json_error, missing_path, read_text, text_lines
+from advisor.datasets.spans import passages, span_views  # the one span construction (pseudo-queries use it too)
 from advisor.datasets.tasks import RetrievalData, Task, content_hash
 
 PAIR_SOURCES = ("qrels", "pairs", "next-sentence", "span-corruption")
@@ -132,39 +134,6 @@ def next_sentence_pairs(path: str | Path) -> Task:
         raise ConfigError(str(path), f"found {len(queries)} sentence pairs; next-sentence training needs "
                                      f"documents of at least two sentences (one document per line)")
     return _task(f"nextsent-{Path(path).stem}", str(path), queries, corpus, qrels, "next-sentence")
-
-
-def _mask(n: int, rng: random.Random, count: int, mean_span: int, allowed: list[int]) -> set[int]:
-    """Word positions to remove: spans of 1..2*mean_span-1 words started at ``allowed`` positions (and clipped to
-    them) until ``count`` positions are covered."""
-    allowed_set = set(allowed)
-    masked: set[int] = set()
-    while len(masked) < count and len(masked) < len(allowed_set):
-        start = rng.choice([i for i in allowed if i not in masked])
-        length = rng.randint(1, max(1, 2 * mean_span - 1))
-        masked.update(i for i in range(start, min(n, start + length)) if i in allowed_set)
-    return masked
-
-
-def span_views(text: str, rng: random.Random, *, mask_ratio: float = 0.25,
-               mean_span: int = 3) -> tuple[str, str, tuple[set[int], set[int]]]:
-    """Two corrupted views of ``text``: each has about ``mask_ratio`` of its words removed in spans, and the two
-    removed sets are disjoint, so the views always differ and together cover the whole passage. Returns
-    (view a, view b, (removed a, removed b))."""
-    words = text.split()
-    n = len(words)
-    count = max(1, round(mask_ratio * n))
-    first = _mask(n, rng, count, mean_span, list(range(n)))
-    second = _mask(n, rng, count, mean_span, [i for i in range(n) if i not in first])
-    views = tuple(" ".join(w for i, w in enumerate(words) if i not in removed) for removed in (first, second))
-    return views[0], views[1], (first, second)
-
-
-def passages(doc: str, min_words: int, max_words: int) -> list[str]:
-    """A document cut into passages of at most ``max_words`` words (the last one kept if long enough)."""
-    words = doc.split()
-    return [" ".join(words[i:i + max_words]) for i in range(0, len(words), max_words)
-            if len(words[i:i + max_words]) >= min_words]
 
 
 def span_corruption_pairs(path: str | Path, *, seed: int = 0, mask_ratio: float = 0.25, mean_span: int = 3,
