@@ -3,8 +3,13 @@ grouped by that document (Rotten Tomatoes reviews grouped by movie, from ``data/
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 from advisor.datasets.tasks import ClusteringData, Task, TaskSource, content_hash
 from advisor.errors import UserError
+
+if TYPE_CHECKING:
+    from advisor.datasets.readers import Row
 
 
 def clustering_from_retrieval(task: Task, *, name: str | None = None, min_group: int = 2) -> Task:
@@ -64,19 +69,25 @@ def load_clustering(spec: str) -> Task:
     from pathlib import Path
 
     from advisor.datasets.readers import read_table
-    from advisor.errors import ConfigError
 
     file = _table(spec, CLUSTERING_FIELDS)
-    rows = read_table(file, CLUSTERING_FIELDS)
+    path = Path(spec).expanduser()
+    return clustering_task(read_table(file, CLUSTERING_FIELDS), str(file), path.name if path.is_dir() else file.stem,
+                           "clustering", {"path": str(file)})
+
+
+def clustering_task(rows: "Sequence[Row]", where: str, name: str, source: str, meta: dict) -> Task:
+    """The clustering task of a table's rows (``text``, ``cluster``), however they were read."""
+    from advisor.errors import ConfigError
+
     if not rows:
-        raise ConfigError(str(file), "holds no rows")
+        raise ConfigError(where, "holds no rows")
     data = ClusteringData(tuple(r.text("text") for r in rows), tuple(r.label("cluster") for r in rows))
     if len(set(data.labels)) < 2:
-        raise ConfigError(str(file), "needs at least two clusters in column 'cluster'")
-    path = Path(spec).expanduser()
-    return Task(name=path.name if path.is_dir() else file.stem, type="clustering", source="clustering",
+        raise ConfigError(where, "needs at least two clusters in column 'cluster'")
+    return Task(name=name, type="clustering", source=source,
                 content_hash=content_hash({"type": "clustering", "data": data}), data=data,
-                meta={"path": str(file)}, description=f"{len(data.texts)} texts in {len(set(data.labels))} clusters")
+                meta=meta, description=f"{len(data.texts)} texts in {len(set(data.labels))} clusters")
 
 
 

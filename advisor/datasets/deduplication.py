@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from advisor.datasets.tasks import DeduplicationData, Task, TaskSource, content_hash
 from advisor.errors import UserError
+
+if TYPE_CHECKING:
+    from advisor.datasets.readers import Row
 
 
 def rewrite(text: str, rng: random.Random) -> str:
@@ -106,12 +109,19 @@ def load_deduplication(spec: str) -> Task:
 
     from advisor.datasets.clustering import _table
     from advisor.datasets.readers import read_table
-    from advisor.errors import ConfigError
 
     file = _table(spec, DEDUP_FIELDS)
-    rows = read_table(file, DEDUP_FIELDS)
+    path = Path(spec).expanduser()
+    return deduplication_task(read_table(file, DEDUP_FIELDS), str(file), path.name if path.is_dir() else file.stem,
+                              "deduplication", {"path": str(file)})
+
+
+def deduplication_task(rows: "Sequence[Row]", where: str, name: str, source: str, meta: dict) -> Task:
+    """The de-duplication task of a table's rows (``text``, ``group``), however they were read."""
+    from advisor.errors import ConfigError
+
     if not rows:
-        raise ConfigError(str(file), "holds no rows")
+        raise ConfigError(where, "holds no rows")
     texts = tuple(r.text("text") for r in rows)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
@@ -119,12 +129,11 @@ def load_deduplication(spec: str) -> Task:
     pairs = tuple(sorted((a, b) for members in groups.values() for x, a in enumerate(members)
                          for b in members[x + 1:]))
     if not pairs:
-        raise ConfigError(str(file), "no two rows share a 'group', so there is no near-duplicate to find")
+        raise ConfigError(where, "no two rows share a 'group', so there is no near-duplicate to find")
     data = DeduplicationData(texts, pairs)
-    path = Path(spec).expanduser()
-    return Task(name=path.name if path.is_dir() else file.stem, type="deduplication", source="deduplication",
+    return Task(name=name, type="deduplication", source=source,
                 content_hash=content_hash({"type": "deduplication", "data": data}), data=data,
-                meta={"path": str(file)}, description=f"{len(texts)} texts, {len(pairs)} near-duplicate pairs")
+                meta=meta, description=f"{len(texts)} texts, {len(pairs)} near-duplicate pairs")
 
 
 

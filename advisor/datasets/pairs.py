@@ -90,20 +90,26 @@ def read_pairs(path: str | Path, *, query_names: Sequence[str] = QUERY_COLUMNS,
     file = check_path(path)
     if file.is_dir():
         raise UserError(f"{path}: is a folder; give the pairs file (CSV, TSV, JSONL or Parquet) itself")
-    rows = read_table(file)
+    return pairs_of_rows(read_table(file), str(file), query_names=query_names, positive_names=positive_names,
+                         header_line=file.suffix.lower() not in (".jsonl", ".json"))
+
+
+def pairs_of_rows(rows: Sequence[Row], where: str, *, query_names: Sequence[str] = QUERY_COLUMNS,
+                  positive_names: Sequence[str] = POSITIVE_COLUMNS, header_line: bool = False) -> list[Pair]:
+    """The pairs of a table's rows, however they were read (a file, a Hugging Face dataset): ``where`` names the
+    table in messages; ``header_line``: a missing column is reported on line 1 (a CSV/TSV header)."""
     expected = f"the columns {query_names[0]} and {positive_names[0]} (or {'/'.join(query_names[1:])} and " \
                f"{'/'.join(positive_names[1:])})"
     if not rows:
-        raise ConfigError(str(file), f"holds no rows; expected {expected}")
+        raise ConfigError(where, f"holds no rows; expected {expected}")
     first = rows[0]
     query_col, positive_col = pick_column(first.values, query_names), pick_column(first.values, positive_names)
     if query_col is None or positive_col is None:
         missing = ("query" if query_col is None else "positive")
         message = f"no {missing} column (it has: {names_text(first.values)}); name {expected}"
         if first.unit == "row":
-            raise ConfigError(str(file), message)
-        raise ConfigError(str(file), message, line=1 if file.suffix.lower() not in (".jsonl", ".json")
-                          else first.line)
+            raise ConfigError(where, message)
+        raise ConfigError(where, message, line=1 if header_line else first.line)
     negative_col = pick_column(first.values, NEGATIVE_COLUMNS)
     score_col = pick_column(first.values, (SCORE_COLUMN,))
     return [Pair(row, row.text(query_col).strip(), row.text(positive_col).strip(), _negatives(row, negative_col),
@@ -167,11 +173,15 @@ def load_pairs(spec: str) -> Task:
         names = ", ".join(p.name for p in table_files(path)) or "no data files"
         raise UserError(f"{spec}: no pairs file found (a table with the columns query and positive, or question "
                         f"and answer); the folder has: {names}")
-    pairs = read_pairs(file)
+    return pairs_task(read_pairs(file), path.name if path.is_dir() else file.stem, "pairs", {"path": str(file)})
+
+
+def pairs_task(pairs: Sequence[Pair], name: str, source: str, meta: dict[str, object]) -> Task:
+    """The retrieval task of checked pairs (``meta`` gains each query's negatives and the number of pairs)."""
     data, negatives = pairs_data(pairs)
-    meta = {"path": str(file), "negatives": negatives, "pairs": len(pairs)}
-    return Task(name=path.name if path.is_dir() else file.stem, type="retrieval", source="pairs",
-                content_hash=content_hash({"type": "retrieval", "data": data}), data=data, meta=meta,
+    return Task(name=name, type="retrieval", source=source,
+                content_hash=content_hash({"type": "retrieval", "data": data}), data=data,
+                meta={**meta, "negatives": negatives, "pairs": len(pairs)},
                 description=f"{len(data.queries)} queries, {len(data.corpus)} documents from {len(pairs)} pairs")
 
 

@@ -10,9 +10,9 @@ import csv
 import difflib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.errors import ConfigError, UserError
 
@@ -31,6 +31,9 @@ class Row:
     line: int
     values: dict[str, Any]
     unit: str = "line"
+    # a field read under a name the user mapped to another column (``#query=question``): field -> the column, so a
+    # message names the column the user sees
+    columns: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def where(self) -> str:
@@ -38,6 +41,7 @@ class Row:
         return f"{self.unit} {self.line}"
 
     def error(self, field: str | None, message: str) -> ConfigError:
+        field = self.columns.get(field, field) if field is not None else None
         if self.unit == "row":
             return ConfigError(self.file, message, field=field, row=self.line)
         return ConfigError(self.file, message, field=field, line=self.line)
@@ -339,3 +343,26 @@ def header_fields(path: Path) -> set[str]:
 def table_files(folder: Path) -> list[Path]:
     """Data files directly inside a folder, sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+
+
+def map_columns(rows: Sequence[Row], mapping: Mapping[str, str], where: str) -> list[Row]:
+    """``rows`` with each column ``mapping`` names read under the field it is mapped to (``{"query": "question"}``:
+    the column ``question`` is the field ``query``); the mapped columns leave their own name, so a known name left
+    in the table cannot compete with them. A column the table lacks is one line with the closest name. Messages
+    about a mapped field name the user's column."""
+    if not mapping or not rows:
+        return list(rows)
+    present = list(rows[0].values)
+    for target, column in mapping.items():
+        if column not in present:
+            close = difflib.get_close_matches(column, [str(c) for c in present], n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(where, f"has no column '{column}' to read as {target} (it has: "
+                              f"{names_text(present)}){hint}")
+    taken = set(mapping.values())
+    out = []
+    for row in rows:
+        values = {k: v for k, v in row.values.items() if k not in taken and k not in mapping}
+        values.update({target: row.values.get(column) for target, column in mapping.items()})
+        out.append(replace(row, values=values, columns={**row.columns, **mapping}))
+    return out

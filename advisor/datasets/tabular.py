@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Sequence
 
 from advisor.errors import ConfigError, UserError
 from advisor.datasets.tasks import ClassificationData, PairClassificationData, STSData, Task, TaskSource, content_hash
@@ -61,10 +62,6 @@ def _task(name: str, task_type: str, source: str, data: object, meta: dict[str, 
                 data=data, meta=meta, description=description)
 
 
-def _no_rows(path: Path) -> ConfigError:
-    return ConfigError(str(path), "holds no rows")
-
-
 # --- STS ------------------------------------------------------------------------------------------------------
 
 def _stsbenchmark_file(path: Path) -> Path | None:
@@ -86,15 +83,19 @@ def load_sts(spec: str) -> Task:
         file = _resolve(spec, STS_FIELDS, ("test", "pairs"), "STS")
         rows = read_table(file, STS_FIELDS)
         name = path.name if path.is_dir() else file.stem
+    return sts_task(rows, str(file), name, "sts", {"path": str(file), "split": _stem(file).removeprefix("sts-")})
+
+
+def sts_task(rows: Sequence[Row], where: str, name: str, source: str, meta: dict[str, object]) -> Task:
+    """The STS task of a table's rows (``sentence1``, ``sentence2``, ``score``), however they were read."""
     if not rows:
-        raise _no_rows(file)
+        raise ConfigError(where, "holds no rows")
     s1 = tuple(r.text("sentence1") for r in rows)
     s2 = tuple(r.text("sentence2") for r in rows)
     scores = tuple(r.number("score") for r in rows)
     data = STSData(sentence1=s1, sentence2=s2, scores=scores)
-    meta = {"path": str(file), "split": _stem(file).removeprefix("sts-"), "min_score": min(scores),
-            "max_score": max(scores)}
-    return _task(name, "sts", "sts", data, meta, f"{len(scores)} pairs")
+    meta = {**meta, "min_score": min(scores), "max_score": max(scores)}
+    return _task(name, "sts", source, data, meta, f"{len(scores)} pairs")
 
 
 class STSSource(TaskSource):
@@ -154,29 +155,41 @@ def load_classification(spec: str) -> Task:
                         f"columns text, label); the folder has: {names}")
     if isinstance(found, tuple):
         train_rows, test_rows = (read_table(p, CLASSIFICATION_FIELDS) for p in found)
-        for p, rows in zip(found, (train_rows, test_rows)):
-            if not rows:
-                raise _no_rows(p)
-        train_texts, train_labels = _texts_labels(train_rows)
-        test_texts, test_labels = _texts_labels(test_rows)
-        meta: dict[str, object] = {"path": str(path), "split": "test", "train_file": str(found[0]),
-                                   "test_file": str(found[1])}
+        return classification_task(train_rows, test_rows, (str(found[0]), str(found[1])), path.name, "classification",
+                                   {"path": str(path), "split": "test", "train_file": str(found[0]),
+                                    "test_file": str(found[1])}, spec)
+    return classification_task(read_table(found, CLASSIFICATION_FIELDS), None, (str(found),),
+                               path.name if path.is_dir() else path.stem, "classification",
+                               {"path": str(found), "split": "test"}, spec)
+
+
+def classification_task(rows: Sequence[Row], test_rows: Sequence[Row] | None, where: tuple[str, ...], name: str,
+                        source: str, meta: dict[str, object], spec: str) -> Task:
+    """The classification task of a table's rows (``text``, ``label``), however they were read: ``rows`` are the
+    train rows and ``test_rows`` the test rows, or, without ``test_rows``, one table split by :func:`split_rows`.
+    ``where`` names the table(s) in messages, ``spec`` the dataset."""
+    if test_rows is not None:
+        for table, part in zip(where, (rows, test_rows)):
+            if not part:
+                raise ConfigError(table, "holds no rows")
+        train_texts, train_labels = _texts_labels(list(rows))
+        test_texts, test_labels = _texts_labels(list(test_rows))
+        meta = dict(meta)
     else:
-        rows = read_table(found, CLASSIFICATION_FIELDS)
         if len(rows) < 2:
-            raise ConfigError(str(found), "needs at least 2 rows to split into train and test")
-        texts, labels = _texts_labels(rows)
+            raise ConfigError(where[0], "needs at least 2 rows to split into train and test")
+        texts, labels = _texts_labels(list(rows))
         train_idx, test_idx = split_rows(texts, labels)
         train_texts, train_labels = tuple(texts[i] for i in train_idx), tuple(labels[i] for i in train_idx)
         test_texts, test_labels = tuple(texts[i] for i in test_idx), tuple(labels[i] for i in test_idx)
-        meta = {"path": str(found), "split": "test", "split_rule": f"stratified sha256, test share {TEST_SHARE}"}
+        meta = {**meta, "split_rule": f"stratified sha256, test share {TEST_SHARE}"}
     unseen = sorted(set(test_labels) - set(train_labels))
     if unseen:
         raise UserError(f"{spec}: test label(s) {unseen[:5]} never occur in train; a classifier cannot predict them")
     data = ClassificationData(train_texts=train_texts, train_labels=train_labels, test_texts=test_texts,
                               test_labels=test_labels)
     meta["labels"] = sorted(set(train_labels))
-    return _task(path.name if path.is_dir() else path.stem, "classification", "classification", data, meta,
+    return _task(name, "classification", source, data, meta,
                  f"{len(train_texts)} train, {len(test_texts)} test, {len(meta['labels'])} labels")
 
 
@@ -200,19 +213,23 @@ class ClassificationSource(TaskSource):
 def load_pair_classification(spec: str) -> Task:
     path = check_path(spec)
     file = _resolve(spec, PAIR_FIELDS, ("test", "pairs"), "pair classification")
-    rows = read_table(file, PAIR_FIELDS)
+    return pair_classification_task(read_table(file, PAIR_FIELDS), str(file), path.name if path.is_dir() else file.stem,
+                                    "pair_classification", {"path": str(file), "split": _stem(file)})
+
+
+def pair_classification_task(rows: Sequence[Row], where: str, name: str, source: str,
+                             meta: dict[str, object]) -> Task:
+    """The pair classification task of a table's rows (``text1``, ``text2``, ``label``), however they were read."""
     if not rows:
-        raise _no_rows(file)
+        raise ConfigError(where, "holds no rows")
     text1 = tuple(r.text("text1") for r in rows)
     text2 = tuple(r.text("text2") for r in rows)
     labels = tuple(r.binary("label") for r in rows)
     if len(set(labels)) < 2:
-        raise ConfigError(str(file), f"every label is {labels[0]}; average precision needs both 0 and 1",
-                          field="label")
+        raise ConfigError(where, f"every label is {labels[0]}; average precision needs both 0 and 1", field="label")
     data = PairClassificationData(text1=text1, text2=text2, labels=labels)
-    meta = {"path": str(file), "split": _stem(file), "positives": sum(labels)}
-    return _task(path.name if path.is_dir() else file.stem, "pair_classification", "pair_classification", data,
-                 meta, f"{len(labels)} pairs, {sum(labels)} positive")
+    return _task(name, "pair_classification", source, data, {**meta, "positives": sum(labels)},
+                 f"{len(labels)} pairs, {sum(labels)} positive")
 
 
 class PairClassificationSource(TaskSource):
