@@ -168,7 +168,7 @@ def switching_section(rec: Recommendation) -> Section | None:
     lines = [switching_line(c, documents, usd) for c in ranked]
     if not lines:
         return None
-    costs = [switch_cost(c, documents, usd) for c in ranked]
+    switches = [switch_cost(c, documents, usd) for c in ranked]
     stated = []
     for name, value, given in (("corpus_documents", count(documents), getattr(costs, "corpus_documents_stated", False)),
                                ("machine_usd_per_hour", money(usd), getattr(costs, "machine_price_stated", False))):
@@ -177,8 +177,8 @@ def switching_section(rec: Recommendation) -> Section | None:
              "throughput on this machine, then build its index at the rate measured on this task's corpus (scaled "
              "linearly; graph indexes grow a little faster than linearly). At " + ", ".join(stated)
              + "; set them in the policy under costs: {corpus_documents: ..., machine_usd_per_hour: ...}.")
-    return Section(SWITCH_TITLE, intro, lines, SWITCH_COLUMNS, [switching_row(sc) for sc in costs],
-                   summary=_switching_summary(costs), label=SWITCH_LABEL)
+    return Section(SWITCH_TITLE, intro, lines, SWITCH_COLUMNS, [switching_row(sc) for sc in switches],
+                   summary=_switching_summary(switches), label=SWITCH_LABEL)
 
 
 def _switching_summary(costs: list[SwitchCost]) -> str:

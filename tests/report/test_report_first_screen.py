@@ -53,7 +53,7 @@ def report(tmp_path, cells):
     results += bm25_cells(cells, bm25)
     policy = tmp_path / "p.yaml"
     policy.write_text("name: grid\nvariants:\n  dims: [full, 256, 128, 64]\n  vector_precisions: [float32, int8, "
-                      "binary]\n", encoding="utf-8")
+                      "binary]\ncosts: {corpus_documents: 2000000, machine_usd_per_hour: 0.5}\n", encoding="utf-8")
     rec = rank(results, entries, load_policy(policy))
     paths = write_reports(Report(rec, store="r.sqlite"), tmp_path / "out", ["markdown", "html"])
     return SimpleNamespace(rec=rec, paths=paths, per_item=per_item, bm25=[float(x) for x in bm25])
@@ -90,6 +90,19 @@ def test_the_first_screen_bm25_line_is_the_paired_bootstrap_of_the_recommendatio
     assert f"the other {len(others)} ranked candidate(s): " in line
     for verdict in {o.verdict for o in others}:
         assert f"{sum(o.verdict == verdict for o in others)} {verdict}" in line
+
+
+def test_the_first_screen_switching_line_prices_the_recommendation_at_the_policy_costs(report):
+    from advisor.formatting import count, figure, money
+
+    best = report.rec.recommended
+    hours = 2_000_000 / best.cost["docs_per_s"] / 3600  # exact search: no index to build
+    screen = first_screen(report.paths["markdown"].read_text(encoding="utf-8"))
+    [line] = [s for s in screen.splitlines() if s.startswith("- **Switching models**")]
+    assert line.startswith(f"- **Switching models**: to {best.label}, {figure(hours, 'h')} and {money(hours * 0.5)} "
+                           f"for {count(2_000_000)} documents; the other {VARIANTS} ranked candidate(s): ")
+    text = report.paths["markdown"].read_text(encoding="utf-8")
+    assert "At corpus_documents 2.0 M, machine_usd_per_hour $0.5;" in text  # stated by the policy, not defaults
 
 
 def test_markdown_long_lists_are_compact_tables_below_the_main_tables(report):
