@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.sweep.events import Emit, Event
-from advisor.sweep.planner import GroupSpec, model_loads
+from advisor.sweep.planner import GroupSpec, model_loads, probe_parts
 
 
 @dataclass
@@ -23,6 +23,8 @@ class RunSummary:
     failed: int = 0
     skipped: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    wall_s: float | None = None  # the run's wall time, beside the estimate its plan recorded (advisor.sweep.estimate)
+    group_s: dict[str, float] = field(default_factory=dict)  # each model load's time, from its start to its end
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -31,7 +33,7 @@ class RunSummary:
 def unstable_cells(plan: Any, store: Any) -> set[str]:
     """Fingerprints of the plan's finished cost cells whose figures were marked unstable (did not settle, or were
     taken under contention): what ``--remeasure unstable`` measures again."""
-    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost"]
+    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost" and probe_parts(c.key) is None]
     return {r.fingerprint for r in store.results(fingerprint=wanted, status="ok")
             if ((r.details.get("stability") or {}).get("unstable"))}
 
@@ -46,7 +48,8 @@ def load_mode_changed(plan: Any, store: Any) -> set[str]:
     load test are left alone."""
     from advisor.cost.served import retired_load_test
 
-    wanted = {c.fingerprint: g for g in plan.groups for c in g.cells if c.key.kind == "cost"}
+    wanted = {c.fingerprint: g for g in plan.groups for c in g.cells if c.key.kind == "cost"
+              and probe_parts(c.key) is None}  # a racing sweep's probe measures only what the limits need
     changed = set()
     for r in store.results(fingerprint=list(wanted), status="ok"):
         load = r.details.get("load_test")
@@ -67,7 +70,7 @@ def memory_changed(plan: Any, store: Any) -> set[str]:
     figure is never ranked beside one measured another way."""
     from advisor.cost.memory import FOOTPRINT_METHOD
 
-    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost"]
+    wanted = [c.fingerprint for c in plan.cells if c.key.kind == "cost" and probe_parts(c.key) is None]
     return {r.fingerprint for r in store.results(fingerprint=wanted, status="ok")
             if (r.details.get("memory") or {}).get("method") != FOOTPRINT_METHOD}
 
@@ -92,9 +95,12 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
     (``force`` recomputes them; ``remeasure="unstable"`` measures again the cost cells marked unstable, and no
     other finished cell). Ctrl-C (KeyboardInterrupt) or ``stop.set()`` ends the run as 'interrupted' with every
     finished cell kept; running the same plan again resumes it."""
+    import time
+
     from advisor.sweep.executors import get_executor
 
     runner = get_executor(executor)
+    began = time.monotonic()
     cells = plan.cells
     run_id = store.start_run(plan.to_dict(), cells=[(c.fingerprint, c.label) for c in cells], executor=executor,
                              command=command)
@@ -107,8 +113,13 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
             | memory_changed(plan, store))
     groups, summary.already_done = pending_groups(plan.groups, store, force, redo)
     options = {**(executor_options or {}), "redo": sorted(redo)}
+    started: dict[str, float] = {}
 
     def handle(event: Event) -> None:
+        if event.kind == "start":
+            started[event.group] = time.monotonic()
+        elif event.kind == "end" and event.group in started:
+            summary.group_s[event.group] = round(time.monotonic() - started.pop(event.group), 3)
         if event.kind == "cell" and event.result is not None:
             if not event.stored:
                 store.put(event.result, run_id=run_id)
@@ -136,6 +147,7 @@ def run_plan(plan: Any, store: Any, *, executor: str = "local", executor_options
     except Exception as exc:
         _end_failed(store, summary, exc)
         raise
+    summary.wall_s = round(time.monotonic() - began, 3)
     store.finish_run(run_id, summary.status, summary.to_dict())
     return summary
 

@@ -294,7 +294,6 @@ class RayExecutor(Executor):
         except ImportError:
             raise UserError("the ray executor needs Ray: pip install 'embedding-advisor[ray]'") from None
         from advisor.sweep.store import ResultStore
-        from advisor.datasets.tasks import load_task
 
         if not groups:
             return
@@ -319,7 +318,7 @@ class RayExecutor(Executor):
             for group in groups:  # load each dataset once here and ship it: workers need no shared disk
                 for tc in group.tasks:
                     if tc.task.name not in tasks:
-                        tasks[tc.task.name] = load_task(tc.task.spec, tc.task.source, corpus=tc.task.corpus)
+                        tasks[tc.task.name] = tc.task.load()  # a racing sweep's slice is cut here too
             tasks_ref = ray.put(tasks)
             remote = ray.remote(_ray_group)
 

@@ -27,12 +27,35 @@ if TYPE_CHECKING:
     from advisor.datasets.tasks import Task
 
 UNTRAINED = "untrained truncation"
+# A racing sweep's quick cost probe (advisor.sweep.racing): a cost cell on a slice whose ``options`` are ``probe`` and
+# the measurements the policy's limits need beyond batch-1 latency and bulk throughput (``probe:memory+load``). Its
+# own fingerprint, so it never stands in for a full cost cell, and the ranking never reads it.
+PROBE = "probe"
+
+
+def probe_options(policy: Policy) -> str | None:
+    """The probe a policy's hard limits on cost need (None: it has none, so no probe is planned)."""
+    lim = policy.limits
+    extra = [name for name, wanted in (("memory", lim.max_peak_memory_mb is not None),
+                                       ("load", lim.max_p95_latency_ms_at_load is not None)) if wanted]
+    if not extra and lim.max_p95_latency_ms is None and lim.min_throughput_docs_per_s is None:
+        return None
+    return PROBE + (":" + "+".join(extra) if extra else "")
+
+
+def probe_parts(key: CellKey) -> frozenset[str] | None:
+    """What a probe cost cell measures beyond latency and throughput (``{"memory", "load"}``); None for any other
+    cell."""
+    if key.kind != "cost" or not (key.options == PROBE or key.options.startswith(PROBE + ":")):
+        return None
+    return frozenset(p for p in key.options.partition(":")[2].split("+") if p)
 
 
 @dataclass(frozen=True)
 class TaskRef:
     """How a worker finds a task again: the dataset spec (path or name), source and any ``--corpus`` file, checked
-    by content hash."""
+    by content hash. A racing sweep's slice (``advisor.sweep.racing``) adds ``head`` (its first units, by
+    ``advisor.datasets.slicing.head``) and ``corpus_limit``: the worker reads the task and cuts the same slice."""
 
     spec: str
     source: str | None
@@ -40,6 +63,19 @@ class TaskRef:
     type: str
     content_hash: str
     corpus: str | None = None
+    head: int = 0                    # 0: the whole task
+    corpus_limit: int | None = None  # a slice's documents (judged ones first), None: every document
+
+    def load(self) -> "Task":
+        """The task (or its slice) read again where a worker runs; its content hash is checked by the caller."""
+        from advisor.datasets.tasks import load_task
+
+        task = load_task(self.spec, self.source, corpus=self.corpus)
+        if self.head:
+            from advisor.datasets.slicing import head
+
+            task = head(task, self.head, corpus_limit=self.corpus_limit)
+        return task
 
     @classmethod
     def of(cls, task: "Task", spec: str | None = None, source: str | None = None) -> "TaskRef":
@@ -148,16 +184,24 @@ class Plan:
     rejected: list[dict] = field(default_factory=list)  # screened-out entries with their rejections
     policy: str | None = None
     tasks: list[TaskRef] = field(default_factory=list)
+    # recorded with the run (the store's run record), so a report can set them beside what happened: the time the
+    # plan was expected to take (advisor.sweep.estimate) and, for a racing sweep's round, the race (sweep.racing)
+    estimate: dict | None = None
+    race: dict | None = None
 
     @property
     def cells(self) -> list[CellSpec]:
         return [c for g in self.groups for c in g.cells]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy, "tasks": [t.__dict__ for t in self.tasks],
-                "groups": [g.to_dict() for g in self.groups],
-                "skipped": [s.__dict__ for s in self.skipped], "rejected": self.rejected,
-                "n_cells": len(self.cells)}
+        out = {"policy": self.policy, "tasks": [t.__dict__ for t in self.tasks],
+               "groups": [g.to_dict() for g in self.groups],
+               "skipped": [s.__dict__ for s in self.skipped], "rejected": self.rejected,
+               "n_cells": len(self.cells)}
+        for name in ("estimate", "race"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
 
 
 def model_loads(groups: Sequence["GroupSpec"]) -> int:

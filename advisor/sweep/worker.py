@@ -48,9 +48,8 @@ def _failed(cell: CellSpec, key_of: Callable[[CellSpec], Any], error: str, start
 
 def _load_task(tc: TaskCells, preloaded: dict[str, "Task"] | None) -> "Task":
     from advisor.errors import UserError
-    from advisor.datasets.tasks import load_task
 
-    task = (preloaded or {}).get(tc.task.name) or load_task(tc.task.spec, tc.task.source, corpus=tc.task.corpus)
+    task = (preloaded or {}).get(tc.task.name) or tc.task.load()
     if task.content_hash != tc.task.content_hash:
         raise UserError(f"dataset {tc.task.spec} changed since the run was planned (content hash "
                         f"{task.content_hash}, planned {tc.task.content_hash}); run 'advisor run' again")
@@ -381,10 +380,13 @@ def _cost_cell(group: GroupSpec, cell: CellSpec, task: "Task", encoder: "Encoder
 
     try:
         from advisor.cost import CostOptions, measure_cost
+        from advisor.sweep.planner import probe_parts
 
+        probe = probe_parts(cell.key)  # a racing sweep's quick probe measures only what the limits need
+        quick = {} if probe is None else {"load_test": "load" in probe, "memory": "memory" in probe}
         figures = measure_cost(encoder, task, entry=group.entry, load=group.load_options(),
                                options=CostOptions(batch_size=group.batch_size, load_server=group.load_server,
-                                                   load_rates=group.load_rates),
+                                                   load_rates=group.load_rates, **quick),
                                progress=stage, document_vectors=document_vectors)
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, "measuring cost"), started,
