@@ -85,7 +85,7 @@ def test_the_policy_template_loads_and_sets_every_field():
     policy = load_policy(path)
     assert policy.name == "my-policy"
     data = load_yaml(path)
-    fix = f"advisor/shipped/templates/{path.name} shows every field a policy takes, each with its comment: add or remove"
+    fix = f"advisor/shipped/templates/{path.name} shows every field a policy takes, each with a comment: add or remove"
     assert set(data) == set(TOP_FIELDS), f"{fix} {sorted(set(TOP_FIELDS) ^ set(data))}"
     sections = {"limits": LIMIT_FIELDS, "costs": COSTS_FIELDS, "data": DATA_FIELDS,
                 "licenses": ("commercial_use", "allow", "deny", "training_data_commercial"),
@@ -119,7 +119,7 @@ def test_the_catalog_template_loads_and_shows_every_entry_field():
     models = load_yaml(path)["models"]
     full = next(m for m in models if m["name"] == "my-hub-model")
     pair = next(m for m in models if "query_model" in m)
-    fix = f"advisor/shipped/templates/{path.name} shows every field of an entry, each with its comment: add or remove"
+    fix = f"advisor/shipped/templates/{path.name} shows every field of an entry, each with a comment: add or remove"
     assert set(full) == set(ENTRY_FIELDS), f"{fix} {sorted(set(ENTRY_FIELDS) ^ set(full))}"
     assert set(pair) == set(PAIR_FIELDS), f"{fix} (pair entry) {sorted(set(PAIR_FIELDS) ^ set(pair))}"
     assert entries["my-local-model+my-hub-model"].backend == "pair"
