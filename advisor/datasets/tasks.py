@@ -151,44 +151,77 @@ class TaskSource(ABC):
         """Load and validate; a malformed row raises ConfigError with file, line and field."""
 
 
-def load_task(spec: str | Path, source: str | None = None, *, corpus: str | Path | None = None) -> Task:
+def load_task(spec: str | Path, source: str | None = None, *, corpus: str | Path | None = None,
+              without_queries: bool = False) -> Task:
     """Load a task through the registered task sources, detected from the path unless ``source`` names one;
-    ``corpus`` (``--corpus``) adds the documents of a corpus file to a retrieval task. A path that does not exist
-    is '<path>: no such file or directory', with the missing part and a did-you-mean."""
+    ``corpus`` (``--corpus``) adds the documents of a corpus file to a retrieval task. A spec's options
+    (``PATH#pseudo-queries=N``, ``#FIELD=COLUMN``: ``advisor.datasets.spec``) build pseudo-queries and map columns.
+    A path that does not exist is '<path>: no such file or directory', with the missing part and a did-you-mean.
+    A corpus without queries has nothing to evaluate: one line says how to build queries for it, unless
+    ``without_queries`` (``advisor datasets show``, which shows it as it is)."""
     from advisor.datasets.origin import with_origin
     from advisor.datasets.readers import missing_path
+    from advisor.datasets.spec import parse_spec
     from advisor.plugins import registered
 
     sources = registered("task_sources")
     spec = str(spec)
+    parsed = parse_spec(spec)
+    base = parsed.base
     task: Task | None = None
-    if source is not None:
-        if source not in sources:
-            raise UserError(f"unknown dataset type '{source}'; available: {', '.join(sorted(sources))}")
-        task = sources[source].load(spec)
+    if source is not None and source not in sources:
+        raise UserError(f"unknown dataset type '{source}'; available: {', '.join(sorted(sources))}")
+    if parsed.columns:
+        from advisor.datasets.rows import mapped_task
+
+        task = mapped_task(base, parsed.columns, source, spec)
+    elif source is not None:
+        task = sources[source].load(base)
     else:
         for candidate in sources.values():
-            if candidate.detect(spec):
-                task = candidate.load(spec)
+            if candidate.detect(base):
+                task = candidate.load(base)
                 break
     if task is None:
-        if not Path(spec).expanduser().exists():
-            raise missing_path(spec)
-        raise UserError(f"{spec}: cannot tell what kind of dataset this is; name it with --dataset-type "
+        if not base.startswith(("hf:", "mteb:")) and not Path(base).expanduser().exists():
+            raise missing_path(base)
+        raise UserError(f"{base}: cannot tell what kind of dataset this is; name it with --dataset-type "
                         f"({', '.join(sorted(sources)) or 'no task source plugins loaded'})")
+    if parsed.pseudo_queries is not None:
+        from advisor.datasets.pseudo import with_pseudo_queries
+
+        task = with_pseudo_queries(task, parsed.pseudo_queries, spec)
     if corpus is not None:
         from advisor.datasets.corpus import with_corpus
 
         task = with_corpus(task, corpus)
-    return with_origin(task, spec)
+    if not without_queries and task.type == "unlabeled_retrieval" and not task.data.queries:
+        raise UserError(f"{spec}: {task.meta.get('unlabeled') or 'no queries'}, so nothing to evaluate; build "
+                        f"queries from its documents with --pseudo-queries N (or {parsed.text()}"
+                        f"{',' if parsed.has_options else '#'}pseudo-queries=N): their "
+                        "judgements are synthetic, and every output says so")
+    return with_origin(task, base)
 
 
 def unlabeled_notice(task: Task, rater: str | None = None) -> str | None:
-    """The line every output that evaluates ``task`` prints first when no relevance judgements score it (None when
-    judgements do): the figures are a rater's, not a judged nDCG."""
+    """The line every output that evaluates ``task`` prints first when no relevance judgements given by people score
+    it (None when they do): UNLABELED, the figures are a rater's, not a judged nDCG; or SYNTHETIC, the judgements
+    were built from the corpus (pseudo-queries, ``task.meta["synthetic"]``)."""
+    if task.meta.get("synthetic"):
+        return synthetic_line(task.name, task.meta["synthetic"])
     if not task_type(task.type).rated:
         return None
+    if not task.data.queries:  # a corpus alone: nothing is scored until queries are built for it
+        return (f"{task.name}: UNLABELED: {task.meta.get('unlabeled') or 'no queries'}; nothing to evaluate until "
+                "queries are built from it (--pseudo-queries N)")
     return unlabeled_line(task.name, task.meta.get("unlabeled"), rater)
+
+
+def synthetic_line(name: str, how: str | None = None) -> str:
+    """'<task>: SYNTHETIC: <how its judgements were built>; its figures measure finding the document a query was cut
+    from, not relevance judged by people' (the report writes it from the stored cells, which record ``how``)."""
+    return (f"{name}: SYNTHETIC: {how or 'judgements built from the corpus'}; its figures measure finding the "
+            "document a query was cut from, not relevance judged by people")
 
 
 def unlabeled_line(name: str, why: str | None = None, rater: str | None = None) -> str:

@@ -23,15 +23,18 @@ class DatasetType:
     sources: tuple[str, ...]
 
 
+_HF = ("hf", "hf-disk")  # Hugging Face datasets: their columns give the type (advisor.datasets.rows)
 DATASET_TYPES: dict[str, DatasetType] = {
-    "retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("beir", "pairs", "mteb")),
-    "sts": DatasetType(STSData, slicing.slice_sts, ("sts", "mteb")),
-    "classification": DatasetType(ClassificationData, slicing.slice_classification, ("classification", "mteb")),
+    # a corpus of documents is retrieval with pseudo-queries (#pseudo-queries=N: synthetic judgements)
+    "retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("beir", "pairs", "mteb", *_HF, "documents")),
+    "sts": DatasetType(STSData, slicing.slice_sts, ("sts", "mteb", *_HF)),
+    "classification": DatasetType(ClassificationData, slicing.slice_classification,
+                                  ("classification", "mteb", *_HF)),
     "pair_classification": DatasetType(PairClassificationData, slicing.slice_pair_classification,
-                                       ("pair_classification", "mteb")),
-    "unlabeled_retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("unlabeled",)),
-    "clustering": DatasetType(ClusteringData, slicing.slice_clustering, ("clustering",)),
-    "deduplication": DatasetType(DeduplicationData, slicing.slice_deduplication, ("deduplication",)),
+                                       ("pair_classification", "mteb", *_HF)),
+    "unlabeled_retrieval": DatasetType(RetrievalData, slicing.slice_retrieval, ("unlabeled", "documents", *_HF)),
+    "clustering": DatasetType(ClusteringData, slicing.slice_clustering, ("clustering", *_HF)),
+    "deduplication": DatasetType(DeduplicationData, slicing.slice_deduplication, ("deduplication", *_HF)),
     "reranking": DatasetType(RerankingData, slicing.slice_reranking, ("reranking",)),
 }
 require_every_type(DATASET_TYPES, "advisor.datasets.types.DATASET_TYPES")
