@@ -76,20 +76,20 @@ def read_datasets(specs: Sequence[str | Path], dataset_type: str | None = None,
 
 def unlabeled_notices(tasks: Sequence["Task"]) -> list[str]:
     """The first lines a command that evaluates ``tasks`` prints: one per task that has no relevance judgements,
-    naming the rater that will score it (the first available one, as the sweep picks it)."""
+    naming the rater that will score it (the first available one, as the sweep picks it), and one per task whose
+    judgements are synthetic (pseudo-queries built from its corpus)."""
     from advisor.config.task_types import task_type
     from advisor.datasets.tasks import unlabeled_notice
 
-    rated = [t for t in tasks if task_type(t.type).rated]
-    if not rated:
-        return []
-    from advisor.quality.raters import get_rater
+    rater: str | None = None
+    if any(task_type(t.type).rated for t in tasks):
+        from advisor.quality.raters import get_rater
 
-    try:
-        rater: str | None = get_rater().name
-    except UserError:  # no rater can run: the cells say so when they fail
-        rater = None
-    return [line for t in rated if (line := unlabeled_notice(t, rater))]
+        try:
+            rater = get_rater().name
+        except UserError:  # no rater can run: the cells say so when they fail
+            rater = None
+    return [line for t in tasks if (line := unlabeled_notice(t, rater))]
 
 
 def select_models(entries: Sequence[ModelEntry], names: Sequence[str]) -> list[ModelEntry]:

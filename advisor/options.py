@@ -71,7 +71,9 @@ ONE, REPEATABLE = "one", "repeatable"  # the plain forms; others name what sets 
 
 _MODEL = "a catalog name, a local model folder or file, or hub:ORG/NAME (cached)"
 _DATASET = ("a folder or file (BEIR folder, query/positive pairs, STS/classification/pair table; CSV, TSV, JSONL "
-            "or Parquet) or a task name such as mteb:TASK; repeatable")
+            "or Parquet; a folder of .txt/.md documents; a Hugging Face save_to_disk folder), "
+            "hf:ORG/NAME[:CONFIG][@SPLIT], or a task name such as mteb:TASK; options after # (PATH#pseudo-queries=N, "
+            "#query=COLUMN); repeatable")
 
 # option -> form -> Form; the order is docs/cli.md's column order
 VOCABULARY: dict[str, dict[str, Form]] = {
@@ -94,6 +96,20 @@ VOCABULARY: dict[str, dict[str, Form]] = {
                                      "whose documents are added to each retrieval dataset, so its judged documents "
                                      "are searched among distractors.",
                            {"default": None, "type": click.Path(path_type=Path)})},
+    "--pseudo-queries": {ONE: Form("pseudo_queries", "Build N queries from each dataset that is a corpus without "
+                                                     "queries (a folder of .txt/.md files, a table of documents): "
+                                                     "each a span of one document with some words removed, judged "
+                                                     "relevant to that document. The judgements are synthetic, and "
+                                                     "every output says so. N, or N,span=WORDS,seed=S,mask=SHARE "
+                                                     "(default span 12, seed 0, mask 0.25); the same as "
+                                                     "DATASET#pseudo-queries=N.",
+                                   {"default": None, "metavar": "N[,span=W,seed=S,mask=R]"})},
+    "--columns": {ONE: Form("columns", "Read the columns of a table or a Hugging Face dataset under the names the "
+                                       "advisor knows: FIELD=COLUMN,... such as query=question,positive=answer "
+                                       "(fields: query, positive, negative, score, sentence1, sentence2, text, "
+                                       "title, id, label, text1, text2, cluster, group); the same as "
+                                       "DATASET#query=question,....",
+                            {"default": None, "metavar": "FIELD=COLUMN,..."})},
     "--catalog": {REPEATABLE: Form("catalogs", "Catalog YAML file, or a shipped catalog's name: offline, hub, hosted "
                                                "(repeatable). Default: the shipped offline catalog.",
                                    {"multiple": True, "type": click.Path(path_type=Path)})},
@@ -286,3 +302,25 @@ executor_option = option("--executor")                              # -> executo
 allow_network_option = option("--allow-network")                    # -> allow_network (the policy's network grant)
 report_format_option = option("--format", REPEATABLE)               # -> formats (report writers' names)
 verbose_option = option("--verbose")                                # -> verbose (a count: library log level)
+
+def dataset_read_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--pseudo-queries`` and ``--columns`` for a command that takes datasets (``datasets`` or ``dataset``): their
+    values are written onto each dataset spec (``advisor.datasets.spec.with_options``) before the command runs, so
+    everything that reads a spec again (a sweep's workers) reads the same task."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        pseudo, columns = kwargs.pop("pseudo_queries", None), kwargs.pop("columns", None)
+        if pseudo or columns:
+            from advisor.datasets.spec import with_options
+
+            for key in ("datasets", "dataset"):
+                value = kwargs.get(key)
+                if isinstance(value, (tuple, list)):
+                    kwargs[key] = type(value)(with_options(str(v), pseudo, columns) for v in value)
+                elif value:
+                    kwargs[key] = with_options(str(value), pseudo, columns)
+        return command(*args, **kwargs)
+
+    return option("--pseudo-queries")(option("--columns")(run))

@@ -72,6 +72,8 @@ def evaluate_embeddings(task: "Task", embeddings: dict[str, np.ndarray], variant
                                "bytes_per_vector": bytes_per_vector(dim, variant.vector_precision),
                                "bootstrap": {"statistic": "mean", "resamples": resamples, "seed": seed,
                                              "level": boot.DEFAULT_LEVEL}}
+    if task.meta.get("synthetic"):  # judgements built from the corpus: the report's headline says so
+        details["synthetic"] = task.meta["synthetic"]
     cal = next(iter(vecs.values())).calibration
     if cal is not None:
         details["int8_calibration"] = cal.to_dict()

@@ -146,6 +146,8 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
         rating = r.details.get("rater")
         if isinstance(rating, dict) and rating.get("rater") and not tasks[k.task].rater:  # no judgements: say whose
             tasks[k.task] = replace(tasks[k.task], rater=str(rating["rater"]))
+        if r.details.get("synthetic") and not tasks[k.task].synthetic:  # judgements built from the corpus
+            tasks[k.task] = replace(tasks[k.task], synthetic=str(r.details["synthetic"]))
 
     for ident, c in candidates.items():
         model, variant, hardware = ident[:3]

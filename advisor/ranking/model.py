@@ -238,6 +238,7 @@ class TaskInfo:
     origin: tuple[str, ...] = ()  # datasets the task comes from or overlaps (empty: the user's own data)
     units: str | None = None  # what its intervals and ties resample, e.g. '50 texts' (None: no cell records it)
     rater: str | None = None  # the rater that scored it (a task without relevance judgements), as its cells record
+    synthetic: str | None = None  # how its judgements were built from its corpus (pseudo-queries), as its cells record
 
 
 @dataclass

@@ -98,13 +98,15 @@ def hardware_text(group: HardwareGroup) -> str:
 
 
 def headline(rec: Recommendation) -> str:
-    """The report's first line: the verdict, after a sentence per task that has no relevance judgements (its
-    figures are a rater's scores, and the reader must know that before any number)."""
-    from advisor.datasets.tasks import unlabeled_line
+    """The report's first line: the verdict, after a sentence per task that has no relevance judgements given by
+    people (its figures are a rater's scores, or its judgements were built from its corpus, and the reader must know
+    that before any number)."""
+    from advisor.datasets.tasks import synthetic_line, unlabeled_line
 
     unlabeled = [f"{unlabeled_line(t.name, None, t.rater)}." for t in rec.tasks
                  if t.type in TASK_TYPES and TASK_TYPES[t.type].rated]
-    return " ".join([*unlabeled, _verdict(rec)])
+    synthetic = [f"{synthetic_line(t.name, t.synthetic)}." for t in rec.tasks if t.synthetic]
+    return " ".join([*unlabeled, *synthetic, _verdict(rec)])
 
 
 def _verdict(rec: Recommendation) -> str:

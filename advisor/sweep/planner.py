@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from advisor.config.task_types import task_type
@@ -83,9 +82,9 @@ class TaskRef:
         ``source`` to the task source that read it, so a worker reads it the same way."""
         from advisor.plugins import registered
 
-        spec = str(spec or task.meta.get("path") or task.name)
-        if Path(spec).exists():
-            spec = str(Path(spec).resolve())
+        from advisor.datasets.spec import absolute_spec
+
+        spec = absolute_spec(str(spec or task.meta.get("path") or task.name))  # its #options kept
         if source is None and task.source in registered("task_sources"):
             source = task.source
         return cls(spec, source, task.name, task.type, task.content_hash, task.meta.get("corpus"))

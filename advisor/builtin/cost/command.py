@@ -17,6 +17,7 @@ from advisor.figures import (BULK_DOCS, BULK_ROUNDS, BYTES_PER_VECTOR, CONTENTIO
 from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, deprecated_alias, device_option, ignored_option, json_option, option,
                               weights_option)
+from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
 @click.command("measure")
@@ -24,6 +25,7 @@ from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_o
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @corpus_option
+@dataset_read_options
 @catalog_option
 @device_option()
 @weights_option

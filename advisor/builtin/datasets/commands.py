@@ -9,6 +9,7 @@ import click
 
 from advisor.datasets.tasks import Task
 from advisor.options import allow_network_option, corpus_option, dataset_type_option, json_option
+from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -20,7 +21,9 @@ def task_summary(task: Task) -> dict[str, Any]:
         summary["judgements"] = sum(len(v) for v in task.data.qrels.values())
     summary.update({k: v for k, v in task.meta.items() if k in ("split", "labels", "positives", "min_score",
                                                                 "max_score", "path", "qrels", "pairs", "corpus",
-                                                                "corpus_added", "unlabeled")})
+                                                                "corpus_added", "unlabeled", "synthetic",
+                                                                "pseudo_queries", "columns", "empty_left_out",
+                                                                "hf_dataset", "hf_config")})
     return summary
 
 
@@ -48,6 +51,7 @@ def sources_command(as_json: bool) -> None:
 @click.argument("datasets", nargs=-1, required=True)
 @dataset_type_option
 @corpus_option
+@dataset_read_options
 @allow_network_option
 @json_option
 def show_command(datasets: tuple[str, ...], dataset_type: str | None, corpus: Path | None, allow_network: bool,
@@ -59,7 +63,8 @@ def show_command(datasets: tuple[str, ...], dataset_type: str | None, corpus: Pa
 
     grant_network(allow_network)  # an MTEB task downloads from the hub only with it
 
-    tasks = [load_task(spec, source=dataset_type, corpus=corpus) for spec in datasets]
+    # a corpus without queries is shown as it is (evaluating it needs pseudo-queries)
+    tasks = [load_task(spec, source=dataset_type, corpus=corpus, without_queries=True) for spec in datasets]
     for notice in filter(None, map(unlabeled_notice, tasks)):
         click.echo(notice, err=as_json)
     summaries = [task_summary(task) for task in tasks]

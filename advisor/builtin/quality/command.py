@@ -14,6 +14,7 @@ from advisor.figures import BYTES_PER_VECTOR, LOAD_TIME_S, N_QUERIES
 from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, deprecated_alias, device_option, dim_option, json_option, option,
                               vector_precision_option, weights_option)
+from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
 @click.command("evaluate")
@@ -21,6 +22,7 @@ from advisor.options import (ONE, REPEATABLE, allow_network_option, batch_size_o
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @corpus_option
+@dataset_read_options
 @catalog_option
 @dim_option
 @vector_precision_option
@@ -150,7 +152,8 @@ def _record(entry: Any, task: Any, variant: Any, result: Any, key: Any, summary:
     if variant in summary.against_bm25:
         against["bm25"] = summary.against_bm25[variant].to_dict()
     return {"task": {"name": task.name, "type": task.type, "source": task.source, "content_hash": task.content_hash,
-                     "path": task.meta.get("path")},
+                     "path": task.meta.get("path"), "synthetic": task.meta.get("synthetic"),
+                     "pseudo_queries": task.meta.get("pseudo_queries")},
             "variant": {**variant.to_dict(), "label": variant.label()},
             "main_metric": result.main_metric, "metrics": result.metrics, "ci": d.get("ci", {}),
             "bootstrap": {k: v for k, v in d.get("bootstrap", {}).items() if k != "reference"},

@@ -13,6 +13,7 @@ from advisor.hookspecs import hookimpl
 from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, devices_option, executor_option, json_option, option,
                               policy_option, report_format_option, store_option)
+from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
 @hookimpl
@@ -137,6 +138,7 @@ def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, f
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @corpus_option
+@dataset_read_options
 @option("--model", REPEATABLE)
 @option("--out", required=True)
 @store_option

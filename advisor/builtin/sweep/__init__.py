@@ -14,6 +14,7 @@ from advisor.hookspecs import hookimpl
 from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
                               dataset_type_option, deprecated_alias, devices_option, executor_option, json_option,
                               option, policy_option, store_option)
+from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
 @hookimpl
@@ -45,6 +46,7 @@ def _when(ts: float | None) -> str:
 @option("--dataset", REPEATABLE, required=True)
 @dataset_type_option
 @corpus_option
+@dataset_read_options
 @option("--model", REPEATABLE)
 @devices_option
 @store_option
