@@ -59,7 +59,10 @@ def rank_results(store: "ResultStore", entries: Sequence[ModelEntry], policy: Po
     """Rank what a store holds under a policy: every cell in the policy's grid, or only one run's cells
     (``run_id``, 'latest' allowed), or only some tasks by name. ``entries`` are the catalog entries the metadata
     rules read."""
-    results = [r for r in store.results() if in_grid(r, policy)]
+    from advisor.sweep.racing import race_cell
+
+    # a race's slice and probe cells are its rounds' evidence, not figures of the whole tasks
+    results = [r for r in store.results() if in_grid(r, policy) and not race_cell(r.key)]
     skipped: list[dict] = []
     if run_id:
         keys, skipped, _ = _run_identities(store, run_id)
@@ -79,12 +82,31 @@ def rank_results(store: "ResultStore", entries: Sequence[ModelEntry], policy: Po
 
 def write_report(ranked: Ranked, out_dir: str | Path, formats: Sequence[str] | None = None,
                  command: str | None = None, *, catalogs: Sequence[str | Path] = (),
-                 datasets: Sequence[str] = ()) -> dict[str, Path]:
+                 datasets: Sequence[str] = (), race: dict | None = None,
+                 timing: dict | None = None) -> dict[str, Path]:
     """Write the ranking as a report in each format (default: every registered writer); ``catalogs`` and
-    ``datasets`` are named in it as where the inputs came from. Returns format -> path."""
+    ``datasets`` are named in it as where the inputs came from; ``race`` (a racing sweep's record) and ``timing``
+    (``run_timing``) add their sections. Returns format -> path."""
     report = Report(ranked.recommendation, store=ranked.store, catalogs=[str(c) for c in catalogs],
-                    datasets=[str(d) for d in datasets], command=command, skipped=ranked.skipped)
+                    datasets=[str(d) for d in datasets], command=command, skipped=ranked.skipped, race=race,
+                    timing=timing)
     return write_reports(report, out_dir, formats)
+
+
+def run_timing(plan: "Plan", summary: Any) -> dict | None:
+    """The plan's recorded estimate beside the run's wall time, in all and per model (its model loads' times)."""
+    if not plan.estimate:
+        return None
+    models: dict[str, dict[str, float]] = {}
+    for name, seconds in (plan.estimate.get("per_model") or {}).items():
+        models[name] = {"estimated_s": seconds}
+    for group in plan.groups:
+        taken = (getattr(summary, "group_s", None) or {}).get(group.label)
+        if taken is not None:
+            entry = models.setdefault(group.entry.name, {})
+            entry["actual_s"] = entry.get("actual_s", 0.0) + taken
+    return {"estimated_s": plan.estimate.get("seconds"), "actual_s": getattr(summary, "wall_s", None),
+            "models": models}
 
 
 def plan_results(store: "ResultStore", plan: "Plan") -> list[CellResult]:
@@ -97,21 +119,42 @@ def plan_results(store: "ResultStore", plan: "Plan") -> list[CellResult]:
 def recommend(plan: "Plan", store: "ResultStore", entries: Sequence[ModelEntry], policy: Policy,
               out_dir: str | Path, *, executor: str = "local", command: str | None = None,
               on_event: Callable[[Any], None] | None = None, formats: Sequence[str] | None = None,
-              datasets: Sequence[str] = (), catalogs: Sequence[str | Path] = ()) -> tuple[dict[str, Path], Any]:
+              datasets: Sequence[str] = (), catalogs: Sequence[str | Path] = (), tasks: Sequence[Any] = (),
+              budget_s: float | None = None, say: Callable[[str], None] | None = None,
+              batch_size: int = 32) -> tuple[dict[str, Path], Any]:
     """Run the plan (the store as a cache), rank the plan's cells under ``policy`` (``entries``: the catalog
     entries the metadata rules read), write the report. Returns (paths, run summary); a Ctrl-C raises
-    KeyboardInterrupt once the run is recorded as interrupted."""
+    KeyboardInterrupt once the run is recorded as interrupted. With ``budget_s`` the candidates race
+    (``advisor.sweep.racing``: ``tasks`` are the loaded tasks the plan was made for, ``say`` hears each round) and
+    the finalists' cells are ranked; a budget spent before the final round raises ``BudgetSpent`` with the race."""
     from advisor.sweep.driver import run_plan
     from advisor.sweep.executors import get_executor
 
     get_executor(executor)
-    summary = run_plan(plan, store, executor=executor, command=command, on_event=on_event)
+    race = None
+    if budget_s is not None:
+        from advisor.sweep.racing import BudgetSpent, run_race
+
+        race = run_race(plan, list(tasks), store, budget_s=budget_s, executor=executor, command=command,
+                        on_event=on_event, policy=policy, say=say or (lambda line: None), batch_size=batch_size)
+        if race.status == "interrupted":
+            raise KeyboardInterrupt
+        if race.final_plan is None or race.summary is None:
+            raise BudgetSpent(race)
+        plan, summary = race.final_plan, race.summary
+    else:
+        if tasks and plan.estimate is None:
+            from advisor.sweep.estimate import estimate_plan
+
+            plan.estimate = estimate_plan(plan, tasks, store).to_dict()
+        summary = run_plan(plan, store, executor=executor, command=command, on_event=on_event)
     if summary.status == "interrupted":
         raise KeyboardInterrupt
     results = plan_results(store, plan)
     ranked = Ranked(rank(results, entries, policy), list(entries), results,
                     [s.__dict__ for s in plan.skipped], str(store.path))
-    paths = write_report(ranked, out_dir, formats, command, catalogs=catalogs, datasets=datasets)
+    paths = write_report(ranked, out_dir, formats, command, catalogs=catalogs, datasets=datasets,
+                         race=race.to_dict() if race is not None else None, timing=run_timing(plan, summary))
     return paths, summary
 
 

@@ -27,13 +27,15 @@ class Report:
     datasets: list[str] = field(default_factory=list)
     command: str | None = None
     skipped: list[dict] = field(default_factory=list)   # variants the planner left out, with the reason
+    race: dict | None = None      # a racing sweep's record (advisor.sweep.racing.Race.to_dict): the race section
+    timing: dict | None = None    # the run's estimate beside its wall time (advisor.sweep.estimate)
     generated_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     title: str = "Embedding model recommendation"
 
     def meta(self) -> dict[str, Any]:
         return {"title": self.title, "generated_at": self.generated_at, "store": self.store,
                 "catalogs": self.catalogs, "datasets": self.datasets, "command": self.command,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "race": self.race, "timing": self.timing}
 
 
 class ReportWriter(ABC):

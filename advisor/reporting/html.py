@@ -14,6 +14,7 @@ from advisor.reporting.content import (MEMORY_COLUMNS, MEMORY_INTRO, MODEL_COLUM
                                       candidate_row, counts, headline, conditions_text, hardware_text, memory_rows,
                                       model_summary, money_text, near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
+from advisor.reporting.race import raced_out
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -153,7 +154,7 @@ def render(report: Report) -> str:
     per_model = "".join("<tr>" + "".join(f'<td class="why">{e(v)}</td>' if i == 6 else
                                          f'<td class="num">{e(v)}</td>' if i in (3, 4, 5) else f"<td>{e(v)}</td>"
                                          for i, v in enumerate(row)) + "</tr>" for row in model_summary(rec))
-    absent = not_evaluated(rec)
+    absent = [m for m in not_evaluated(rec) if m not in raced_out(report)]
     absent = (f"<p>Admitted by the policy but not in these results (not run yet, or left out with --model): "
               f"{e(', '.join(absent))}.</p>" if absent else "")
     per_model_head = "".join(f"<th>{e(c)}</th>" for c in MODEL_COLUMNS)
@@ -183,6 +184,7 @@ def render(report: Report) -> str:
 {_summary(rec)}
 {notes}
 {absent}
+{_race(report)}
 {_chunking(rec)}
 {groups}
 {_retrieval(rec)}
@@ -200,6 +202,22 @@ are never ranked against each other.</p>
 <footer>{'; '.join(footer)}.</footer>
 </main></body></html>
 """
+
+
+def _race(report: Report) -> str:
+    """The race (``advisor.reporting.race``) and the run's estimated time beside what it took."""
+    from advisor.reporting.race import race_section, timing_lines
+
+    out = "".join(f"<p>{e(x)}</p>" for x in timing_lines(report))
+    s = race_section(report)
+    if s is None:
+        return out
+    head = "".join(f"<th>{e(c)}</th>" for c in s.columns)
+    body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in s.rows)
+    return (out + f'<h2 id="race">{e(s.title)}</h2><p>{e(s.intro)}</p>'
+            + "<ul>" + "".join(f"<li>{e(x)}</li>" for x in s.rounds) + "</ul>"
+            + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + "".join(f"<p>{e(x)}</p>" for x in s.lines))
 
 
 def _chunking(rec: Recommendation) -> str:

@@ -9,6 +9,7 @@ from advisor.reporting.content import (MEMORY_COLUMNS, MEMORY_INTRO, MODEL_COLUM
                                       conditions_text, counts, hardware_text, headline, memory_rows, model_summary,
                                       money_text, near_miss_lines, not_evaluated)
 from advisor.reporting.plots import all_figures
+from advisor.reporting.race import raced_out
 
 
 def md(text: object) -> str:
@@ -40,6 +41,21 @@ def _pair_lines(rec) -> list[str]:
         lines += [f"### {md(s.title)}", ""] + table(s.columns, s.rows) + [""] + [f"- {md(x)}" for x in s.lines]
         lines.append("")
     return lines
+
+
+def _race_lines(report: Report) -> list[str]:
+    """The race (``advisor.reporting.race``): its rounds, each candidate's last round and why it left; and the
+    run's estimated time beside what it took."""
+    from advisor.reporting.race import race_section, timing_lines
+
+    out = [md(x) for x in timing_lines(report)]
+    out += [""] if out else []
+    s = race_section(report)
+    if s is None:
+        return out
+    out += [f"## {md(s.title)}", "", md(s.intro), ""] + [f"- {md(x)}" for x in s.rounds] + [""]
+    out += table(s.columns, s.rows) + [""] + ([f"- {md(x)}" for x in s.lines] + [""] if s.lines else [])
+    return out
 
 
 def _chunking_lines(rec) -> list[str]:
@@ -79,10 +95,12 @@ class MarkdownWriter(ReportWriter):
             lines.append(f"> Note: {md(note)}")
         if rec.notes:
             lines.append("")
+        lines += _race_lines(report)
         lines += _chunking_lines(rec)
-        if not_evaluated(rec):
+        absent = [m for m in not_evaluated(rec) if m not in raced_out(report)]
+        if absent:
             lines += ["Admitted by the policy but not in these results (not run yet, or left out with --model): "
-                      + md(", ".join(not_evaluated(rec))) + ".", ""]
+                      + md(", ".join(absent)) + ".", ""]
         plots_dir = out_dir / "plots"
         for i, group in enumerate(rec.groups):
             suffix = "" if len(rec.groups) == 1 else f"-{i + 1}"
