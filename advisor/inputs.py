@@ -33,10 +33,35 @@ class Inputs:
     catalog: list[ModelEntry] = field(default_factory=list)
 
 
+MTEB_CATALOG = "mteb"  # ``--catalog mteb``: mteb's model registry, read in memory (advisor.models.mteb_import)
+
+
 def read_catalogs(paths: Sequence[str | Path] = ()) -> tuple[list[Path], list[ModelEntry]]:
-    """The catalog files named (default: the shipped ones) and their entries."""
-    catalog_paths = [Path(p) for p in paths] or default_catalog_paths()
-    return catalog_paths, load_catalogs(catalog_paths)
+    """The catalog files named (default: the shipped ones) and their entries. ``mteb`` (when no file of that name
+    exists) is mteb's model registry, as ``advisor catalog import-mteb`` would write it, less the models the other
+    named catalogs hold."""
+    named = [Path(p) for p in paths]
+    registry = [p for p in named if str(p) == MTEB_CATALOG and not p.exists()]
+    files = [p for p in named if p not in registry]
+    catalog_paths = files or ([] if registry else default_catalog_paths())
+    entries = load_catalogs(catalog_paths) if catalog_paths else []
+    if registry:
+        entries += mteb_registry(entries)
+    return catalog_paths + registry[:1], entries
+
+
+def mteb_registry(existing: Sequence[ModelEntry] = ()) -> list[ModelEntry]:
+    """Every record of mteb's model registry the catalog schema can hold, as entries (not in ``existing``)."""
+    try:
+        import mteb  # noqa: F401
+    except ImportError:
+        raise UserError("--catalog mteb needs the mteb package: pip install mteb") from None
+    from advisor.models.catalog import parse_entry
+    from advisor.models.mteb_import import import_mteb
+
+    result = import_mteb(existing=existing)
+    return [replace(parse_entry(record, "mteb model registry", i), catalog=MTEB_CATALOG)
+            for i, record in enumerate(result.entries)]
 
 
 def read_policy(path: str | Path | None = None, devices: Sequence[str] = (), *,

@@ -27,6 +27,23 @@ Decorator = Callable[[Any], Any]
 _ALIASED = "advisor.options.aliased"  # ctx.meta key: parameter -> the value a deprecated spelling gave it
 
 
+class Duration(click.ParamType):
+    """A length of time as people write it (``90s``, ``45m``, ``2h``, ``1h30m``, seconds), read by
+    ``advisor.config.durations`` as a policy's ``budget:`` is; a mistake is one line naming the option."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from advisor.config.durations import parse_duration
+
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise UserError(f"{param.opts[0] if param is not None else 'duration'} {value}: {exc}") from None
+
+
 class RegisteredName(click.ParamType):
     """The name of something plugins register (a report writer, ...). The names are read from the plugin registry
     when a value is checked, never at import or ``--help``, so a plugin's own writer can be picked; an unknown name
@@ -168,6 +185,15 @@ VOCABULARY: dict[str, dict[str, Form]] = {
     "--api-key-env": {ONE: Form("api_key_env", "Environment variable holding the API key (sent as 'Authorization: "
                                                "Bearer KEY'); the key itself never appears on the command line.",
                                 {"default": None})},
+    "--budget": {ONE: Form("budget", "Time budget of a racing sweep (90s, 45m, 2h, 1h30m): every candidate is "
+                                     "evaluated on a slice of each dataset, those clearly worse than the leader "
+                                     "leave, survivors go on to slices twice as large, and only the last few are "
+                                     "measured in full; a policy's 'budget:' gives one too. Default: no race, every "
+                                     "candidate measured in full.",
+                           {"default": None, "type": Duration(), "metavar": "DURATION"})},
+    "--dry-run": {ONE: Form("dry_run", "Show the plan and its expected wall time (per candidate and in all, from the "
+                                       "store's timings or a short probe of this machine) without running anything.",
+                            {"is_flag": True})},
     # where results go
     "--store": {ONE: Form("store", "Results database (SQLite): 'advisor run' writes it; rank, report, recommend and "
                                    "the TUI read it.",
@@ -311,6 +337,8 @@ def dataset_read_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+budget_option = option("--budget")                                  # -> budget (seconds, None: no race)
+dry_run_option = option("--dry-run")                                # -> dry_run
         pseudo, columns = kwargs.pop("pseudo_queries", None), kwargs.pop("columns", None)
         if pseudo or columns:
             from advisor.datasets.spec import with_options

@@ -21,7 +21,7 @@ from advisor.config.yamlfile import dump_yaml, line_of, load_yaml
 
 TOP_FIELDS = ("name", "description", "licenses", "languages", "domains", "remote_code", "pickle_weights", "limits",
               "variants", "ranking", "require_zero_shot", "unknown_training_data", "cell_timeout", "network", "data",
-              "costs", "baselines")
+              "costs", "baselines", "budget")
 UNKNOWN_TRAINING_DATA = ("pass", "reject")  # what a training-data rule does when a model's training data is unknown
 # ``limits.<field>`` for each figure a policy can bound (advisor.figures: ``Figure.limit``, a maximum when lower is
 # better, else a minimum)
@@ -163,6 +163,8 @@ class Policy:
     costs: Costs = Costs()
     # baseline candidates planned beside the catalog's models on retrieval tasks (``baselines: []``: none)
     baselines: tuple[str, ...] = DEFAULT_BASELINES
+    # a racing sweep's time budget in seconds (``budget: 2h``; advisor.sweep.racing), None: every candidate in full
+    budget_s: float | None = None
     file: str | None = None
     # how the loader read something other than as written (``es-ES`` read as spa-Latn, its region dropped): one
     # line each, naming the file, line and field; shown by the commands and in the report, never part of equality
@@ -303,6 +305,7 @@ def load_policy(path: str | Path) -> Policy:
         allow_network=top.bool("network"), stay_on_machine=data_section.bool("stay_on_machine"),
         costs=_costs(costs_section),
         baselines=_baselines(top),
+        budget_s=_budget(top),
     )
 
 
@@ -387,6 +390,19 @@ def _baselines(top: Fields) -> tuple[str, ...]:
     if "baselines" not in top.data:
         return DEFAULT_BASELINES
     return tuple(dict.fromkeys(top.list("baselines", _choice(BASELINES))))
+
+
+def _budget(top: Fields) -> float | None:
+    """``budget``: a racing sweep's time budget, written as on the command line (``2h``, ``45m``, ``1h30m``, or a
+    number of seconds); ``--budget`` wins over it."""
+    from advisor.config.durations import parse_duration
+
+    if not top.has("budget"):
+        return None
+    try:
+        return parse_duration(top.raw("budget"))
+    except ValueError as exc:
+        raise top.error("budget", str(exc)) from None
 
 
 def _costs(section: Fields) -> Costs:

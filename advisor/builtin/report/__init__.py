@@ -10,9 +10,9 @@ import sys
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
-                              dataset_type_option, devices_option, executor_option, json_option, option,
-                              policy_option, report_format_option, store_option)
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, budget_option, catalog_option,
+                              corpus_option, dataset_type_option, devices_option, dry_run_option, executor_option,
+                              json_option, option, policy_option, report_format_option, store_option)
 from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
@@ -146,17 +146,21 @@ def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, f
 @batch_size_option
 @executor_option
 @report_format_option
+@dry_run_option
+@budget_option
 @allow_network_option
 @json_option
 def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, out, store, devices, batch_size,
-                      executor, formats, allow_network, as_json):
+                      executor, formats, dry_run, budget, allow_network, as_json):
     """Plan and run the sweep (the store is a cache: finished cells are never computed twice), rank the
-    candidates under the policy and write the report; prints the report's path."""
+    candidates under the policy and write the report; prints the report's path. With --budget (or a policy's
+    budget:) the candidates race and the finalists are ranked; the report shows the race."""
     from advisor.inputs import read_inputs, unlabeled_notices
     from advisor.pipeline import main_path, recommend
     from advisor.sweep.executors import get_executor
     from advisor.sweep.planner import plan_sweep
     from advisor.sweep.progress import SweepProgress
+    from advisor.sweep.racing import BudgetSpent
     from advisor.sweep.store import ResultStore
 
     try:
@@ -167,14 +171,25 @@ def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, 
             click.echo(notice, err=True)
         plan = plan_sweep(inputs.entries, inputs.policy, inputs.tasks, task_refs=inputs.task_refs,
                           batch_size=batch_size)
+        budget = budget or inputs.policy.budget_s  # --budget wins over the policy's budget:
+        if dry_run:
+            _dry_run(plan, inputs, store, budget, batch_size, as_json)
+            return
         with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:
+            say = progress.log if not as_json else (lambda line: click.echo(line, err=True))
             paths, summary = recommend(plan, results, inputs.catalog, inputs.policy, out, executor=executor,
                                        command=_command(), on_event=progress.on_event, formats=formats or None,
-                                       datasets=[str(d) for d in datasets], catalogs=inputs.catalog_paths)
+                                       datasets=[str(d) for d in datasets], catalogs=inputs.catalog_paths,
+                                       tasks=inputs.tasks, budget_s=budget, say=say, batch_size=batch_size)
     except KeyboardInterrupt:
         click.echo("interrupted: finished cells are kept in the store; run the same command again to resume",
                    err=True)
         sys.exit(130)
+    except BudgetSpent as spent:
+        for line in spent.race.lines():
+            click.echo(line, err=True)
+        click.echo("no report written: the race has no finalists measured in full yet", err=True)
+        sys.exit(3)
     if as_json:
         click.echo(json.dumps({"run": summary.to_dict(), **_paths_json(paths)}, indent=2, default=str))
         return
@@ -183,6 +198,25 @@ def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, 
     for name, path in paths.items():
         click.echo(f"{name:<9} {path}", err=True)
     click.echo(str(main_path(paths)))
+
+
+def _dry_run(plan, inputs, store, budget, batch_size, as_json) -> None:
+    """``recommend --dry-run``: the plan's size and expected wall time (and round 1 of a race), without running."""
+    from advisor.sweep.driver import pending_groups
+    from advisor.sweep.planner import model_loads
+    from advisor.sweep.racing import preview
+    from advisor.sweep.store import ResultStore
+
+    results = ResultStore(store) if store.exists() else None  # a dry run creates no store
+    groups, done = pending_groups(plan.groups, results, False) if results else (plan.groups, 0)
+    ahead = preview(plan, inputs.tasks, results, inputs.policy, budget, batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps({"cells": len(plan.cells), "already_done": done, "model_loads": model_loads(groups),
+                               **{k: v for k, v in ahead.items() if k != "lines"}}, indent=2, default=str))
+        return
+    click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, {model_loads(groups)} model load(s)")
+    for line in ahead["lines"]:
+        click.echo(line)
 
 
 def _paths_json(paths: dict) -> dict:

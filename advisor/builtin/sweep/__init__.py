@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from advisor.hookspecs import hookimpl
-from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, catalog_option, corpus_option,
-                              dataset_type_option, deprecated_alias, devices_option, executor_option, json_option,
-                              option, policy_option, store_option)
+from advisor.options import (REPEATABLE, allow_network_option, batch_size_option, budget_option, catalog_option,
+                              corpus_option, dataset_type_option, deprecated_alias, devices_option, dry_run_option,
+                              executor_option, json_option, option, policy_option, store_option)
 from advisor.options import dataset_read_options  # --pseudo-queries, --columns onto each dataset
 
 
@@ -61,13 +61,16 @@ def _when(ts: float | None) -> str:
 @click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
               help="Kill a model's worker when no cell finishes within S seconds; its cells fail by timeout "
                    "and the sweep goes on (local and ray executors).")
-@click.option("--dry-run", is_flag=True, help="Show the plan (and what is already done) without running.")
+@dry_run_option
+@budget_option
 @allow_network_option
 @json_option
 def run_command(catalogs, policy, datasets, dataset_type, corpus, models, devices, store, executor, address, force,
-                remeasure, no_cost, batch_size, cell_timeout, dry_run, allow_network, as_json):
+                remeasure, no_cost, batch_size, cell_timeout, dry_run, budget, allow_network, as_json):
     """Sweep candidates x variants x datasets into the results store; finished cells are never recomputed, so
-    running the same command again after a crash or Ctrl-C resumes where it stopped."""
+    running the same command again after a crash or Ctrl-C resumes where it stopped. With --budget (or a policy's
+    budget:) the candidates race on growing slices and only the finalists are measured in full; a later run with a
+    larger budget continues the race."""
     from advisor.inputs import read_inputs, unlabeled_notices
     from advisor.sweep.executors import get_executor
     from advisor.sweep.planner import model_loads, plan_sweep
@@ -86,10 +89,15 @@ def run_command(catalogs, policy, datasets, dataset_type, corpus, models, device
     for rejected in plan.rejected:
         click.echo(f"rejected {rejected['name']}: {'; '.join(r['reason'] for r in rejected['rejections'])}",
                    err=True)
+    budget = budget or inputs.policy.budget_s  # --budget wins over the policy's budget:
     if dry_run:
+        from advisor.sweep.racing import preview
+
         groups, done = pending_groups(plan.groups, results, force) if results else (plan.groups, 0)
+        ahead = preview(plan, inputs.tasks, None if force else results, inputs.policy, budget, batch_size=batch_size)
         data = {"groups": [g.to_dict() for g in plan.groups], "cells": len(plan.cells), "already_done": done,
-                "model_loads": model_loads(groups), "skipped": [s.__dict__ for s in plan.skipped]}
+                "model_loads": model_loads(groups), "skipped": [s.__dict__ for s in plan.skipped],
+                **{k: v for k, v in ahead.items() if k != "lines"}}
         if as_json:
             click.echo(json.dumps(data, indent=2, default=str))
         else:
@@ -97,12 +105,20 @@ def run_command(catalogs, policy, datasets, dataset_type, corpus, models, device
                 click.echo(f"{g.label}: {len(g.cells)} cells over {len(g.tasks)} task(s)")
             click.echo(f"{len(plan.cells)} cells planned, {done} already in {store}, "
                        f"{model_loads(groups)} model load(s)")
+            for line in ahead["lines"]:
+                click.echo(line)
         return
     from advisor.sweep.progress import SweepProgress
 
     command = " ".join(["advisor", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("advisor") else None
     _stop_on_sigterm()
     options = {"address": address, "cell_timeout": cell_timeout or getattr(inputs.policy, "cell_timeout", None)}
+    if budget is not None:
+        _race(plan, inputs, results, budget, executor, options, remeasure, command, batch_size, as_json, store)
+        return
+    from advisor.sweep.estimate import estimate_plan
+
+    plan.estimate = estimate_plan(plan, inputs.tasks, None if force else results).to_dict()  # kept with the run
     with SweepProgress(enabled=not as_json) as progress:
         summary = run_plan(plan, results, executor=executor, executor_options=options, force=force,
                            remeasure=remeasure, command=command, on_event=progress.on_event)
@@ -116,6 +132,34 @@ def run_command(catalogs, policy, datasets, dataset_type, corpus, models, device
         click.echo("interrupted: finished cells are kept; run the same command again to resume", err=True)
         sys.exit(130)
     if summary.failed:
+        sys.exit(1)
+
+
+def _race(plan, inputs, results, budget, executor, options, remeasure, command, batch_size, as_json, store) -> None:
+    """``advisor run --budget``: the racing sweep (advisor.sweep.racing), each round said as it goes."""
+    from advisor.sweep.progress import SweepProgress
+    from advisor.sweep.racing import run_race
+
+    with SweepProgress(enabled=not as_json) as progress:
+        say = progress.log if not as_json else (lambda line: click.echo(line, err=True))
+        race = run_race(plan, inputs.tasks, results, budget_s=budget, executor=executor, executor_options=options,
+                        command=command, on_event=progress.on_event, policy=inputs.policy, say=say,
+                        batch_size=batch_size, remeasure=remeasure)
+    summary = race.summary
+    if as_json:
+        click.echo(json.dumps({"race": race.to_dict(), "run": summary.to_dict() if summary else None}, indent=2,
+                              default=str))
+    else:
+        for line in race.lines():
+            click.echo(line)
+        if summary is not None:
+            click.echo(f"final run {summary.run_id} {summary.status}: {summary.planned} cells planned, "
+                       f"{summary.already_done} already done, {summary.computed} computed, {summary.failed} failed "
+                       f"(store: {store})")
+    if race.status == "interrupted":
+        click.echo("interrupted: finished cells are kept; run the same command again to continue the race", err=True)
+        sys.exit(130)
+    if summary is not None and summary.failed:
         sys.exit(1)
 
 
