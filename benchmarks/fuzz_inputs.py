@@ -1,7 +1,9 @@
 """Fuzz the user's inputs as the CLI reads them: the shipped catalog and policies and small slices of the example
 datasets (BEIR JSONL/TSV retrieval; BEIR in Parquet, with .csv, .jsonl or TREC judgements; query/positive pairs as
-CSV, JSONL and Parquet, with a ``--corpus`` file; STS, classification and pair tables, one as Parquet), and the
-training inputs of ``advisor finetune`` /
+CSV, JSONL and Parquet, with a ``--corpus`` file; STS, classification and pair tables, one as Parquet; a corpus
+without queries as a folder of .txt/.md files and as a JSONL of documents, with ``#pseudo-queries``; a CSV read
+through ``#query=COLUMN``; Hugging Face datasets as a ``save_to_disk`` folder and as an ``hf:`` id from a filled
+datasets cache), and the training inputs of ``advisor finetune`` /
 ``distill`` (pairs CSV/TSV/JSONL for ``--pairs pairs``, raw text and raw JSONL for ``next-sentence`` and
 ``span-corruption``), mutated (random bytes, deleted and duplicated
 lines, junk tokens, truncation, flipped bytes, odd encodings, BOMs, NUL bytes, empty files, huge values). Every
@@ -139,6 +141,96 @@ def _shape_seeds(folder: Path, n: int) -> dict[str, dict[str, bytes]]:
     return seeds
 
 
+def _load_spec(spec: str, *, without_queries: bool = False) -> Callable[[Path], object]:
+    """How ``--dataset SPEC`` reads a dataset given relative to the input's folder (``#`` options included)."""
+    def load(folder: Path) -> object:
+        from advisor.datasets.tasks import load_task
+
+        task = load_task(f"{folder}/{spec}", without_queries=without_queries)
+        task.text_sets()
+        return task
+    return load
+
+
+def _load_hub(repo: str) -> Callable[[Path], object]:
+    """How ``--dataset hf:REPO`` reads a dataset from the datasets cache in the input's folder (network off)."""
+    def load(folder: Path) -> object:
+        import os
+
+        from advisor.datasets.tasks import load_task
+
+        before = os.environ.get("HF_DATASETS_CACHE")
+        os.environ["HF_DATASETS_CACHE"] = str(folder / "cache")
+        try:
+            task = load_task(f"hf:{repo}")
+            task.text_sets()
+        finally:
+            if before is None:
+                os.environ.pop("HF_DATASETS_CACHE", None)
+            else:
+                os.environ["HF_DATASETS_CACHE"] = before
+        return task
+    return load
+
+
+def _document_seeds(folder: Path, n: int) -> dict[str, dict[str, bytes]]:
+    """A corpus without queries from the first ``n`` documents of a BEIR folder: .txt/.md files (one in a
+    sub-folder) and a JSONL of documents; a CSV of pairs whose columns need mapping."""
+    import csv
+    import io
+    import json
+
+    rows = [json.loads(line) for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:n]]
+    files = {f"data/{'sub/' if i % 3 == 0 else ''}{r['_id']}.{'md' if i % 2 else 'txt'}": r["text"].encode()
+             for i, r in enumerate(rows)}
+    docs = "".join(json.dumps({"id": r["_id"], "title": r["title"], "text": r["text"]}) + "\n" for r in rows)
+    table = io.StringIO()
+    beir = _beir_slice(folder, n)
+    queries = {json.loads(x)["_id"]: json.loads(x)["text"] for x in beir["data/queries.jsonl"].splitlines()}
+    corpus = {json.loads(x)["_id"]: json.loads(x)["text"] for x in beir["data/corpus.jsonl"].splitlines()}
+    judged = [line.split(b"\t")[:2] for line in beir["data/qrels/test.tsv"].splitlines()[1:]]
+    csv.writer(table, lineterminator="\n").writerows([("Frage", "Antwort"), *((queries[q.decode()],
+                                                                                corpus[d.decode()])
+                                                                               for q, d in judged)])
+    return {"documents-txt": files, "documents-jsonl": {"docs.jsonl": docs.encode()},
+            "columns-csv": {"faq.csv": table.getvalue().encode()}}
+
+
+def _hf_seeds(folder: Path, n: int) -> dict[str, dict[str, bytes]]:
+    """The first ``n`` judged pairs of a BEIR folder as Hugging Face datasets, written by the datasets library: a
+    save_to_disk folder, and the same rows in a datasets cache (``advisor-fuzz/pairs``) as load_dataset leaves it."""
+    import json
+    import tempfile
+
+    try:
+        import datasets
+        from datasets.arrow_writer import ArrowWriter
+    except ImportError:
+        return {}
+    beir = _beir_slice(folder, n)
+    queries = {json.loads(x)["_id"]: json.loads(x)["text"] for x in beir["data/queries.jsonl"].splitlines()}
+    corpus = {json.loads(x)["_id"]: json.loads(x)["text"] for x in beir["data/corpus.jsonl"].splitlines()}
+    judged = [line.decode().split("\t")[:2] for line in beir["data/qrels/test.tsv"].splitlines()[1:]]
+    pairs = datasets.Dataset.from_dict({"question": [queries[q] for q, _ in judged],
+                                        "answer": [corpus[d] for _, d in judged]})
+    datasets.disable_progress_bars()
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved"
+        pairs.save_to_disk(str(saved))
+        disk = {f"data/{p.name}": p.read_bytes() for p in saved.iterdir() if p.is_file()}
+        cached = Path(tmp) / "cache" / "advisor-fuzz___pairs" / "default" / "0.0.0" / "0123456789abcdef"
+        cached.mkdir(parents=True)
+        with ArrowWriter(path=str(cached / "pairs-test.arrow")) as writer:
+            writer.write_table(pairs.data.table)
+            examples, size = writer.finalize()
+        info = datasets.DatasetInfo(features=pairs.features, config_name="default", dataset_name="pairs")
+        info.splits = datasets.SplitDict()
+        info.splits.add(datasets.SplitInfo("test", num_bytes=size, num_examples=examples, dataset_name="pairs"))
+        info.write_to_directory(str(cached))
+        cache = {str(p.relative_to(tmp)): p.read_bytes() for p in cached.iterdir() if p.is_file()}
+    return {"hf-disk": disk, "hf-cache": cache}
+
+
 def _load_training(file: str, source: str | None) -> Callable[[Path], object]:
     """How ``advisor finetune/distill --dataset FILE [--pairs SOURCE]`` reads its training input."""
     def load(folder: Path) -> object:
@@ -217,6 +309,18 @@ def targets() -> list[Target]:
                 out.append(Target(name, files, _load_file(file)))
             else:
                 out.append(Target(name, files, _load_dataset))
+    if (beir / "corpus.jsonl").exists():
+        documents = _document_seeds(beir, 12)
+        out.append(Target("documents-txt", documents["documents-txt"], _load_spec("data", without_queries=True)))
+        out.append(Target("pseudo-queries", documents["documents-txt"],
+                          _load_spec("data#pseudo-queries=5,span=6,seed=1")))
+        out.append(Target("documents-jsonl", documents["documents-jsonl"],
+                          _load_spec("docs.jsonl", without_queries=True)))
+        out.append(Target("columns-csv", documents["columns-csv"], _load_spec("faq.csv#query=Frage,positive=Antwort")))
+        hf = _hf_seeds(beir, 20)
+        if hf:
+            out.append(Target("hf-disk", hf["hf-disk"], _load_spec("data")))
+            out.append(Target("hf-cache", hf["hf-cache"], _load_hub("advisor-fuzz/pairs")))
     sts = data / "lee-sts" / "pairs.tsv"
     if sts.exists():
         try:

@@ -1,6 +1,7 @@
 """Bad input never shows a traceback: mutated catalogs, policies and datasets (a fast slice of
-``benchmarks/fuzz_inputs.py``) end in a parsed object or a one-line UserError, and a catalog that is not UTF-8 is
-a one-line error naming the file and the byte offset."""
+``benchmarks/fuzz_inputs.py``: every dataset shape, corpora of text files with pseudo-queries, mapped columns and
+Hugging Face datasets, saved or cached, included) end in a parsed object or a one-line UserError, and a catalog
+that is not UTF-8 is a one-line error naming the file and the byte offset."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ FAST = settings(max_examples=200, deadline=None, derandomize=True,
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_the_unmutated_input_parses(target):
     assert fuzz.attempt(target, dict(target.files)) == ("parsed", "")
+
+
+def test_the_new_input_shapes_are_fuzzed():
+    names = {t.name for t in TARGETS}
+    assert {"documents-txt", "pseudo-queries", "documents-jsonl", "columns-csv"} <= names
+    if importlib.util.find_spec("datasets") is not None:
+        assert {"hf-disk", "hf-cache"} <= names
 
 
 @FAST
