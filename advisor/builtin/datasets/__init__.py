@@ -1,4 +1,5 @@
-"""Built-in plugin: dataset task sources (beir, unlabeled, pairs, sts, classification, pair_classification, mteb).
+"""Built-in plugin: dataset task sources (beir, unlabeled, pairs, sts, classification, pair_classification, documents,
+hf, hf-disk, mteb).
 The logic lives in ``advisor.datasets``; this module only registers it."""
 
 from __future__ import annotations
