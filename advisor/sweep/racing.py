@@ -12,9 +12,10 @@ be worse. So the candidates race (as in F-Race and successive halving):
 2. A candidate leaves the race when it is worse than the leader (the best mean of the tasks' main figures) beyond
    noise on every task: the paired bootstrap over the same resampled units (``advisor.quality.bootstrap.compare``)
    puts the whole difference above zero. In round 1 it also leaves when a limit is broken beyond the probe's interval
-   (``advisor.policy.rules.check_measured``: a borderline or unstable figure never removes it). A slice's memory and
-   search are smaller than the full corpus's, so a candidate over a limit there is over it on the whole task too. A
-   candidate whose round cell failed leaves too, with its error. The BM25 baseline races (it may lead) but never
+   (``advisor.policy.rules.check_measured``: a borderline or unstable figure never removes it). Batch-1 latency does
+   not depend on the corpus, and a slice's serving footprint holds fewer vectors than the whole task's, so a figure
+   over its limit there is over it on the whole task too. A candidate whose round cell failed leaves too, with its
+   error. The BM25 baseline races (it may lead) but never
    leaves: its full cells cost seconds and every report compares with it.
 3. Survivors go on to the next round on a slice twice as large. Once at most ``FINALISTS`` candidates remain, or the
    slices reach the whole task, the full measurement (every variant of the grid, every cost figure: the ordinary
@@ -185,7 +186,7 @@ class Race:
         """What the command prints: each round, who left and why, the missing weights, where the race stands."""
         out = [f"{m['model']}: not raced: {m['message']}" for m in self.missing]
         for r in self.rounds:
-            where = "the full measurement" if r.final else "on " + ", ".join(
+            where = "measured in full" if r.final else "on " + ", ".join(
                 f"{task}[:{n}]" if n else task for task, n in r.sizes.items())
             took = "replayed from the store" if r.replayed else (
                 f"took {duration(r.wall_s)}" if r.wall_s is not None else "not finished")
