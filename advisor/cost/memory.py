@@ -110,13 +110,16 @@ def encoder_libraries(encoder: Any, *, depth: int = 4) -> list[str]:
                 found.setdefault(top, None)
         if level >= depth or isinstance(obj, (str, bytes, int, float, type)):
             continue
-        if isinstance(obj, dict):
-            children = list(obj.values())[:64]
-        elif isinstance(obj, (list, tuple)):
-            children = list(obj[:64])
-        else:
-            children = list(getattr(obj, "__dict__", {}).values()) if isinstance(getattr(obj, "__dict__", None),
-                                                                                 dict) else []
+        try:
+            if isinstance(obj, dict):
+                children = list(obj.values())[:64]
+            elif isinstance(obj, (list, tuple)):
+                children = list(obj[:64])
+            else:
+                attrs = getattr(obj, "__dict__", None)
+                children = list(attrs.values()) if isinstance(attrs, dict) else []
+        except Exception:  # noqa: BLE001 - an object that will not show its attributes holds no library we need
+            continue
         stack.extend((child, level + 1) for child in children)
     return list(found)
 
