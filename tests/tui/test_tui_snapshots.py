@@ -59,6 +59,10 @@ async def test_snapshot_datasets(app_in_repo, tmp_path):
                 break
         await pilot.pause()
         assert app.session.datasets[2].error and "no-such-folder" in app.session.datasets[2].error
+        from textual.widgets import Input
+
+        for field in app.screen.query(Input):  # the path field has the focus: hold its cursor still
+            field.cursor_blink = False
         assert_snapshot(await settled_screenshot(app, pilot), "datasets", tmp_path)
 
 

@@ -59,11 +59,13 @@ class SweepFailed(Message):
 
 @dataclass
 class RankingReady(Message):
-    """The store ranked for ``key`` (generation, policy, tasks): the ranking, or why there is none."""
+    """The store ranked for ``key`` (generation, policy, tasks): the ranking, or why there is none; ``waiting``:
+    the session's tasks with no results in the store yet (ranked without them, and named on the screens)."""
 
     key: tuple[Any, ...]
     ranked: "Ranked | None" = None
     error: str | None = None
+    waiting: tuple[str, ...] = ()
 
 
 @dataclass

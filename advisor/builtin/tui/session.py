@@ -28,6 +28,8 @@ EXAMPLES_MISSING = ("no example datasets here: they are the source repository's 
                     "advisor does not have; add a dataset by path or as mteb:TASK")
 # The limits a person adjusts as numbers; min_quality (a list of per-task floors) is kept as the file has it.
 NUMERIC_LIMITS = NUMERIC_LIMIT_FIELDS
+# specs that name a dataset rather than a path (``advisor.datasets.tasks.load_task`` reads them the same way)
+NAMED_PREFIXES = ("hf:", "mteb:")
 SIZE_BUCKETS: tuple[tuple[str, int], ...] = (("≤ 10 M params", 10_000_000), ("≤ 50 M params", 50_000_000),
                                              ("≤ 150 M params", 150_000_000), ("≤ 500 M params", 500_000_000))
 
@@ -60,10 +62,17 @@ class Filters:
 
 @dataclass
 class DatasetState:
+    """One dataset of the session: what the person typed and how to read it (``--dataset-type``, ``--corpus``),
+    and, once loaded in a worker, its task or the loader's one-line error."""
+
     spec: str
+    source: str | None = None  # the task source to read it with (``--dataset-type``); None: detected
+    corpus: str | None = None  # a corpus file whose documents join a retrieval task's (``--corpus``)
     task: Task | None = None
     error: str | None = None
     loading: bool = False
+    # the lines the CLI prints first for this task: UNLABELED (a rater's scores) or SYNTHETIC (pseudo-queries)
+    notices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -194,14 +203,23 @@ class Session:
         return policy
 
     # ---- datasets ------------------------------------------------------------------------------------------
-    def add_dataset(self, spec: str) -> DatasetState:
+    def add_dataset(self, spec: str, source: str | None = None, corpus: str | None = None) -> DatasetState:
+        """Add a dataset to load, read with ``source`` (None: detected) and ``corpus``'s documents added, as
+        ``--dataset --dataset-type --corpus`` would. A path that does not exist, an unknown type or a corpus file
+        that cannot be found is refused with the loader's one line (UserError) and nothing changes. The same spec
+        again with other settings replaces its row (it is read again)."""
         spec = spec.strip()
         if not spec:
             raise UserError("type a dataset path (a folder or file) or an MTEB task name")
-        for state in self.datasets:
-            if state.spec == spec:
+        corpus = (corpus or "").strip() or None
+        check_dataset(spec, source, corpus)
+        state = DatasetState(spec, source, corpus)
+        for i, old in enumerate(self.datasets):
+            if old.spec == spec:
+                if (old.source, old.corpus) == (source, corpus):
+                    return old
+                self.datasets[i] = state  # a worker still loading the old row writes into the old object
                 return state
-        state = DatasetState(spec)
         self.datasets.append(state)
         return state
 
@@ -209,16 +227,37 @@ class Session:
         self.datasets = [d for d in self.datasets if d.spec != spec]
 
     def load_dataset(self, state: DatasetState) -> DatasetState:
-        """Load through the registered task sources (advisor.datasets.tasks.load_task); errors are kept, not raised."""
+        """Load through the registered task sources (``advisor.datasets.tasks.load_task``, with the row's type and
+        corpus) and note the lines the CLI prints first (``advisor.inputs.unlabeled_notices``); errors are kept,
+        not raised."""
         from advisor.datasets.tasks import load_task
+        from advisor.inputs import unlabeled_notices
 
         state.loading = True
         try:
-            state.task, state.error = load_task(state.spec), None
+            task = load_task(state.spec, state.source, corpus=state.corpus)
+            state.notices = tuple(unlabeled_notices([task]))
+            state.task, state.error = task, None
         except UserError as exc:
-            state.task, state.error = None, str(exc)
+            state.task, state.error, state.notices = None, str(exc), ()
         finally:
             state.loading = False
+        return state
+
+    def notices(self) -> list[str]:
+        """The UNLABELED / SYNTHETIC lines of the loaded datasets, in their order (shown first, as the CLI does)."""
+        return [line for d in self.datasets if d.task is not None for line in d.notices]
+
+    def use_split(self, spec: str, split: str) -> DatasetState:
+        """Read the dataset ``spec`` with another of its splits (``split_choices``); its row is replaced."""
+        old = next((d for d in self.datasets if d.spec == spec), None)
+        if old is None or old.task is None:
+            raise UserError(f"{spec}: not loaded yet")
+        choices = split_choices(old.task)
+        if split not in choices:
+            raise UserError(f"{spec}: no split '{split}'; the splits here are: {', '.join(choices) or 'none'}")
+        state = DatasetState(choices[split], old.source, old.corpus)
+        self.datasets[self.datasets.index(old)] = state
         return state
 
     def tasks(self) -> list[Task]:
@@ -226,7 +265,7 @@ class Session:
 
     def task_refs(self) -> list[TaskRef]:
         """How a sweep worker finds each loaded task again (its spec as typed, made absolute when a path)."""
-        return [TaskRef.of(d.task, d.spec) for d in self.datasets if d.task is not None]
+        return [TaskRef.of(d.task, d.spec, d.source) for d in self.datasets if d.task is not None]
 
     def load_pending(self) -> list[str]:
         """Load every dataset not loaded yet (the sweep worker calls it: datasets given on the command line load
@@ -253,6 +292,43 @@ def examples_dir(root: Path) -> Path | None:
     if not (pyproject.is_file() and data.is_dir() and (root / "advisor" / "__init__.py").is_file()):
         return None
     return data
+
+
+def check_dataset(spec: str, source: str | None = None, corpus: str | None = None) -> None:
+    """What can be told before loading, with the loader's own lines: an unknown type, a path that does not exist
+    ('<path>: no such file or directory (did you mean ...?)', ``advisor.datasets.readers.missing_path``), a corpus
+    file that cannot be found. A name (``mteb:``, ``hf:``, or a spec read with the source of that name) is only
+    checked by loading it."""
+    from advisor.datasets.readers import missing_path
+    from advisor.datasets.spec import parse_spec
+    from advisor.plugins import registered
+
+    sources = registered("task_sources")
+    if source is not None and source not in sources:
+        raise UserError(f"unknown dataset type '{source}'; available: {', '.join(sorted(sources))}")
+    base = parse_spec(spec).base
+    named = base.startswith(NAMED_PREFIXES) or (source is not None and f"{source}:" in NAMED_PREFIXES)
+    if not named and not Path(base).expanduser().exists():
+        raise missing_path(base)
+    if corpus is not None:
+        from advisor.datasets.corpus import corpus_path
+
+        corpus_path(corpus)
+
+
+def split_choices(task: Task) -> dict[str, str]:
+    """The splits a loaded task's folder holds, each with the spec that reads it (a BEIR folder's judgement files:
+    ``<folder>/qrels/<split>.tsv``); empty when there is one, or when the source names its split in the spec
+    (``hf:ORG/NAME:CONFIG@SPLIT``)."""
+    if task.source != "beir" or "path" not in task.meta:
+        return {}
+    from advisor.datasets.beir import judgement_files, split_name, unreadable_reason
+
+    choices: dict[str, str] = {}
+    for path in judgement_files(Path(task.meta["path"])):
+        if unreadable_reason(path) is None:
+            choices.setdefault(split_name(path), str(path))
+    return choices if len(choices) > 1 else {}
 
 
 def task_size(task: Task) -> str:

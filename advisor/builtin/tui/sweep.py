@@ -179,6 +179,7 @@ class SweepController:
         self._ranked_key: tuple | None = None  # ... for this (generation, policy, tasks)
         self._ranking_error: str | None = None
         self._ranking_for: tuple | None = None  # the key a ranking worker is computing
+        self._waiting: tuple[str, ...] = ()    # the ranked key's tasks that have no results yet
 
     @property
     def running(self) -> bool:
@@ -320,19 +321,33 @@ class SweepController:
             return False
         self._ranked_key, self._ranking_error = message.key, message.error
         self._ranked = message.ranked if message.error is None else None
+        self._waiting = message.waiting
         return True
 
-    def _ranked_now(self, policy: Any, tasks: list[str]) -> "Ranked":
-        from advisor.pipeline import rank_results
+    @property
+    def tasks_waiting(self) -> tuple[str, ...]:
+        """The session's tasks the shown ranking leaves out because the store has no results for them yet."""
+        if self._ranked_key is None or self._ranked_key[1:] != self._ranking_key()[1:]:
+            return ()
+        return self._waiting
+
+    def _ranked_now(self, policy: Any, tasks: list[str]) -> tuple["Ranked", tuple[str, ...]]:
+        """``rank_results`` for the tasks that have results in the policy's grid (the others are returned, so the
+        results of one dataset are shown while another is not run yet); none has any: its error."""
+        from advisor.pipeline import in_grid, rank_results
         from advisor.sweep.store import ResultStore
 
         with ResultStore(self.session.store_path) as store:
-            return rank_results(store, self.session.entries, policy, tasks=tasks)
+            present = {r.key.task for r in store.results(task=tasks) if in_grid(r, policy)} if tasks else set()
+            waiting = tuple(t for t in tasks if t not in present)
+            ranked = [t for t in tasks if t in present] or tasks
+            return rank_results(store, self.session.entries, policy, tasks=ranked), waiting
 
     def _rank(self, key: tuple) -> None:
         _, policy, tasks = key
         try:
-            message = RankingReady(key, self._ranked_now(policy, list(tasks)))
+            ranked, waiting = self._ranked_now(policy, list(tasks))
+            message = RankingReady(key, ranked, waiting=waiting)
         except UserError as exc:
             message = RankingReady(key, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - shown on the screens instead of a silent 'ranking…'
@@ -355,7 +370,7 @@ class SweepController:
 
         _, policy, tasks = key
         try:
-            ranked = ranked or self._ranked_now(policy, list(tasks))
+            ranked = ranked or self._ranked_now(policy, list(tasks))[0]
             paths = write_report(ranked, out_dir, command="advisor tui", catalogs=self.session.catalog_paths,
                                  datasets=[d.spec for d in self.session.datasets if d.task is not None])
             message = ReportWritten(out_dir, paths)

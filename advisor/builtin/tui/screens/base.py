@@ -21,6 +21,7 @@ class AdvisorScreen(Screen):
     shown again, so each screen reads the session as it is now."""
 
     HINT = ""
+    MAIN_WIDGET: str | None = None  # where escape leaves a text field for (default: AUTO_FOCUS)
     BINDINGS = [("escape", "leave_field", "")]
 
     @property
@@ -52,9 +53,15 @@ class AdvisorScreen(Screen):
             return None, str(exc)
         return rec, None if rec is not None else "ranking the results in the store…"
 
+    def waiting_lines(self) -> list[str]:
+        """One line per dataset of the session that the shown ranking leaves out: no results in the store yet."""
+        return [f"{name}: no results in the store yet, so the ranking is of the other datasets; run it (4, then "
+                f"ctrl+r)" for name in self.advisor.sweep.tasks_waiting]
+
     def action_leave_field(self) -> None:
         """Escape leaves a text field (where number keys type digits) for the screen's main widget."""
-        target = self.query(self.AUTO_FOCUS).first() if self.AUTO_FOCUS else None
+        main = self.MAIN_WIDGET or self.AUTO_FOCUS
+        target = self.query(main).first() if main else None
         self.set_focus(target)
 
     def on_mount(self) -> None:

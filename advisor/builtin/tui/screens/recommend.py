@@ -48,9 +48,28 @@ class Pieces:
         return "\n".join(" " * indent + t.plain for t, indent in self.lines)
 
 
-def recommendation_text(rec: Any) -> Pieces:
-    """The recommendation and its 'why' lines, in the ranking's own words."""
-    text = Pieces()
+def notice_lines(session: Any, rec: Any | None) -> list[str]:
+    """The lines the CLI prints before the recommendation: the UNLABELED / SYNTHETIC line of each dataset of the
+    session (``advisor.inputs.unlabeled_notices``, as ``advisor recommend`` prints them), and for a ranked task the
+    session has not loaded (the store's), the report's line from what its cells record."""
+    from advisor.config.task_types import TASK_TYPES
+    from advisor.datasets.tasks import synthetic_line, unlabeled_line
+
+    lines = session.notices()
+    loaded = {t.name for t in session.tasks()}
+    for t in rec.tasks if rec is not None else ():
+        if t.name in loaded:
+            continue
+        if t.synthetic:
+            lines.append(synthetic_line(t.name, t.synthetic))
+        elif t.type in TASK_TYPES and TASK_TYPES[t.type].rated:
+            lines.append(unlabeled_line(t.name, None, t.rater))
+    return lines
+
+
+def recommendation_text(rec: Any, text: Pieces | None = None) -> Pieces:
+    """The recommendation and its 'why' lines, in the ranking's own words (after ``text``'s lines, if given)."""
+    text = text if text is not None else Pieces()
     best = rec.recommended
     text.append(f"Policy {rec.policy.name}", style="bold")
     tasks = ", ".join(f"{t.name} ({t.metric})" for t in rec.tasks) or "none"
@@ -110,10 +129,14 @@ class RecommendScreen(AdvisorScreen):
 
     def refresh_view(self) -> None:
         rec, why = self.ranking()
+        self.shown = Pieces()
+        for line in notice_lines(self.session, rec):  # first, as the CLI prints them: never read past
+            self.shown.append(line + "\n", style="bold yellow")
         if rec is None:  # nothing stored yet for these tasks, or still ranking: say so
-            self.shown = Pieces()
             self.shown.append(f"No recommendation yet: {why}", style="yellow")
             self.query_one("#recommendation", Static).update(self.shown.renderable())
             return
-        self.shown = recommendation_text(rec)
+        for line in self.waiting_lines():
+            self.shown.append(line + "\n", style="yellow")
+        recommendation_text(rec, self.shown)
         self.query_one("#recommendation", Static).update(self.shown.renderable())

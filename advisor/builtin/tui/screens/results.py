@@ -88,6 +88,7 @@ class ResultsScreen(AdvisorScreen):
 
     def body(self) -> Iterable[Widget]:
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Static(id="results-waiting")
         yield Static(id="results-detail", classes="detail")
 
     # ---- columns and ordering ------------------------------------------------------------------------------
@@ -104,6 +105,10 @@ class ResultsScreen(AdvisorScreen):
 
     def refresh_view(self) -> None:
         rec, why = self.ranking()
+        waiting = self.query_one("#results-waiting", Static)
+        lines = self.waiting_lines() if rec is not None else []
+        waiting.update(Text("\n".join(lines), style="yellow"))
+        waiting.display = bool(lines)
         if rec is None:  # nothing stored yet for these tasks, or still ranking: say so
             self.candidates, self.task_names = [], []
             self._fill()
