@@ -29,6 +29,17 @@ def messages(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+def summary_text(app) -> str:
+    """The policy screen's summary (a rich table) as the terminal shows it."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=200, file=io.StringIO())
+    console.print(app.screen.query_one("#policy-summary").content)
+    return console.file.getvalue()
+
+
 def table_rows(app, table_id: str) -> dict[str, list[str]]:
     from textual.widgets import DataTable
 
@@ -140,6 +151,36 @@ async def test_policy_adjust_and_save_as_new_file(repo, tmp_path):
         await pilot.pause()
         assert not bad.exists()
         assert any("bad.yaml" in m and "memory" in m for m in messages(app)), messages(app)
+
+
+async def test_policy_form_shows_the_load_limit_and_keeps_it_on_apply_and_save(repo, tmp_path):
+    from advisor.policy.spec import LoadLimit
+
+    source = tmp_path / "under-load.yaml"
+    source.write_text("name: under-load\nlimits:\n  max_p95_latency_ms: 50\n"
+                      "  max_p95_latency_ms_at_load: {rate_qps: 20, ms: 200}\n", encoding="utf-8")
+    dest = tmp_path / "under-load-tighter.yaml"
+    app = make_app(repo, policy=str(source))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        from textual.widgets import Input
+
+        await pilot.press("2")
+        await pilot.pause()
+        assert "p95 under load at 20 queries/s ≤ 200 ms" in summary_text(app)
+        field = app.screen.query_one("#limit-max_p95_latency_ms", Input)
+        field.value = "40"
+        field.focus()
+        await pilot.press("enter")  # applied to the session, no file
+        await pilot.pause()
+        assert app.session.policy.limits.max_p95_latency_ms == 40
+        assert app.session.policy.limits.max_p95_latency_ms_at_load == LoadLimit(200, rate_qps=20)
+        app.screen.query_one("#save-name", Input).value = str(dest)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = load_policy(dest)
+        assert saved.limits.max_p95_latency_ms == 40
+        assert saved.limits.max_p95_latency_ms_at_load == LoadLimit(200, rate_qps=20), messages(app)
+        assert "p95 under load at 20 queries/s ≤ 200 ms" in summary_text(app)
 
 
 async def test_policy_edits_apply_to_the_session_without_a_file(repo, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from advisor.config.shipped import display_name
 from advisor.errors import UserError
-from advisor.figures import limit_figure
+from advisor.figures import limit_figure, lookup
 from advisor.policy.spec import RANKING_WEIGHT_NAMES, Policy
 
 from ..session import NUMERIC_LIMITS
@@ -63,6 +63,9 @@ def policy_summary(policy: Policy, source: str | None = None, edited: bool = Fal
     line("vectors", ", ".join(grid.vector_precisions))
     for floor in policy.limits.min_quality:
         line("quality floor", f"{floor.task}: {floor.metric} ≥ {floor.minimum}")
+    load = policy.limits.max_p95_latency_ms_at_load
+    if load is not None:  # kept as the file says by Apply and Save as (the form edits the numeric limits)
+        line("load limit", f"{lookup(load.figure).label} ≤ {number_text(load.ms)} ms")
     return text
 
 
