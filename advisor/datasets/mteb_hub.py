@@ -35,7 +35,7 @@ def load_mteb_task(name: str) -> Task:
         except Exception as exc:  # datasets/hub raise many kinds (ConnectionError, OfflineModeIsEnabled, ...)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             need = ("the Hugging Face hub (HF_HUB_OFFLINE unset)" if online else
-                    f"the network, which is off (give {SWITCH}),")
+                    f"the Hugging Face hub, and the network is off (give {SWITCH}),")
             raise UserError(
                 f"{PREFIX}{name}: its data could not be loaded ({type(exc).__name__}: {first[:200]}); official MTEB "
                 f"tasks need {need} or a filled HF cache (HF_HOME); offline, evaluate a local dataset folder instead "
