@@ -95,18 +95,41 @@ def write_report(ranked: Ranked, out_dir: str | Path, formats: Sequence[str] | N
 
 def run_timing(plan: "Plan", summary: Any) -> dict | None:
     """The plan's recorded estimate beside the run's wall time, in all and per model (its model loads' times)."""
-    if not plan.estimate:
+    return _timing(plan.estimate, summary.to_dict() if hasattr(summary, "to_dict") else summary,
+                   {g.label: g.entry.name for g in plan.groups})
+
+
+def recorded_sections(store: "ResultStore", run_id: str) -> dict[str, Any]:
+    """What a run's record holds for the report beside its cells: the race it was a round of (a racing sweep's
+    final run records the whole race) and its estimate beside its wall time (``write_report``'s ``race`` and
+    ``timing``)."""
+    run = store.run(run_id)
+    plan = run.get("plan") or {}
+    labels = {}
+    for g in plan.get("groups", []):
+        runtime = f"{g['runtime']}:" if g.get("runtime") else ""
+        labels[f"{g['model']} [{g['device']}/{runtime}{g['weight_precision']}]"] = g["model"]
+    race = plan.get("race")
+    if race and race.get("exits") is not None:  # the final run: its own round ended with the run
+        race = {**race, "status": run["status"], "rounds": [
+            {**r, "wall_s": (run.get("summary") or {}).get("wall_s"), "run_id": run["run_id"]} if r.get("final") else r
+            for r in race.get("rounds", [])]}
+    else:
+        race = None
+    return {"race": race,
+            "timing": _timing(plan.get("estimate"), run.get("summary") or {}, labels)}
+
+
+def _timing(estimate: dict | None, summary: dict, models_by_label: dict[str, str]) -> dict | None:
+    if not estimate:
         return None
-    models: dict[str, dict[str, float]] = {}
-    for name, seconds in (plan.estimate.get("per_model") or {}).items():
-        models[name] = {"estimated_s": seconds}
-    for group in plan.groups:
-        taken = (getattr(summary, "group_s", None) or {}).get(group.label)
-        if taken is not None:
-            entry = models.setdefault(group.entry.name, {})
+    models: dict[str, dict[str, float]] = {name: {"estimated_s": seconds}
+                                           for name, seconds in (estimate.get("per_model") or {}).items()}
+    for label, taken in (summary.get("group_s") or {}).items():
+        if label in models_by_label:
+            entry = models.setdefault(models_by_label[label], {})
             entry["actual_s"] = entry.get("actual_s", 0.0) + taken
-    return {"estimated_s": plan.estimate.get("seconds"), "actual_s": getattr(summary, "wall_s", None),
-            "models": models}
+    return {"estimated_s": estimate.get("seconds"), "actual_s": summary.get("wall_s"), "models": models}
 
 
 def plan_results(store: "ResultStore", plan: "Plan") -> list[CellResult]:

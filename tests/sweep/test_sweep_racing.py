@@ -92,6 +92,7 @@ def test_the_report_names_the_round_and_the_interval_that_ended_it(raced):
     assert re.search(r"left after round 1: nDCG@10 0\.\d{4} \(95% CI 0\.\d{4} to 0\.\d{4}\) vs leader "
                      r"all-MiniLM-L6-v2(-onnx-int8)? 0\.\d{4} on 60 queries of rt-reviews-plots", row), row
     assert "Round 2 (final): 3 candidate(s) measured in full (every variant, every cost figure)" in text
+    assert re.search(r"^Time: estimated \S+ \S+ before the run, took \S+ \S+", text, re.M)
     html = raced["paths"]["html"].read_text(encoding="utf-8")
     assert "left after round 1: nDCG@10" in html and 'id="race"' in html
     # a candidate that left is not listed as 'not run yet'
@@ -103,6 +104,18 @@ def test_the_race_is_recorded_with_the_final_run(raced):
     run = raced["store"].run(raced["summary"].run_id)
     assert run["plan"]["race"]["exits"]["tokenlearn-static-64"]["round"] == 1
     assert run["plan"]["estimate"]["seconds"] > 0 and run["summary"]["wall_s"] > 0
+
+
+def test_report_of_the_final_run_shows_the_race_and_the_time_from_the_store(raced, tmp_path):
+    result = CliRunner().invoke(cli, ["report", "--store", str(raced["store"].path), "--run",
+                                      raced["summary"].run_id, "--catalog", "offline", "--out", str(tmp_path),
+                                      "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| tokenlearn-static-64 | 1 | left after round 1: nDCG@10" in text
+    assert re.search(r"Round 2 \(final\): 3 candidate\(s\) measured in full .*; estimated \S+ \S+, took \S+ \S+\.",
+                     text)
+    assert re.search(r"^Time: estimated \S+ \S+ before the run, took \S+ \S+ \(per model load", text, re.M)
 
 
 def test_slice_cells_never_mix_with_the_whole_tasks(raced):

@@ -119,11 +119,17 @@ def figure_lines(c) -> list[str]:
 @report_format_option
 @json_option
 def report_command(store, policy, catalogs, allow_network, run_id, tasks, out, formats, as_json):
-    """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only."""
-    from advisor.pipeline import main_path, write_report
+    """Write the report (Markdown, HTML with plots, JSON, CSV) from the results store. Reads the store only. With
+    --run, the run's recorded estimate beside its wall time, and a racing sweep's final run its race."""
+    from advisor.inputs import open_store
+    from advisor.pipeline import main_path, recorded_sections, write_report
 
     ranked, catalog_paths = _ranked(store, policy, catalogs, run_id, tasks, allow_network)
-    paths = write_report(ranked, out, formats or None, _command(), catalogs=catalog_paths)
+    sections: dict = {}
+    if run_id:
+        with open_store(store) as results:
+            sections = recorded_sections(results, run_id)
+    paths = write_report(ranked, out, formats or None, _command(), catalogs=catalog_paths, **sections)
     if as_json:
         click.echo(json.dumps(_paths_json(paths), indent=2))
         return
