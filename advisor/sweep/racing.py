@@ -490,12 +490,18 @@ def preview(plan: Plan, tasks: Sequence["Task"], store: Any, policy: Policy, bud
     are not on this machine, and with a budget what round 1 of the race would run and its estimate."""
     from advisor.sweep.estimate import estimate_plan
 
-    estimate = estimate_plan(plan, tasks, store)
     entries = list({g.entry.name: g.entry for g in plan.groups}.values())
     missing = missing_weights(entries, policy)
+    # a model without its weights fails at its load in seconds: the estimate counts the others
+    estimate = estimate_plan(replace(plan, groups=[g for g in plan.groups if g.entry.name not in missing]), tasks,
+                             store)
     out: dict[str, Any] = {"estimate": estimate.to_dict(), "lines": estimate.lines(),
                            "missing": [{"model": m, "message": msg} for m, msg in missing.items()]}
-    out["lines"] += [f"{m}: weights not on this machine: {msg}" for m, msg in missing.items()]
+    if missing:
+        out["lines"] += [f"{len(missing)} candidate(s) have no weights on this machine and are not counted above"
+                         f"{' (a race leaves them out)' if budget_s is not None else ''}; each with the command "
+                         f"that fetches it:"]
+        out["lines"] += [f"{m}: weights not on this machine: {msg}" for m, msg in missing.items()]
     if budget_s is None:
         return out
     by_name = {t.name: t for t in tasks}

@@ -228,3 +228,28 @@ def test_dry_run_with_a_budget_says_what_round_one_runs(tmp_path):
     data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
     assert data["race"]["round_1"]["sizes"] == {"rt-reviews-plots": 60}
     assert data["race"]["round_1"]["candidates"] == 5
+
+
+def test_a_budget_too_small_for_round_one_writes_no_report_and_says_what_it_needs(tmp_path):
+    result = CliRunner().invoke(cli, ["recommend", "--catalog", "offline", *[x for m in SMALL for x in ("--model", m)],
+                                      "--dataset", str(RETRIEVAL), "--store", str(tmp_path / "s.sqlite"), "--out",
+                                      str(tmp_path / "report"), "--budget", "1s"])
+    assert result.exit_code == 3, result.output
+    assert re.search(r"race stopped: round 1 needs ~\S+ \S+ by the estimate and \S+ \S+ of the 1(\.00)? s budget is "
+                     r"left; .* run the same command with a larger --budget \(at least ~\S+ \S+\)", result.stderr)
+    assert "no report written" in result.stderr and not (tmp_path / "report").exists()
+    assert ResultStore(tmp_path / "s.sqlite").results() == []  # nothing ran
+
+
+def test_the_mteb_registry_races_without_the_models_this_machine_lacks(tmp_path):
+    pytest.importorskip("mteb")
+    result = CliRunner().invoke(cli, ["run", "--catalog", "mteb", "--policy", "commercial-english-rag-cpu",
+                                      "--dataset", str(RETRIEVAL), "--store", str(tmp_path / "none.sqlite"),
+                                      "--budget", "2h", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    admitted = {g["model"] for g in data["groups"]} - {BASELINE}
+    missing = {m["model"]: m["message"] for m in data["missing"]}
+    assert len(admitted) > 50 and set(missing) <= admitted and missing  # the network is off: weights are absent
+    assert all(f"download {model}" in message for model, message in missing.items())
+    assert data["race"]["round_1"] is None or data["race"]["round_1"]["candidates"] == len(admitted - set(missing)) + 1
