@@ -216,6 +216,18 @@ VOCABULARY: dict[str, dict[str, Form]] = {
     "--verbose": {ONE: Form("verbose", "Let the libraries the advisor drives write their INFO log lines on stderr "
                                        "(twice: DEBUG); by default they write warnings and errors only.",
                             {"count": True})},
+    # what a server accepts (its limits on what one request may cost, and who may reach it)
+    "--max-body-bytes": {ONE: Form("max_body_bytes", "Largest request body in bytes; a larger one is answered 413 "
+                                                     "before it is read whole.",
+                                   {"default": 2_000_000, "show_default": True, "type": click.IntRange(1)})},
+    "--max-inputs": {ONE: Form("max_inputs", "Most texts in one request; more are answered 413.",
+                               {"default": 2048, "show_default": True, "type": click.IntRange(1)})},
+    "--max-concurrent-requests": {ONE: Form("max_concurrent_requests", "Requests handled at once; the next is "
+                                                                       "answered 429 before its body is read.",
+                                            {"default": 512, "show_default": True, "type": click.IntRange(1)})},
+    "--insecure": {ONE: Form("insecure", "Listen on an address other than loopback without an API key (refused "
+                                         "otherwise): anyone who reaches the port can use the model.",
+                             {"is_flag": True})},
 }
 SHARED = tuple(VOCABULARY)
 

@@ -4,8 +4,12 @@
 drives the same class without HTTP, so a load figure measures the batching a deployment gets. It sits in
 ``advisor.models`` because ``advisor.cost`` lies below ``advisor.serving`` and both import it.
 
-A request is admitted first: its tokens are counted (``count_tokens``, in the model's thread) and checked against
-the input limit. Then it waits in a bounded queue; one worker takes the oldest, then keeps adding requests while the
+A request is admitted first, before any work is done for it: at ``max_queue`` requests being tokenized or waiting,
+the next is refused (``QueueFull``, 429) at once, so a burst of requests cannot make the model's thread tokenize
+them all before they are refused. A text longer than ``CHARS_PER_TOKEN`` characters per allowed token is cut to
+that many characters (or, with ``truncate`` off, refused) before it is tokenized: the tokens a model reads come from
+the start of a text, so the cut keeps them, and a huge text costs no tokenization. Then its tokens are counted
+(``count_tokens``, in the model's thread) and checked against the input limit. Then it waits in a bounded queue; one worker takes the oldest, then keeps adding requests while the
 batch's tokens stay within ``max_batch_tokens``, it holds fewer than ``max_batch_requests`` requests, and
 ``max_wait_ms`` has not passed since the first one arrived. The model runs in one dedicated thread, so the event
 loop keeps accepting (and refusing) requests while a batch encodes. A request larger than the budget runs alone.
@@ -46,9 +50,19 @@ class Draining(Exception):
 class TooLong(Exception):
     """An input has more tokens than the limit and the server refuses over-long inputs (``truncate`` False)."""
 
-    def __init__(self, index: int, tokens: int, limit: int) -> None:
-        super().__init__(f"input {index} has {tokens} tokens, more than the {limit} allowed")
+    def __init__(self, index: int, tokens: int, limit: int, *, chars: int | None = None) -> None:
+        if chars is None:
+            super().__init__(f"input {index} has {tokens} tokens, more than the {limit} allowed")
+        else:  # refused by its length alone, untokenized
+            super().__init__(f"input {index} has {chars} characters, more than {limit} tokens can hold "
+                             f"({CHARS_PER_TOKEN} characters per token at most)")
         self.index, self.tokens, self.limit = index, tokens, limit
+
+
+# Characters one token is allowed to stand for before a text is cut (or refused) unread: English averages about 4
+# characters per token, so 32 keeps every token of any natural text within the limit and bounds the tokenizer's
+# work on a hostile one.
+CHARS_PER_TOKEN = 32
 
 
 class BatcherMetrics(Protocol):
@@ -119,6 +133,7 @@ class DynamicBatcher:
         self._task: asyncio.Task | None = None
         self.draining = False
         self.in_flight = 0
+        self.admitting = 0  # requests admitted and being tokenized: counted against max_queue with the queue
         self._tokens_per_s = 0.0  # measured throughput, for Retry-After
         self.on_batch = on_batch
 
@@ -126,11 +141,19 @@ class DynamicBatcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="advisor-serve-batcher")
 
     async def embed(self, texts: list[str], kind: str) -> tuple[np.ndarray, int]:
-        """Admit, queue and encode one request: (raw float32 vectors, tokens counted). TooLong when an input is
-        over the limit and ``truncate`` is off; QueueFull at the queue bound; Draining while shutting down."""
+        """Admit, queue and encode one request: (raw float32 vectors, tokens counted). QueueFull at the queue bound
+        (requests being tokenized count), before any work; TooLong when an input is over the limit and
+        ``truncate`` is off; Draining while shutting down."""
         if self.draining:
             raise Draining()
-        counts = await self.run_in_model_thread(self._timed_count, texts)
+        if self.admitting + len(self.queue) >= self.config.max_queue:
+            raise QueueFull(self.retry_after_s())
+        self.admitting += 1
+        try:
+            texts = self._cut(texts)
+            counts = await self.run_in_model_thread(self._timed_count, texts)
+        finally:
+            self.admitting -= 1
         if self.max_tokens:
             too_long = [i for i, c in enumerate(counts) if c > self.max_tokens]
             if too_long and not self.config.truncate:
@@ -138,6 +161,19 @@ class DynamicBatcher:
             counts = [min(c, self.max_tokens) for c in counts]  # the model cuts them; only the kept tokens count
         tokens = sum(counts)
         return await self.submit(texts, tokens, kind), tokens
+
+    def _cut(self, texts: list[str]) -> list[str]:
+        """The texts with any longer than ``CHARS_PER_TOKEN`` characters per allowed token cut to that length (its
+        tokens within the limit are kept); refused instead (TooLong) when ``truncate`` is off."""
+        if not self.max_tokens:
+            return texts
+        most = self.max_tokens * CHARS_PER_TOKEN
+        if all(len(t) <= most for t in texts):
+            return texts
+        if not self.config.truncate:
+            index = next(i for i, t in enumerate(texts) if len(t) > most)
+            raise TooLong(index, 0, self.max_tokens, chars=len(texts[index]))
+        return [t[:most] for t in texts]
 
     def _timed_count(self, texts: list[str]) -> list[int]:
         """Counted in the model's thread: a Rust tokenizer shared with a running encode can fail ('Already
@@ -151,7 +187,7 @@ class DynamicBatcher:
         """Queue one admitted request and wait for its vectors; QueueFull when the queue is at its bound."""
         if self.draining:
             raise Draining()
-        if len(self.queue) >= self.config.max_queue:
+        if self.admitting + len(self.queue) >= self.config.max_queue:
             raise QueueFull(self.retry_after_s())
         job = Job(texts, tokens, kind, asyncio.get_running_loop().create_future())
         self.queue.append(job)

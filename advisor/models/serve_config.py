@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 class ServeConfig:
     """Dynamic batching as TEI does it: a batch closes when its tokens would pass ``max_batch_tokens``, when it
     holds ``max_batch_requests`` requests, or ``max_wait_ms`` after its first request arrived. At most
-    ``max_queue`` requests wait; the next one is answered 429 with Retry-After."""
+    ``max_queue`` requests wait (being tokenized or queued); the next one is answered 429 with Retry-After, before
+    it is tokenized.
+
+    What one request may cost is bounded too, each limit a default a user can raise: ``max_body_bytes`` (the body is
+    read in chunks up to it: 413 past it, before it is parsed; TEI's payload limit), ``max_inputs`` texts per
+    request (413; OpenAI's limit), ``max_input_tokens`` tokens per text (cut, or 413 with ``truncate`` off; a text
+    is first cut, or refused, by characters: ``batcher.CHARS_PER_TOKEN`` per allowed token, so a huge text is
+    never tokenized whole) and ``max_concurrent_requests`` requests handled at once (429 before the body is read).
+    ``insecure``: listen on an address other than loopback without an API key (refused otherwise)."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -40,10 +48,16 @@ class ServeConfig:
     kind: str = "query"                  # which prompt the model adds when a request does not say
     drain_timeout_s: float = 30.0
     batch_size: int = 32                 # texts per encode call inside one batch
+    max_body_bytes: int = 2_000_000      # a request body's bytes (TEI's --payload-limit)
+    max_inputs: int = 2048               # texts in one request (OpenAI's limit per request)
+    max_concurrent_requests: int = 512   # requests handled at once (TEI's --max-concurrent-requests)
+    insecure: bool = False               # listen off loopback without an API key
 
     def __post_init__(self) -> None:
         if self.max_batch_tokens < 1 or self.max_batch_requests < 1 or self.max_queue < 1:
             raise UserError("max batch tokens, max batch requests and max queue must be at least 1")
+        if self.max_body_bytes < 1 or self.max_inputs < 1 or self.max_concurrent_requests < 1:
+            raise UserError("max body bytes, max inputs and max concurrent requests must be at least 1")
         if self.max_wait_ms < 0:
             raise UserError("max wait must be 0 ms or more")
         if self.kind not in ("query", "document"):

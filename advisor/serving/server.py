@@ -49,6 +49,14 @@ def load_served(entry: Any, options: Any, *, form: VectorForm = VectorForm(),
     return Served(entry=entry, encoder=encoder, form=form, config=config, info=info)
 
 
+def check_exposure(cfg: ServeConfig) -> None:
+    """A server on an address other than loopback answers the network: it needs an API key, unless the user says
+    it may do without one (``--insecure``)."""
+    if not is_loopback(cfg.host) and not cfg.api_key and not cfg.insecure:
+        raise UserError(f"--host {cfg.host} listens beyond this machine, and without an API key anyone who reaches "
+                        f"it can use the model: give --api-key-env VAR, or --insecure to serve without a key")
+
+
 def serve(served: Any, *, log_level: str | None = None) -> None:
     """Run until SIGINT/SIGTERM. uvicorn stops accepting, lets open requests finish (up to the drain timeout),
     then the app's lifespan drains the batcher; the model is closed last. uvicorn logs its warnings only, and no
@@ -59,8 +67,10 @@ def serve(served: Any, *, log_level: str | None = None) -> None:
     from advisor.serving.app import build_app
 
     cfg = served.config
+    check_exposure(cfg)
     if not is_loopback(cfg.host) and not cfg.api_key:
-        print(f"advisor serve: warning: listening on {cfg.host} without an API key", file=sys.stderr)
+        print(f"advisor serve: warning: listening on {cfg.host} without an API key (--insecure): anyone who reaches "
+              f"it can use the model", file=sys.stderr)
     if untrained_dim(served.entry, served.form.dim):
         print(f"advisor serve: warning: --dim {served.form.dim}: {untrained_text(served.entry, served.form.dim)}; "
               f"served because of {ALLOW_UNTRAINED}, and every response says so in its {WARNING_HEADER} header",
@@ -72,7 +82,7 @@ def serve(served: Any, *, log_level: str | None = None) -> None:
                                            access_log=verbose > 0, timeout_graceful_shutdown=int(cfg.drain_timeout_s),
                                            lifespan="on"))
     print(f"advisor serve: {served.entry.name} on http://{cfg.host}:{cfg.port} (POST /v1/embeddings, /embed; "
-          f"GET /health, /metrics)", file=sys.stderr, flush=True)
+          f"GET /v1/models, /health, /metrics)", file=sys.stderr, flush=True)
     try:
         server.run()
     finally:

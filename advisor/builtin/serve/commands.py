@@ -25,14 +25,20 @@ from advisor.options import (ONE, allow_network_option, batch_size_option, catal
 @option("--vector-precision", ONE)
 @batch_size_option
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback exposes the model to the network.")
+              help="Address to listen on; anything but loopback exposes the model to the network and needs "
+                   "--api-key-env (or --insecure). On loopback, a request whose Host is not this machine is "
+                   "refused (421).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-batch-tokens", default=16384, show_default=True, type=click.IntRange(1),
               help="Dynamic batching: most tokens in one batch.")
 @option("--max-batch-requests")
 @option("--max-wait-ms")
 @click.option("--max-queue", default=512, show_default=True, type=click.IntRange(1),
-              help="Requests that may wait; the next is answered 429 with Retry-After.")
+              help="Requests that may wait (being tokenized or queued); the next is answered 429 with Retry-After, "
+                   "before it is tokenized.")
+@option("--max-concurrent-requests")
+@option("--max-body-bytes")
+@option("--max-inputs")
 @click.option("--max-input-tokens", default=None, type=click.IntRange(1),
               help="Longest input in tokens. Default: the model's max_tokens.")
 @click.option("--truncate/--no-truncate", default=True, show_default=True,
@@ -42,18 +48,20 @@ from advisor.options import (ONE, allow_network_option, batch_size_option, catal
                    "full size nor a Matryoshka size of its catalog entry); the log and each such response's "
                    "X-Advisor-Warning header say so. Without it they are refused.")
 @option("--api-key-env")
+@option("--insecure")
 @option("--input-type")
 @deprecated_alias("--kind", "--input-type")
 @allow_network_option
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds shutdown waits for queued and open requests.")
 def serve_command(model, report, catalogs, device, weight_precision, dim, vector_precision, batch_size, host, port,
-                  max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_input_tokens, truncate,
-                  allow_untrained_dims, api_key_env, input_type, allow_network, drain_timeout):
-    """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings, TEI /embed,
-    /health, /metrics."""
+                  max_batch_tokens, max_batch_requests, max_wait_ms, max_queue, max_concurrent_requests,
+                  max_body_bytes, max_inputs, max_input_tokens, truncate, allow_untrained_dims, api_key_env, insecure,
+                  input_type, allow_network, drain_timeout):
+    """Serve a model (or a report's recommended variant) over HTTP: OpenAI /v1/embeddings and /v1/models, TEI
+    /embed, /health, /metrics."""
     from advisor.serving.config import ServeConfig, VectorForm, variant_from_report
-    from advisor.serving.server import prepare, serve
+    from advisor.serving.server import check_exposure, prepare, serve
 
     runtime = None
     if report is not None:
@@ -89,7 +97,9 @@ def serve_command(model, report, catalogs, device, weight_precision, dim, vector
     config = ServeConfig(host=host, port=port, max_batch_tokens=max_batch_tokens,
                          max_batch_requests=max_batch_requests, max_wait_ms=max_wait_ms, max_queue=max_queue,
                          max_input_tokens=max_input_tokens, truncate=truncate, api_key=api_key, kind=input_type,
-                         drain_timeout_s=drain_timeout, batch_size=batch_size)
+                         drain_timeout_s=drain_timeout, batch_size=batch_size, max_body_bytes=max_body_bytes,
+                         max_inputs=max_inputs, max_concurrent_requests=max_concurrent_requests, insecure=insecure)
+    check_exposure(config)  # before the model loads: a server exposed without a key costs nothing to refuse
     served = prepare(model, catalogs=list(catalogs), device=device, weight_precision=weight_precision,
                      runtime=runtime, form=VectorForm(dim=dim, precision=vector_precision or "float32",
                                                       allow_untrained=allow_untrained_dims),
