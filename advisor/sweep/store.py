@@ -132,14 +132,22 @@ def process_started(pid: int | None = None) -> float | None:
         return None
 
 
-def _same_process(pid: int | None, started: float | None) -> bool:
-    """Whether ``pid`` (on this host) is still the process that started at ``started``."""
+def _same_process(pid: int | None, started: float | None, heartbeat: float | None = None) -> bool:
+    """Whether ``pid`` (on this host) is still the process that started at ``started``.
+
+    A gone pid is never the same process. A live pid whose start time is unknown (not recorded, because psutil was
+    missing then, or unreadable now) cannot be told from a process that reused the pid: a lease, which its holder
+    refreshes every ``HEARTBEAT_S``, then counts as held only while its heartbeat is fresh (as another host's
+    does); a run, which has no heartbeat, counts as running (conservative: a live run is never marked interrupted,
+    and only 'runs list' shows a stale one)."""
     if not _alive(pid):
         return False
-    if started is None:
-        return True
-    now = process_started(pid)
-    return now is None or abs(now - started) < 1.0
+    now = process_started(pid) if started is not None else None
+    if started is not None and now is not None:
+        return abs(now - started) < 1.0
+    if heartbeat is not None:
+        return time.time() - heartbeat < LEASE_STALE_S
+    return True
 
 
 def _row_to_result(row: sqlite3.Row) -> CellResult:
@@ -400,29 +408,40 @@ class ResultStore:
             conn.execute("UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
                          (status, time.time(), _json(summary or {}), run_id))
 
-    def mark_dead_runs(self) -> list[str]:
-        """Mark 'interrupted' every run of this host still 'running' whose driver is gone (pid and its start time
-        checked, so a recycled pid does not keep a dead run alive), and drop the leases of dead workers."""
-        conn = self._connect()
+    def _dead(self, conn: sqlite3.Connection) -> tuple[list[str], list[sqlite3.Row]]:
+        """(runs of this host still 'running' whose driver is gone, leases of this host whose holder is gone)."""
         host = socket.gethostname()
         rows = conn.execute("SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND host = ?",
                             (host,)).fetchall()
         dead = [r["run_id"] for r in rows if not _same_process(r["pid"], r["pid_started"])]
-        leases = conn.execute("SELECT fingerprint, pid, pid_started FROM leases WHERE host = ?", (host,)).fetchall()
-        gone = [r["fingerprint"] for r in leases if not _same_process(r["pid"], r["pid_started"])]
-        if dead or gone:
-            with self._write() as conn:
-                reason = _json({"interrupted": "its driver process died without recording an end (SIGKILL, "
-                                              "power loss); found by a later command"})
-                conn.executemany("UPDATE runs SET status = 'interrupted', finished_at = ?, summary = ? "
-                                 "WHERE run_id = ? AND status = 'running'", [(time.time(), reason, r) for r in dead])
-                conn.executemany("DELETE FROM leases WHERE fingerprint = ?", [(f,) for f in gone])
+        leases = conn.execute("SELECT * FROM leases WHERE host = ?", (host,)).fetchall()
+        return dead, [r for r in leases if not _same_process(r["pid"], r["pid_started"], r["heartbeat"])]
+
+    def mark_dead_runs(self) -> list[str]:
+        """Mark 'interrupted' every run of this host still 'running' whose driver is gone (pid and its start time
+        checked, so a recycled pid does not keep a dead run alive), and drop the leases of dead workers.
+
+        The leases are judged and dropped in one write transaction (``BEGIN IMMEDIATE``), and a lease is deleted
+        only as the row that was judged (its holder and claim time): a worker that takes over a dead lease between
+        a look and a delete keeps its claim. A cheap read first, so opening a store with nothing dead writes
+        nothing."""
+        dead, gone = self._dead(self._connect())
+        if not (dead or gone):
+            return []
+        with self._write() as conn:
+            dead, gone = self._dead(conn)  # again, under the write lock: what was dead may have been taken over
+            reason = _json({"interrupted": "its driver process died without recording an end (SIGKILL, "
+                                          "power loss); found by a later command"})
+            conn.executemany("UPDATE runs SET status = 'interrupted', finished_at = ?, summary = ? "
+                             "WHERE run_id = ? AND status = 'running'", [(time.time(), reason, r) for r in dead])
+            conn.executemany("DELETE FROM leases WHERE fingerprint = ? AND pid = ? AND host = ? AND claimed_at = ?",
+                             [(r["fingerprint"], r["pid"], r["host"], r["claimed_at"]) for r in gone])
         return dead
 
     # -- leases -----------------------------------------------------------------------------------------------
     def _lease_live(self, row: sqlite3.Row, now: float) -> bool:
         if row["host"] == socket.gethostname():
-            return _same_process(row["pid"], row["pid_started"])
+            return _same_process(row["pid"], row["pid_started"], row["heartbeat"])
         return now - row["heartbeat"] < LEASE_STALE_S
 
     def claim(self, fingerprints: list[str], run_id: str | None = None, *,
@@ -477,8 +496,9 @@ class ResultStore:
         if run_id == "latest":
             row = conn.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
         else:
-            found = conn.execute("SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created_at DESC",
-                                 (run_id.replace("%", "") + "%",)).fetchall()
+            escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            found = conn.execute("SELECT * FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
+                                 (escaped + "%",)).fetchall()
             if len(found) > 1 and not any(r["run_id"] == run_id for r in found):
                 raise UserError(f"run id '{run_id}' is ambiguous ({len(found)} runs); give more characters")
             row = next((r for r in found if r["run_id"] == run_id), found[0] if found else None)
