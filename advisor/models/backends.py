@@ -17,6 +17,7 @@ from advisor.models.variants import Variant
 if TYPE_CHECKING:
     import numpy as np
 
+    from advisor.models.calibration import Calibration
     from advisor.models.catalog import ModelEntry
 
 TextKind = Literal["query", "document"]
@@ -49,7 +50,9 @@ class LoadOptions:
     ``weight_precision`` None means "as the model ships" (the entry's fixed precision, else fp32), so a model that
     ships int8 or int4 weights runs without flags. ``runtime`` None lets the backend pick its fastest faithful
     runtime (and record why in ``Encoder.info``). The grants are only ever True when both the catalog entry and
-    the policy (or the user) allow them; ``load_encoder`` enforces the entry half.
+    the policy (or the user) allow them; ``load_encoder`` enforces the entry half. ``calibration``: the user's
+    texts a static int8 quantization is calibrated on (``advisor.models.calibration``; a sweep takes them from the
+    task); a dict (the options read back from JSON) is turned back into one.
     """
 
     device: str = "cpu"
@@ -58,6 +61,16 @@ class LoadOptions:
     allow_network: bool = False
     allow_remote_code: bool = False
     allow_pickle: bool = False
+    calibration: "Calibration | None" = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.calibration, dict):
+            from advisor.models.calibration import Calibration
+
+            data = self.calibration
+            object.__setattr__(self, "calibration", Calibration(tuple(data.get("texts") or ()),
+                                                                tuple(data.get("kinds") or ()),
+                                                                data.get("source") or ""))
 
     def precision_for(self, entry: "ModelEntry") -> str:
         return self.weight_precision or entry.weight_precision or "fp32"

@@ -62,6 +62,9 @@ def _module_class() -> type:
     import torch
     import torch.nn.functional as F
 
+    def p_empty(like: torch.Tensor) -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.empty(0, dtype=like.dtype), requires_grad=False)
+
     class _LeanBert(torch.nn.Module):
         def __init__(self, config: dict[str, Any], state: dict) -> None:
             super().__init__()
@@ -108,6 +111,22 @@ def _module_class() -> type:
                 block.ln2 = norm(pre + "output.LayerNorm")
                 self.blocks.append(block)
 
+            self.onednn: list[tuple[torch.Tensor, ...]] | None = None  # packed weights (``use_onednn``)
+
+        def use_onednn(self, rows: int = 4096) -> None:
+            """Run the linear layers as oneDNN kernels with their epilogues fused, on weights packed once for the
+            CPU (the module's dtype, bf16 in practice): bias inside the matrix product instead of a copy before it
+            (``addmm``), GELU inside the first feed-forward product, each residual add inside the product before
+            it. The dense weights are dropped (the packed ones replace them). CPU only; one way."""
+            pack = torch.ops.mkldnn._reorder_linear_weight
+            packed = []
+            for blk in self.blocks:
+                packed.append(tuple(pack(layer.weight.detach(), rows) for layer in (blk.qkv, blk.out, blk.ff1,
+                                                                                    blk.ff2)))
+                for layer in (blk.qkv, blk.out, blk.ff1, blk.ff2):
+                    layer.weight = p_empty(layer.weight)
+            self.onednn = packed
+
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             """Last hidden states (B, L, H) for right-padded ``input_ids``; ``attention_mask`` is 1 for real tokens."""
             b, n = input_ids.shape
@@ -116,12 +135,28 @@ def _module_class() -> type:
             # Additive mask in the compute dtype: 0 for real keys, a large negative number for padding.
             bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
             scale = 1.0 / math.sqrt(self.head_dim)
+            if self.onednn is not None:
+                return self._forward_onednn(x, bias, scale)
             for blk in self.blocks:
                 q, k, v = blk.qkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
                 a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)
                 x = blk.ln1(x + blk.out(a.transpose(1, 2).reshape(b, n, self.hidden)))
                 x = blk.ln2(x + blk.ff2(F.gelu(blk.ff1(x), approximate=self.gelu_approx)))
             return x
+
+        def _forward_onednn(self, x: torch.Tensor, bias: torch.Tensor, scale: float) -> torch.Tensor:
+            linear, linear_add = torch.ops.mkldnn._linear_pointwise, torch.ops.mkldnn._linear_pointwise.binary
+            b, n, _ = x.shape
+            rows = x.reshape(b * n, self.hidden)
+            for blk, (w_qkv, w_out, w_ff1, w_ff2) in zip(self.blocks, self.onednn):
+                qkv = linear(rows, w_qkv, blk.qkv.bias, "none", [], "")
+                q, k, v = qkv.view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+                a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)
+                a = a.transpose(1, 2).reshape(b * n, self.hidden)
+                rows = blk.ln1(linear_add(a, rows, w_out, blk.out.bias, "add"))
+                h = linear(rows, w_ff1, blk.ff1.bias, "gelu", [], self.gelu_approx)
+                rows = blk.ln2(linear_add(h, rows, w_ff2, blk.ff2.bias, "add"))
+            return rows.view(b, n, self.hidden)
 
     return _LeanBert
 

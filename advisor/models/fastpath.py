@@ -22,7 +22,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ DEFAULT_TOKEN_BUDGET = {"cpu": 4096, "cuda": 65536}
 GRAPH_BUCKETS = (16, 32, 64, 128, 256, 512)
 CHUNK_TEXTS = 8192
 OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,73 @@ def pad(ids: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.n
     return out, mask
 
 
+def token_batches(tokenizer: Any, texts: Sequence[str], token_budget: int,
+                  pad_id: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row indices, padded ids, mask) per batch: texts tokenized once by the Rust tokenizer in chunks, each chunk
+    sorted by token length and cut by ``token_budget`` (``make_batches``). Every runtime of a transformer model
+    batches this way, so runtimes are compared on the same batches."""
+    for start in range(0, len(texts), CHUNK_TEXTS):
+        encs = tokenizer.encode_batch(list(texts[start:start + CHUNK_TEXTS]))
+        ids = [e.ids for e in encs]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        for idx in make_batches(lengths, token_budget):
+            arr, mask = pad([ids[i] for i in idx], pad_id)
+            yield idx + start, arr, mask
+
+
+def prefetched(items: Iterator[T], depth: int = 16) -> Iterator[T]:
+    """``items`` produced on a background thread (tokenizing the next batches while the model runs), handed over
+    in order; an exception on that thread is raised here, and stopping early stops the thread."""
+    work: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                work.put(item)
+            work.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            work.put(exc)
+
+    thread = threading.Thread(target=produce, name="advisor-tokenizer", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = work.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                work.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
+
+
+ONEDNN_KERNELS = "oneDNN linear with fused bias, GELU and residual add (weights packed once)"
+
+
+def onednn_bf16_reason(device: str, weight_precision: str) -> str | None:
+    """Why the lean module's bf16 layers cannot run as fused oneDNN kernels here, or None when they can."""
+    import torch
+
+    if device != "cpu" or weight_precision != "bf16":
+        return "fused oneDNN kernels are for bf16 on CPU"
+    if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "this torch build or CPU has no oneDNN bf16 kernels"
+    if not hasattr(torch.ops.mkldnn, "_linear_pointwise") or not hasattr(torch.ops.mkldnn, "_reorder_linear_weight"):
+        return "this torch build has no fused oneDNN linear ops"
+    return None
+
+
 class FastTransformerEncoder(Encoder):
     """An ``advisor.models.backends.Encoder`` over a local model folder with the fast bulk and batch-1 paths.
 
@@ -129,7 +197,7 @@ class FastTransformerEncoder(Encoder):
     def __init__(self, folder: str | Path, *, device: str = "cpu", weight_precision: str = "fp32",
                  prompts: dict[str, str] | None = None, token_budget: int | None = None,
                  max_length: int | None = None, cuda_graphs: bool = True, normalize: bool | None = None,
-                 pooling: str | None = None) -> None:
+                 pooling: str | None = None, compile: bool = False) -> None:
         import torch
         from tokenizers import Tokenizer
 
@@ -155,11 +223,22 @@ class FastTransformerEncoder(Encoder):
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length)
         self.pad_id = int(self.layout.config.get("pad_token_id") or 0)
+        self.threads = None
+        if self.device.type == "cpu":  # every runtime runs at the same budget: the cores this process may use
+            from advisor.environment import thread_budget
+
+            self.threads = thread_budget()
+            torch.set_num_threads(self.threads)
+        self.kernels = "aten"
         self.model, self.lean = self._load_model()
         self.embed_dim = int(self.layout.config["hidden_size"])
         self.use_graphs = cuda_graphs and self.lean and self.device.type == "cuda"
         self._graphs: dict[int, Any] = {}
         self._graph_pool = None
+        if compile:
+            if weight_precision == "int8":
+                raise UserError("torch.compile is not offered for int8 (dynamic quantization) weights")
+            self._compile()
 
     # -- loading -----------------------------------------------------------------------------------------------
     def _load_model(self) -> tuple[Any, bool]:
@@ -183,7 +262,28 @@ class FastTransformerEncoder(Encoder):
             model = quantize_int8(model)
         else:
             model = model.to(device=self.device, dtype=self.dtype)
+            if lean and onednn_bf16_reason(self.device.type, self.weight_precision) is None:
+                model.use_onednn()
+                self.kernels = ONEDNN_KERNELS
         return model, lean
+
+    def _compile(self) -> None:
+        """``torch.compile`` (inductor, weights frozen as constants, dynamic shapes): fuses the elementwise work
+        around the matrix products. Not the default: the first call of each shape class compiles for a minute or
+        more on a small CPU; it reproduces the embeddings (tests/backends) and the benchmark weighs it."""
+        import torch
+
+        if self.kernels == ONEDNN_KERNELS:  # inductor packs and fuses itself: compile the plain module
+            self.model, self.lean = self._load_model_plain()
+        self.model = torch.compile(self.model, dynamic=True, options={"freezing": True})
+        self.kernels = "torch.compile (inductor, freezing, dynamic shapes)"
+        self.use_graphs = False
+
+    def _load_model_plain(self) -> tuple[Any, bool]:
+        from advisor.models import bert
+
+        model = bert.build(self.layout.folder).eval().to(device=self.device, dtype=self.dtype)
+        return model, True
 
     def _hidden(self, ids: Any, mask: Any) -> Any:
         if self.lean:
@@ -222,51 +322,22 @@ class FastTransformerEncoder(Encoder):
             return np.zeros((0, self.embed_dim), dtype=np.float32)
         out = torch.empty((n, self.embed_dim), dtype=torch.float32, device=self.device)
         pin = self.device.type == "cuda"
-        work: queue.Queue = queue.Queue(maxsize=16)
-        stop = threading.Event()
 
-        def produce() -> None:
-            try:
-                for start in range(0, n, CHUNK_TEXTS):
-                    encs = self.tokenizer.encode_batch(texts[start:start + CHUNK_TEXTS])
-                    ids = [e.ids for e in encs]
-                    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-                    for idx in make_batches(lengths, self.token_budget):
-                        if stop.is_set():
-                            return
-                        arr, mask = pad([ids[i] for i in idx], self.pad_id)
-                        t_ids, t_mask = torch.from_numpy(arr), torch.from_numpy(mask)
-                        if pin:
-                            t_ids, t_mask = t_ids.pin_memory(), t_mask.pin_memory()
-                        work.put((torch.from_numpy(idx + start), t_ids, t_mask))
-                work.put(None)
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                work.put(exc)
+        def tensors(batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any, Any]]:
+            for idx, arr, mask in batches:  # on the producer thread: pinned host memory for an async copy
+                t_ids, t_mask = torch.from_numpy(arr), torch.from_numpy(mask)
+                if pin:
+                    t_ids, t_mask = t_ids.pin_memory(), t_mask.pin_memory()
+                yield torch.from_numpy(idx), t_ids, t_mask
 
-        thread = threading.Thread(target=produce, name="advisor-tokenizer", daemon=True)
-        thread.start()
-        try:
-            with torch.inference_mode():
-                while True:
-                    item = work.get()
-                    if item is None:
-                        break
-                    if isinstance(item, BaseException):
-                        raise item
-                    idx, ids, mask = item
-                    ids = ids.to(self.device, non_blocking=True)
-                    mask = mask.to(self.device, non_blocking=True)
-                    out[idx.to(self.device, non_blocking=True)] = self._forward(ids, mask)
-                    if progress is not None:
-                        progress(len(idx))
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    work.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            thread.join()
+        with torch.inference_mode():
+            for idx, ids, mask in prefetched(tensors(token_batches(self.tokenizer, texts, self.token_budget,
+                                                                   self.pad_id))):
+                ids = ids.to(self.device, non_blocking=True)
+                mask = mask.to(self.device, non_blocking=True)
+                out[idx.to(self.device, non_blocking=True)] = self._forward(ids, mask)
+                if progress is not None:
+                    progress(len(idx))
         return out.cpu().numpy()
 
     def encode_one(self, text: str, *, kind: TextKind = "query") -> np.ndarray:

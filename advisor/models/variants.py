@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")  # int4: only engines that ship 4-bit weights
+# int8: dynamic quantization (weights int8, each activation's scale computed at run time); int8-static: weights
+# and activations int8 with activation scales calibrated once on the user's own texts (advisor.models.calibration);
+# int4: only engines that ship 4-bit weights
+WEIGHT_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8-static", "int4")
 VECTOR_PRECISIONS = ("float32", "float16", "int8", "binary")
 DEVICES = ("cpu", "cuda")
-RUNTIMES = ("torch", "onnx")  # runtimes a backend may offer beside its own (BackendCapabilities.runtimes)
+RUNTIMES = ("torch", "onnx", "openvino")  # runtimes a backend may offer beside its own (BackendCapabilities.runtimes)
+RUNTIME_NAMES = {"torch": "PyTorch", "onnx": "ONNX Runtime", "openvino": "OpenVINO"}  # as people write them
 AGGREGATES = ("max", "mean")  # how a document's score comes from its chunks' scores
 
 

@@ -139,6 +139,8 @@ class GroupSpec:
     allow_network: bool = False      # the policy lets a hosted model receive texts (policy ``network: true``)
     load_server: str = "in-process"  # where the cost cells' load test runs (policy ``costs: {load_server: ...}``)
     load_rates: tuple[int, ...] = ()  # offered rates the cost cells measure p95 at too (the policy's load limit)
+    # static int8's calibration texts (advisor.models.calibration), taken by the worker from the group's first task
+    calibration: Any = None
 
     @property
     def label(self) -> str:
@@ -151,7 +153,7 @@ class GroupSpec:
 
         return LoadOptions(device=self.device, weight_precision=self.weight_precision, runtime=self.runtime,
                            allow_remote_code=self.allow_remote_code, allow_pickle=self.allow_pickle,
-                           allow_network=self.allow_network)
+                           allow_network=self.allow_network, calibration=self.calibration)
 
     @property
     def cells(self) -> tuple[CellSpec, ...]:

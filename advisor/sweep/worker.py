@@ -23,6 +23,8 @@ from advisor.sweep.events import Emit, Event
 from advisor.sweep.planner import CellSpec, GroupSpec, TaskCells, with_hardware
 from advisor.sweep.results import CellResult
 
+STATIC_PRECISIONS = ("int8-static",)  # weight precisions whose runtimes calibrate on the task's texts
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -78,6 +80,8 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
         yield Event("end", label)
         return
     try:
+        if group.weight_precision in STATIC_PRECISIONS and group.calibration is None:
+            group = _with_calibration(group, preloaded)
         t0 = time.perf_counter()
         encoder = load_encoder(entry, group.load_options())
         load_time = time.perf_counter() - t0
@@ -112,6 +116,18 @@ def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool =
         except Exception:  # noqa: BLE001 - closing must not hide the results
             pass
     yield Event("end", label)
+
+
+def _with_calibration(group: GroupSpec, preloaded: dict[str, "Task"] | None) -> GroupSpec:
+    """The group with the calibration texts of a static quantization: a few hundred of its first task's own texts
+    (``advisor.models.calibration``), recorded by the runtime in every cell's ``runtime`` details."""
+    from dataclasses import replace
+
+    from advisor.models.calibration import calibration_from
+
+    task = _load_task(group.tasks[0], preloaded)
+    sets = {name: (ts.kind, ts.texts) for name, ts in task.text_sets().items()}
+    return replace(group, calibration=calibration_from(task.name, sets))
 
 
 def _with_group(event: Event, label: str) -> Event:

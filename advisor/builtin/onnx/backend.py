@@ -111,8 +111,12 @@ class OnnxBackend(Backend):
                 raise UserError(f"{entry.name}: no .onnx file in {path}")
             path = files[0]
         tokenizer = load_tokenizer(entry, path, allow_network)
+        from advisor.environment import thread_budget
+
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        threads = thread_budget()  # every runtime runs at the same budget: the cores this process may use
+        options.intra_op_num_threads = threads
         provider = PROVIDERS[device]
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=[provider])
@@ -121,4 +125,6 @@ class OnnxBackend(Backend):
         if session.get_providers()[0] != provider:  # onnxruntime falls back silently; a CPU figure is not CUDA's
             raise UserError(f"{entry.name}: onnxruntime did not start {provider} (got {session.get_providers()}); "
                             f"check the CUDA/cuDNN libraries onnxruntime-gpu needs")
-        return OnnxEncoder(entry, session, tokenizer, provider)
+        encoder = OnnxEncoder(entry, session, tokenizer, provider)
+        encoder.info = {**encoder.info, "threads": threads}
+        return encoder

@@ -14,22 +14,28 @@ if TYPE_CHECKING:
 
 INT8_ON_CUDA = ("int8 here is torch dynamic quantization, which runs on CPU only; use fp16 or bf16 on CUDA")
 RUNTIME_PRECISIONS = {"torch": {"cpu": ("fp32", "fp16", "bf16", "int8"), "cuda": ("fp32", "fp16", "bf16")},
-                      "onnx": {"cpu": ("fp32", "int8")}}
+                      "onnx": {"cpu": ("fp32", "int8", "int8-static")},
+                      "openvino": {"cpu": ("fp32", "bf16", "int8-static")}}
+# What each converted runtime needs of a model: its own files exported (safetensors, no remote code)
+CONVERTED = ("onnx", "openvino")
 
 
 class TorchBackend(Backend):
     name = "torch"
     description = ("sentence-transformers folders and plain transformers encoders (mean/CLS/last-token pooling), "
                    "SDPA attention, fp32/fp16/bf16 on CUDA and CPU, int8 (dynamic quantization) on CPU; runtimes: "
-                   "torch (the fast path when it reproduces the folder) and onnx (exported once, ONNX Runtime)")
+                   "torch (the fast path when it reproduces the folder), onnx (exported and graph-optimized once, "
+                   "ONNX Runtime; dynamic and static int8) and openvino (converted once; bf16 where the CPU has "
+                   "it, NNCF static int8)")
     capabilities = BackendCapabilities(
         devices=("cpu", "cuda"),
         weight_precisions=RUNTIME_PRECISIONS["torch"], runtimes=tuple(RUNTIME_PRECISIONS),
         can_truncate=True, max_batch_size=None, prompts=True,
         notes="safetensors only unless the policy allows pickle weights; trust_remote_code only when both the "
-              "entry and the policy allow it; int8 = torch.ao dynamic quantization of Linear layers (CPU), or "
-              "onnxruntime's dynamic int8 on the onnx runtime; whether fp16/bf16 are fast on a CPU is for the "
-              "measurement to say (they need AVX512-BF16 / AMX to pay off)",
+              "entry and the policy allow it; int8 = dynamic quantization (torch.ao on Linear layers, or "
+              "onnxruntime's); int8-static = activations calibrated on the task's own texts (onnxruntime QDQ, "
+              "OpenVINO NNCF); every runtime runs at the same thread budget (the cores the process may use); "
+              "whether fp16/bf16 are fast on a CPU is for the measurement to say (they need AVX512-BF16 / AMX)",
     )
 
     def unsupported_reason(self, entry: "ModelEntry", variant: Variant) -> str | None:
@@ -47,9 +53,16 @@ class TorchBackend(Backend):
                 return f"backend 'torch' refuses int8 on cuda: {INT8_ON_CUDA}"
             return (f"the {runtime} runtime does not run {variant.weight_precision} weights on {variant.device} "
                     f"(it runs {', '.join(precisions)})")
-        if runtime == "onnx" and (entry.trust_remote_code or entry.weights_format != "safetensors"):
-            return "the onnx runtime exports safetensors models without remote code only"
-        reason = super().unsupported_reason(entry, replace(variant, runtime=None))
+        if runtime in CONVERTED and (entry.trust_remote_code or entry.weights_format != "safetensors"):
+            return f"the {runtime} runtime converts safetensors models without remote code only"
+        if runtime == "openvino":
+            from advisor.models.openvino_export import bf16_unsupported, openvino_unsupported
+
+            reason = openvino_unsupported() or (bf16_unsupported() if variant.weight_precision == "bf16" else None)
+            if reason:
+                return reason
+        # the rest (device, output size) as the backend's own runtime sees it; the precision was checked above
+        reason = super().unsupported_reason(entry, replace(variant, runtime=None, weight_precision="fp32"))
         if reason is None and variant.device == "cuda":
             import torch
 
@@ -67,6 +80,10 @@ class TorchBackend(Backend):
             from .onnx_runtime import load_onnx_runtime
 
             return load_onnx_runtime(entry, options)
+        if options.runtime == "openvino":
+            from .openvino_runtime import load_openvino_runtime
+
+            return load_openvino_runtime(entry, options)
         from .encoder import load_torch_encoder
 
         return load_torch_encoder(entry, options)

@@ -128,6 +128,12 @@ def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
     pickle_ok = check_weights(entry, folder, allow_pickle, trust)
     dtype = DTYPES[weight_precision]
     torch_device = "cuda" if device == "cuda" else "cpu"
+    threads = None
+    if torch_device == "cpu":  # every runtime runs at the same budget: the cores this process may use
+        from advisor.environment import thread_budget
+
+        threads = thread_budget()
+        torch.set_num_threads(threads)
     why_not_fast = fast_path_reason(entry, folder, pickle_ok)
     if why_not_fast is None and options.runtime in (None, "torch"):
         from advisor.models.fastpath import FastTransformerEncoder
@@ -140,7 +146,8 @@ def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
         fast.info = {"runtime": "torch", "path": "fast (lean BERT)" if fast.lean else "fast (transformers)",
                      "attn_implementation": fast.attn_implementation,
                      "folder": str(folder), "dtype": str(fast.dtype).replace("torch.", ""), "device": torch_device,
-                     "cuda_graphs": fast.use_graphs, "token_budget": fast.token_budget,
+                     "cuda_graphs": fast.use_graphs, "token_budget": fast.token_budget, "threads": fast.threads,
+                     "kernels": fast.kernels,
                      "quantization": "torch.ao dynamic int8 (Linear)" if weight_precision == "int8" else None}
         return fast
     try:
@@ -163,7 +170,7 @@ def load_torch_encoder(entry: ModelEntry, options: LoadOptions) -> Encoder:
     model.eval()
     info = {"runtime": "torch", "path": kind, "fast_path_not_used": why_not_fast, "folder": str(folder),
             "dtype": str(dtype).replace("torch.", ""),
-            "attn_implementation": attn, "device": torch_device,
+            "attn_implementation": attn, "device": torch_device, "threads": threads,
             "quantization": "torch.ao dynamic int8 (Linear)" if weight_precision == "int8" else None}
     return TorchEncoder(entry, model=model, tokenizer=tokenizer, kind=kind, device=torch_device,
                         weight_precision=weight_precision, info=info)
