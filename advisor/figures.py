@@ -98,6 +98,8 @@ class Figure:
             return formatting.percent(value)
         if self.unit == "s":
             return formatting.duration(value)
+        if self.unit == "x":  # a ratio: 4.12x
+            return formatting.number(value) + "x"
         return formatting.figure(value, self.unit)
 
     def text(self, value: float | int | None, *, exact: bool = False, missing: str = formatting.MISSING) -> str:
@@ -430,6 +432,8 @@ QUALITY_MEAN = _quality("quality_mean", "quality", "mean over the tasks of each 
                                                    "quality_metrics, else the task's main metric)")
 QUALITY_RETAINED = _fig("quality_retained", "fraction", 1, "quality", "quality retained", "quality relative to the "
                         "same model at full size, float32 vectors, fp32 weights")
+SPEEDUP = _fig("speedup", "x", 1, "info", "speed-up", "bulk docs/s relative to the same model's plain variant (fp32 "
+              "weights on its own runtime), measured on the same machine at the same thread budget")
 SCORE = _fig("score", "", 1, "info", "score", "the weighted score in [0, 1] the ranking orders the Pareto front by "
              "(each criterion scaled over the candidates, costs on a log scale)", decimals=3)
 

@@ -169,7 +169,27 @@ def gather(results: Sequence[CellResult], entries: dict[str, ModelEntry], policy
             if isinstance(samples, list):
                 c.latencies_ms.extend(float(x) for x in samples)
     notes.extend(_retired_memory(candidates.values()))
+    notes.extend(_thread_budgets(cost_cells))
     return candidates, sorted(tasks.values(), key=lambda t: t.name), manifests, notes
+
+
+def _thread_budgets(cost_cells: dict[tuple, list[CellResult]]) -> list[str]:
+    """Runtimes are compared at equal threads: every runtime records the intra-op threads it ran at (the process's
+    thread budget, ``advisor.environment.thread_budget``), a different budget is another machine id, and a machine
+    whose cost cells still ran at different thread counts (a runtime that ignores the budget) is named here."""
+    seen: dict[str, dict[int, set[str]]] = {}
+    for (model, _device, runtime, precision, hardware), cells in cost_cells.items():
+        for r in cells:
+            threads = (r.details.get("runtime") or {}).get("threads") if r.status == "ok" else None
+            if isinstance(threads, int):
+                seen.setdefault(hardware, {}).setdefault(threads, set()).add(f"{model} {runtime or 'own'} {precision}")
+    notes = []
+    for hardware, budgets in sorted(seen.items()):
+        if len(budgets) > 1:
+            which = "; ".join(f"{n} threads: {', '.join(sorted(v)[:3])}" for n, v in sorted(budgets.items()))
+            notes.append(f"machine {hardware}: cost figures were measured at different thread counts ({which}); "
+                         f"their docs/s and latencies are not compared on equal threads")
+    return notes
 
 
 def _retired_memory(candidates: Iterable[Candidate]) -> list[str]:

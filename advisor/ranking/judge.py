@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from advisor.figures import BYTES_PER_VECTOR, is_load_limit_figure, limit_figure, limits as limit_figures, lookup
+from advisor.figures import (BYTES_PER_VECTOR, DOCS_PER_S, is_load_limit_figure, limit_figure, limits as limit_figures,
+                             lookup)
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Measured, Rejection, check_measured
 from advisor.ranking.model import COST_OBJECTIVES, Candidate, Difference, NearMiss, TaskInfo
@@ -166,6 +167,7 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
             c.tied_with.append(ref.label)
             ref.tied_with.append(c.label)
         diffs[c.label] = diff
+    _retained(cands)  # before the why lines, which say what a runtime or precision gains over the plain model
     for c in front + rest:
         c.why = why(c, best, by_label, diffs[c.label])
         if c.flags:
@@ -175,22 +177,29 @@ def rank_group(cands: list[Candidate], policy: Policy, tasks: list[TaskInfo]) ->
             c.why = rejected_why(c)
         if c.cost_errors and c.status != "rejected" or any("not measured" in r.reason for r in c.rejections):
             c.why += "".join(f" ({e})" for e in c.cost_errors)
-    _retained(cands)
     return objectives
 
 
 def _retained(cands: list[Candidate]) -> None:
     """Quality kept relative to the plain model: the same model at full size, float32 vectors, fp32 weights on its
-    own runtime (or, without that cell, this runtime and weight precision's own full-size float32 cell)."""
+    own runtime (or, without that cell, this runtime and weight precision's own full-size float32 cell); and the
+    speed-up (``SPEEDUP``): its docs/s over the plain model's, both measured on this machine."""
     base: dict[tuple, float] = {}
+    speed: dict[tuple, float] = {}
     for c in cands:
+        load = (c.model, c.variant.device, c.variant.runtime, c.variant.weight_precision)
+        if c.cost.get(DOCS_PER_S) and c.hybrid is None and not c.index:
+            speed.setdefault(load, c.cost[DOCS_PER_S])
         q = c.quality_mean
         if q is None or c.variant.dim is not None or c.variant.vector_precision != "float32":
             continue
-        base[(c.model, c.variant.device, c.variant.runtime, c.variant.weight_precision)] = q
+        base[load] = q
     for c in cands:
         v = c.variant
         ref = base.get((c.model, v.device, None, "fp32")) or base.get((c.model, v.device, v.runtime,
                                                                        v.weight_precision))
         if ref and c.quality_mean is not None:
             c.quality_retained = c.quality_mean / ref
+        plain = speed.get((c.model, v.device, None, "fp32"))
+        if plain and c.cost.get(DOCS_PER_S):
+            c.speedup = c.cost[DOCS_PER_S] / plain

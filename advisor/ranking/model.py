@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor.figures import (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, QUALITY_MEAN, REEMBED_CORPUS_S,
-                             REEMBED_H_PER_B_TOKENS, REEMBED_H_PER_M, SCORE, STORAGE_PRICE, difference_interval,
-                             intervals, limit_figure, lookup, names, objectives)
+                             REEMBED_H_PER_B_TOKENS, REEMBED_H_PER_M, SCORE, SPEEDUP, STORAGE_PRICE,
+                             difference_interval, intervals, limit_figure, lookup, names, objectives)
 from advisor.formatting import percent, signed
 from advisor.policy.spec import Policy
 from advisor.policy.rules import Flag, Measured, Rejection
@@ -24,7 +24,7 @@ COST_OBJECTIVES: dict[str, tuple[str, int]] = {weight: (name, lookup(name).direc
 # vector; the cost cell's index and re-embedding figures are for the full-size float32 vectors) and the score the
 # ranking gives.
 _NOT_CARRIED = (BYTES_PER_VECTOR, INDEX_SIZE_MB, INDEX_VECTORS, STORAGE_PRICE, REEMBED_CORPUS_S, REEMBED_H_PER_M,
-                REEMBED_H_PER_B_TOKENS, SCORE)
+                REEMBED_H_PER_B_TOKENS, SCORE, SPEEDUP)
 COST_FIGURES = tuple(n for n in names("cost") + names("info") if n not in _NOT_CARRIED)
 # Money figures the ranking derives from the cost figures and the prices (advisor.cost.money), in ``Candidate.cost``.
 MONEY_FIGURES = names("money")
@@ -86,6 +86,7 @@ class Candidate:
     dominated_by: str | None = None
     tied_with: list[str] = field(default_factory=list)
     quality_retained: float | None = None
+    speedup: float | None = None  # docs/s relative to the plain model (figure SPEEDUP; advisor.ranking.judge)
     why: str = ""
     trained_on: dict[str, list[str]] = field(default_factory=dict)  # task -> its datasets the model trained on
     vectors_per_document: float = 1.0  # chunked variants store one vector per chunk (advisor.ranking.chunked)

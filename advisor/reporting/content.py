@@ -16,6 +16,7 @@ from advisor.figures import (BYTES_PER_VECTOR, CONTENTION_BUSY_CORES, CORES, DOC
 from advisor.formatting import CELL_MISSING, cell, interval, number, percent, signed
 from advisor.ranking import Candidate, HardwareGroup, Recommendation, TaskInfo
 from advisor.ranking.zero_shot import quality_mark
+from advisor.ranking.why import plain_comparison, runtime_text
 from advisor.config.task_types import TASK_TYPES
 
 STATUS_TEXT = {"recommended": "recommended", "pareto": "Pareto front", "dominated": "dominated",
@@ -151,7 +152,9 @@ def _verdict(rec: Recommendation) -> str:
             cost = [c.replace(latency, f"{latency} (encode + dense and BM25 search + fusion)") for c in cost]
     elif best.backend == "bm25":
         behind = " behind a BM25 index (bm25s)"
-    text = f"Ship {best.model} ({variant_text(best)}){behind}: {tasks}; " + ", ".join(cost) + "."
+    where, gain = runtime_text(best), plain_comparison(best)  # "on OpenVINO int8-static", "4.1x the docs/s ..."
+    ship = f"{best.model} {where}" if where else best.model
+    text = f"Ship {ship} ({variant_text(best)}){behind}: {gain + '; ' if gain else ''}{tasks}; " + ", ".join(cost) + "."
     for flag in best.flags:
         text += f" Caution: {flag.reason}."
     group = next((g for g in rec.groups if g.recommended is best), None)
