@@ -4,7 +4,10 @@
 Why a subprocess per model: a crash, a segfault or an out-of-memory kill stays inside that model's process and
 becomes failed cells, the next model starts with clean memory (so peak memory is measured cleanly), and the
 parent never imports torch. The subprocess writes each finished cell to the store itself, in its own
-transaction, and dies with its parent (a SIGKILLed ``advisor run`` leaves no orphan still writing).
+transaction, and dies with its parent (a SIGKILLed ``advisor run`` leaves no orphan still writing). It runs in a
+session of its own, so a timeout or a stop kills its whole process group (an ``advisor serve`` it started
+included), and what left the group on purpose (a private PostgreSQL) is cleaned from its register
+(``advisor.sweep.leftovers``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from advisor.errors import UserError
 from advisor.formatting import number
+from advisor.sweep import leftovers
 from advisor.sweep.planner import GroupSpec
 from advisor.sweep.results import CellResult
 from advisor.sweep.events import Event
@@ -95,9 +99,13 @@ def _die_with_parent(conn: Any = None) -> None:
 
 
 def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, conn: Any,
-                  redo: frozenset[str] = frozenset()) -> None:
+                  redo: frozenset[str] = frozenset(), leftovers_file: str | None = None) -> None:
     from advisor.logs import configure
 
+    if hasattr(os, "setsid"):
+        os.setsid()  # a session (process group) of its own: the executor's kill of the group reaches its children
+    if leftovers_file:
+        os.environ[leftovers.ENV] = leftovers_file
     configure()  # a spawned interpreter: the driver's log level (ADVISOR_VERBOSE), before any library is imported
     _die_with_parent(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
@@ -192,12 +200,19 @@ def _exit_reason(code: int | None) -> str:
 
 
 def _reap(proc: Any, grace: float = 10.0) -> None:
-    """Stop a worker: SIGTERM (a cell being written commits or rolls back as a whole), then SIGKILL."""
+    """Stop a worker and every process of its group: SIGTERM (a cell being written commits or rolls back as a
+    whole; an ``advisor serve`` drains), then SIGKILL."""
     if proc.is_alive():
-        proc.terminate()
+        leftovers.kill_group(proc.pid, signal.SIGTERM)
         proc.join(grace)
-    if proc.is_alive():
-        proc.kill()
+    _kill(proc)
+
+
+def _kill(proc: Any) -> None:
+    """SIGKILL a worker's whole process group, then reap the worker (not before: until it is reaped its pid, the
+    group's id, cannot be given to another process)."""
+    if proc.pid is not None:
+        leftovers.kill_group(proc.pid)
     proc.join()
 
 
@@ -219,7 +234,9 @@ class LocalExecutor(Executor):
                 return
             reader, writer = ctx.Pipe(duplex=False)  # one way: the worker holds only the write end
             redo = frozenset(options.get("redo") or ())
-            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, writer, redo),
+            register = _leftovers_file()
+            proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, writer, redo,
+                                                           register),
                                name=f"advisor-{group.entry.name}", daemon=True)
             error, unwritable = "", ""
             try:
@@ -234,8 +251,7 @@ class LocalExecutor(Executor):
                         # machine, and that is no model's fault); a worker that never starts gets a minute more
                         allowed = limit if begun or limit is None else limit + SPAWN_ALLOWANCE_S
                         if limit is not None and time.monotonic() - last_cell > allowed:
-                            proc.kill()
-                            proc.join()
+                            _kill(proc)
                             error = f"timed out: no cell finished within --cell-timeout {number(limit, digits=6)} s"
                             break
                         continue
@@ -256,10 +272,13 @@ class LocalExecutor(Executor):
                 if stop is not None and stop.is_set():
                     return
                 raise
-            finally:  # every way out of here leaves no worker behind
+            finally:  # every way out of here leaves no worker behind, nor what it started
                 if proc.pid is not None and proc.is_alive():
                     proc.join(5 if not error.startswith("timed out") else 0)
                     _reap(proc, grace=2.0)
+                if proc.pid is not None and proc.exitcode != 0:  # it died without cleaning up: what it started
+                    leftovers.kill_group(proc.pid)  # keeps the group's id taken, so this reaches only them
+                leftovers.clean(register)
                 reader.close()
             if unwritable:  # failing the group's cells would need the store too: stop the sweep, keep what is done
                 raise StoreError(unwritable)
@@ -270,6 +289,15 @@ class LocalExecutor(Executor):
                     why = f"{why}: {error}"
                 for event in crashed_cells(group, store, why):
                     on_event(event)
+
+
+def _leftovers_file() -> str:
+    """A fresh register for one worker (``advisor.sweep.leftovers``), beside the system's temporary files."""
+    import tempfile
+
+    handle, name = tempfile.mkstemp(prefix="advisor-leftovers-", suffix=".jsonl")
+    os.close(handle)
+    return name
 
 
 # -- ray --------------------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Built-in plugin: pgvector on a real PostgreSQL. Without a ``dsn`` setting the plugin starts a private server
-(the ``pgserver`` wheel bundles PostgreSQL with pgvector) in ``pgdata`` (a temporary folder unless given), on a
-unix socket, and ``stop_servers()`` stops it (so does process exit); with ``dsn`` (or the environment variable
+(the ``pgserver`` wheel bundles PostgreSQL with pgvector) in ``pgdata`` (a temporary ``advisor-pgvector-*`` folder
+unless given), on a unix socket, and ``stop_servers()`` stops it (so does process exit), removing a temporary
+folder; a sweep worker registers both (``advisor.sweep.leftovers``), since PostgreSQL runs in a session of its own
+and outlives a killed worker; with ``dsn`` (or the environment variable
 ADVISOR_PGVECTOR_DSN, which keeps a password out of policies and stored results) it uses the user's own database.
 Each index is its own table (dropped on ``close``); HNSW or IVFFlat over ``vector`` with ``vector_ip_ops``.
 The extension's version decides what it can hold; ``describe_extension`` says what it found."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -26,19 +29,32 @@ _lock = threading.Lock()
 
 
 def private_server(pgdata: str | None = None) -> Any:
-    """The pgserver for ``pgdata`` (started once per process and folder)."""
+    """The pgserver for ``pgdata`` (started once per process and folder). A temporary folder is removed when the
+    server stops (pgserver's "delete" mode, at ``stop_servers`` or process exit)."""
     import pgserver
+
+    from advisor.sweep import leftovers
 
     with _lock:
         key = pgdata or "__temp__"
         if key not in _servers:
             folder = pgdata or tempfile.mkdtemp(prefix="advisor-pgvector-")
-            _servers[key] = pgserver.get_server(folder, cleanup_mode="stop")
+            if pgdata is None:
+                leftovers.register(folder=folder)  # before the start: a kill mid-start leaves it too
+            server = pgserver.get_server(folder, cleanup_mode="stop" if pgdata else "delete")
+            server.advisor_temporary = None if pgdata else folder
+            pid = server.get_pid()
+            if pid is not None:
+                leftovers.register(pid=int(pid))
+            _servers[key] = server
         return _servers[key]
 
 
 def stop_servers() -> list[int]:
-    """Stop every private server this process started; returns their postmaster pids."""
+    """Stop every private server this process started, and remove the temporary folders; returns their postmaster
+    pids."""
+    from advisor.sweep import leftovers
+
     pids = []
     with _lock:
         for key in list(_servers):
@@ -47,6 +63,10 @@ def stop_servers() -> list[int]:
             if pid is not None:
                 pids.append(int(pid))
             server.cleanup()
+            folder = getattr(server, "advisor_temporary", None)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # pgserver removes it; a server another handle kept not
+            leftovers.forget(pid=int(pid) if pid is not None else None, folder=folder)
     return pids
 
 
