@@ -13,6 +13,12 @@ and corpus (prepared here, under 64 MiB):
     python benchmarks/corpus.py --n 20000 --out bench-data/corpus-20k.txt
     # device: python benchmarks/gpu_suite.py --model bench-data/minilm --corpus bench-data/corpus-20k.txt \\
     #         --out $OUT/gpu_suite.json
+
+``--device cpu`` with tiny sizes is its dry run (tests/cost/test_cost_gpu_suite_dry_run.py runs it in the test
+suite), so the day a GPU is lent the script runs the first time:
+
+    python benchmarks/gpu_suite.py --device cpu --model MODEL --corpus FILE --n 32 --rounds 1 \\
+        --latency-samples 20 --exact-docs 4096 --exact-queries 16 --grid-dims 64 --out dry.json
 """
 
 from __future__ import annotations
@@ -32,10 +38,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+DEVICE = "cuda"  # --device; "cpu" is the dry run
+PRECISION = {"cuda": "fp16", "cpu": "fp32"}
+
+
 def _sync() -> None:
     import torch
 
-    torch.cuda.synchronize()
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def bulk(model: Path, texts: list[str], rounds: int) -> dict:
@@ -44,9 +55,9 @@ def bulk(model: Path, texts: list[str], rounds: int) -> dict:
 
     from advisor.models.fastpath import FastTransformerEncoder
 
-    st = SentenceTransformer(str(model), device="cuda")
+    st = SentenceTransformer(str(model), device=DEVICE)
     st.float()
-    fast = FastTransformerEncoder(model, device="cuda", weight_precision="fp16")
+    fast = FastTransformerEncoder(model, device=DEVICE, weight_precision=PRECISION[DEVICE])
     st.encode(texts[:256], batch_size=32)
     fast.encode(texts[:2048])
     def timed(run) -> float:
@@ -64,30 +75,30 @@ def bulk(model: Path, texts: list[str], rounds: int) -> dict:
     cos = (a * b).sum(1) / ((a ** 2).sum(1) ** 0.5 * (b ** 2).sum(1) ** 0.5)
     st_rate, fast_rate = len(texts) / statistics.median(st_s), len(texts) / statistics.median(fast_s)
     del st
-    torch.cuda.empty_cache()
+    if DEVICE == "cuda":
+        torch.cuda.empty_cache()
     return {"docs": len(texts), "st_default_fp32_docs_per_s": round(st_rate, 1),
-            "fast_fp16_docs_per_s": round(fast_rate, 1), "ratio": round(fast_rate / st_rate, 2),
+            f"fast_{PRECISION[DEVICE]}_docs_per_s": round(fast_rate, 1), "ratio": round(fast_rate / st_rate, 2),
             "min_cosine_fast_vs_st": float(cos.min()), "encoder": fast}
 
 
-def latency(fast, queries: list[str]) -> dict:
+def latency(fast, queries: list[str], samples: int = 200) -> dict:
     from advisor.cost.latency import measure_latency
     from advisor.cost.stability import StabilityRule
 
-    m = measure_latency(fast, queries, rule=StabilityRule(round_samples=200, latency_budget_s=60), warmup=50,
-                        kind="query")
+    m = measure_latency(fast, queries, rule=StabilityRule(round_samples=samples, latency_budget_s=60),
+                        warmup=min(50, samples), kind="query")
     return {**m.stats.figures("latency"), "settled": m.settled.to_dict(), "contention": m.contention.to_dict(),
             "cuda_graphs": fast.use_graphs}
 
 
-def grid(fast) -> dict:
+def grid(fast, dims: tuple[int | None, ...] = (None, 256, 192, 128, 64)) -> dict:
     from advisor.datasets.tasks import load_task
     from advisor.models.variants import Variant
     from advisor.quality.evaluation import evaluate_model
 
     task = load_task(REPO / "data" / "rt-reviews-plots")
-    variants = [Variant("cuda", "fp16", d, p) for d in (None, 256, 192, 128, 64) for p in ("float32", "int8",
-                                                                                            "binary")]
+    variants = [Variant(DEVICE, PRECISION[DEVICE], d, p) for d in dims for p in ("float32", "int8", "binary")]
     t0 = time.perf_counter()
     results = evaluate_model(fast, task, variants, resamples=0)
     return {"seconds": round(time.perf_counter() - t0, 2),
@@ -97,13 +108,14 @@ def grid(fast) -> dict:
 def exact_search(n_docs: int, n_queries: int, dim: int, k: int) -> dict:
     import torch
 
-    g = torch.Generator(device="cuda").manual_seed(0)
-    docs = torch.nn.functional.normalize(torch.randn(n_docs, dim, device="cuda", generator=g), dim=1).half()
-    queries = torch.nn.functional.normalize(torch.randn(n_queries, dim, device="cuda", generator=g), dim=1).half()
+    g = torch.Generator(device=DEVICE).manual_seed(0)
+    half = torch.half if DEVICE == "cuda" else torch.float32  # fp16 matmuls are the GPU's; the dry run keeps fp32
+    docs = torch.nn.functional.normalize(torch.randn(n_docs, dim, device=DEVICE, generator=g), dim=1).to(half)
+    queries = torch.nn.functional.normalize(torch.randn(n_queries, dim, device=DEVICE, generator=g), dim=1).to(half)
 
     def run() -> tuple:
-        best_s = torch.full((n_queries, k), -2.0, device="cuda", dtype=torch.float32)
-        best_i = torch.zeros((n_queries, k), device="cuda", dtype=torch.long)
+        best_s = torch.full((n_queries, k), -2.0, device=DEVICE, dtype=torch.float32)
+        best_i = torch.zeros((n_queries, k), device=DEVICE, dtype=torch.long)
         for start in range(0, n_docs, 262144):
             s = (queries @ docs[start:start + 262144].T).float()
             top_s, top_i = s.topk(k, dim=1)
@@ -134,11 +146,20 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: the dry run (tiny sizes)")
+    ap.add_argument("--latency-samples", type=int, default=200)
+    ap.add_argument("--exact-docs", type=int, default=1_000_000)
+    ap.add_argument("--exact-queries", type=int, default=10_000)
+    ap.add_argument("--grid-dims", type=str, default="full,256,192,128,64")
     args = ap.parse_args()
     import torch
 
+    global DEVICE
+    DEVICE = args.device
+    dims = tuple(None if d == "full" else int(d) for d in args.grid_dims.split(","))
     texts = [line.strip() for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()][:args.n]
-    out: dict = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "load_average": os.getloadavg()}
+    out: dict = {"gpu": torch.cuda.get_device_name(0) if DEVICE == "cuda" else None, "device": DEVICE,
+                 "torch": torch.__version__, "load_average": os.getloadavg()}
     steps = [("bulk", lambda: bulk(args.model, texts, args.rounds))]
     fast = None
     for name, step in steps:
@@ -148,8 +169,9 @@ def main() -> None:
             out[name] = res
         except Exception:  # noqa: BLE001 - record and go on: device time is short
             out[name] = {"error": traceback.format_exc(limit=4)}
-    for name, step in (("latency", lambda: latency(fast, texts[:500])), ("grid", lambda: grid(fast)),
-                       ("exact_search", lambda: exact_search(1_000_000, 10_000, 384, 100))):
+    for name, step in (("latency", lambda: latency(fast, texts[:500], args.latency_samples)),
+                       ("grid", lambda: grid(fast, dims)),
+                       ("exact_search", lambda: exact_search(args.exact_docs, args.exact_queries, 384, 100))):
         try:
             out[name] = step()
         except Exception:  # noqa: BLE001
