@@ -35,7 +35,7 @@ def load_openvino_runtime(entry: ModelEntry, options: LoadOptions) -> Encoder:
     encoder.info = {"runtime": "openvino", "path": f"OpenVINO {ov.get_version().split('-')[0]} (converted by the "
                                                    f"advisor)",
                     "file": str(made.path), "folder": str(folder), "threads": threads,
-                    "inference_precision": str(compiled.get_property("INFERENCE_PRECISION_HINT")),
+                    "inference_precision": compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(),
                     "streams": int(compiled.get_property("NUM_STREAMS")), "token_budget": encoder.token_budget,
                     "quantization": None, **made.info}
     return encoder
