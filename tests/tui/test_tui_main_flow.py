@@ -1,8 +1,9 @@
-"""The main flow on a real model through the real runner: open, filter, select, add a dataset, run, cancel
-mid-run, resume, watch the run table fill, read the results, the plot and the recommendation, export the report.
+"""The main flow on a real model through the real runner: open, filter, select, type two dataset paths, run,
+cancel mid-run, resume, watch the run table fill, read the results, the plot and the recommendation, export the
+report.
 
-all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query slice of the shipped
-rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
+all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query and a 20-query slice of the
+shipped rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
 process), into a real SQLite store. The TUI's figures are checked against the store and against
 ``advisor.pipeline.rank_results`` on the files read by ``advisor.inputs``, i.e. what ``advisor rank`` prints.
 """
@@ -75,6 +76,9 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
     from advisor.builtin.tui.session import Session
 
     dataset = small_retrieval(repo, tmp_path / "rt-small")
+    # a second task: one model load computes a task's cells together (its cost cell, then its quality cells from the
+    # same encoding), so the cancel after the first stored cell lands while the second task is being computed
+    dataset_b = small_retrieval(repo, tmp_path / "rt-small-b", n_queries=20, n_docs=40)
     policy = small_policy(tmp_path / "policy.yaml")
     store_path = tmp_path / "results.sqlite"
     session = Session.open(policy=policy, store=store_path)
@@ -96,18 +100,20 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         assert session.selected == [MODEL]
         assert rows(app, "#catalog")[MODEL][0] == "●"
 
-        # add the dataset on the datasets screen; it loads in a worker
+        # type the datasets on the datasets screen (it opens in the path field), one after the other; each loads
+        # in a worker
         await pilot.press("3")
         await pilot.pause()
-        field = app.screen.query_one("#dataset-path", Input)
-        field.focus()
-        field.value = str(dataset)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: bool(session.tasks()), 60, "the dataset to load")
+        for path in (dataset, dataset_b):
+            await pilot.press(*str(path))
+            await pilot.press("enter")
+        assert app.focused is app.screen.query_one("#dataset-path", Input)
+        await wait_for(pilot, lambda: len(session.tasks()) == 2, 60, "the datasets to load")
         await pilot.pause()
-        task = session.tasks()[0]
-        row = rows(app, "#datasets")[str(dataset)]
-        assert [row[1], row[2], row[5]] == [task.name, "retrieval", "30 queries, 60 corpus"]
+        task, task_b = session.tasks()
+        for path, t, size in ((dataset, task, "30 queries, 60 corpus"), (dataset_b, task_b, "20 queries, 40 corpus")):
+            row = rows(app, "#datasets")[str(path)]
+            assert [row[1], row[2], row[5]] == [t.name, "retrieval", size]
 
         # run; cancel as soon as the first cell is stored (escape leaves the path field, where '4' is typed)
         await pilot.press("escape", "4")
@@ -117,7 +123,7 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         await wait_for(pilot, lambda: sweep.state.count("ok") >= 1 or not sweep.running, 600, "the first cell")
         assert sweep.running, (sweep.state.status, sweep.state.message, [str(n.message) for n in app._notifications], sweep.worker)
         planned = len(sweep.state.cells)
-        assert planned == 5  # 2 dims x 2 vector precisions + 1 cost cell
+        assert planned == 10  # 2 tasks x (2 dims x 2 vector precisions + 1 cost cell)
         await pilot.press("c")
         await wait_for(pilot, lambda: not sweep.running, 120, "the cancelled run to stop")
         assert sweep.state.status == "interrupted", sweep.state.message
@@ -151,7 +157,8 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         # results: the same candidates and figures as 'advisor rank'
         inputs = read_inputs(policy=policy)
         with open_store(store_path) as store:
-            expected = rank_results(store, inputs.entries, inputs.policy, tasks=[task.name]).recommendation
+            expected = rank_results(store, inputs.entries, inputs.policy,
+                                    tasks=[task.name, task_b.name]).recommendation
         await pilot.press("5")  # the ranking runs in a worker; the screen fills when its message arrives
         await wait_for(pilot, lambda: bool(app.screen.candidates) and not sweep.ranking_pending, 120,
                        "the ranking")
@@ -161,7 +168,7 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         assert table.row_count == len(expected.candidates()) == 4
         headers = [str(c.label).split(" ")[0] for c in table.columns.values()]
         ndcg = {r.key.dim: r.metrics["ndcg_at_10"] for r in results
-                if r.key.kind == "quality" and r.key.vector_precision == "float32"}
+                if r.key.kind == "quality" and r.key.vector_precision == "float32" and r.key.task == task.name}
         shown_rows = rows(app, "#results")
         full_row = next(v for v in shown_rows.values() if "full float32" in v[2])
         assert float(full_row[headers.index(task.name)]) == pytest.approx(ndcg[None], abs=5e-5)
