@@ -38,7 +38,9 @@ class DatasetsScreen(AdvisorScreen):
     BINDINGS = [Binding("e", "app.add_examples", "Examples"), Binding("delete", "remove", "Remove")]
 
     def body(self) -> Iterable[Widget]:
-        yield Static(id="dataset-notices")
+        notices = Static(id="dataset-notices")  # the UNLABELED / SYNTHETIC lines, when a dataset has one
+        notices.display = False
+        yield notices
         with Horizontal(id="dataset-add"):
             yield Input(id="dataset-path",
                         placeholder="path, mteb:TASK or hf:ORG/NAME[:CONFIG][@SPLIT]")
