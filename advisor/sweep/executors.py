@@ -60,7 +60,11 @@ def get_executor(name: str) -> Executor:
 
 
 def crashed_cells(group: GroupSpec, store: Any, error: str) -> list[Event]:
-    """Failed-cell events for the cells of a group whose worker died before finishing them."""
+    """Failed-cell events for the cells of a group whose worker died before finishing them (the error redacted:
+    it quotes the worker's last words)."""
+    from advisor.errors import redact
+
+    error = redact(error, [str(group.entry.options.get("api_key_env") or "")]) or error
     now = time.time()
     return [Event("cell", group.label, result=CellResult(key=c.key, status="failed", error=error, started_at=now,
                                                          finished_at=now, details={"flags": list(c.flags)}))

@@ -97,6 +97,9 @@ class CellSpec:
     key: CellKey
     label: str
     flags: tuple[str, ...] = ()
+    # an index cell's connection string as the policy wrote it, password included, for the worker to connect with;
+    # the key (what is stored) holds it without the password (``CellKey.index``)
+    dsn: str | None = field(default=None, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -279,7 +282,8 @@ def _group(entry: ModelEntry, policy: Policy, refs: Sequence[TaskRef], dims: lis
                             continue
                         ikey = CellKey.index(entry, ref.name, ref.content_hash, v, name, dict(settings),
                                              hardware=hardware, versions=versions)
-                        indexes.append(CellSpec(ikey, f"{entry.name} {ref.name} {v.label()} index {name}", flags))
+                        indexes.append(CellSpec(ikey, f"{entry.name} {ref.name} {v.label()} index {name}", flags,
+                                                dsn=dict(settings).get("dsn")))
                     for rrf_k in grid.hybrid:  # the same variant fused with BM25 (advisor.index.hybrid)
                         options = ",".join(o for o in (key.options, f"hybrid=bm25+rrf;k={rrf_k}") if o)
                         hkey = replace(key, kind="hybrid", options=options)

@@ -70,7 +70,12 @@ class CellKey:
     def index(cls, entry: Any, task_name: str, task_hash: str, variant: Any, index: str, settings: dict[str, Any],
               *, hardware: str = "", versions: str = "") -> "CellKey":
         """The key of an index cell: one index setting over one (dim, vector precision) of a model on a task; the
-        index name and its settings are the ``options``."""
+        index name and its settings are the ``options``, a ``dsn`` setting without its password (the options are
+        stored with every cell; the worker connects with the policy's own, ``CellSpec.dsn``)."""
+        from advisor.errors import redact_dsn
+
+        if settings.get("dsn"):
+            settings = {**settings, "dsn": redact_dsn(str(settings["dsn"]))}
         options = json.dumps({"index": index, "settings": settings}, sort_keys=True)
         return cls("index", entry.name, entry.revision, entry.backend, variant.device, variant.weight_precision,
                    task_name, task_hash, variant.dim, variant.vector_precision, hardware, versions, options=options,

@@ -23,7 +23,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from advisor.errors import UserError
+from advisor.errors import UserError, redact
 from advisor.sweep.results import CellKey, CellResult
 
 if TYPE_CHECKING:
@@ -292,11 +292,15 @@ class ResultStore:
 
     def put(self, result: CellResult, *, run_id: str | None = None) -> None:
         """Store one finished cell (replacing an older result under the same fingerprint) in one transaction,
-        and log the computation."""
+        and log the computation. A failed cell's error and traceback are stored redacted (``redact``): a
+        provider's error text can echo the key it was given."""
         key = result.key
         values = [getattr(key, name) for name in KEY_FIELDS]
-        row = [result.fingerprint, *values, result.status, _json(result.metrics), _json(result.details),
-               result.error, result.started_at, result.finished_at, run_id]
+        details = result.details
+        if isinstance(details.get("traceback"), str):
+            details = {**details, "traceback": redact(details["traceback"])}
+        row = [result.fingerprint, *values, result.status, _json(result.metrics), _json(details),
+               redact(result.error), result.started_at, result.finished_at, run_id]
         cols = ("fingerprint", *KEY_FIELDS, "status", "metrics", "details", "error", "started_at", "finished_at",
                 "run_id")
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])

@@ -61,7 +61,29 @@ def _load_task(tc: TaskCells, preloaded: dict[str, "Task"] | None) -> "Task":
 def run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool = False,
               preloaded: dict[str, "Task"] | None = None, progress: Emit | None = None) -> Iterator[Event]:
     """Compute the group's unfinished cells, yielding one ``cell`` event per finished (ok or failed) cell.
-    ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway."""
+    ``is_done(fingerprint)`` says whether a cell is already finished; ``force`` recomputes anyway. A failed
+    cell's error and traceback are redacted (``advisor.errors.redact``: the model's own key, named by its
+    ``api_key_env``, and anything shaped like a credential) before anyone stores or prints them."""
+    secrets = [str(group.entry.options.get("api_key_env") or "")]
+    for event in _run_group(group, is_done=is_done, force=force, preloaded=preloaded, progress=progress):
+        yield _redacted(event, secrets)
+
+
+def _redacted(event: Event, secrets: list[str]) -> Event:
+    from advisor.errors import redact
+
+    result = event.result
+    if result is not None and result.status != "ok":
+        result.error = redact(result.error, secrets)
+        if isinstance(result.details.get("traceback"), str):
+            result.details["traceback"] = redact(result.details["traceback"], secrets)
+    if event.message:
+        event.message = redact(event.message, secrets)
+    return event
+
+
+def _run_group(group: GroupSpec, *, is_done: Callable[[str], bool], force: bool = False,
+               preloaded: dict[str, "Task"] | None = None, progress: Emit | None = None) -> Iterator[Event]:
     from advisor.models.backends import load_encoder
     from advisor.environment import hardware_id, hardware_manifest, library_versions, versions_id
 
@@ -369,8 +391,9 @@ def _index_cell(group: GroupSpec, cell: CellSpec, task: "Task", embeddings: dict
 
     t0 = time.time()
     spec = json.loads(cell.key.options)
+    settings = {**spec["settings"], "dsn": cell.dsn} if cell.dsn else spec["settings"]  # the key's has no password
     try:
-        r = evaluate_index(task, embeddings, index=spec["index"], settings=spec["settings"], dim=cell.key.dim,
+        r = evaluate_index(task, embeddings, index=spec["index"], settings=settings, dim=cell.key.dim,
                            precision=cell.key.vector_precision or "float32")
     except Exception as exc:  # noqa: BLE001
         return _failed(cell, key_of, _error_text(exc, f"index {spec['index']} on {cell.variant.label()}"), t0,
