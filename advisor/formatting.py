@@ -3,7 +3,8 @@ these, so a latency reads ``1,209 ms`` everywhere and never ``1.21e+03``.
 
 Plain numbers, thousands separated, about three significant digits (never fewer integer digits than the value
 has), no exponent; a missing figure is ``n/a`` in a sentence and ``–`` in a table cell. Machines get the raw
-numbers (JSON, CSV); nothing here is for them.
+numbers (JSON, CSV); nothing here is for them, but ``spreadsheet_text``: the text of a CSV cell, which a person
+opens in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -132,3 +133,16 @@ def money(value: float | None, *, currency: str = "$", digits: int = 3, missing:
     if value is None or math.isnan(value):
         return missing
     return f"{currency}{number(value, digits=digits)}"
+
+
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection): = + - @, and tab or carriage return
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A CSV cell's value: text that a spreadsheet would run as a formula (it starts with ``= + - @``, a tab or a
+    carriage return; a model name can) gets a leading single quote, as OWASP advises, so it is shown as text;
+    numbers and every other value are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from advisor.formatting import spreadsheet_text
 from advisor.reporting import Report, ReportWriter
 from advisor.reporting.content import csv_row
 
@@ -27,10 +28,12 @@ class CsvWriter(ReportWriter):
     name = "csv"
     suffix = ".csv"
     description = "One row per candidate (model x variant x machine) with plain numbers."
+    # text a spreadsheet would take for a formula (a model named '=HYPERLINK(...)') is written as text
 
     def write(self, report: Report, out_dir: Path) -> Path:
         rec = report.recommendation
-        rows = [csv_row(g, c, rec.tasks) for g in rec.groups for c in g.candidates]
+        rows = [{k: spreadsheet_text(v) for k, v in csv_row(g, c, rec.tasks).items()}
+                for g in rec.groups for c in g.candidates]
         path = out_dir / "candidates.csv"
         columns: list[str] = []
         for row in rows:

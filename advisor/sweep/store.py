@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from advisor.errors import UserError, redact
+from advisor.formatting import spreadsheet_text
 from advisor.sweep.results import CellKey, CellResult
 
 if TYPE_CHECKING:
@@ -378,8 +379,8 @@ class ResultStore:
         fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
         frame = self.to_dataframe(**filters)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
+        if fmt == "csv":  # text a spreadsheet would run as a formula (a model's name can) is written as text
+            frame.map(spreadsheet_text).to_csv(path, index=False)
         elif fmt in ("parquet", "pq"):
             try:
                 frame.to_parquet(path, index=False)
