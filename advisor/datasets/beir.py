@@ -15,7 +15,8 @@ from pathlib import Path
 
 from advisor.errors import ConfigError, UserError
 from advisor.datasets.tasks import RetrievalData, Task, TaskSource, content_hash
-from advisor.datasets.readers import (TABLE_SUFFIXES, Row, check_path, read_table, read_text, text_lines)
+from advisor.datasets.readers import (TABLE_SUFFIXES, Row, check_path, inside, read_table, read_text,
+                                      text_lines)
 
 SPLIT_PREFERENCE = ("test", "dev", "validation", "train")
 TREC_SUFFIXES = (".txt", ".trec")
@@ -42,7 +43,8 @@ def _doc_id(row: Row) -> str:
 def data_file(folder: Path, stem: str) -> Path | None:
     """``<folder>/<stem>.jsonl`` (or .parquet, .arrow, .feather, .csv, .tsv); two of them is a UserError (which one
     is the data would be a guess)."""
-    found = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
+    found = [inside(folder, folder / f"{stem}{suffix}") for suffix in TABLE_SUFFIXES
+             if (folder / f"{stem}{suffix}").is_file()]
     if len(found) > 1:
         raise UserError(f"{folder}: both {' and '.join(p.name for p in found)}; keep one {stem} file")
     return found[0] if found else None
@@ -79,7 +81,7 @@ def judgement_files(folder: Path) -> list[Path]:
     if folder.is_dir():
         found += sorted(p for p in folder.iterdir() if p != qrels and not p.name.startswith(".")
                         and (p.name.lower().startswith("qrels") or "judg" in p.name.lower()))
-    return found
+    return [inside(folder, p) for p in found]
 
 
 def qrels_files(folder: Path) -> list[Path]:

@@ -342,7 +342,19 @@ def header_fields(path: Path) -> set[str]:
 
 def table_files(folder: Path) -> list[Path]:
     """Data files directly inside a folder, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+    return sorted(inside(folder, p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+
+
+def inside(folder: Path, path: Path) -> Path:
+    """``path``, a file found in the dataset folder ``folder``; one that is a symbolic link (itself, or through a
+    linked folder) to a file outside the folder is refused in one line: a downloaded dataset could point its
+    corpus at ``~/.ssh/id_rsa``, whose lines would be embedded, stored, shown, or sent to a hosted model."""
+    target, root = path.resolve(), folder.resolve()
+    if target != root and root not in target.parents:
+        raise UserError(f"{path}: a symbolic link to {target}, outside the dataset folder {folder}; a dataset "
+                        f"folder's files are read only from inside it: copy the file into the folder, or give it "
+                        f"by its own path")
+    return path
 
 
 def map_columns(rows: Sequence[Row], mapping: Mapping[str, str], where: str) -> list[Row]:

@@ -40,12 +40,12 @@ def load_reranking(spec: str) -> Task:
     from pathlib import Path
 
     from advisor.datasets.beir import load_beir
-    from advisor.datasets.readers import read_table
+    from advisor.datasets.readers import inside, read_table
     from advisor.errors import ConfigError
 
     folder = Path(spec).expanduser()
     base = load_beir(str(folder), labeled=True)
-    file = folder / "candidates.tsv"
+    file = inside(folder, folder / "candidates.tsv")
     candidates: dict[str, list[str]] = {}
     for r in read_table(file, ("query-id", "corpus-id")):
         qid, did = r.text("query-id"), r.text("corpus-id")
