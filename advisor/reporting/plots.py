@@ -22,7 +22,7 @@ STATUS_STYLE = {  # marker, filled, size, alpha
     "incomplete": ("x", True, 40, 0.45),
 }
 VECTOR_ORDER = ("float32", "float16", "int8", "binary")
-WEIGHT_ORDER = ("fp32", "fp16", "bf16", "int8", "int4")
+WEIGHT_ORDER = ("fp32", "fp16", "bf16", "int8", "int8-static", "int4")
 
 
 @dataclass

@@ -23,6 +23,6 @@ def test_plugins_json_shows_backend_capabilities(advisor_cli):
     caps = {name: b["capabilities"] for p in data for name, b in (p.get("backends") or {}).items()}
     assert caps["torch"]["weight_precisions"] == {"cpu": ["fp32", "fp16", "bf16", "int8"],
                                                   "cuda": ["fp32", "fp16", "bf16"]}
-    assert caps["torch"]["runtimes"] == ["torch", "onnx"]
+    assert caps["torch"]["runtimes"] == ["torch", "onnx", "openvino"]
     assert caps["static"]["devices"] == ["cpu"] and caps["packaged"]["weight_precisions"]["cpu"] == ["fp32", "int4"]
     assert all(c["can_truncate"] for c in caps.values())
