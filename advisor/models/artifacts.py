@@ -143,6 +143,18 @@ def quiet() -> Iterator[None]:
             ort.set_default_logger_severity(2)
 
 
+def newest_static(home: Path, suffix: str) -> tuple[Path, Path] | None:
+    """The static int8 model made last in ``home`` (``model-int8-static-<calibration>.<suffix>``) and the file of its
+    calibration texts, for a load that gives no texts of its own (``advisor serve`` of a sweep's pick on the machine
+    that ran it); None when there is none."""
+    made = sorted(home.glob(f"model-int8-static-*.{suffix}"), key=lambda f: f.stat().st_mtime) if home.is_dir() else []
+    for path in reversed(made):
+        texts = home / f"calibration-{path.stem.rsplit('-', 1)[-1]}.json"
+        if texts.is_file():
+            return path, texts
+    return None
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
 

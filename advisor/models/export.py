@@ -26,14 +26,12 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from advisor.errors import UserError
 from advisor.models.artifacts import (PROBE_TEXTS, artifact_home, artifact_key, faithful_cosine, make_once,
-                                      read_json, reference_hidden, token_batch, write_json)
-
-if TYPE_CHECKING:
-    from advisor.models.calibration import Calibration
+                                      newest_static, read_json, reference_hidden, token_batch, write_json)
+from advisor.models.calibration import Calibration
 
 ONNX_PRECISIONS = ("fp32", "int8", "int8-static")
 RECIPE = "onnx/2: torchscript-eager export, ort transformer optimizer, dynamic and static int8"
@@ -41,6 +39,9 @@ LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime")
 FAITHFUL = 0.999          # the lowest cosine to torch fp32 an fp32 graph optimization may have
 OPT_LEVELS = (2, 1, 0)    # 2: every transformer fusion and ORT's extended rewrites; 0: the Python fusions only
 PROBE_TOKENS = 256        # the probe texts are cut here (or at the model's limit, whichever is smaller)
+NO_CALIBRATION = ("static int8 needs calibration texts from your data, and no static int8 model of it is in the "
+                  "cache yet: a sweep ('advisor run' / 'advisor recommend' with weight_precisions: [int8-static]) "
+                  "takes a few hundred from the task and makes it")
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def _build_dynamic_int8(home: Path, work: Path) -> None:
                      per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-def _build_static_int8(folder: Path, home: Path, work: Path, calibration: "Calibration", name: str) -> None:
+def _build_static_int8(folder: Path, home: Path, work: Path, calibration: Calibration, name: str) -> None:
     import numpy as np
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
@@ -264,7 +265,7 @@ def _build_static_int8(folder: Path, home: Path, work: Path, calibration: "Calib
 
 
 def export_onnx(folder: str | Path, weight_precision: str = "fp32", *, cache: Path | None = None,
-                calibration: "Calibration | None" = None) -> OnnxModel:
+                calibration: Calibration | None = None) -> OnnxModel:
     """The ONNX file of ``folder`` at ``weight_precision`` (fp32, int8 or int8-static), made the first time.
     int8-static needs ``calibration`` (the user's texts)."""
     folder = Path(folder)
@@ -293,8 +294,10 @@ def export_onnx(folder: str | Path, weight_precision: str = "fp32", *, cache: Pa
         return OnnxModel(path, {**info, "quantization": "onnxruntime dynamic int8 (weights per channel, activations "
                                                         "quantized at run time)"})
     if calibration is None or not calibration.texts:
-        raise UserError("static int8 needs calibration texts from your data; a sweep takes a few hundred from the "
-                        "task (run it with 'advisor run' / 'advisor recommend')")
+        reuse = newest_static(home, "onnx")
+        if reuse is None:
+            raise UserError(NO_CALIBRATION)
+        calibration = Calibration.load(reuse[1])
     name = f"model-int8-static-{calibration.digest}.onnx"
     path = make_once(home, name, lambda work: _build_static_int8(folder, home, work, calibration, name))
     return OnnxModel(path, {**info, "quantization": "onnxruntime static int8 (QDQ; U8 activations calibrated by "

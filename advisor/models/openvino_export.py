@@ -22,14 +22,13 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from advisor.errors import UserError
-from advisor.models.artifacts import (artifact_home, artifact_key, faithful_cosine, make_once, read_json,
-                                      reference_hidden, write_json)
-
-if TYPE_CHECKING:
-    from advisor.models.calibration import Calibration
+from advisor.models.artifacts import (artifact_home, artifact_key, faithful_cosine, make_once, newest_static,
+                                      read_json, reference_hidden, write_json)
+from advisor.models.calibration import Calibration
+from advisor.models.export import NO_CALIBRATION
 
 OPENVINO_PRECISIONS = ("fp32", "bf16", "int8-static")
 RECIPE = "openvino/1: convert_model from torch (lean BERT or transformers), fp32 IR, NNCF PTQ transformer"
@@ -138,7 +137,7 @@ def _build_fp32(folder: Path, work: Path) -> None:
                                           "probe_tokens": int(mask.shape[1])})
 
 
-def _build_int8_static(folder: Path, home: Path, work: Path, calibration: "Calibration", name: str) -> None:
+def _build_int8_static(folder: Path, home: Path, work: Path, calibration: Calibration, name: str) -> None:
     import numpy as np
     import nncf
     import openvino as ov
@@ -167,7 +166,7 @@ def _build_int8_static(folder: Path, home: Path, work: Path, calibration: "Calib
 
 
 def convert_openvino(folder: str | Path, weight_precision: str = "fp32", *, cache: Path | None = None,
-                     calibration: "Calibration | None" = None) -> OpenVinoModel:
+                     calibration: Calibration | None = None) -> OpenVinoModel:
     """The IR of ``folder`` for ``weight_precision`` (fp32, bf16 or int8-static), converted the first time.
     int8-static needs ``calibration`` (the user's texts)."""
     folder = Path(folder)
@@ -182,8 +181,10 @@ def convert_openvino(folder: str | Path, weight_precision: str = "fp32", *, cach
     if weight_precision != "int8-static":
         return OpenVinoModel(home / "model-fp32.xml", HINTS[weight_precision], info)
     if calibration is None or not calibration.texts:
-        raise UserError("static int8 needs calibration texts from your data; a sweep takes a few hundred from the "
-                        "task (run it with 'advisor run' / 'advisor recommend')")
+        reuse = newest_static(home, "xml")
+        if reuse is None:
+            raise UserError(NO_CALIBRATION)
+        calibration = Calibration.load(reuse[1])
     name = f"model-int8-static-{calibration.digest}.xml"
     path = make_once(home, name, lambda work: _build_int8_static(folder, home, work, calibration, name))
     return OpenVinoModel(path, HINTS[weight_precision], {

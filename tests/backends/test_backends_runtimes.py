@@ -205,12 +205,25 @@ def test_the_conversion_is_made_once_and_reused(runtime, module, build, cache, e
     assert encoder.info["file"].startswith(str(home))
 
 
-def test_static_int8_without_calibration_texts_says_where_they_come_from(cache, entry):
+def test_static_int8_without_texts_reuses_the_static_model_a_sweep_made_or_says_where_texts_come_from(
+        cache, entry, calibration, tmp_path, monkeypatch):
+    """``advisor serve`` of a sweep's int8-static pick gives no texts: it runs the static model made last from the
+    task's texts, and records which; with none made yet the load says how to make one."""
     needs("onnxruntime")
+    import shutil
+
     from advisor.errors import UserError
 
-    with pytest.raises(UserError, match="calibration texts from your data"):
+    load_encoder(entry, runtime="onnx", weight_precision="fp32").close()  # the module's cache holds the export
+    shutil.copytree(cache / "onnx", tmp_path / "onnx", ignore=shutil.ignore_patterns("*static*", "calibration-*"))
+    monkeypatch.setenv("ADVISOR_CACHE", str(tmp_path))
+    with pytest.raises(UserError, match="calibration texts from your data.*a sweep"):
         load_encoder(entry, runtime="onnx", weight_precision="int8-static")
+    few = Calibration(calibration.texts[:16], calibration.kinds[:16], "sixteen texts")
+    load_encoder(entry, runtime="onnx", weight_precision="int8-static", calibration=few).close()
+    encoder = load_encoder(entry, runtime="onnx", weight_precision="int8-static")
+    encoder.close()
+    assert encoder.info["calibration"]["sha256"] == few.digest and encoder.info["calibration"]["texts"] == 16
 
 
 def test_calibration_texts_are_the_tasks_own_chosen_the_same_way_every_time(task):
