@@ -17,7 +17,6 @@ pooling.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -83,6 +82,8 @@ def artifact_home(runtime: str, folder: Path, key: str, cache: Path | None = Non
 @contextlib.contextmanager
 def locked(home: Path) -> Iterator[None]:
     """An exclusive lock on ``home`` (a lock file beside it) for as long as the block runs."""
+    import fcntl  # POSIX; imported here so that the module imports everywhere
+
     home.parent.mkdir(parents=True, exist_ok=True)
     with open(home.parent / f".{home.name}.lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
