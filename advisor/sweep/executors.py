@@ -110,6 +110,7 @@ def _local_worker(group: GroupSpec, store_path: str, run_id: str, force: bool, c
         os.setsid()  # a session (process group) of its own: the executor's kill of the group reaches its children
     if leftovers_file:
         os.environ[leftovers.ENV] = leftovers_file
+        leftovers.register_group()
     configure()  # a spawned interpreter: the driver's log level (ADVISOR_VERBOSE), before any library is imported
     _die_with_parent(conn)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
@@ -232,13 +233,14 @@ class LocalExecutor(Executor):
 
         ctx = multiprocessing.get_context("spawn")
         store = ResultStore(store_path)
+        leftovers.clean_stale()  # what the workers of a SIGKILLed driver started and left running
         limit = float(options.get("cell_timeout") or 0) or None
         for group in groups:
             if stop is not None and stop.is_set():
                 return
             reader, writer = ctx.Pipe(duplex=False)  # one way: the worker holds only the write end
             redo = frozenset(options.get("redo") or ())
-            register = _leftovers_file()
+            register = leftovers.new_register()
             proc = ctx.Process(target=_local_worker, args=(group, str(store_path), run_id, force, writer, redo,
                                                            register),
                                name=f"advisor-{group.entry.name}", daemon=True)
@@ -293,15 +295,6 @@ class LocalExecutor(Executor):
                     why = f"{why}: {error}"
                 for event in crashed_cells(group, store, why):
                     on_event(event)
-
-
-def _leftovers_file() -> str:
-    """A fresh register for one worker (``advisor.sweep.leftovers``), beside the system's temporary files."""
-    import tempfile
-
-    handle, name = tempfile.mkstemp(prefix="advisor-leftovers-", suffix=".jsonl")
-    os.close(handle)
-    return name
 
 
 # -- ray --------------------------------------------------------------------------------------------------------

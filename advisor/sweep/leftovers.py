@@ -9,7 +9,9 @@ stops it; after a worker ends without cleaning up (timed out, killed, crashed), 
 (``clean``) and stops what is still the registered process, then removes the folders.
 
 The register is one file per worker, named by ``ADVISOR_LEFTOVERS`` in the worker's environment (set by the
-executor); outside a worker nothing is registered.
+executor); outside a worker nothing is registered. Its name carries the driver's pid and start time, so when the
+driver itself is SIGKILLed (its workers die with it, what left their group does not) the next sweep on this machine
+cleans the registers of drivers that are gone (``clean_stale``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ENV = "ADVISOR_LEFTOVERS"
+PREFIX = "advisor-leftovers-"  # then the driver's pid and start time (hundredths of a second), then a random part
 STOP_GRACE_S = 10.0  # how long a registered process is given to stop on SIGINT before SIGKILL
 
 
@@ -50,22 +53,32 @@ def register(*, pid: int | None = None, folder: str | Path | None = None) -> Non
     _write({"pid": pid, "started": _started(pid) if pid else None, "folder": str(folder) if folder else None})
 
 
+def register_group() -> None:
+    """Note this worker's process group (it leads it: ``os.setsid``), to be killed whole if the worker dies without
+    the executor doing it (the driver SIGKILLed: the worker dies with it, its ``advisor serve`` would not)."""
+    _write({"group": os.getpid(), "started": _started(os.getpid())})
+
+
 def forget(*, pid: int | None = None, folder: str | Path | None = None) -> None:
     """What was registered has been stopped or removed by its owner."""
     _write({"forget": True, "pid": pid, "folder": str(folder) if folder else None})
 
 
-def _read(path: Path) -> tuple[dict[int, float | None], set[str]]:
+def _read(path: Path) -> tuple[dict[int, float | None], set[str], dict[int, float | None]]:
     pids: dict[int, float | None] = {}
     folders: set[str] = set()
+    groups: dict[int, float | None] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
-        return pids, folders
+        return pids, folders, groups
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:  # a line cut by the kill
+            continue
+        if record.get("group"):
+            groups[int(record["group"])] = record.get("started")
             continue
         pid, folder = record.get("pid"), record.get("folder")
         if record.get("forget"):
@@ -76,7 +89,7 @@ def _read(path: Path) -> tuple[dict[int, float | None], set[str]]:
             pids[int(pid)] = record.get("started")
         if folder:
             folders.add(folder)
-    return pids, folders
+    return pids, folders, groups
 
 
 def _same(pid: int, started: float | None) -> bool:
@@ -97,8 +110,14 @@ def clean(path: str | Path) -> list[str]:
     """Stop every process still registered in ``path`` (SIGINT, PostgreSQL's fast shutdown; SIGKILL after
     ``STOP_GRACE_S``), remove every folder still registered, then the register itself; what was done, in words."""
     path = Path(path)
-    pids, folders = _read(path)
+    pids, folders, groups = _read(path)
     done = []
+    for leader, started in groups.items():
+        # the group's id stays taken while any member lives, so a group whose leader is gone is still the worker's;
+        # a live process with the leader's pid is the worker only if it started when the worker did
+        if not _alive(leader) or _same(leader, started):
+            kill_group(leader)
+            done.append(f"killed process group {leader}")
     stopping = [pid for pid, started in pids.items() if _same(pid, started)]
     for pid in stopping:
         try:
@@ -149,3 +168,36 @@ def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def new_register() -> str:
+    """A fresh, empty register for one worker of this driver, in the system's temporary folder (made private and
+    exclusive by ``mkstemp``)."""
+    import tempfile
+
+    started = _started(os.getpid())
+    handle, name = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-{round((started or 0) * 100)}-",
+                                    suffix=".jsonl")
+    os.close(handle)
+    return name
+
+
+def clean_stale() -> list[str]:
+    """Clean the registers this user's gone drivers left (a driver SIGKILLed mid-sweep): what they name is stopped
+    and removed as ``clean`` does. A register of a live driver, or one whose start time cannot be checked, is left."""
+    import tempfile
+
+    done: list[str] = []
+    for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}*.jsonl"):
+        try:
+            pid, started = (int(part) for part in path.name[len(PREFIX):].split("-")[:2])
+            if path.stat().st_uid != os.getuid():
+                continue
+        except (ValueError, OSError):
+            continue
+        if _alive(pid):
+            now = _started(pid)
+            if now is None or started == 0 or abs(now * 100 - started) < 100:
+                continue  # the driver is running (or a process that cannot be told from it)
+        done += clean(path)
+    return done

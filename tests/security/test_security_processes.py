@@ -1,6 +1,7 @@
 """What the advisor's processes leave behind: a sweep worker killed at the cell timeout takes with it the ``advisor
-serve`` it started and the private PostgreSQL it started (which runs in a session of its own), and a private
-pgvector server's temporary ``advisor-pgvector-*`` folder is removed when it stops, or when its process exits.
+serve`` it started and the private PostgreSQL it started (which runs in a session of its own); what the worker of a
+SIGKILLed driver left running is stopped by the next sweep; and a private pgvector server's temporary
+``advisor-pgvector-*`` folder is removed when it stops, or when its process exits.
 Real processes: a real ``advisor run`` whose model (a third-party backend plugin) starts a real served load test's
 ``advisor serve`` and a real pgserver, then hangs."""
 
@@ -97,8 +98,9 @@ def register_backends(register):
 '''
 
 
-@pytest.mark.slow
-def test_a_timed_out_cell_leaves_no_grandchild(tmp_path):
+def orphaning_sweep(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
+    """(command, environment, the file the model writes its children's pids to) of a real ``advisor run`` whose
+    one model starts an ``advisor serve`` and a private PostgreSQL, then hangs."""
     if not (RETRIEVAL / "queries.jsonl").exists():
         pytest.skip("data/rt-reviews-plots not built")
     site = tmp_path / "site"
@@ -127,7 +129,20 @@ def test_a_timed_out_cell_leaves_no_grandchild(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p),
            "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
     command = base + ["run", "--catalog", str(catalog), "--policy", str(policy), "--dataset", str(RETRIEVAL),
-                      "--store", str(tmp_path / "s.sqlite"), "--no-cost", "--cell-timeout", "90", "--json"]
+                      "--store", str(tmp_path / "s.sqlite"), "--no-cost", "--json", *extra]
+    return command, env, started
+
+
+def _stop_survivors(children: dict) -> None:
+    for name in ("serve", "postgres"):
+        if not gone(children[name]):
+            os.kill(children[name], signal.SIGKILL)
+    shutil.rmtree(children["folder"], ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_timed_out_cell_leaves_no_grandchild(tmp_path):
+    command, env, started = orphaning_sweep(tmp_path, "--cell-timeout", "90")
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert started.exists(), f"the model never started its children: {done.stderr[-2000:]}"
     children = json.loads(started.read_text())
@@ -141,7 +156,40 @@ def test_a_timed_out_cell_leaves_no_grandchild(tmp_path):
         assert not survivors, f"outlived the timed-out worker: {survivors}"
         assert not Path(children["folder"]).exists(), "the private PostgreSQL's folder was left behind"
     finally:
-        for name in ("serve", "postgres"):
-            if not gone(children[name]):
-                os.kill(children[name], signal.SIGKILL)
-        shutil.rmtree(children["folder"], ignore_errors=True)
+        _stop_survivors(children)
+
+
+@pytest.mark.slow
+def test_what_a_sigkilled_drivers_worker_left_running_is_stopped_by_the_next_sweep(tmp_path):
+    command, env, started = orphaning_sweep(tmp_path)
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not started.exists():
+        assert driver.poll() is None and time.monotonic() < deadline, "the model never started its children"
+        time.sleep(0.2)
+    children = json.loads(started.read_text())
+    try:
+        os.kill(driver.pid, signal.SIGKILL)  # the worker dies with its driver; nobody kills its group
+        driver.wait(60)
+        deadline = time.monotonic() + 60
+        while not gone(children["worker"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert gone(children["worker"])
+        assert not gone(children["serve"]) and not gone(children["postgres"])  # what the next sweep must stop
+        script = Path(sys.executable).parent / "advisor"
+        base = [str(script)] if script.exists() else [sys.executable, "-m", "advisor.cli"]
+        later = subprocess.run(base + ["run", "--model", "wordllama-l2-supercat-256", "--dataset", str(RETRIEVAL),
+                                       "--store", str(tmp_path / "later.sqlite"), "--no-cost"],
+                               env=env, capture_output=True, text=True, timeout=600)
+        assert later.returncode == 0, later.stderr[-2000:]
+        deadline = time.monotonic() + 30
+        while not (gone(children["serve"]) and gone(children["postgres"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        survivors = [name for name in ("serve", "postgres") if not gone(children[name])]
+        assert not survivors, f"still running after the next sweep: {survivors}"
+        assert not Path(children["folder"]).exists()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        _stop_survivors(children)
