@@ -337,9 +337,12 @@ json_option = option("--json")                                      # -> as_json
 dataset_type_option = option("--dataset-type")                      # -> dataset_type (None: detected)
 corpus_option = option("--corpus")                                  # -> corpus (None: the datasets' own documents)
 executor_option = option("--executor")                              # -> executor
+budget_option = option("--budget")                                  # -> budget (seconds, None: no race)
+dry_run_option = option("--dry-run")                                # -> dry_run
 allow_network_option = option("--allow-network")                    # -> allow_network (the policy's network grant)
 report_format_option = option("--format", REPEATABLE)               # -> formats (report writers' names)
 verbose_option = option("--verbose")                                # -> verbose (a count: library log level)
+
 
 def dataset_read_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--pseudo-queries`` and ``--columns`` for a command that takes datasets (``datasets`` or ``dataset``): their
@@ -349,8 +352,6 @@ def dataset_read_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-budget_option = option("--budget")                                  # -> budget (seconds, None: no race)
-dry_run_option = option("--dry-run")                                # -> dry_run
         pseudo, columns = kwargs.pop("pseudo_queries", None), kwargs.pop("columns", None)
         if pseudo or columns:
             from advisor.datasets.spec import with_options
