@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from advisor.datasets.readers import Row, TABLE_SUFFIXES, check_path, header_fields, read_table, read_text
+from advisor.datasets.readers import (Row, TABLE_SUFFIXES, check_path, header_fields, inside, read_table,
+                                      read_text)
 from advisor.datasets.tasks import RetrievalData, Task, TaskSource, content_hash
 from advisor.errors import ConfigError, UserError
 
@@ -106,7 +107,7 @@ def load_documents_folder(folder: Path) -> Task:
     corpus: dict[str, str] = {}
     empty = 0
     for file in document_files(folder):
-        text = read_text(file).strip()
+        text = read_text(inside(folder, file)).strip()
         if not text:
             empty += 1
             continue

@@ -82,3 +82,13 @@ def test_a_link_to_a_file_inside_the_folder_is_read(tmp_path):
     (folder / "corpus.jsonl").symlink_to(Path("data") / "corpus.jsonl")
     done = show(folder)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_document_linked_outside_a_text_folder_is_refused(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("A plain document about movies.\n", encoding="utf-8")
+    private = tmp_path / "private.txt"
+    private.write_text(SECRET + "\n", encoding="utf-8")
+    (folder / "b.txt").symlink_to(private)
+    assert refused(show(folder), folder / "b.txt")
