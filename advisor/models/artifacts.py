@@ -131,7 +131,8 @@ def quiet() -> Iterator[None]:
         hf_logging.disable_progress_bar()
     ort = None
     if importlib.util.find_spec("onnxruntime") is not None:
-        import onnxruntime as ort
+        from advisor.models.ort import onnxruntime
+        ort = onnxruntime()
 
         ort.set_default_logger_severity(3)
     try:

@@ -149,7 +149,8 @@ def _build_fp32(folder: Path, work: Path) -> None:
 
 
 def _session(path: Path) -> Any:
-    import onnxruntime as ort
+    from advisor.models.ort import onnxruntime
+    ort = onnxruntime()
 
     from advisor.environment import thread_budget
 

@@ -83,7 +83,8 @@ class GraphEncoder(Encoder):
 def onnx_session_runner(path: Any, threads: int) -> tuple[Run, Any]:
     """An ONNX Runtime CPU session of ``path`` at ``threads`` intra-op threads (one inter-op thread) and its
     runner, which feeds the graph the inputs it asks for."""
-    import onnxruntime as ort
+    from advisor.models.ort import onnxruntime
+    ort = onnxruntime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 3

@@ -203,7 +203,8 @@ def _static_dim(folder: Path) -> int:
 
 
 def _onnx_dim(path: Path) -> int:
-    import onnxruntime as ort
+    from advisor.models.ort import onnxruntime
+    ort = onnxruntime()
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     shape = session.get_outputs()[0].shape

@@ -90,7 +90,8 @@ class OnnxBackend(Backend):
         reason = super().unsupported_reason(entry, variant) or fixed_precision_reason(self.name, entry,
                                                                                       variant.weight_precision)
         if reason is None and variant.device == "cuda":
-            import onnxruntime as ort
+            from advisor.models.ort import onnxruntime
+            ort = onnxruntime()
 
             if PROVIDERS["cuda"] not in ort.get_available_providers():
                 return ("onnxruntime here has no CUDAExecutionProvider (install onnxruntime-gpu for CUDA); "
@@ -102,7 +103,8 @@ class OnnxBackend(Backend):
         reason = self.unsupported_reason(entry, Variant(device=device, weight_precision=weight_precision))
         if reason:
             raise UserError(f"cannot load {entry.name}: {reason}")
-        import onnxruntime as ort
+        from advisor.models.ort import onnxruntime
+        ort = onnxruntime()
 
         path = resolve_source(entry.source, revision=entry.revision, allow_network=allow_network)
         if path is not None and path.is_dir():
