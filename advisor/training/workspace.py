@@ -67,7 +67,8 @@ class Workspace:
                 hint = "pass --resume to continue it, or " if config_path.exists() else ""
                 raise UserError(f"--out {root} is not empty; {hint}choose a new --out folder")
         root.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        if not resume:  # a resumed run keeps its record as written (fields added since read as their default)
+            config_path.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         return cls(root, kind)
 
     def path(self, name: str) -> Path:
