@@ -45,8 +45,8 @@ _PLURALS = {"query": "queries"}
 
 
 def plural(unit: str, n: int) -> str:
-    """'1 query', '240 queries', '50 texts'."""
-    return f"{n} {unit if n == 1 else _PLURALS.get(unit, unit + 's')}"
+    """'1 query', '240 queries', '1,225 pairs' (the count written as every other count is)."""
+    return f"{n:,} {unit if n == 1 else _PLURALS.get(unit, unit + 's')}"
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,8 @@ def test_results_over_different_units_are_not_compared():
         bootstrap.compare(a, b)
     older = {"main_metric": "cosine_spearman", "per_item": [0.3, 0.2, 0.1], "bootstrap": {"statistic": "mean"}}
     assert (bootstrap.compare(a, older).unit, bootstrap.compare(a, older).n_units) == ("text group", 2)
+
+
+def test_a_unit_count_is_written_with_thousands_separators():
+    assert bootstrap.plural("query", 1000) == "1,000 queries"
+    assert bootstrap.plural("pair", 1225) == "1,225 pairs"
