@@ -2,8 +2,10 @@
 cancel mid-run, resume, watch the run table fill, read the results, the plot and the recommendation, export the
 report.
 
-all-MiniLM-L6-v2 (the offline catalog's sentence-transformers folder) runs on a 30-query and a 20-query slice of the
-shipped rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
+wordllama-l2-supercat-256 (the offline catalog's static model: real weights and tokenizer, Matryoshka dims, so the
+grid of 2 dims x 2 vector precisions is the same as a transformer's, and its cost cells take seconds, not the minutes
+a transformer's bulk, latency, load-sweep and serving-memory measurements take on 2 cores) runs on a 30-query and a
+20-query slice of the shipped rt-reviews-plots retrieval task, through ``advisor.sweep.driver.run_plan`` with the local executor (a fresh worker
 process), into a real SQLite store. The TUI's figures are checked against the store and against
 ``advisor.pipeline.rank_results`` on the files read by ``advisor.inputs``, i.e. what ``advisor rank`` prints.
 """
@@ -20,7 +22,7 @@ pytest.importorskip("textual")
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = (160, 44)
-MODEL = "all-MiniLM-L6-v2"
+MODEL = "wordllama-l2-supercat-256"
 
 
 def small_retrieval(repo: Path, out: Path, n_queries: int = 30, n_docs: int = 60) -> Path:
@@ -85,13 +87,13 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
     app = AdvisorApp(session, out_dir=tmp_path / "report")
 
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        # open + filter: English torch models
+        # open + filter: English static models
         await pilot.pause()
-        app.screen.query_one("#filter-backend", Select).value = "torch"
+        app.screen.query_one("#filter-backend", Select).value = "static"
         app.screen.query_one("#filter-language", Input).value = "eng"
         await pilot.pause()
         shown = rows(app, "#catalog")
-        assert MODEL in shown and all(r[2] == "torch" for r in shown.values())
+        assert MODEL in shown and all(r[2] == "static" for r in shown.values())
         # select the candidate under the cursor
         table = app.screen.query_one("#catalog", DataTable)
         table.move_cursor(row=table.get_row_index(MODEL))
@@ -172,7 +174,8 @@ async def test_main_flow_run_cancel_resume_recommend(repo, tmp_path):
         shown_rows = rows(app, "#results")
         full_row = next(v for v in shown_rows.values() if "full float32" in v[2])
         assert float(full_row[headers.index(task.name)]) == pytest.approx(ndcg[None], abs=5e-5)
-        assert ndcg[None] > 0.1, "MiniLM finds plots for reviews far better than chance"
+        # chance on 60 documents with about one relevant each is nDCG@10 ~0.08
+        assert ndcg[None] > 0.15, "the model finds plots for reviews far better than chance"
         # sort by mean quality ('s' moves the sort to the next column; quality sorts best first), then reverse
         screen = app.screen
         while screen.columns()[screen.sort_column][0] != "quality":
