@@ -1,4 +1,6 @@
-"""A hosted model as a ranked candidate: a real ``advisor serve`` of MiniLM on 127.0.0.1 is a catalog entry
+"""A hosted model as a ranked candidate: a real ``advisor serve`` of a static model (tokenlearn-static-64: real
+weights and tokenizer, so the server's usage counts real tokens; a transformer behind it only made every cost-cell
+request, load-sweep run included, a MiniLM forward pass on 2 cores) on 127.0.0.1 is a catalog entry
 ``backend: openai`` with a price per million tokens, swept by ``advisor recommend`` beside a local model on a real
 retrieval task (a small slice of data/rt-reviews-plots, served at 64 tokens, so it stays fast). The report's money
 figures are checked against independent computations: the per-token ones from the server's own reported usage on
@@ -20,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 import httpx  # noqa: E402
 
-MINILM = "all-MiniLM-L6-v2"
+SERVED_MODEL = "tokenlearn-static-64"  # what the advisor serve answers with
 LOCAL = "wordllama-l2-supercat-256"
-SERVED = "served-minilm"
+SERVED = "served-tokenlearn"
 PRICE = 0.02           # USD per million tokens, as text-embedding-3-small's
 MACHINE_PRICE = 0.50   # USD per machine-hour for the local model
 DATA = "rt-reviews-plots"
@@ -51,7 +53,7 @@ def _small_task(repo: Path, folder: Path) -> Path:
 def sweep(tmp_path_factory, repo, advisor_cli):
     base = tmp_path_factory.mktemp("hosted-sweep")
     task = _small_task(repo, base / "task")
-    with running_server("--model", MINILM, "--max-input-tokens", "64") as server:
+    with running_server("--model", SERVED_MODEL, "--max-input-tokens", "64") as server:
         catalog = base / "served.yaml"
         catalog.write_text(f"""models:
   - name: {SERVED}
@@ -59,11 +61,11 @@ def sweep(tmp_path_factory, repo, advisor_cli):
     backend: openai
     license: Apache-2.0
     languages: [eng-Latn]
-    embed_dim: 384
+    embed_dim: 64
     price_per_million_tokens: {PRICE}
     options:
       base_url: {server.url}/v1
-      model: {MINILM}
+      model: {SERVED_MODEL}
 """, encoding="utf-8")
         policy = base / "policy.yaml"
         policy.write_text(f"""name: hosted-beside-local
@@ -103,7 +105,7 @@ def _texts(folder: Path) -> tuple[list[str], list[str]]:
 def _usage(url: str, texts: list[str]) -> int:
     total = 0
     for i in range(0, len(texts), 32):
-        answer = httpx.post(f"{url}/v1/embeddings", json={"model": MINILM, "input": texts[i:i + 32]}, timeout=60)
+        answer = httpx.post(f"{url}/v1/embeddings", json={"model": SERVED_MODEL, "input": texts[i:i + 32]}, timeout=60)
         assert answer.status_code == 200, answer.text
         total += answer.json()["usage"]["prompt_tokens"]
     return total
@@ -134,6 +136,7 @@ def test_the_served_model_is_ranked_beside_the_local_one(sweep):
 
 def test_per_token_money_is_the_servers_reported_usage_times_the_price(sweep):
     assert _cost_cell(sweep["store"], SERVED)["billed_docs"] == len(sweep["docs"])  # the whole corpus is the sample
+    assert sweep["doc_tokens"] > len(sweep["docs"])  # real token counts: a plot is many tokens
     per_doc = sweep["doc_tokens"] / len(sweep["docs"])
     per_query = sweep["query_tokens"] / sweep["n_queries"]
     for c in _candidates(sweep["report"], SERVED):
