@@ -18,7 +18,8 @@ and corpus (prepared here, under 64 MiB):
 suite), so the day a GPU is lent the script runs the first time:
 
     python benchmarks/gpu_suite.py --device cpu --model MODEL --corpus FILE --n 32 --rounds 1 \\
-        --latency-samples 20 --exact-docs 4096 --exact-queries 16 --grid-dims 64 --out dry.json
+        --latency-samples 20 --latency-budget-s 5 --exact-docs 4096 --exact-queries 16 --grid-dims 64 \\
+        --out dry.json
 """
 
 from __future__ import annotations
@@ -82,11 +83,11 @@ def bulk(model: Path, texts: list[str], rounds: int) -> dict:
             "min_cosine_fast_vs_st": float(cos.min()), "encoder": fast}
 
 
-def latency(fast, queries: list[str], samples: int = 200) -> dict:
+def latency(fast, queries: list[str], samples: int = 200, budget_s: float = 60.0) -> dict:
     from advisor.cost.latency import measure_latency
     from advisor.cost.stability import StabilityRule
 
-    m = measure_latency(fast, queries, rule=StabilityRule(round_samples=samples, latency_budget_s=60),
+    m = measure_latency(fast, queries, rule=StabilityRule(round_samples=samples, latency_budget_s=budget_s),
                         warmup=min(50, samples), kind="query")
     return {**m.stats.figures("latency"), "settled": m.settled.to_dict(), "contention": m.contention.to_dict(),
             "cuda_graphs": fast.use_graphs}
@@ -148,6 +149,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: the dry run (tiny sizes)")
     ap.add_argument("--latency-samples", type=int, default=200)
+    ap.add_argument("--latency-budget-s", type=float, default=60.0,
+                    help="seconds of latency rounds before an unsettled result is written as it stands")
     ap.add_argument("--exact-docs", type=int, default=1_000_000)
     ap.add_argument("--exact-queries", type=int, default=10_000)
     ap.add_argument("--grid-dims", type=str, default="full,256,192,128,64")
@@ -169,7 +172,7 @@ def main() -> None:
             out[name] = res
         except Exception:  # noqa: BLE001 - record and go on: device time is short
             out[name] = {"error": traceback.format_exc(limit=4)}
-    for name, step in (("latency", lambda: latency(fast, texts[:500], args.latency_samples)),
+    for name, step in (("latency", lambda: latency(fast, texts[:500], args.latency_samples, args.latency_budget_s)),
                        ("grid", lambda: grid(fast, dims)),
                        ("exact_search", lambda: exact_search(args.exact_docs, args.exact_queries, 384, 100))):
         try:

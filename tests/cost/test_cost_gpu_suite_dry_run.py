@@ -25,8 +25,9 @@ def test_the_gpu_suite_runs_every_step_on_the_cpu_at_tiny_sizes(repo, minilm_dir
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run([sys.executable, str(repo / "benchmarks" / "gpu_suite.py"), "--device", "cpu",
                            "--model", str(minilm_dir), "--corpus", str(corpus), "--n", "32", "--rounds", "1",
-                           "--latency-samples", "20", "--exact-docs", "4096", "--exact-queries", "16",
-                           "--grid-dims", "full,64", "--out", str(out)],
+                           "--latency-samples", "20", "--latency-budget-s", "5",  # written settled or not
+                           "--exact-docs", "4096", "--exact-queries", "16", "--grid-dims", "full,64",
+                           "--out", str(out)],
                           capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
