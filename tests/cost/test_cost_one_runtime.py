@@ -37,19 +37,9 @@ def batchers(details: Any, path: str = "") -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, repo) -> tuple[Any, dict[str, Any]]:
-    """(the sweep's cost cell, ``advisor measure --json``'s output) for the same model and dataset: every fifth
-    sentence of data/pang-lee-polarity (40, both labels), as both paths time every document of so small a set and
-    what they record does not depend on how many there are."""
-    folder = tmp_path_factory.mktemp("one-runtime")
-    source = repo / "data" / "pang-lee-polarity"
-    header, *rows = (source / "polarity.tsv").read_text(encoding="utf-8").splitlines()
-    (folder / "polarity").mkdir()
-    (folder / "polarity" / "polarity.tsv").write_text("\n".join([header, *rows[::5]]) + "\n", encoding="utf-8")
-    card = [line for line in (source / "dataset.yaml").read_text(encoding="utf-8").splitlines()
-            if not line.startswith("note:")]  # its origin and overlaps; the note counts the whole set
-    (folder / "polarity" / "dataset.yaml").write_text("\n".join(card) + "\n", encoding="utf-8")
-    dataset = str(folder / "polarity")
-    store = folder / "r.sqlite"
+    """(the sweep's cost cell, ``advisor measure --json``'s output) for the same model and dataset."""
+    dataset = str(repo / "data" / "pang-lee-polarity")
+    store = tmp_path_factory.mktemp("one-runtime") / "r.sqlite"
     run = subprocess.run([sys.executable, "-m", "advisor.cli", "run", "--model", MODEL, "--dataset", dataset,
                           "--store", str(store), "--json"], capture_output=True, text=True, timeout=900, cwd=repo)
     assert run.returncode == 0, run.stderr[-1500:]
