@@ -144,12 +144,14 @@ def recommend(plan: "Plan", store: "ResultStore", entries: Sequence[ModelEntry],
               on_event: Callable[[Any], None] | None = None, formats: Sequence[str] | None = None,
               datasets: Sequence[str] = (), catalogs: Sequence[str | Path] = (), tasks: Sequence[Any] = (),
               budget_s: float | None = None, say: Callable[[str], None] | None = None,
-              batch_size: int = 32) -> tuple[dict[str, Path], Any]:
+              batch_size: int = 32, on_ranked: Callable[[Ranked], None] | None = None,
+              ) -> tuple[dict[str, Path], Any]:
     """Run the plan (the store as a cache), rank the plan's cells under ``policy`` (``entries``: the catalog
     entries the metadata rules read), write the report. Returns (paths, run summary); a Ctrl-C raises
     KeyboardInterrupt once the run is recorded as interrupted. With ``budget_s`` the candidates race
     (``advisor.sweep.racing``: ``tasks`` are the loaded tasks the plan was made for, ``say`` hears each round) and
-    the finalists' cells are ranked; a budget spent before the final round raises ``BudgetSpent`` with the race."""
+    the finalists' cells are ranked; a budget spent before the final round raises ``BudgetSpent`` with the race.
+    ``on_ranked`` sees the ranking the report was written from (the command prints its headline)."""
     from advisor.sweep.driver import run_plan
     from advisor.sweep.executors import get_executor
 
@@ -178,6 +180,8 @@ def recommend(plan: "Plan", store: "ResultStore", entries: Sequence[ModelEntry],
                     [s.__dict__ for s in plan.skipped], str(store.path))
     paths = write_report(ranked, out_dir, formats, command, catalogs=catalogs, datasets=datasets,
                          race=race.to_dict() if race is not None else None, timing=run_timing(plan, summary))
+    if on_ranked is not None:
+        on_ranked(ranked)
     return paths, summary
 
 

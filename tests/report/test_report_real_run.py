@@ -55,6 +55,11 @@ def test_recommend_writes_every_format_and_ends_with_the_path(run):
         assert (run["out"] / name).stat().st_size > 0
 
 
+def test_recommend_prints_the_reports_headline_in_the_terminal(run):
+    head = (run["out"] / "report.md").read_text(encoding="utf-8").splitlines()[2].strip("*").replace("\\", "")
+    assert " ".join(head.split()) in " ".join(run["proc"].stderr.split())  # the console may wrap it
+
+
 def test_report_figures_equal_the_store(run):
     data = json.loads((run["out"] / "report.json").read_text(encoding="utf-8"))
     stored = cells(run["store"])

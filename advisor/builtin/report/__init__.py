@@ -181,12 +181,14 @@ def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, 
         if dry_run:
             _dry_run(plan, inputs, store, budget, batch_size, as_json)
             return
+        ranked: list = []
         with ResultStore(store) as results, SweepProgress(enabled=not as_json) as progress:
             say = progress.log if not as_json else (lambda line: click.echo(line, err=True))
             paths, summary = recommend(plan, results, inputs.catalog, inputs.policy, out, executor=executor,
                                        command=_command(), on_event=progress.on_event, formats=formats or None,
                                        datasets=[str(d) for d in datasets], catalogs=inputs.catalog_paths,
-                                       tasks=inputs.tasks, budget_s=budget, say=say, batch_size=batch_size)
+                                       tasks=inputs.tasks, budget_s=budget, say=say, batch_size=batch_size,
+                                       on_ranked=ranked.append)
     except KeyboardInterrupt:
         click.echo("interrupted: finished cells are kept in the store; run the same command again to resume",
                    err=True)
@@ -201,6 +203,10 @@ def recommend_command(catalogs, policy, datasets, dataset_type, corpus, models, 
         return
     click.echo(f"run {summary.run_id}: {summary.planned} cells planned, {summary.already_done} already in the "
                f"store, {summary.computed} computed, {summary.failed} failed", err=True)
+    if ranked:  # the verdict in the terminal too, not only in the files
+        from advisor.reporting.content import headline
+
+        click.echo(headline(ranked[0].recommendation), err=True)
     for name, path in paths.items():
         click.echo(f"{name:<9} {path}", err=True)
     click.echo(str(main_path(paths)))
