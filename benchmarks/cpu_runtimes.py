@@ -501,12 +501,16 @@ def markdown(result: dict) -> str:
                                                            result["linear_probe_gflops"].items())
              + "; the docs/s those rates allow the model's matrix products: "
              + ", ".join(f"{p} {v}" for p, v in result["probe_limit_docs_per_s"].items()) + ".", "",
-             "| variant | threads | docs/s | x ST default | x best ST | x probe limit | quality kept |",
-             "|---|---|---|---|---|---|---|"]
+             "| variant | threads | docs/s | x ST default | x best ST | x probe limit | "
+             + " | ".join(f"kept on {t}" for t in result["quality_tasks"]) + " | quality kept (lower) |",
+             "|---|---|---|---|---|---|" + "---|" * (len(result["quality_tasks"]) + 1)]
+    base = next((r.get("quality") or {} for r in result["variants"] if r["x_st_default"] == 1.0 and r["peer"]), {})
     for r in result["variants"]:
         q = "-" if r["quality_kept_min"] is None else f"{r['quality_kept_min']:.2%}"
+        per_task = [f"{(r.get('quality') or {})[t] / base[t]:.2%} ({(r.get('quality') or {})[t]:.4f})"
+                    if t in (r.get("quality") or {}) and base.get(t) else "-" for t in result["quality_tasks"]]
         lines.append(f"| {r['variant']} | {r['threads']} | {r['docs_per_s']:.1f} | {r['x_st_default']:.2f} | "
-                     f"{r['x_best_st']:.2f} | {r['x_probe_limit']:.2f} | {q} |")
+                     f"{r['x_best_st']:.2f} | {r['x_probe_limit']:.2f} | " + " | ".join(per_task) + f" | {q} |")
     lines += ["", f"Best sentence-transformers variant keeping >= 99%: {result['best_st_keeping_99pct']}. Best advisor "
                   f"variant keeping >= 99%: {result['best_advisor_keeping_99pct']} at {result['best_x_st_default']}x "
                   f"sentence-transformers' default, {result['best_x_best_st']}x the best sentence-transformers "
