@@ -249,13 +249,20 @@ class SweepController:
             done = {c.fingerprint: store.get(c.fingerprint) for c in plan.cells if store.has(c.fingerprint)}
             self._post(RunPlanned(plan, done))
 
+            reported: set[str] = set(done)
+
             def on_event(event: "Event") -> None:
                 if worker.is_cancelled:  # the app is closing: stop the run (it is recorded as interrupted)
                     self._stop.set()
+                if event.kind == "cell" and event.result is not None:
+                    reported.add(event.result.fingerprint)
                 self._post(CellFinished(event.result) if event.kind == "cell" and event.result is not None
                            else RunProgress(event))
 
             summary = run_plan(plan, store, on_event=on_event, stop=self._stop, command="advisor tui")
+            for cell in plan.cells:  # a worker stopped by a cancel may have stored cells it never reported:
+                if cell.fingerprint not in reported and store.has(cell.fingerprint):  # the table shows the store
+                    self._post(CellFinished(store.get(cell.fingerprint)))
         except Exception as exc:  # noqa: BLE001 - the UI reports it; the run record says 'failed'
             self._post(SweepFailed(f"{type(exc).__name__}: {exc}"))
             return
